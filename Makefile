@@ -1,0 +1,61 @@
+# Two commands on a fresh Debian machine (as root): `make demo`, then `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the project needs: Tesseract with its languages, fonts for the generated
+# fixtures (DejaVu; WenQuanYi for Chinese fapiao), zbar for barcodes.
+DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-deu \
+	tesseract-ocr-fra fonts-dejavu-core fonts-wqy-zenhei libzbar0
+export OMP_THREAD_LIMIT ?= 1
+
+.PHONY: setup system-packages venv demo test test-fast lint worker bench clean
+
+setup: system-packages venv
+
+system-packages:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null \
+	    || { echo "Could not install$$missing: run as root or install them with apt-get."; exit 1; }; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# tesserocr (the fast OCR engine) is optional: without a wheel or build it falls back to pytesseract
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,fast]' || $(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/forensics demo
+
+lint: venv
+	$(BIN)/ruff check forensics workers fixtures tests bench
+
+test: setup lint
+	$(BIN)/pytest -q
+
+test-fast: venv
+	$(BIN)/pytest -q -m "not integration and not slow"
+
+# Real workers on FORENSICS_BROKER_URL (redis://… or amqp://…): one process per core, one thread each.
+worker: setup
+	$(BIN)/dramatiq workers --processes $$(nproc) --threads 1
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/index.py
+	$(BIN)/python bench/extraction.py
+	$(BIN)/python bench/quality.py
+
+clean:
+	rm -rf $(VENV) demo forensics.db .pytest_cache bench/out

@@ -1,0 +1,47 @@
+"""Detectors: one module per signal family, all with the same small interface.
+
+A detector takes the :class:`Analysis` of one upload and a read-only :class:`StoreView` of what
+is already on file, and returns a :class:`~forensics.model.CheckResult` (its findings and its
+check status). Detectors never call each other; :mod:`forensics.pipeline` runs them in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from forensics.model import CheckResult, Document, Extraction, Reading
+
+if TYPE_CHECKING:  # pragma: no cover
+    from forensics.events import UploadEvent
+    from forensics.settings import Settings
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything known about one upload when the detectors run."""
+
+    event: UploadEvent
+    document: Document
+    reading: Reading
+    extraction: Extraction
+    settings: Settings
+    #: page fingerprints from :mod:`forensics.fingerprints` (None before that stage exists)
+    fingerprints: Any = None
+
+
+class StoreView(Protocol):
+    """Read-only queries a detector may make of the evidence store."""
+
+    def serial_uses(self, issuer_key: str | None, serial: str) -> list[dict[str, Any]]:
+        """Earlier registrations of a serial (issuer-free when ``issuer_key`` is None)."""
+        ...
+
+
+class Detector(Protocol):
+    """The interface every detector module exposes (as a module-level instance)."""
+
+    #: key of this detector in the record's ``checks``
+    name: str
+
+    def run(self, analysis: Analysis, store: StoreView) -> CheckResult: ...

@@ -1,0 +1,206 @@
+"""Duplicates and templates across uploads: hashes find candidates, content and pixels decide.
+
+For each page: the same file or the same decoded pixels are certain; otherwise the perceptual
+hashes (pHash, dHash of the normalised page) within :attr:`Settings.hash_radius` give a short
+list of candidates, and each is confirmed by aligning the two pages
+(:func:`forensics.alignment.compare_pages`): ``same_image`` (a re-upload), ``edited_copy`` (one
+scan, a few repainted boxes), ``same_layout`` (one shop's honest layout) or unrelated. Uploads
+with the same content key (merchant, serial, date, total) are the same receipt whatever the
+pixels say.
+
+The in-memory Hamming indexes are per process; they catch up from ``page_fingerprints`` (the
+truth, shared by every worker) inside the match lock before every query.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from forensics.alignment import compare_pages
+from forensics.detectors import Analysis
+from forensics.fingerprints import (
+    FINGERPRINT_VERSION,
+    content_key,
+    from_signed64,
+    hamming,
+    to_signed64,
+)
+from forensics.index import HammingIndex
+from forensics.model import CheckResult
+from forensics.store import registries
+from forensics.store.schema import evidence
+
+log = logging.getLogger(__name__)
+
+#: most hash candidates confirmed by alignment per page (nearest first); a popular shop's
+#: layout can sit near thousands of pages, and alignment costs ~0.1 s a pair
+MAX_CANDIDATES = 12
+#: decoded pages of earlier uploads kept in memory for alignment
+PAGE_CACHE_SIZE = 64
+#: pages with less ink than this carry too little to hash meaningfully
+MIN_INK_FRACTION = 0.002
+#: relation kinds worth persisting from an alignment
+LINK_KINDS = ("same_image", "edited_copy", "same_layout")
+
+
+@dataclass
+class _Indexes:
+    """One process's view of every stored fingerprint (phash and dhash), caught up by id."""
+
+    last_id: int = 0
+    phash: HammingIndex = field(default_factory=HammingIndex)
+    dhash: HammingIndex = field(default_factory=HammingIndex)
+
+    def catch_up(self, conn) -> None:  # noqa: ANN001
+        while True:
+            rows = registries.fingerprints_since(conn, self.last_id)
+            if not rows:
+                return
+            cur = [r for r in rows if r.version == FINGERPRINT_VERSION]
+            if cur:
+                ids = np.array([r.id for r in cur], dtype=np.int64)
+                self.phash.add(ids, np.array([from_signed64(r.phash) for r in cur], dtype=np.uint64))
+                self.dhash.add(ids, np.array([from_signed64(r.dhash) for r in cur], dtype=np.uint64))
+            self.last_id = rows[-1].id
+
+
+_indexes: dict[str, _Indexes] = {}
+_page_cache: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+
+
+def indexes_for(url: str) -> _Indexes:
+    return _indexes.setdefault(url, _Indexes())
+
+
+def fingerprint_rows(analysis: Analysis, sha256: str | None) -> list[dict[str, Any]]:
+    """Rows this upload adds to ``page_fingerprints``."""
+    key = _content_key(analysis)
+    return [
+        {
+            "evidence_id": analysis.event.evidence_id,
+            "seller_id": analysis.event.seller_id,
+            "page": fp.page,
+            "version": fp.version,
+            "phash": to_signed64(fp.phash),
+            "dhash": to_signed64(fp.dhash),
+            "layout_hash": to_signed64(fp.layout_hash),
+            "pixel_sha256": fp.pixel_sha256,
+            "file_sha256": sha256,
+            "content_key": key if fp.page == 1 else None,
+        }
+        for fp in analysis.fingerprints or []
+    ]
+
+
+def _content_key(analysis: Analysis) -> str | None:
+    """The content key, only when it includes a serial: merchant, date and total alone are
+    shared by honest receipts (two coffees at one shop on one day)."""
+    v = analysis.extraction.value
+    if not v("serial"):
+        return None
+    return content_key(v("merchant"), v("serial"), v("date"), v("total"))
+
+
+def _page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: ANN202
+    """The decoded page of an earlier upload (re-read from its blob), or None if gone."""
+    from forensics.documents import load_document
+    from forensics.errors import ForensicsError
+    from forensics.events import resolve_blob
+
+    key = (view.store.url, evidence_id, page)
+    if key in _page_cache:
+        _page_cache.move_to_end(key)
+        return _page_cache[key]
+    row = view.conn.execute(select(evidence.c.blob, evidence.c.claimed_type)
+                            .where(evidence.c.evidence_id == evidence_id)).first()
+    image = None
+    if row is not None:
+        try:
+            path = resolve_blob(row.blob, settings.blob_root_path)
+            doc = load_document(path.read_bytes(), claimed_type=None, settings=settings)
+            image = doc.pages[page - 1].image if page <= len(doc.pages) else None
+        except (ForensicsError, OSError) as exc:
+            log.warning("cannot re-read %s page %d for alignment: %s", evidence_id, page, exc)
+    _page_cache[key] = image
+    if len(_page_cache) > PAGE_CACHE_SIZE:
+        _page_cache.popitem(last=False)
+    return image
+
+
+class Duplicates:
+    """Links this upload to earlier uploads of the same receipt or cut from the same scan."""
+
+    name = "duplicates"
+
+    def run(self, analysis: Analysis, view: Any) -> CheckResult:
+        fps = analysis.fingerprints or []
+        if not fps:
+            return CheckResult.skipped("no page image to fingerprint")
+        me = analysis.event.evidence_id
+        settings = analysis.settings
+        conn = view.conn
+        idx = indexes_for(view.store.url)
+        idx.catch_up(conn)
+        relations: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def link(other: str, kind: str, score: float, details: dict[str, Any]) -> None:
+            if other == me:
+                return
+            key = (other, "duplicate" if kind in registries.DUPLICATE_KINDS else kind)
+            if key not in relations or relations[key]["score"] < score:
+                relations[key] = {"other": other, "kind": kind, "score": score, "details": details}
+
+        sha = analysis.document.sha256
+        for row in conn.execute(select(evidence.c.evidence_id).where(
+                (evidence.c.sha256 == sha) & (evidence.c.evidence_id != me) & (evidence.c.status == "analyzed"))).all():
+            link(row.evidence_id, "same_file", 1.0, {"sha256": sha})
+        key = _content_key(analysis)
+        if key:
+            for row in registries.evidence_with(conn, "content_key", key, exclude=me):
+                link(row.evidence_id, "same_content", 0.9, {"fields": ["merchant", "serial", "date", "total"]})
+
+        aligned = 0
+        for fp in fps:
+            for row in registries.evidence_with(conn, "pixel_sha256", fp.pixel_sha256, exclude=me):
+                link(row.evidence_id, "same_image", 1.0, {"pixels": "identical", "page": fp.page})
+            if fp.ink_fraction < MIN_INK_FRACTION:
+                continue
+            cands: dict[int, int] = {}
+            for index, value in ((idx.phash, fp.phash), (idx.dhash, fp.dhash)):
+                for fid, dist in index.search(value, settings.hash_radius):
+                    cands[fid] = min(dist, cands.get(fid, 99))
+            rows = registries.fingerprint_rows(conn, sorted(cands, key=lambda i: cands[i])[: MAX_CANDIDATES * 2])
+            rows = [r for r in rows if r.evidence_id != me]
+            rows.sort(key=lambda r: cands[r.id])
+            mine = analysis.document.pages[fp.page - 1].image
+            done_pairs: set[str] = set()
+            for r in rows:
+                if r.evidence_id in done_pairs or len(done_pairs) >= MAX_CANDIDATES:
+                    continue
+                done_pairs.add(r.evidence_id)
+                if (r.evidence_id, "duplicate") in relations and relations[(r.evidence_id, "duplicate")]["score"] >= 1.0:
+                    continue
+                other = _page_image(view, settings, r.evidence_id, r.page)
+                if other is None or mine is None:
+                    continue
+                rel = compare_pages(mine, other)
+                aligned += 1
+                if rel.kind in LINK_KINDS:
+                    details = {"page": fp.page, "other_page": r.page,
+                               "hash_distance": {"phash": hamming(fp.phash, from_signed64(r.phash)),
+                                                 "dhash": hamming(fp.dhash, from_signed64(r.dhash))}}
+                    if rel.differing_boxes:
+                        details["boxes"] = [list(b) for b in rel.differing_boxes]
+                        details["boxes_on"] = me
+                    link(r.evidence_id, rel.kind, float(rel.score), details)
+        status = "done" if aligned == 0 else f"done: {aligned} candidate page(s) aligned"
+        return CheckResult(status=status, relations=tuple(relations.values()))
+
+
+detector = Duplicates()

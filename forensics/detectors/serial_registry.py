@@ -1,0 +1,132 @@
+"""Serial registry across all sellers: reused and conflicting receipt or invoice numbers.
+
+Key = (issuer, normalised serial); the issuer is the merchant's tax id when read, else its
+normalised name. OCR misreads merchant names more often than long numbers, so serials of
+:data:`ISSUER_FREE_MIN_LEN` characters or more are also matched whatever the issuer.
+
+- ``serial_reuse``: one key on two or more sellers' uploads (high).
+- ``serial_conflict``: one key with a different date or total, even from one seller (high).
+Both are relations, so the older upload's record learns of the newer one too.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+from difflib import SequenceMatcher
+from typing import Any
+
+from forensics.detectors import Analysis
+from forensics.model import CheckResult
+
+#: serials at least this long are matched across issuers (chance collisions are rare)
+ISSUER_FREE_MIN_LEN = 8
+#: how alike two issuer keys must be (difflib ratio) for an issuer-free serial match
+ISSUER_SIMILARITY = 0.75
+#: shorter serials than this are not registered: "1", "01" or "25" identify nothing
+MIN_SERIAL_LEN = 4
+
+#: legal-form words that vary between prints of one merchant's name
+_LEGAL_FORMS = re.compile(
+    r"\b(SDN|BHD|BERHAD|ENTERPRISE|ENTERPRISES|TRADING|GMBH|AG|KG|SARL|SAS|SA|LTD|LIMITED|LLC|INC|CO|CORP|PLC|S\.?A\.?R\.?L)\b"
+)
+
+
+def issuer_key(analysis: Analysis) -> str | None:
+    """``tax:<id>`` when a merchant tax id was read, else ``name:<normalised name>``."""
+    fields = analysis.extraction.fields
+    tax = fields.get("merchant_tax_id")
+    if tax and tax.value:
+        return "tax:" + re.sub(r"[^A-Z0-9]", "", str(tax.value).upper())
+    merchant = fields.get("merchant")
+    if merchant and merchant.value:
+        return "name:" + normalise_name(str(merchant.value))
+    return None
+
+
+def normalise_name(name: str) -> str:
+    text = unicodedata.normalize("NFKC", name).upper()
+    text = _LEGAL_FORMS.sub(" ", text.replace("(M)", " "))
+    return re.sub(r"[^0-9A-Z\u4e00-\u9fff]+", "", text)
+
+
+def normalise_serial(value: str) -> str:
+    return re.sub(r"[^0-9A-Z]", "", unicodedata.normalize("NFKC", value).upper())
+
+
+def _amount(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
+
+
+def registry_row(analysis: Analysis) -> dict[str, Any] | None:
+    """The registry entry this upload adds, or None when it has no usable serial."""
+    fields = analysis.extraction.fields
+    serial_field = fields.get("serial")
+    if not serial_field or not serial_field.value:
+        return None
+    serial = normalise_serial(str(serial_field.value))
+    if len(serial) < MIN_SERIAL_LEN:
+        return None
+    ev = analysis.event
+    total = fields.get("total")
+    date = fields.get("date")
+    return {
+        "issuer_key": issuer_key(analysis),
+        "serial": serial,
+        "evidence_id": ev.evidence_id,
+        "seller_id": ev.seller_id,
+        "date": str(date.value) if date else None,
+        "total": str(total.value) if total else None,
+        "uploaded_at": ev.uploaded_at,
+    }
+
+
+def plausibly_same_issuer(a: str | None, b: str | None) -> bool:
+    """Could two issuer keys be one issuer read differently? Unknown matches anything; two
+    known keys must be alike (an OCR slip or two), so that two shops that happen to number
+    their receipts alike are not linked."""
+    if a is None or b is None or a == b:
+        return True
+    return SequenceMatcher(None, a, b).ratio() >= ISSUER_SIMILARITY
+
+
+class SerialRegistry:
+    """Matches this upload's serial against every earlier registration."""
+
+    name = "serial_registry"
+
+    def run(self, analysis: Analysis, store: Any) -> CheckResult:
+        row = registry_row(analysis)
+        if row is None:
+            return CheckResult.skipped("no serial number read")
+        me = analysis.event.evidence_id
+        uses = [u for u in store.serial_uses(row["issuer_key"], row["serial"]) if u["evidence_id"] != me]
+        if len(row["serial"]) >= ISSUER_FREE_MIN_LEN:
+            seen = {u["id"] for u in uses}
+            uses += [u for u in store.serial_uses(None, row["serial"])
+                     if u["evidence_id"] != me and u["id"] not in seen
+                     and plausibly_same_issuer(row["issuer_key"], u["issuer_key"])]
+        relations = []
+        for use in uses:
+            details = {"serial": row["serial"], "issuer": row["issuer_key"]}
+            differs = []
+            if row["date"] and use["date"] and row["date"] != use["date"]:
+                differs.append("date")
+            t_me, t_other = _amount(row["total"]), _amount(use["total"])
+            if t_me is not None and t_other is not None and t_me != t_other:
+                differs.append("total")
+            same_issuer = use["issuer_key"] == row["issuer_key"] and row["issuer_key"] is not None
+            if use["seller_id"] != row["seller_id"]:
+                relations.append({"other": use["evidence_id"], "kind": "serial_reuse",
+                                  "score": 0.95 if same_issuer else 0.8, "details": details})
+            if differs and (same_issuer or len(row["serial"]) >= ISSUER_FREE_MIN_LEN):
+                relations.append({"other": use["evidence_id"], "kind": "serial_conflict",
+                                  "score": 0.9, "details": {**details, "fields": differs}})
+        return CheckResult(status="done", relations=tuple(relations))
+
+
+detector = SerialRegistry()

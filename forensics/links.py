@@ -1,0 +1,104 @@
+"""Findings that rest on links between uploads, derived from the stored relations.
+
+They are derived rather than stored per record so that when a new upload links to older ones,
+every member's findings can be recomputed the same way and written back (an older record learns
+that its receipt turned up again at another seller).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from forensics.model import Finding
+
+#: codes of the findings this module derives; a record's other findings are its own
+LINK_CODES = frozenset(
+    {"duplicate_upload", "edited_copy", "same_layout_cross_seller", "serial_reuse", "serial_conflict"}
+)
+
+_DUPLICATE = {"same_file", "same_image", "same_content"}
+
+
+def link_findings(evidence_id: str, relations: list[dict[str, Any]],
+                  meta: dict[str, dict[str, Any]]) -> list[Finding]:
+    """The link findings of ``evidence_id`` from its relations and the other records' metadata
+    (``seller_id``); one finding per kind, listing every related id."""
+    me = meta.get(evidence_id)
+    if me is None:
+        return []
+    seller = me["seller_id"]
+    by_kind: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for rel in relations:
+        if evidence_id not in (rel["a"], rel["b"]):
+            continue
+        other = rel["b"] if rel["a"] == evidence_id else rel["a"]
+        if other not in meta:
+            continue
+        kind = "duplicate" if rel["kind"] in _DUPLICATE else rel["kind"]
+        by_kind[kind].append((other, rel))
+    out: list[Finding] = []
+    for kind, links in sorted(by_kind.items()):
+        others = sorted({o for o, _ in links})
+        other_sellers = sorted({meta[o]["seller_id"] for o in others} - {seller})
+        cross = bool(other_sellers)
+        best = max(float(r["score"]) for _, r in links)
+        names = ", ".join(others[:6]) + (f" and {len(others) - 6} more" if len(others) > 6 else "")
+        by = (f" uploaded by seller{'s' if len(other_sellers) > 1 else ''} {', '.join(other_sellers[:4])}"
+              if cross else " from the same seller")
+        details = {o: {"relation": r["kind"], "score": round(float(r["score"]), 3),
+                       **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer")})}
+                   for o, r in links}
+        if kind == "duplicate":
+            kinds = sorted({r["kind"] for _, r in links})
+            out.append(Finding(
+                code="duplicate_upload",
+                severity="high" if cross else "low",
+                score=best,
+                message=f"The same receipt ({', '.join(k.replace('_', ' ') for k in kinds)}) was also uploaded as evidence {names}{by}.",
+                related=tuple(others),
+                evidence={"links": details},
+            ))
+        elif kind == "edited_copy":
+            boxes = [b for _, r in links for b in (r.get("details") or {}).get("boxes", [])][:10]
+            out.append(Finding(
+                code="edited_copy",
+                severity="high" if cross else "medium",
+                score=best,
+                message=f"Cut from the same scan as evidence {names}{by}, with a few text areas repainted.",
+                related=tuple(others),
+                evidence={"links": details, "differing_boxes": boxes},
+            ))
+        elif kind == "same_layout":
+            if not cross:
+                continue
+            out.append(Finding(
+                code="same_layout_cross_seller",
+                severity="info",
+                score=best,
+                message=f"Same shop layout as evidence {names}{by}; different receipts, which is normal for a popular shop.",
+                related=tuple(others),
+            ))
+        elif kind == "serial_reuse":
+            serial = next(((r.get("details") or {}).get("serial") for _, r in links), None)
+            out.append(Finding(
+                code="serial_reuse",
+                severity="high" if cross else "low",
+                score=best,
+                message=f"Serial {serial} also appears on evidence {names}{by}.",
+                related=tuple(others),
+                evidence={"links": details},
+            ))
+        elif kind == "serial_conflict":
+            serial = next(((r.get("details") or {}).get("serial") for _, r in links), None)
+            diffs = sorted({f for _, r in links for f in (r.get("details") or {}).get("fields", [])})
+            out.append(Finding(
+                code="serial_conflict",
+                severity="high",
+                score=best,
+                message=(f"Serial {serial} of the same issuer appears on evidence {names} with a different "
+                         f"{' and '.join(diffs) or 'content'}: one receipt number cannot have two {'/'.join(diffs) or 'contents'}."),
+                related=tuple(others),
+                evidence={"links": details},
+            ))
+    return out

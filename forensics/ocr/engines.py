@@ -1,0 +1,176 @@
+"""Tesseract engines behind one small interface: ``words(image) -> list[Word]``.
+
+Both engines ask Tesseract for the same TSV (level, page, block, paragraph, line, word, box,
+confidence, text), so one parser serves both and their output can be compared word for word.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Protocol
+
+from PIL import Image
+
+from forensics.errors import MissingDependency, OcrEngineError, OcrTimeout
+from forensics.model import Word
+
+#: Tesseract page segmentation mode. 4 = "a single column of text of variable sizes": receipts
+#: and invoices are column-like; measured more faithful on receipts' mixed sizes than 6 or 3.
+PAGE_SEGMENTATION_MODE = 4
+
+#: where Debian puts traineddata; tesserocr's wheel bundles no language data of its own
+TESSDATA_CANDIDATES = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+)
+
+
+class OcrEngine(Protocol):
+    """What the rest of the code needs of an OCR engine."""
+
+    name: str
+
+    def words(self, image: Image.Image) -> list[Word]: ...
+
+
+def parse_tsv(tsv: str) -> list[Word]:
+    """Words from Tesseract's TSV output (header row optional), dropping empty cells."""
+    words: list[Word] = []
+    for row in tsv.splitlines():
+        cols = row.split("\t")
+        if len(cols) < 12 or cols[0] != "5":  # level 5 = word
+            continue
+        text = cols[11].strip()
+        if not text:
+            continue
+        left, top, width, height = (int(c) for c in cols[6:10])
+        try:
+            conf = float(cols[10])
+        except ValueError:
+            conf = -1.0
+        words.append(
+            Word(
+                text=text,
+                box=(left, top, left + width, top + height),
+                confidence=max(conf, 0.0) / 100.0,
+                block=int(cols[2]),
+                # paragraph and line together identify one printed line inside a block
+                line=int(cols[3]) * 1000 + int(cols[4]),
+            )
+        )
+    return words
+
+
+def tessdata_dir() -> str:
+    """The folder holding Tesseract's ``*.traineddata``."""
+    env = os.environ.get("TESSDATA_PREFIX")
+    candidates = ([env, str(Path(env) / "tessdata")] if env else []) + list(TESSDATA_CANDIDATES)
+    for cand in candidates:
+        if cand and any(Path(cand).glob("*.traineddata")):
+            return cand.rstrip("/") + "/"
+    raise MissingDependency(
+        "No Tesseract language data found; install tesseract-ocr-eng (make setup does it) "
+        "or set TESSDATA_PREFIX."
+    )
+
+
+def check_languages(langs: str, available: set[str]) -> None:
+    """Fail clearly when a configured language pack is missing."""
+    missing = [lang for lang in langs.split("+") if lang and lang not in available]
+    if missing:
+        raise MissingDependency(
+            f"Tesseract language data missing for {', '.join(missing)}; install "
+            + ", ".join(f"tesseract-ocr-{m.replace('_', '-')}" for m in missing)
+            + " or change FORENSICS_OCR_LANGS."
+        )
+
+
+def _grey(image: Image.Image) -> Image.Image:
+    return image if image.mode in ("L", "RGB") else image.convert("RGB")
+
+
+class TesserocrEngine:
+    """libtesseract through tesserocr: one API object per thread, reused across pages."""
+
+    name = "tesserocr"
+
+    def __init__(self, langs: str, *, timeout: float) -> None:
+        import tesserocr  # ImportError tells the caller to fall back
+
+        self._tesserocr = tesserocr
+        self.langs = langs
+        self.timeout_ms = int(timeout * 1000)
+        self.path = tessdata_dir()
+        check_languages(langs, {p.stem for p in Path(self.path).glob("*.traineddata")})
+        self._local = threading.local()
+
+    def _api(self):  # noqa: ANN202
+        api = getattr(self._local, "api", None)
+        if api is None:
+            api = self._tesserocr.PyTessBaseAPI(
+                path=self.path, lang=self.langs, psm=PAGE_SEGMENTATION_MODE
+            )
+            self._local.api = api
+        return api
+
+    def words(self, image: Image.Image) -> list[Word]:
+        api = self._api()
+        try:
+            api.SetImage(_grey(image))
+            ok = api.Recognize(timeout=self.timeout_ms)
+        except RuntimeError as exc:
+            # a failed call can leave the API object in a bad state: start a fresh one next time
+            self._local.api = None
+            raise OcrEngineError(f"tesserocr failed: {exc}") from exc
+        if not ok:
+            self._local.api = None
+            raise OcrTimeout(
+                f"OCR of a {image.width}x{image.height} page did not finish within "
+                f"{self.timeout_ms / 1000:g} s (FORENSICS_OCR_TIMEOUT)."
+            )
+        return parse_tsv(api.GetTSVText(0))
+
+
+class PytesseractEngine:
+    """The Tesseract CLI through pytesseract: always available where tesseract is installed."""
+
+    name = "pytesseract"
+
+    def __init__(self, langs: str, *, timeout: float) -> None:
+        import pytesseract
+
+        if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
+            raise MissingDependency(
+                "The tesseract program is not installed; run `make setup` (it installs "
+                "tesseract-ocr from Debian) or `apt-get install tesseract-ocr`."
+            )
+        self._pytesseract = pytesseract
+        self.langs = langs
+        self.timeout = timeout
+        check_languages(langs, set(pytesseract.get_languages(config="")))
+
+    def words(self, image: Image.Image) -> list[Word]:
+        pt = self._pytesseract
+        try:
+            tsv = pt.image_to_data(
+                _grey(image),
+                lang=self.langs,
+                config=f"--psm {PAGE_SEGMENTATION_MODE}",
+                timeout=self.timeout,
+            )
+        except RuntimeError as exc:  # pytesseract raises RuntimeError on its timeout
+            if "timeout" in str(exc).lower():
+                raise OcrTimeout(
+                    f"OCR of a {image.width}x{image.height} page did not finish within "
+                    f"{self.timeout:g} s (FORENSICS_OCR_TIMEOUT)."
+                ) from exc
+            raise OcrEngineError(f"tesseract failed: {exc}") from exc
+        except (pt.TesseractError, subprocess.SubprocessError, OSError) as exc:
+            raise OcrEngineError(f"tesseract failed: {exc}") from exc
+        return parse_tsv(tsv)

@@ -1,0 +1,278 @@
+"""analyse(upload, store) -> record: the one place that orders the steps.
+
+upload -> document -> reading -> fields -> fingerprints -> findings -> verdict -> record.
+
+The expensive, independent part (decoding, OCR, fields, fingerprints, single-document detectors)
+runs outside any lock, so workers OCR in parallel. The linking part (matching this upload against
+everything on file, registering it, updating clusters and the older records it links to) runs in
+one exclusive transaction, so every upload is matched against every earlier one exactly once,
+whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from forensics.detectors import Analysis
+from forensics.documents import load_document
+from forensics.errors import BadInput, FileTooLarge, ForensicsError
+from forensics.events import UploadEvent, resolve_blob
+from forensics.fields import extract
+from forensics.fingerprints import fingerprint_page
+from forensics.links import LINK_CODES, link_findings
+from forensics.model import CheckResult, Document, Finding, Reading
+from forensics.ocr import read_document
+from forensics.settings import Settings
+from forensics.store import Store, registries
+from forensics.verdict import verdict_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What :func:`analyse` did: the record, and whether it analysed anything new."""
+
+    record: dict[str, Any]
+    #: ``analyzed``, ``failed`` or ``duplicate_delivery`` (already done with these bytes)
+    action: str
+    seconds: float
+
+
+def single_document_detectors() -> list[Any]:
+    """Detectors that look at one upload alone, in the order they run."""
+    from forensics.detectors import (
+        arithmetic,
+        dates_claims,
+        document_traces,
+        identifiers,
+        local_edits,
+    )
+
+    return [d.detector for d in (arithmetic, identifiers, dates_claims, document_traces, local_edits)]
+
+
+def linking_detectors() -> list[Any]:
+    """Detectors that match an upload against everything on file (run under the match lock)."""
+    from forensics.detectors import duplicates, serial_registry
+
+    return [serial_registry.detector, duplicates.detector]
+
+
+def analyse(event: UploadEvent | dict[str, Any], store: Store, settings: Settings,
+            *, on_stage: Callable[[str], None] | None = None) -> Outcome:
+    """Analyse one upload and write its evidence record.
+
+    Bad input ends as a ``failed`` record (never raised); transient failures (store, OCR engine)
+    raise :class:`~forensics.errors.TransientError` for the caller to retry. An event too broken
+    to name its evidence id raises :class:`~forensics.errors.InvalidEvent`.
+    """
+    started = time.perf_counter()
+    stage = on_stage or (lambda _s: None)
+    if not isinstance(event, UploadEvent):
+        event = UploadEvent.from_json(event)
+    sha256: str | None = None
+    try:
+        path = resolve_blob(event.blob, settings.blob_root_path)
+        size = path.stat().st_size
+        if size > settings.max_file_bytes:
+            raise FileTooLarge(
+                f"The file is {size:,} bytes; the limit is {settings.max_file_bytes:,} "
+                "(FORENSICS_MAX_FILE_BYTES)."
+            )
+        data = path.read_bytes()
+        sha256 = hashlib.sha256(data).hexdigest()
+    except BadInput as exc:
+        return _fail(event, store, sha256, exc, started)
+
+    action, unlinked = store.begin(event, sha256)
+    if action == "done":
+        return Outcome(store.get(event.evidence_id) or {}, "duplicate_delivery", time.perf_counter() - started)
+
+    checks: dict[str, str] = {}
+    try:
+        stage("decode")
+        document = load_document(data, claimed_type=event.content_type, settings=settings)
+        stage("ocr")
+        reading = read_document(document, settings)
+    except BadInput as exc:
+        return _fail(event, store, sha256, exc, started)
+    checks["ocr"] = _reading_status(reading)
+
+    stage("fields")
+    extraction = extract(reading, document)
+    checks["fields"] = "done" if extraction.fields else "done: no fields found"
+    stage("fingerprints")
+    fingerprints = [fingerprint_page(p.number, p.image) for p in document.pages if p.image is not None]
+    analysis = Analysis(event=event, document=document, reading=reading, extraction=extraction,
+                        settings=settings, fingerprints=fingerprints)
+
+    own: list[Finding] = list(_document_findings(document))
+    stage("detectors")
+    for det in single_document_detectors():
+        result = _run_detector(det, analysis, store)
+        checks[det.name] = result.status
+        own.extend(result.findings)
+
+    stage("linking")
+    with store.transaction(exclusive=True) as conn:
+        view = LinkView(store, conn)
+        relations: list[dict[str, Any]] = []
+        for det in linking_detectors():
+            result = _run_detector(det, analysis, view)
+            checks[det.name] = result.status
+            own.extend(result.findings)
+            relations.extend(result.relations)
+        _register(conn, analysis, sha256)
+        for rel in relations:
+            registries.add_relation(conn, event.evidence_id, rel["other"], rel["kind"],
+                                    float(rel["score"]), rel.get("details"))
+        own_json = [f.to_json() for f in own if f.code not in LINK_CODES]
+        values = {
+            "sha256": sha256,
+            "media_type": document.media_type,
+            "pages": len(document.pages),
+            "fields": {name: f.to_json() for name, f in extraction.fields.items()},
+            "own_findings": own_json,
+            "checks": checks,
+            "document": _document_summary(document, extraction),
+        }
+        store.write_analysis(conn, event.evidence_id, values, _reading_json(reading, sha256))
+        touched = {event.evidence_id} | {rel["other"] for rel in relations} | unlinked
+        for cluster_of in touched:
+            registries.rebuild_clusters(conn, cluster_of)
+        refresh_link_findings(conn, touched, settings)
+    stage("done")
+    return Outcome(store.get(event.evidence_id) or {}, "analyzed", time.perf_counter() - started)
+
+
+def refresh_link_findings(conn, evidence_ids: set[str], settings: Settings) -> None:  # noqa: ANN001
+    """Recompute findings, risk and verdict of records from their own findings plus the
+    findings their links imply (how older records learn of newer uploads)."""
+    from sqlalchemy import update
+
+    from forensics.store.schema import evidence
+
+    rels = registries.relations_of(conn, evidence_ids)
+    ids = set(evidence_ids) | {r["a"] for r in rels} | {r["b"] for r in rels}
+    meta = registries.evidence_meta(conn, ids)
+    for eid in evidence_ids:
+        me = meta.get(eid)
+        if me is None or me["status"] != "analyzed":
+            continue
+        findings = list(me["own_findings"] or []) + [f.to_json() for f in link_findings(eid, rels, meta)]
+        risk, verdict = verdict_of(findings, me["checks"] or {}, settings)
+        conn.execute(update(evidence).where(evidence.c.evidence_id == eid)
+                     .values(findings=findings, risk=risk, verdict=verdict))
+
+
+class LinkView:
+    """What the linking detectors may see: the store's registries inside the match lock."""
+
+    def __init__(self, store: Store, conn) -> None:  # noqa: ANN001
+        self.store = store
+        self.conn = conn
+
+    def serial_uses(self, issuer_key: str | None, serial: str) -> list[dict[str, Any]]:
+        return registries.serial_uses(self.conn, issuer_key, serial)
+
+    def evidence_meta(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        return registries.evidence_meta(self.conn, ids)
+
+
+def _fail(event: UploadEvent, store: Store, sha256: str | None, exc: ForensicsError, started: float,
+          checks: dict[str, str] | None = None, document: Document | None = None) -> Outcome:
+    log.info("evidence %s failed: %s (%s)", event.evidence_id, exc.message, exc.code)
+    store.save_failed(event, sha256, exc.code, exc.message, checks=checks)
+    return Outcome(store.get(event.evidence_id) or {}, "failed", time.perf_counter() - started)
+
+
+def _run_detector(det: Any, analysis: Analysis, view: Any) -> CheckResult:
+    """Run one detector; a crash is its check's failure, never the upload's."""
+    try:
+        return det.run(analysis, view)
+    except ForensicsError as exc:
+        if not isinstance(exc, BadInput):
+            raise
+        return CheckResult.failed(exc.message)
+    except Exception as exc:  # noqa: BLE001 - a detector bug must not lose the record
+        log.exception("detector %s crashed on %s", det.name, analysis.event.evidence_id)
+        return CheckResult.failed(f"{type(exc).__name__}: {exc}")
+
+
+def _reading_status(reading: Reading) -> str:
+    sources = {p.source for p in reading.pages}
+    if sources == {"text_layer"}:
+        return "skipped: PDF text layer used"
+    words = sum(len(p.words) for p in reading.pages)
+    return "done" if words else "done: no text found"
+
+
+def _document_findings(document: Document) -> list[Finding]:
+    out = []
+    if document.type_mismatch:
+        out.append(Finding(
+            code="content_type_mismatch",
+            severity="low",
+            score=0.5,
+            message=(f"The upload was declared as {document.claimed_type} but its bytes are "
+                     f"{document.media_type}."),
+            evidence={"claimed": document.claimed_type, "sniffed": document.media_type},
+        ))
+    if document.pdf and document.pdf.has_javascript:
+        out.append(Finding(
+            code="pdf_javascript",
+            severity="medium",
+            score=0.6,
+            message="The PDF carries JavaScript, which receipts and invoices do not need (it was not run).",
+        ))
+    return out
+
+
+def _document_summary(document: Document, extraction: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"media_type": document.media_type, "pages": len(document.pages),
+                           "size_bytes": document.size_bytes}
+    if document.claimed_type:
+        out["claimed_type"] = document.claimed_type
+    if document.image_meta:
+        out["image_meta"] = dict(document.image_meta)
+    if document.pdf:
+        p = document.pdf
+        out["pdf"] = {"producer": p.producer, "creator": p.creator, "created": p.created,
+                      "modified": p.modified, "incremental_updates": p.incremental_updates,
+                      "has_javascript": p.has_javascript, "embedded_files": list(p.embedded_files),
+                      "einvoice": p.einvoice_name}
+    if extraction.alternatives:
+        out["alternatives"] = {name: {src: f.to_json() for src, f in alts.items()}
+                               for name, alts in extraction.alternatives.items()}
+    return out
+
+
+def _reading_json(reading: Reading, sha256: str | None) -> dict[str, Any]:
+    return {
+        "sha256": sha256 or "",
+        "text": reading.text,
+        "pages": [
+            {"page": p.page, "source": p.source, "engine": p.engine, "width": p.width, "height": p.height,
+             "seconds": p.seconds,
+             "words": [[w.text, *w.box, round(w.confidence, 3), w.block, w.line] for w in p.words]}
+            for p in reading.pages
+        ],
+    }
+
+
+def _register(conn, analysis: Analysis, sha256: str | None) -> None:  # noqa: ANN001
+    """Put this upload's fingerprints and serial in the registries for later uploads."""
+    from forensics.detectors import duplicates, serial_registry
+
+    registries.clear_registrations(conn, analysis.event.evidence_id)
+    registries.add_fingerprints(conn, duplicates.fingerprint_rows(analysis, sha256))
+    row = serial_registry.registry_row(analysis)
+    if row is not None:
+        registries.register_serial(conn, row)
+

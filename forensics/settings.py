@@ -1,0 +1,90 @@
+"""Configuration: one typed object, read from the environment once.
+
+No other module reads ``os.environ``; they take a :class:`Settings` (or call :func:`get_settings`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob, with a working default. Environment name: ``FORENSICS_`` + upper-case name."""
+
+    #: evidence store, any SQLAlchemy URL
+    database_url: str = "sqlite:///./forensics.db"
+    #: ``redis://…`` or ``amqp://…``; empty means in-process
+    broker_url: str = ""
+    #: the only folder uploads are read from
+    blob_root: str = "."
+    #: Tesseract languages, e.g. ``eng+chi_sim``
+    ocr_langs: str = "eng"
+    #: ``auto`` (tesserocr when importable, else pytesseract), ``tesserocr`` or ``pytesseract``
+    ocr_engine: str = "auto"
+    #: largest accepted upload, bytes
+    max_file_bytes: int = 25 * 1024 * 1024
+    #: largest accepted page, pixels (decompression bombs are refused before decoding)
+    max_pixels: int = 40_000_000
+    #: most pages analysed in one document
+    max_pages: int = 20
+    #: OCR time limit per page, seconds
+    ocr_timeout: float = 60.0
+    #: DPI at which PDF pages without a text layer are rendered for OCR
+    render_dpi: int = 300
+    #: risk at or above which the verdict is ``review``
+    review_risk: int = 30
+    #: risk at or above which the verdict is ``likely_forgery``
+    forgery_risk: int = 70
+    #: Hamming radius for perceptual-hash candidates (64-bit hashes)
+    hash_radius: int = 10
+    #: retries for transient failures before a message is dead-lettered
+    max_retries: int = 5
+    #: first retry backoff, milliseconds (doubles each time)
+    min_backoff_ms: int = 1000
+    #: longest retry backoff, milliseconds
+    max_backoff_ms: int = 60_000
+    #: Redis broker: a worker silent this long is dead and its in-flight messages are
+    #: re-queued (a SIGKILLed worker loses nothing), milliseconds
+    redis_heartbeat_ms: int = 60_000
+    #: Redis broker: per-million chance that a fetch also runs that re-queueing maintenance
+    redis_maintenance_chance: int = 1000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``FORENSICS_*`` variables; unknown or empty ones keep their defaults."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get("FORENSICS_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            default = f.default
+            if isinstance(default, bool):
+                values[f.name] = raw.lower() in {"1", "true", "yes", "on"}
+            elif isinstance(default, int):
+                values[f.name] = int(raw)
+            elif isinstance(default, float):
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some values changed (tests, CLI options)."""
+        return replace(self, **changes)
+
+    @property
+    def blob_root_path(self) -> Path:
+        return Path(self.blob_root).resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings.from_env()

@@ -1,0 +1,267 @@
+"""Registries that link uploads: page fingerprints, serials, confirmed relations and clusters.
+
+All functions take a :class:`~sqlalchemy.Connection` inside the caller's transaction, so a
+worker's whole "match and register" step commits or rolls back as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+
+from forensics.store.schema import (
+    cluster_members,
+    clusters,
+    evidence,
+    page_fingerprints,
+    relations,
+    serials,
+)
+
+#: relation kinds that make two uploads one duplicate cluster (the same receipt)
+DUPLICATE_KINDS = ("same_file", "same_image", "same_content")
+#: relation kinds that make uploads one template cluster (cut from one scan)
+TEMPLATE_KINDS = ("edited_copy",)
+#: cluster kind -> (relation kinds, id prefix)
+CLUSTER_KINDS = {"duplicate": (DUPLICATE_KINDS, "D"), "template": (TEMPLATE_KINDS, "T")}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- fingerprints ------------------------------------------------------------------------------
+
+
+def add_fingerprints(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(page_fingerprints), rows)
+
+
+def fingerprints_since(conn: Connection, last_id: int, *, limit: int = 100_000) -> list[Any]:
+    """Fingerprint rows with id > last_id (how an in-memory index catches up)."""
+    return conn.execute(
+        select(
+            page_fingerprints.c.id,
+            page_fingerprints.c.evidence_id,
+            page_fingerprints.c.seller_id,
+            page_fingerprints.c.page,
+            page_fingerprints.c.version,
+            page_fingerprints.c.phash,
+            page_fingerprints.c.dhash,
+            page_fingerprints.c.layout_hash,
+        )
+        .where(page_fingerprints.c.id > last_id)
+        .order_by(page_fingerprints.c.id)
+        .limit(limit)
+    ).all()
+
+
+def fingerprint_rows(conn: Connection, ids: Iterable[int]) -> list[Any]:
+    ids = list(ids)
+    if not ids:
+        return []
+    return conn.execute(select(page_fingerprints).where(page_fingerprints.c.id.in_(ids))).all()
+
+
+def evidence_with(conn: Connection, column: str, value: str, *, exclude: str) -> list[Any]:
+    """Fingerprint rows of other uploads sharing a file hash, pixel hash or content key."""
+    col = page_fingerprints.c[column]
+    return conn.execute(
+        select(page_fingerprints).where(and_(col == value, page_fingerprints.c.evidence_id != exclude))
+    ).all()
+
+
+# -- serials -----------------------------------------------------------------------------------
+
+
+def register_serial(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(serials).values(**row))
+
+
+def serial_uses(conn: Connection, issuer_key: str | None, serial: str) -> list[dict[str, Any]]:
+    """Earlier registrations of ``serial``: of that issuer, or of any issuer when None."""
+    q = select(serials).where(serials.c.serial == serial)
+    if issuer_key is not None:
+        q = q.where(serials.c.issuer_key == issuer_key)
+    return [dict(r._mapping) for r in conn.execute(q.order_by(serials.c.id)).all()]
+
+
+# -- relations ---------------------------------------------------------------------------------
+
+
+def add_relation(conn: Connection, a: str, b: str, kind: str, score: float,
+                 details: dict[str, Any] | None = None) -> None:
+    """Record a confirmed link (stored once per unordered pair and kind)."""
+    a, b = sorted((a, b))
+    exists = conn.execute(
+        select(relations.c.id).where(and_(relations.c.a == a, relations.c.b == b, relations.c.kind == kind))
+    ).first()
+    if exists:
+        conn.execute(update(relations).where(relations.c.id == exists.id).values(score=score, details=details))
+    else:
+        conn.execute(insert(relations).values(a=a, b=b, kind=kind, score=score, details=details,
+                                              created_at=_now()))
+
+
+def relations_of(conn: Connection, evidence_ids: Iterable[str]) -> list[dict[str, Any]]:
+    ids = list(evidence_ids)
+    if not ids:
+        return []
+    rows = conn.execute(
+        select(relations).where(or_(relations.c.a.in_(ids), relations.c.b.in_(ids))).order_by(relations.c.id)
+    ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def evidence_meta(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """seller, upload time, fields and own findings of some records, by id."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(evidence.c.evidence_id, evidence.c.seller_id, evidence.c.uploaded_at, evidence.c.fields,
+               evidence.c.own_findings, evidence.c.checks, evidence.c.status)
+        .where(evidence.c.evidence_id.in_(ids))
+    ).all()
+    return {r.evidence_id: dict(r._mapping) for r in rows}
+
+
+def clear_registrations(conn: Connection, evidence_id: str) -> None:
+    """Drop an upload's fingerprints and serials before (re-)registering them, so a message
+    delivered twice and analysed twice still registers once."""
+    conn.execute(delete(page_fingerprints).where(page_fingerprints.c.evidence_id == evidence_id))
+    conn.execute(delete(serials).where(serials.c.evidence_id == evidence_id))
+
+
+def forget_evidence(conn: Connection, evidence_id: str) -> set[str]:
+    """Drop what an earlier analysis registered for an id (its bytes changed).
+
+    Returns the other evidence ids whose relations were removed, so the caller can refresh them.
+    """
+    touched = {r["a"] if r["b"] == evidence_id else r["b"] for r in relations_of(conn, [evidence_id])}
+    clear_registrations(conn, evidence_id)
+    conn.execute(delete(relations).where(or_(relations.c.a == evidence_id, relations.c.b == evidence_id)))
+    for cluster_id in conn.execute(
+        select(cluster_members.c.cluster_id).where(cluster_members.c.evidence_id == evidence_id)
+    ).scalars().all():
+        conn.execute(delete(cluster_members).where(and_(cluster_members.c.cluster_id == cluster_id,
+                                                        cluster_members.c.evidence_id == evidence_id)))
+        _refresh_cluster_counts(conn, cluster_id)
+    for other in touched:
+        rebuild_clusters(conn, other)
+    return touched
+
+
+# -- clusters ----------------------------------------------------------------------------------
+
+
+def _component(conn: Connection, start: str, kinds: tuple[str, ...]) -> set[str]:
+    """Every upload connected to ``start`` through relations of ``kinds``."""
+    seen = {start}
+    frontier = [start]
+    while frontier:
+        rows = conn.execute(
+            select(relations.c.a, relations.c.b).where(
+                and_(relations.c.kind.in_(kinds), or_(relations.c.a.in_(frontier), relations.c.b.in_(frontier)))
+            )
+        ).all()
+        nxt = []
+        for a, b in rows:
+            for x in (a, b):
+                if x not in seen:
+                    seen.add(x)
+                    nxt.append(x)
+        frontier = nxt
+    return seen
+
+
+def rebuild_clusters(conn: Connection, evidence_id: str) -> list[str]:
+    """Bring the clusters containing ``evidence_id`` in line with the relations (incremental:
+    only its connected components are touched). Merged clusters keep the oldest id."""
+    out = []
+    for kind, (rel_kinds, prefix) in CLUSTER_KINDS.items():
+        members = _component(conn, evidence_id, rel_kinds)
+        existing = conn.execute(
+            select(cluster_members.c.cluster_id)
+            .join(clusters, clusters.c.id == cluster_members.c.cluster_id)
+            .where(and_(clusters.c.kind == kind, cluster_members.c.evidence_id.in_(members)))
+            .distinct()
+        ).scalars().all()
+        existing = sorted(existing, key=lambda cid: int(cid[1:]))
+        if len(members) < 2:
+            for cid in existing:
+                conn.execute(delete(cluster_members).where(and_(
+                    cluster_members.c.cluster_id == cid, cluster_members.c.evidence_id == evidence_id)))
+                _refresh_cluster_counts(conn, cid)
+            continue
+        if existing:
+            cluster_id = existing[0]
+            for other in existing[1:]:
+                conn.execute(delete(cluster_members).where(cluster_members.c.cluster_id == other))
+                conn.execute(delete(clusters).where(clusters.c.id == other))
+        else:
+            cluster_id = _next_cluster_id(conn, prefix)
+            conn.execute(insert(clusters).values(id=cluster_id, kind=kind, size=0, sellers=0,
+                                                 first_seen=_now(), last_seen=_now(), updated_at=_now()))
+        conn.execute(delete(cluster_members).where(cluster_members.c.cluster_id == cluster_id))
+        meta = evidence_meta(conn, members)
+        conn.execute(insert(cluster_members), [
+            {"cluster_id": cluster_id, "evidence_id": m, "seller_id": meta[m]["seller_id"]}
+            for m in sorted(members) if m in meta
+        ])
+        _refresh_cluster_counts(conn, cluster_id)
+        out.append(cluster_id)
+    return out
+
+
+def _next_cluster_id(conn: Connection, prefix: str) -> str:
+    ids = conn.execute(select(clusters.c.id).where(clusters.c.id.like(prefix + "%"))).scalars().all()
+    return f"{prefix}{max((int(i[1:]) for i in ids), default=0) + 1}"
+
+
+def _refresh_cluster_counts(conn: Connection, cluster_id: str) -> None:
+    rows = conn.execute(
+        select(cluster_members.c.evidence_id, cluster_members.c.seller_id, evidence.c.uploaded_at)
+        .join(evidence, evidence.c.evidence_id == cluster_members.c.evidence_id)
+        .where(cluster_members.c.cluster_id == cluster_id)
+    ).all()
+    if len(rows) < 2:
+        conn.execute(delete(cluster_members).where(cluster_members.c.cluster_id == cluster_id))
+        conn.execute(delete(clusters).where(clusters.c.id == cluster_id))
+        return
+    times = [r.uploaded_at for r in rows]
+    conn.execute(update(clusters).where(clusters.c.id == cluster_id).values(
+        size=len(rows), sellers=len({r.seller_id for r in rows}),
+        first_seen=min(times), last_seen=max(times), updated_at=_now()))
+
+
+def list_clusters(conn: Connection, *, kind: str | None = None, min_sellers: int = 1) -> list[dict[str, Any]]:
+    q = select(clusters).where(clusters.c.sellers >= min_sellers)
+    if kind:
+        q = q.where(clusters.c.kind == kind)
+    rows = conn.execute(q.order_by(clusters.c.sellers.desc(), clusters.c.size.desc(), clusters.c.id)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def cluster_detail(conn: Connection, cluster_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(clusters).where(clusters.c.id == cluster_id)).first()
+    if row is None:
+        return None
+    members = conn.execute(
+        select(evidence.c.evidence_id, evidence.c.seller_id, evidence.c.uploaded_at, evidence.c.fields,
+               evidence.c.verdict)
+        .join(cluster_members, cluster_members.c.evidence_id == evidence.c.evidence_id)
+        .where(cluster_members.c.cluster_id == cluster_id)
+        .order_by(evidence.c.uploaded_at, evidence.c.evidence_id)
+    ).all()
+    ids = [m.evidence_id for m in members]
+    rels = [r for r in relations_of(conn, ids) if r["a"] in ids and r["b"] in ids]
+    return {"cluster": dict(row._mapping), "members": [dict(m._mapping) for m in members], "relations": rels}
+
+
+def count_rows(conn: Connection, table) -> int:  # noqa: ANN001
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

@@ -1,0 +1,162 @@
+"""Tables of the evidence store (SQLAlchemy Core). Alembic migrations create and change them.
+
+The truth lives here, in PostgreSQL in production: workers keep in-memory indexes but catch up
+from these tables (``page_fingerprints.id`` is monotonic for that).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+#: evidence and seller ids are at most 128 characters (CONTRACT.md)
+ID = String(128)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("evidence_id", ID, primary_key=True),
+    Column("seller_id", ID, nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("verdict", String(24), nullable=True),
+    Column("risk", Integer, nullable=True),
+    Column("sha256", String(64), nullable=True, index=True),
+    Column("media_type", String(64), nullable=True),
+    Column("claimed_type", String(128), nullable=True),
+    Column("pages", Integer, nullable=True),
+    Column("blob", Text, nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    Column("listing_id", String(256), nullable=True),
+    Column("brand", String(256), nullable=True),
+    Column("claimed", JSON, nullable=True),
+    Column("fields", JSON, nullable=True),
+    #: findings that rest on this upload alone (relation findings are derived, see relations)
+    Column("own_findings", JSON, nullable=True),
+    #: every finding, own and relation-derived, as the record shows them
+    Column("findings", JSON, nullable=True),
+    Column("checks", JSON, nullable=True),
+    Column("document", JSON, nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("analyzed_at", DateTime(timezone=True), nullable=True),
+    Column("analyzer_version", String(64), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: earlier analyses of an evidence id whose bytes changed (the id was re-uploaded)
+evidence_history = Table(
+    "evidence_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("evidence_id", ID, nullable=False, index=True),
+    Column("sha256", String(64), nullable=True),
+    Column("record", JSON, nullable=False),
+    Column("archived_at", DateTime(timezone=True), nullable=False),
+)
+
+#: what was read, for reviewers and re-analysis (kept apart: it is the bulky part)
+readings = Table(
+    "readings",
+    metadata,
+    Column("evidence_id", ID, ForeignKey("evidence.evidence_id", ondelete="CASCADE"), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    #: per page: {"page", "source", "engine", "width", "height", "words": [[text, x0, y0, x1, y1, conf, block, line], ...]}
+    Column("pages", JSON, nullable=False),
+)
+
+page_fingerprints = Table(
+    "page_fingerprints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("evidence_id", ID, ForeignKey("evidence.evidence_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("seller_id", ID, nullable=False),
+    Column("page", Integer, nullable=False),
+    Column("version", String(32), nullable=False),
+    #: 64-bit hashes stored as signed BIGINT (two's complement of the unsigned value)
+    Column("phash", BigInteger, nullable=False),
+    Column("dhash", BigInteger, nullable=False),
+    Column("layout_hash", BigInteger, nullable=False),
+    Column("pixel_sha256", String(64), nullable=True, index=True),
+    Column("file_sha256", String(64), nullable=True, index=True),
+    Column("content_key", String(256), nullable=True, index=True),
+)
+
+serials = Table(
+    "serials",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issuer_key", String(256), nullable=True),
+    Column("serial", String(128), nullable=False, index=True),
+    Column("evidence_id", ID, ForeignKey("evidence.evidence_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("seller_id", ID, nullable=False),
+    Column("date", String(10), nullable=True),
+    Column("total", String(32), nullable=True),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_serials_issuer_serial", "issuer_key", "serial"),
+)
+
+#: confirmed links between two uploads (a < b); the clusters and relation findings derive from them
+relations = Table(
+    "relations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("a", ID, nullable=False, index=True),
+    Column("b", ID, nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("details", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("a", "b", "kind", name="uq_relations_pair_kind"),
+)
+
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sellers", Integer, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+cluster_members = Table(
+    "cluster_members",
+    metadata,
+    Column("cluster_id", String(32), ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True),
+    Column("evidence_id", ID, primary_key=True),
+    Column("seller_id", ID, nullable=False),
+    Index("ix_cluster_members_evidence", "evidence_id"),
+)
+
+#: messages whose transient failures outlived every retry; `forensics dead-letters` re-drives them
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), nullable=False, unique=True),
+    Column("evidence_id", ID, nullable=True, index=True),
+    Column("event", JSON, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("retries", Integer, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+    Column("redriven_at", DateTime(timezone=True), nullable=True),
+)

@@ -1,0 +1,63 @@
+"""Findings -> risk (0-100), verdict and a plain-words explanation.
+
+Each finding contributes ``weight(severity) * score``; contributions combine like independent
+pieces of evidence (noisy-or), so two medium findings weigh more than one but never pass 100.
+``info`` findings never raise the risk: a shared shop layout is not fraud by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from forensics.settings import Settings
+
+#: how much one finding of each severity (at score 1.0) weighs, as a probability of forgery
+SEVERITY_WEIGHT = {"info": 0.0, "low": 0.15, "medium": 0.4, "high": 0.85}
+
+
+def risk_of(findings: Iterable[dict[str, Any]]) -> int:
+    """Combined risk 0-100 of findings given as record JSON (``severity``, ``score``)."""
+    clean = 1.0
+    for f in findings:
+        w = SEVERITY_WEIGHT.get(f.get("severity", "info"), 0.0) * float(f.get("score", 1.0))
+        clean *= 1.0 - min(max(w, 0.0), 1.0)
+    return int(round(100 * (1.0 - clean)))
+
+
+def verdict_of(findings: list[dict[str, Any]], checks: dict[str, str], settings: Settings) -> tuple[int, str]:
+    """(risk, verdict). ``clean`` only when nothing calls for a human: a high finding or a
+    detector that failed to run sends the record to review even at low combined risk."""
+    risk = risk_of(findings)
+    if risk >= settings.forgery_risk:
+        return risk, "likely_forgery"
+    needs_human = any(f.get("severity") == "high" for f in findings) or any(
+        str(s).startswith("failed") for s in checks.values()
+    )
+    if risk >= settings.review_risk or needs_human:
+        return risk, "review"
+    return risk, "clean"
+
+
+def explain(record: dict[str, Any]) -> list[str]:
+    """Sentences a reviewer reads: the verdict, then each finding that is not mere information."""
+    verdict = record.get("verdict")
+    if record.get("status") == "failed":
+        err = record.get("error") or {}
+        return [f"Could not be analysed: {err.get('message', 'unknown error')} ({err.get('code')})."]
+    lines = []
+    flagged = [f for f in record.get("findings", []) if f.get("severity") != "info"]
+    if verdict == "clean":
+        lines.append("Nothing in this document calls for a reviewer.")
+    else:
+        lines.append(f"Risk {record.get('risk')}/100 ({verdict}): {len(flagged)} finding(s) to check.")
+    failed = [k for k, v in (record.get("checks") or {}).items() if str(v).startswith("failed")]
+    if failed:
+        lines.append("These checks could not run, so their absence of findings means nothing: "
+                     + ", ".join(failed) + ".")
+    for f in sorted(flagged, key=lambda f: -SEVERITY_WEIGHT.get(f.get("severity", "info"), 0)):
+        where = ""
+        if f.get("box"):
+            where = f" (page {f.get('page') or 1}, box {tuple(f['box'])})"
+        lines.append(f"[{f['severity']}] {f['message']}{where}")
+    return lines
