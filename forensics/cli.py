@@ -439,3 +439,7 @@ def main() -> None:
     except TransientError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         sys.exit(int(ExitCode.service_unavailable))
+
+
+# the investigators' commands register themselves on `app` (kept in their own module for size)
+from forensics import cli_investigate  # noqa: E402,F401

@@ -1,0 +1,149 @@
+"""Investigators' commands: clusters, similar files, a seller's links, the graph export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from forensics import investigate
+from forensics.cli import ExitCode, _fail, _store, app, console
+from forensics.settings import get_settings
+
+clusters_app = typer.Typer(help="Duplicate and template clusters across sellers.", no_args_is_help=True)
+app.add_typer(clusters_app, name="clusters")
+
+
+@clusters_app.command("list")
+def clusters_list(
+    min_sellers: int = typer.Option(1, "--min-sellers", help="Only clusters spanning at least this many sellers."),
+    kind: str | None = typer.Option(None, "--kind", help="duplicate (the same receipt) or template (cut from one scan)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List clusters, the widest across sellers first.
+
+    Example: [bold]forensics clusters list --min-sellers 2 --kind template[/bold]
+    """
+    rows = investigate.list_clusters(_store(get_settings()), kind=kind, min_sellers=min_sellers)
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("cluster", "kind", "uploads", "sellers", "first seen", "last seen", title="Clusters")
+    for r in rows:
+        table.add_row(r["id"], r["kind"], str(r["size"]), str(r["sellers"]), str(r["first_seen"])[:19], str(r["last_seen"])[:19])
+    console.print(table if rows else "No clusters.")
+
+
+@clusters_app.command("show")
+def clusters_show(
+    cluster_id: str = typer.Argument(..., help="Cluster id, e.g. T1 or D3."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a cluster: members, sellers, the fields on which they differ, and differing boxes.
+
+    Example: [bold]forensics clusters show T1[/bold]
+    """
+    detail = investigate.cluster_detail(_store(get_settings()), cluster_id)
+    if detail is None:
+        _fail(f"no cluster {cluster_id!r}", ExitCode.not_found)
+    if as_json:
+        console.print_json(json.dumps(detail, default=str))
+        return
+    console.print(f"[bold]{detail['id']}[/bold] {detail['kind']} cluster: {detail['size']} uploads from "
+                  f"{detail['sellers'] if isinstance(detail['sellers'], int) else len(detail['sellers'])} seller(s)")
+    t = Table("evidence", "seller", "uploaded", "verdict", "merchant", "serial", "date", "total")
+    for m in detail["members"]:
+        t.add_row(*(str(m.get(k) or "") for k in ("evidence_id", "seller_id", "uploaded_at", "verdict",
+                                                   "merchant", "serial", "date", "total")))
+    console.print(t)
+    if detail["differing_fields"]:
+        d = Table("field", *[m["evidence_id"] for m in detail["members"]], title="Fields that differ")
+        for name, values in detail["differing_fields"].items():
+            d.add_row(name, *(str(values.get(m["evidence_id"]) or "") for m in detail["members"]))
+        console.print(d)
+    for link in detail["links"]:
+        boxes = f" differing boxes on {link['boxes_on']}: {link['boxes']}" if link["boxes"] else ""
+        console.print(f"  {link['a']} ~ {link['b']}: {link['kind']} ({link['score']:.2f}){boxes}")
+
+
+@clusters_app.command("export")
+def clusters_export(
+    fmt: str = typer.Option("graphml", "--format", "-f", help="graphml (Gephi, yEd), json (nodes and edges) or csv (edge list)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of standard output."),
+) -> None:
+    """Export the graph of sellers, evidence, clusters and serials.
+
+    Example: [bold]forensics clusters export --format graphml --out links.graphml[/bold]
+    """
+    g = investigate.graph(_store(get_settings()))
+    if fmt == "graphml":
+        text = investigate.to_graphml(g)
+    elif fmt == "json":
+        text = json.dumps(g, indent=1)
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=["source", "target", "kind", "score"], extrasaction="ignore")
+        w.writeheader()
+        w.writerows(g["edges"])
+        text = buf.getvalue()
+    else:
+        _fail(f"--format must be graphml, json or csv, not {fmt!r}", ExitCode.bad_args)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {len(g['nodes'])} nodes and {len(g['edges'])} edges to {out}.")
+    else:
+        print(text)
+
+
+@app.command()
+def similar(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Any receipt or invoice file; it is not stored."),
+    radius: int | None = typer.Option(None, "--radius", "-r", help="Hamming radius for hash candidates (default FORENSICS_HASH_RADIUS)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """What on file looks like this file: hash candidates, each confirmed by alignment.
+
+    Example: [bold]forensics similar suspicious.jpg --radius 12[/bold]
+    """
+    settings = get_settings()
+    rows = investigate.similar(_store(settings), settings, file.read_bytes(), radius=radius)
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    t = Table("evidence", "seller", "page", "their page", "pHash", "dHash", "relation", "score", title=f"Like {file.name}")
+    for r in rows:
+        t.add_row(r["evidence_id"], r["seller_id"], str(r["page"]), str(r["other_page"]), str(r["phash_distance"]),
+                  str(r["dhash_distance"]), r.get("relation", ""), str(r.get("score", "")))
+    console.print(t if rows else "Nothing on file looks like it.")
+
+
+@app.command()
+def seller(
+    seller_id: str = typer.Argument(..., help="The seller id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """A seller's evidence and every link from it to other sellers.
+
+    Example: [bold]forensics seller S017[/bold]
+    """
+    rep = investigate.seller_report(_store(get_settings()), seller_id)
+    if as_json:
+        console.print_json(json.dumps(rep))
+        return
+    if not rep["evidence"]:
+        _fail(f"no evidence from seller {seller_id!r}", ExitCode.not_found)
+    t = Table("evidence", "status", "verdict", "risk", "uploaded", title=f"Seller {seller_id}")
+    for e in rep["evidence"]:
+        t.add_row(e["evidence_id"], e["status"], str(e["verdict"]), str(e["risk"]), str(e["uploaded_at"])[:19])
+    console.print(t)
+    if rep["links"]:
+        lt = Table("evidence", "link", "other evidence", "other seller", "score", title="Links to other sellers")
+        for link in rep["links"]:
+            lt.add_row(link["evidence_id"], link["kind"], link["other_evidence"], link["other_seller"], f"{link['score']:.2f}")
+        console.print(lt)
+    else:
+        console.print("No links to other sellers.")

@@ -1,0 +1,167 @@
+"""Investigators' queries over clusters, sellers and links (the CLI and the API call these)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from forensics.settings import Settings
+from forensics.store import Store, registries
+from forensics.store.schema import cluster_members, clusters, evidence, relations, serials
+
+
+def _iso(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, datetime) else v
+
+
+def list_clusters(store: Store, *, kind: str | None = None, min_sellers: int = 1) -> list[dict[str, Any]]:
+    """Clusters with at least ``min_sellers`` sellers, widest first."""
+    with store.transaction() as conn:
+        rows = registries.list_clusters(conn, kind=kind, min_sellers=min_sellers)
+    return [{k: _iso(v) for k, v in r.items()} for r in rows]
+
+
+def cluster_detail(store: Store, cluster_id: str) -> dict[str, Any] | None:
+    """A cluster's members, sellers, the fields on which members differ, and differing boxes."""
+    with store.transaction() as conn:
+        detail = registries.cluster_detail(conn, cluster_id)
+    if detail is None:
+        return None
+    members = detail["members"]
+    names = sorted({n for m in members for n in (m["fields"] or {}) if n != "line_items"})
+    differing = {}
+    for n in names:
+        values = {m["evidence_id"]: (m["fields"] or {}).get(n, {}).get("value") for m in members}
+        if len({str(v) for v in values.values()}) > 1:
+            differing[n] = values
+    return {
+        **{k: _iso(v) for k, v in detail["cluster"].items()},
+        "members": [{"evidence_id": m["evidence_id"], "seller_id": m["seller_id"],
+                     "uploaded_at": _iso(m["uploaded_at"]), "verdict": m["verdict"],
+                     "merchant": (m["fields"] or {}).get("merchant", {}).get("value"),
+                     "serial": (m["fields"] or {}).get("serial", {}).get("value"),
+                     "date": (m["fields"] or {}).get("date", {}).get("value"),
+                     "total": (m["fields"] or {}).get("total", {}).get("value")} for m in members],
+        "sellers": sorted({m["seller_id"] for m in members}),
+        "differing_fields": differing,
+        "links": [{"a": r["a"], "b": r["b"], "kind": r["kind"], "score": r["score"],
+                   "boxes": (r.get("details") or {}).get("boxes", []),
+                   "boxes_on": (r.get("details") or {}).get("boxes_on")} for r in detail["relations"]],
+    }
+
+
+def seller_report(store: Store, seller_id: str) -> dict[str, Any]:
+    """A seller's evidence and every link from it to other sellers' evidence."""
+    with store.transaction() as conn:
+        mine = conn.execute(
+            select(evidence.c.evidence_id, evidence.c.status, evidence.c.verdict, evidence.c.risk,
+                   evidence.c.uploaded_at).where(evidence.c.seller_id == seller_id)
+            .order_by(evidence.c.uploaded_at)
+        ).all()
+        ids = [r.evidence_id for r in mine]
+        rels = registries.relations_of(conn, ids)
+        others = {r["a"] for r in rels} | {r["b"] for r in rels}
+        meta = registries.evidence_meta(conn, others)
+    links = []
+    for r in rels:
+        mine_id, other = (r["a"], r["b"]) if r["a"] in ids else (r["b"], r["a"])
+        other_seller = meta.get(other, {}).get("seller_id")
+        if other_seller and other_seller != seller_id:
+            links.append({"evidence_id": mine_id, "other_evidence": other, "other_seller": other_seller,
+                          "kind": r["kind"], "score": r["score"]})
+    return {
+        "seller_id": seller_id,
+        "evidence": [{"evidence_id": r.evidence_id, "status": r.status, "verdict": r.verdict, "risk": r.risk,
+                      "uploaded_at": _iso(r.uploaded_at)} for r in mine],
+        "links": links,
+        "linked_sellers": sorted({x["other_seller"] for x in links}),
+    }
+
+
+def similar(store: Store, settings: Settings, data: bytes, *, radius: int | None = None,
+            confirm: bool = True) -> list[dict[str, Any]]:
+    """What on file looks like this file (not stored): hash candidates, confirmed by alignment."""
+    from forensics.alignment import compare_pages
+    from forensics.detectors.duplicates import _page_image, indexes_for
+    from forensics.documents import load_document
+    from forensics.fingerprints import fingerprint_page, from_signed64, hamming
+    from forensics.pipeline import LinkView
+
+    radius = settings.hash_radius if radius is None else radius
+    doc = load_document(data, claimed_type=None, settings=settings)
+    out: dict[tuple[str, int, int], dict[str, Any]] = {}
+    with store.transaction() as conn:
+        idx = indexes_for(store.url)
+        idx.catch_up(conn)
+        view = LinkView(store, conn)
+        for page in doc.pages:
+            if page.image is None:
+                continue
+            fp = fingerprint_page(page.number, page.image)
+            ids = {fid for index, h in ((idx.phash, fp.phash), (idx.dhash, fp.dhash))
+                   for fid, _ in index.search(h, radius)}
+            for row in registries.fingerprint_rows(conn, ids):
+                entry = {"evidence_id": row.evidence_id, "seller_id": row.seller_id, "page": page.number,
+                         "other_page": row.page,
+                         "phash_distance": hamming(fp.phash, from_signed64(row.phash)),
+                         "dhash_distance": hamming(fp.dhash, from_signed64(row.dhash))}
+                if confirm:
+                    other = _page_image(view, settings, row.evidence_id, row.page)
+                    if other is not None:
+                        rel = compare_pages(page.image, other)
+                        entry["relation"] = rel.kind
+                        entry["score"] = round(float(rel.score), 3)
+                out[(row.evidence_id, page.number, row.page)] = entry
+    return sorted(out.values(), key=lambda e: (e["phash_distance"] + e["dhash_distance"], e["evidence_id"]))
+
+
+def graph(store: Store) -> dict[str, list[dict[str, Any]]]:
+    """The graph of sellers, evidence, clusters and serials: nodes and edges."""
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: list[dict[str, Any]] = []
+    with store.transaction() as conn:
+        for r in conn.execute(select(evidence.c.evidence_id, evidence.c.seller_id, evidence.c.verdict,
+                                     evidence.c.risk)).all():
+            nodes[f"evidence:{r.evidence_id}"] = {"type": "evidence", "label": r.evidence_id,
+                                                  "verdict": r.verdict or "", "risk": r.risk or 0}
+            nodes.setdefault(f"seller:{r.seller_id}", {"type": "seller", "label": r.seller_id})
+            edges.append({"source": f"seller:{r.seller_id}", "target": f"evidence:{r.evidence_id}", "kind": "uploaded"})
+        for c in conn.execute(select(clusters)).all():
+            nodes[f"cluster:{c.id}"] = {"type": "cluster", "label": c.id, "kind": c.kind}
+        for m in conn.execute(select(cluster_members)).all():
+            edges.append({"source": f"evidence:{m.evidence_id}", "target": f"cluster:{m.cluster_id}", "kind": "member_of"})
+        for s in conn.execute(select(serials.c.serial, serials.c.issuer_key, serials.c.evidence_id)).all():
+            key = f"serial:{s.issuer_key or ''}:{s.serial}"
+            nodes.setdefault(key, {"type": "serial", "label": s.serial, "issuer": s.issuer_key or ""})
+            edges.append({"source": f"evidence:{s.evidence_id}", "target": key, "kind": "has_serial"})
+        for r in conn.execute(select(relations)).all():
+            edges.append({"source": f"evidence:{r.a}", "target": f"evidence:{r.b}", "kind": r.kind,
+                          "score": round(float(r.score), 3)})
+    return {"nodes": [{"id": k, **v} for k, v in nodes.items()], "edges": edges}
+
+
+def to_graphml(g: dict[str, list[dict[str, Any]]]) -> str:
+    """GraphML for Gephi, yEd or networkx: every node and edge attribute as a string key."""
+    ns = "http://graphml.graphdrawing.org/xmlns"
+    root = ET.Element("graphml", xmlns=ns)
+    node_keys = sorted({k for n in g["nodes"] for k in n if k != "id"})
+    edge_keys = sorted({k for e in g["edges"] for k in e if k not in ("source", "target")})
+    for k in node_keys:
+        ET.SubElement(root, "key", id=f"n_{k}", attrib={"for": "node", "attr.name": k, "attr.type": "string"})
+    for k in edge_keys:
+        ET.SubElement(root, "key", id=f"e_{k}", attrib={"for": "edge", "attr.name": k, "attr.type": "string"})
+    graph_el = ET.SubElement(root, "graph", id="forensics", edgedefault="undirected")
+    for n in g["nodes"]:
+        el = ET.SubElement(graph_el, "node", id=n["id"])
+        for k in node_keys:
+            if k in n:
+                ET.SubElement(el, "data", key=f"n_{k}").text = str(n[k])
+    for i, e in enumerate(g["edges"]):
+        el = ET.SubElement(graph_el, "edge", id=f"e{i}", source=e["source"], target=e["target"])
+        for k in edge_keys:
+            if k in e:
+                ET.SubElement(el, "data", key=f"e_{k}").text = str(e[k])
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
