@@ -1,0 +1,81 @@
+"""The OCR interface on real Tesseract: both engines, words with boxes, limits, errors."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from forensics.errors import MissingDependency
+from forensics.model import Document, Page
+from forensics.ocr import read_document, read_page
+from forensics.ocr.engines import check_languages, parse_tsv
+from forensics.settings import Settings
+from tests.conftest import RECEIPT_LINES, simple_receipt
+
+ENGINES = ["pytesseract"]
+try:
+    import tesserocr  # noqa: F401
+
+    ENGINES.append("tesserocr")
+except ImportError:  # pragma: no cover - the fast engine is optional
+    pass
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_words_with_boxes_and_lines(engine: str):
+    img = simple_receipt(RECEIPT_LINES)
+    reading = read_page(1, img, Settings(ocr_engine=engine))
+    assert reading.source == "ocr" and reading.engine == engine
+    lines = [ln.text for ln in reading.lines()]
+    # real OCR: DejaVu Mono's dotted zero is sometimes read as Q, so check the digits only
+    assert any("RECEIPT" in ln and "0012345" in ln for ln in lines), lines
+    total = next(w for w in reading.words if w.text == "33.81")
+    # the total is on the 10th printed line, right of centre (see simple_receipt's geometry)
+    x0, y0, x1, y1 = total.box
+    assert 50 + 9 * 41 - 10 <= y0 <= 50 + 9 * 41 + 15 and x0 > img.width / 2
+    assert 0.5 < total.confidence <= 1.0
+    same_line = [ln for ln in reading.lines() if "33.81" in ln.text][0]
+    assert "TOTAL" in same_line.text
+
+
+def test_engines_agree_on_the_text():
+    if len(ENGINES) < 2:
+        pytest.skip("tesserocr is not installed")
+    img = simple_receipt(RECEIPT_LINES)
+    texts = {e: {w.text for w in read_page(1, img, Settings(ocr_engine=e)).words} for e in ENGINES}
+    a, b = texts.values()
+    assert len(a & b) / len(a | b) > 0.8
+
+
+def test_text_layer_pages_are_not_ocred():
+    from forensics.model import Word
+
+    words = (Word("Invoice", (10, 10, 80, 30), 1.0), Word("42", (90, 10, 110, 30), 1.0))
+    blank = Image.new("L", (200, 100), 255)
+    doc = Document(sha256="x", media_type="application/pdf", size_bytes=1,
+                   pages=(Page(1, 200, 100, blank, text_words=words), Page(2, 200, 100, blank)))
+    reading = read_document(doc, Settings())
+    assert [p.source for p in reading.pages] == ["text_layer", "ocr"]
+    assert reading.pages[0].text == "Invoice 42"
+
+
+def test_missing_language_pack_says_what_to_install():
+    with pytest.raises(MissingDependency, match="tesseract-ocr-klingon"):
+        check_languages("eng+klingon", {"eng"})
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_unknown_language_fails_clearly(engine: str):
+    from forensics.ocr import get_engine
+
+    with pytest.raises(MissingDependency):
+        get_engine(Settings(ocr_engine=engine, ocr_langs="eng+xx_nonexistent"))
+
+
+def test_parse_tsv_skips_empty_and_non_word_rows():
+    tsv = ("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+           "4\t1\t1\t1\t1\t0\t0\t0\t100\t20\t-1\t\n"
+           "5\t1\t1\t1\t1\t1\t10\t5\t30\t12\t96.5\tTOTAL\n"
+           "5\t1\t1\t1\t1\t2\t50\t5\t30\t12\t-1\t \n")
+    words = parse_tsv(tsv)
+    assert len(words) == 1 and words[0].box == (10, 5, 40, 17) and words[0].confidence == pytest.approx(0.965)
