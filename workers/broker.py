@@ -38,10 +38,14 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 
 def middleware(settings: Settings) -> list[dramatiq.Middleware]:
-    """The middleware stack: dramatiq's defaults with our retry policy, then dead letters."""
+    """The middleware stack: dramatiq's defaults with our retry policy, and dead letters.
+
+    dramatiq runs ``after_*`` hooks in reverse order, so DeadLetters stands before Retries to
+    see the message after Retries decided to give up on it."""
     from workers.dead_letters import DeadLetters
 
     return [
+        DeadLetters(settings),
         AgeLimit(),
         # the per-page OCR timeout bounds real work; this bounds a stuck message
         TimeLimit(time_limit=int(settings.ocr_timeout * 1000 * settings.max_pages + 120_000)),
@@ -50,7 +54,6 @@ def middleware(settings: Settings) -> list[dramatiq.Middleware]:
         Pipelines(),
         Retries(max_retries=settings.max_retries, min_backoff=settings.min_backoff_ms,
                 max_backoff=settings.max_backoff_ms),
-        DeadLetters(settings),
     ]
 
 
