@@ -41,7 +41,9 @@ dead_app = typer.Typer(help="Messages whose retries ran out: list and re-drive t
 app.add_typer(db_app, name="db")
 app.add_typer(dead_app, name="dead-letters")
 
-console = Console()
+#: width of tables when the output is not a terminal (files, CI logs): wide enough for records
+PIPE_WIDTH = 160
+console = Console(width=None if Console().is_terminal else PIPE_WIDTH)
 err = Console(stderr=True)
 
 #: manifest columns (CONTRACT.md section 2)

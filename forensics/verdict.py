@@ -26,12 +26,12 @@ def risk_of(findings: Iterable[dict[str, Any]]) -> int:
 
 
 def verdict_of(findings: list[dict[str, Any]], checks: dict[str, str], settings: Settings) -> tuple[int, str]:
-    """(risk, verdict). ``clean`` only when nothing calls for a human: a high finding or a
-    detector that failed to run sends the record to review even at low combined risk."""
+    """(risk, verdict). ``clean`` only when nothing calls for a human: a medium or high finding,
+    or a detector that failed to run, sends the record to review even at low combined risk."""
     risk = risk_of(findings)
     if risk >= settings.forgery_risk:
         return risk, "likely_forgery"
-    needs_human = any(f.get("severity") == "high" for f in findings) or any(
+    needs_human = any(f.get("severity") in ("medium", "high") for f in findings) or any(
         str(s).startswith("failed") for s in checks.values()
     )
     if risk >= settings.review_risk or needs_human:

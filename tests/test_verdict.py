@@ -28,6 +28,7 @@ def test_high_finding_or_failed_check_needs_a_human():
     assert verdict_of([f("high", 0.1)], {}, S)[1] == "review"
     assert verdict_of([], {"ocr": "done", "pixel": "failed: boom"}, S)[1] == "review"
     assert verdict_of([f("high"), f("high")], {}, S)[1] == "likely_forgery"
+    assert verdict_of([f("medium", 0.2)], {}, S)[1] == "review"
     assert verdict_of([f("low")], {"x": "skipped: no pdf"}, S)[1] == "clean"
 
 

@@ -1,0 +1,610 @@
+"""PDFs: the text layer with boxes, and what the file says about itself.
+
+Two libraries, each for what it does best: pypdfium2 (PDFium) reads the text layer with boxes
+(pages are rendered by :mod:`forensics.documents`); pypdf walks the object tree for metadata,
+JavaScript and embedded files, including the e-invoice XML of Factur-X / ZUGFeRD / XRechnung.
+Nothing in a PDF is ever executed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import math
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from forensics.model import PdfInfo, Word
+
+#: most objects visited when looking for JavaScript (a hostile file may hold millions)
+JS_WALK_BUDGET = 50_000
+
+#: most bytes inflated in total by the raw JavaScript scan of a damaged file
+RAW_INFLATE_BUDGET = 32 * 1024 * 1024
+
+#: largest embedded file read to check whether it is an e-invoice (bytes)
+MAX_EMBEDDED_XML = 20 * 1024 * 1024
+
+#: embedded file names that are e-invoices by convention (lower case)
+EINVOICE_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml", "order-x.xml")
+
+#: root elements of e-invoice XML (CII, ZUGFeRD 1 CrossIndustryDocument, UBL)
+EINVOICE_ROOTS = ("CrossIndustryInvoice", "CrossIndustryDocument", "Invoice", "CreditNote")
+
+#: a gap wider than this share of the line height splits a word (word spaces are ~0.25 em)
+WORD_GAP = 0.3
+
+#: baselines closer than this share of the line height are the same printed line
+BASELINE_TOLERANCE = 0.5
+
+#: a run on a line's baseline joins it when the gap is at most this many line heights
+LINE_JOIN_GAP = 2.0
+
+#: an affine map from PDF page space (points) to bitmap pixels: (a, b, c, d, e, f) maps
+#: (x, y) to (a*x + b*y + c, d*x + e*y + f); renders rotate by multiples of 90 degrees only
+Affine = tuple[float, float, float, float, float, float]
+
+
+# --- text layer ------------------------------------------------------------------------------
+
+
+def page_to_bitmap(posconv: pdfium.PdfPosConv) -> Affine:
+    """The render's page-to-pixel map (rotation and crop box included), from three points.
+
+    PDFium's converter returns whole pixels; points 10,000 pt apart make the rounding negligible.
+    """
+    span = 10_000.0
+    x0, y0 = posconv.to_bitmap(0.0, 0.0)
+    xa, ya = posconv.to_bitmap(span, 0.0)
+    xb, yb = posconv.to_bitmap(0.0, span)
+    return (
+        (xa - x0) / span,
+        (xb - x0) / span,
+        float(x0),
+        (ya - y0) / span,
+        (yb - y0) / span,
+        float(y0),
+    )
+
+
+#: display -> reading frame (u along the text, v down the lines) for text running right, down,
+#: left and up on the rendered page: (x, y) -> (ux*x + uy*y, vx*x + vy*y)
+FRAMES = ((1, 0, 0, 1), (0, 1, -1, 0), (-1, 0, 0, -1), (0, -1, 1, 0))
+
+
+@dataclass(slots=True)
+class _Char:
+    text: str
+    #: extent along the reading direction, pixels in the reading frame
+    u0: float
+    u1: float
+    #: position of the baseline across the reading direction, pixels in the reading frame
+    base: float
+    #: line height in pixels (from the font's ascent and descent)
+    height: float
+    #: a space or a line break came before it in the content stream
+    gap_before: bool
+    #: the glyph's box on the rendered page (x0, y0, x1, y1)
+    box: tuple[float, float, float, float]
+
+
+@dataclass(slots=True)
+class _LineGroup:
+    base: float
+    height: float
+    x0: float
+    x1: float
+    runs: list[list[_Char]] = field(default_factory=list)
+
+
+def text_layer_words(
+    textpage: pdfium.PdfTextPage, to_px: Affine, width: int, height: int
+) -> tuple[Word, ...] | None:
+    """The page's text layer as words in pixel coordinates, grouped into printed lines.
+
+    Characters become words at spaces and at gaps; words sharing a baseline become one line
+    when they follow each other in the content stream or nearly touch. Text running down, left
+    or up the rendered page is grouped in its own reading direction. None for an empty layer.
+    Call under the caller's PDFium lock.
+    """
+    by_direction = _chars(textpage, to_px)
+    words: list[Word] = []
+    line_no = 0
+    for chars in by_direction:
+        for line in _group_lines(chars):
+            for text, (bx0, by0, bx1, by1) in _line_words(line):
+                x0, y0 = max(0, int(bx0)), max(0, int(by0))
+                x1, y1 = min(width, int(bx1) + 1), min(height, int(by1) + 1)
+                if x1 > x0 and y1 > y0:  # else drawn outside the visible page
+                    words.append(Word(text, (x0, y0, x1, y1), 1.0, block=0, line=line_no))
+            line_no += 1
+    return tuple(words) or None
+
+
+def _chars(textpage: pdfium.PdfTextPage, to_px: Affine) -> list[list[_Char]]:
+    """Visible characters with pixel boxes, in content-stream order, one list per direction."""
+    a, b, c, d, e, f = to_px
+    tp = textpage.raw
+    count = textpage.count_chars()
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    ox, oy = ctypes.c_double(), ctypes.c_double()
+    loose = pdfium_c.FS_RECTF()
+    get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetCharBox
+    get_loose, get_origin = pdfium_c.FPDFText_GetLooseCharBox, pdfium_c.FPDFText_GetCharOrigin
+    get_angle = pdfium_c.FPDFText_GetCharAngle
+    out: list[list[_Char]] = [[], [], [], []]
+    gap = True
+    high = 0
+    for i in range(max(count, 0)):
+        code = get_unicode(tp, i)
+        if 0xD800 <= code < 0xDC00:  # UTF-16 surrogate pair split over two indices
+            high = code
+            continue
+        if 0xDC00 <= code < 0xE000 and high:
+            code = 0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00)
+        high = 0
+        ch = chr(code) if 0 < code < 0x110000 else ""
+        if not ch or ch.isspace() or not ch.isprintable():
+            gap = True  # spaces and the line breaks PDFium generates
+            continue
+        if not get_box(tp, i, left, right, bottom, top):
+            gap = True
+            continue
+        lx0, ly0, lx1, ly1 = left.value, bottom.value, right.value, top.value
+        has_loose = get_loose(tp, i, loose)
+        if has_loose and (lx1 <= lx0 or ly1 <= ly0):  # glyph without ink: its advance box
+            lx0, ly0, lx1, ly1 = loose.left, loose.bottom, loose.right, loose.top
+        if not get_origin(tp, i, ox, oy):
+            ox.value, oy.value = lx0, ly0
+        # PDFium's angle turns clockwise from the page's x axis (y up); map it to the render
+        angle = max(get_angle(tp, i), 0.0)  # -1 on error: take it as unrotated
+        dx, dy = math.cos(angle), -math.sin(angle)
+        direction = int(round(math.degrees(math.atan2(d * dx + e * dy, a * dx + b * dy)) / 90)) % 4
+        ux, uy, vx, vy = FRAMES[direction]
+        px0, px1 = a * lx0 + b * ly0 + c, a * lx1 + b * ly1 + c
+        py0, py1 = d * lx0 + e * ly0 + f, d * lx1 + e * ly1 + f
+        box = (min(px0, px1), min(py0, py1), max(px0, px1), max(py0, py1))
+        us = (ux * box[0] + uy * box[1], ux * box[2] + uy * box[3])
+        if has_loose:  # the font's line height: the loose box across the reading direction
+            qx0, qx1 = a * loose.left + b * loose.bottom + c, a * loose.right + b * loose.top + c
+            qy0, qy1 = d * loose.left + e * loose.bottom + f, d * loose.right + e * loose.top + f
+            line_h = abs(vx * (qx1 - qx0) + vy * (qy1 - qy0))
+        else:
+            line_h = abs(vx * (box[2] - box[0]) + vy * (box[3] - box[1]))
+        origin_x, origin_y = a * ox.value + b * oy.value + c, d * ox.value + e * oy.value + f
+        out[direction].append(
+            _Char(ch, min(us), max(us), vx * origin_x + vy * origin_y, max(line_h, 1.0), gap, box)
+        )
+        gap = False
+    return [chars for chars in out if chars]
+
+
+def _same_baseline(base: float, height: float, other_base: float, other_height: float) -> bool:
+    return abs(base - other_base) <= BASELINE_TOLERANCE * max(height, other_height)
+
+
+def _group_lines(chars: list[_Char]) -> list[_LineGroup]:
+    """Characters -> runs (stream order, one baseline, moving right) -> printed lines."""
+    runs: list[list[_Char]] = []
+    run: list[_Char] = []
+    for ch in chars:
+        if run:
+            last = run[-1]
+            if _same_baseline(ch.base, ch.height, last.base, last.height) and (
+                ch.u0 >= last.u1 - 0.5 * ch.height
+            ):
+                run.append(ch)
+                continue
+        run = [ch]
+        runs.append(run)
+    lines: list[_LineGroup] = []
+    #: lines by coarse baseline, so a run finds its line without scanning every line
+    by_base: dict[int, list[_LineGroup]] = {}
+    for run in runs:
+        base = sorted(c.base for c in run)[len(run) // 2]
+        height = max(c.height for c in run)
+        x0, x1 = min(c.u0 for c in run), max(c.u1 for c in run)
+        target = _line_for_run(lines, by_base, base, height, x0, x1)
+        if target is None:
+            target = _LineGroup(base, height, x0, x1, [run])
+            lines.append(target)
+            by_base.setdefault(int(base // 16), []).append(target)
+        else:
+            target.runs.append(run)
+            target.x0, target.x1 = min(target.x0, x0), max(target.x1, x1)
+            target.height = max(target.height, height)
+    return lines
+
+
+def _line_for_run(
+    lines: list[_LineGroup],
+    by_base: dict[int, list[_LineGroup]],
+    base: float,
+    height: float,
+    x0: float,
+    x1: float,
+) -> _LineGroup | None:
+    """The line a run continues: the previous one if it carries on to the right, else one on
+    the same baseline that it nearly touches (text added to a line later, e.g. a filled field)."""
+    if lines:
+        last = lines[-1]
+        if _same_baseline(base, height, last.base, last.height) and x0 >= last.x1 - 0.5 * height:
+            return last
+    reach = int(height // 16) + 2
+    key = int(base // 16)
+    for k in range(key - reach, key + reach + 1):
+        for line in by_base.get(k, ()):
+            if not _same_baseline(base, height, line.base, line.height):
+                continue
+            gap = max(x0 - line.x1, line.x0 - x1)
+            if -0.5 * height <= gap <= LINE_JOIN_GAP * height:
+                return line
+    return None
+
+
+def _line_words(line: _LineGroup) -> Iterator[tuple[str, tuple[float, float, float, float]]]:
+    """Words of one line in reading order; a run drawn twice on itself (fake bold) counts once."""
+    placed: list[tuple[str, float, float]] = []
+    chars: list[_Char] = []
+    for run in sorted(line.runs, key=lambda r: r[0].u0):
+        text = "".join(c.text for c in run)
+        rx0, rx1 = run[0].u0, max(c.u1 for c in run)
+        if any(t == text and _overlap(rx0, rx1, px0, px1) > 0.8 for t, px0, px1 in placed):
+            continue
+        placed.append((text, rx0, rx1))
+        if chars and run[0].u0 < chars[-1].u1 - 0.5 * run[0].height:
+            run = [replace(run[0], gap_before=True)] + run[1:]  # overprinted: a separate word
+        chars.extend(run)
+    word: list[_Char] = []
+    for ch in chars:
+        if word and (ch.gap_before or ch.u0 - word[-1].u1 > WORD_GAP * ch.height):
+            yield _word(word)
+            word = []
+        word.append(ch)
+    if word:
+        yield _word(word)
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    inter = min(a1, b1) - max(a0, b0)
+    return inter / max(min(a1 - a0, b1 - b0), 1e-6)
+
+
+def _word(chars: list[_Char]) -> tuple[str, tuple[float, float, float, float]]:
+    boxes = [c.box for c in chars]
+    return (
+        "".join(c.text for c in chars),
+        (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        ),
+    )
+
+
+# --- what the file says about itself ---------------------------------------------------------
+
+
+def read_pdf_info(data: bytes) -> PdfInfo:
+    """Metadata and structure of a PDF: producer, dates, revisions, JavaScript, attachments and
+    the embedded e-invoice XML. Never raises on damaged input; returns what it could read."""
+    found: dict[str, Any] = {"incremental_updates": count_incremental_updates(data)}
+    reader = _open_reader(data)
+    js_checked = False
+    if reader is not None:
+        for part in (_read_metadata, _read_page_count, _read_javascript, _read_attachments):
+            try:
+                found.update(part(reader))
+            except Exception:  # noqa: BLE001 - a damaged part must not hide the others
+                continue
+        js_checked = "has_javascript" in found
+    if not js_checked:
+        found["has_javascript"] = raw_javascript_scan(data)
+    return PdfInfo(**found)
+
+
+def _open_reader(data: bytes) -> Any:
+    """A pypdf reader, decrypted with the empty password when needed; None if unreadable."""
+    try:
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            return None
+        return reader
+    except Exception:  # noqa: BLE001 - pypdf missing or the file too damaged for it
+        return None
+
+
+def _read_metadata(reader: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    info = reader.metadata or {}
+    for key, name in (("/Producer", "producer"), ("/Creator", "creator")):
+        value = _text(info.get(key))
+        if value:
+            out[name] = value
+    for key, name in (("/CreationDate", "created"), ("/ModDate", "modified")):
+        value = _text(info.get(key))
+        if value:
+            out[name] = pdf_date_iso(value)
+    if "producer" not in out or "creator" not in out:
+        try:
+            xmp = reader.xmp_metadata
+        except Exception:  # noqa: BLE001 - broken XMP packet
+            xmp = None
+        if xmp is not None:
+            if "producer" not in out and _text(xmp.pdf_producer):
+                out["producer"] = _text(xmp.pdf_producer)
+            if "creator" not in out and _text(xmp.xmp_creator_tool):
+                out["creator"] = _text(xmp.xmp_creator_tool)
+    return out
+
+
+def _read_page_count(reader: Any) -> dict[str, Any]:
+    return {"page_count": len(reader.pages)}
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        value = value.get_object()
+    except AttributeError:
+        pass
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    text = str(value).replace("\x00", "").strip()
+    return text[:500] or None
+
+
+#: D:YYYYMMDDHHmmSS followed by Z, +HH'mm' or -HH'mm' (every part after the year optional)
+PDF_DATE = re.compile(
+    r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?\s*(?:([Zz+-])(\d{2})?'?(\d{2})?'?)?"
+)
+
+
+def pdf_date_iso(raw: str) -> str:
+    """A PDF date string as ISO 8601 (``2024-03-01T10:20:30+01:00``); the raw text if unparseable."""
+    m = PDF_DATE.match(raw.strip())
+    if not m:
+        return raw
+    year, month, day, hour, minute, second, sign, tzh, tzm = m.groups()
+    try:
+        datetime(
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+        )
+    except ValueError:
+        return raw
+    iso = f"{year}-{month or '01'}-{day or '01'}"
+    if hour:
+        iso += f"T{hour}:{minute or '00'}:{second or '00'}"
+        if sign in ("Z", "z"):
+            iso += "Z" if not tzh or int(tzh) == 0 else f"+{tzh}:{tzm or '00'}"
+        elif sign:
+            iso += f"{sign}{tzh or '00'}:{tzm or '00'}"
+    return iso
+
+
+#: where a linearization dictionary must be, bytes from the start
+PDF_HEADER_SCAN = 2048
+
+#: one revision's end: ``startxref <offset> %%EOF``
+REVISION_END = re.compile(rb"startxref\s+\d+\s+%%EOF")
+
+
+def count_incremental_updates(data: bytes) -> int:
+    """Revisions saved on top of the original file (0 for a file written once).
+
+    A linearized ("fast web view") file has two end markers by construction; that is not an edit.
+    """
+    ends = len(REVISION_END.findall(data))
+    if ends > 1 and b"/Linearized" in data[:PDF_HEADER_SCAN]:
+        ends -= 1
+    return max(0, ends - 1)
+
+
+def _read_javascript(reader: Any) -> dict[str, Any]:
+    """Walk the object graph from the catalog looking for JavaScript actions or name trees."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    root = reader.trailer.get("/Root")
+    if root is None:
+        raise ValueError("no document catalog")  # caller falls back to the raw scan
+    stack: list[Any] = [root]
+    seen: set[tuple[int, int]] = set()
+    visited = 0
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, IndirectObject):
+            key = (obj.idnum, obj.generation)
+            if key in seen:
+                continue
+            seen.add(key)
+            obj = obj.get_object()
+        visited += 1
+        if visited > JS_WALK_BUDGET:
+            raise RuntimeError("object graph too large")  # caller falls back to the raw scan
+        if isinstance(obj, DictionaryObject):
+            if "/JS" in obj or "/JavaScript" in obj or obj.get("/S") == "/JavaScript":
+                return {"has_javascript": True}
+            stack.extend(v for k, v in obj.items() if k != "/Parent" and _container(v))
+        elif isinstance(obj, ArrayObject):
+            stack.extend(v for v in obj if _container(v))
+    return {"has_javascript": False}
+
+
+def _container(value: Any) -> bool:
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    return isinstance(value, IndirectObject | DictionaryObject | ArrayObject)
+
+
+#: a PDF name token (``#xx`` escapes decoded before comparing)
+NAME_TOKEN = re.compile(rb"/[^\s/<>\[\]()%{}]+")
+STREAM_START = re.compile(rb"stream\r?\n")
+
+
+def raw_javascript_scan(data: bytes) -> bool:
+    """Look for ``/JS`` or ``/JavaScript`` names in the raw bytes and in inflated streams (for
+    files pypdf cannot parse; object streams hide names from a plain byte search)."""
+    if _has_js_name(data):
+        return True
+    budget = RAW_INFLATE_BUDGET
+    for m in STREAM_START.finditer(data):
+        if budget <= 0:
+            break
+        end = data.find(b"endstream", m.end())
+        chunk = data[m.end() : end if end >= 0 else len(data)]
+        try:
+            inflated = zlib.decompressobj().decompress(chunk, budget)
+        except zlib.error:
+            continue
+        budget -= len(inflated)
+        if _has_js_name(inflated):
+            return True
+    return False
+
+
+def _has_js_name(blob: bytes) -> bool:
+    if b"/J" not in blob and b"#" not in blob:
+        return False
+    for m in NAME_TOKEN.finditer(blob):
+        name = m.group()
+        if b"#" in name:
+            name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda h: bytes([int(h.group(1), 16)]), name)
+        if name in (b"/JS", b"/JavaScript"):
+            return True
+    return False
+
+
+# --- embedded files and the e-invoice ---------------------------------------------------------
+
+
+def _read_attachments(reader: Any) -> dict[str, Any]:
+    """Names of embedded files, and the e-invoice XML among them."""
+    specs = list(_file_specs(reader))
+    names = tuple(dict.fromkeys(name for name, _ in specs))
+    out: dict[str, Any] = {"embedded_files": names}
+    ranked = sorted(specs, key=lambda s: s[0].lower() not in EINVOICE_NAMES)  # stable sort
+    for name, spec in ranked:
+        if not (name.lower().endswith(".xml") or name.lower() in EINVOICE_NAMES):
+            continue
+        raw = _embedded_bytes(spec)
+        if raw is None:
+            continue
+        text = xml_text(raw)
+        if name.lower() in EINVOICE_NAMES or is_einvoice_xml(text):
+            out["einvoice_xml"] = text
+            out["einvoice_name"] = name
+            break
+    return out
+
+
+def _file_specs(reader: Any) -> Iterator[tuple[str, Any]]:
+    """(name, file specification) from the EmbeddedFiles name tree, the catalog's /AF list
+    (PDF/A-3 associated files) and file-attachment annotations."""
+    root = reader.trailer["/Root"].get_object()
+    names = root.get("/Names")
+    if names is not None:
+        tree = names.get_object().get("/EmbeddedFiles")
+        if tree is not None:
+            yield from _name_tree(tree.get_object(), depth=0)
+    for spec in _resolve(root.get("/AF")) or []:
+        yield from _named(spec)
+    for page in reader.pages[:50]:
+        for annot in _resolve(page.get("/Annots")) or []:
+            annot = _resolve(annot)
+            if annot is not None and annot.get("/Subtype") == "/FileAttachment":
+                yield from _named(annot.get("/FS"))
+
+
+def _name_tree(node: Any, depth: int) -> Iterator[tuple[str, Any]]:
+    if depth > 32:
+        return
+    pairs = _resolve(node.get("/Names")) or []
+    for i in range(0, len(pairs) - 1, 2):
+        yield from _named(pairs[i + 1], fallback=_text(pairs[i]))
+    for kid in _resolve(node.get("/Kids")) or []:
+        kid = _resolve(kid)
+        if kid is not None:
+            yield from _name_tree(kid, depth + 1)
+
+
+def _named(spec: Any, fallback: str | None = None) -> Iterator[tuple[str, Any]]:
+    spec = _resolve(spec)
+    if spec is None or not hasattr(spec, "get"):
+        return
+    name = _text(spec.get("/UF")) or _text(spec.get("/F")) or fallback
+    if name:
+        yield name, spec
+
+
+def _resolve(obj: Any) -> Any:
+    return obj.get_object() if obj is not None and hasattr(obj, "get_object") else obj
+
+
+def _embedded_bytes(spec: Any) -> bytes | None:
+    ef = _resolve(spec.get("/EF"))
+    if ef is None:
+        return None
+    stream = _resolve(ef.get("/F") or ef.get("/UF"))
+    if stream is None or not hasattr(stream, "get_data"):
+        return None
+    declared = _resolve(stream.get("/Length"))
+    if isinstance(declared, int) and declared > MAX_EMBEDDED_XML:
+        return None
+    try:
+        raw = stream.get_data()
+    except Exception:  # noqa: BLE001 - a damaged attachment is skipped
+        return None
+    return raw if len(raw) <= MAX_EMBEDDED_XML else None
+
+
+#: the encoding named in an XML declaration
+XML_ENCODING = re.compile(rb"""^<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def xml_text(raw: bytes) -> str:
+    """XML bytes as text, honouring a byte-order mark or the declared encoding."""
+    for bom, codec in (
+        (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    ):
+        if raw.startswith(bom):
+            return raw.decode(codec, "replace")
+    m = XML_ENCODING.match(raw.lstrip())
+    codec = m.group(1).decode("ascii") if m else "utf-8"
+    try:
+        return raw.decode(codec, "replace")
+    except LookupError:
+        return raw.decode("utf-8", "replace")
+
+
+#: the first element of an XML document, after declarations, comments and the doctype
+XML_ROOT = re.compile(
+    r"^(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<(?:[\w.-]+:)?([\w.-]+)([^>]*)>", re.S
+)
+
+
+def is_einvoice_xml(text: str) -> bool:
+    """True when the root element is a CII, ZUGFeRD 1 or UBL invoice (read without parsing)."""
+    m = XML_ROOT.match(text[:20_000])
+    if not m or m.group(1) not in EINVOICE_ROOTS:
+        return False
+    if m.group(1) in ("Invoice", "CreditNote"):
+        return "ubl:schema:xsd:" in m.group(2)
+    return True
