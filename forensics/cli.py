@@ -121,7 +121,11 @@ def ingest(
 
     Example: [bold]forensics ingest demo/MANIFEST.csv[/bold]
     """
-    settings = get_settings()
+    run_ingest(manifest, get_settings(), enqueue=enqueue, as_json=as_json)
+
+
+def run_ingest(manifest: Path, settings: Settings, *, enqueue: bool = False, as_json: bool = False) -> None:
+    """The body of ``ingest`` for given settings (the demo runs it with its own)."""
     rows = read_manifest(manifest)
     root = settings.blob_root_path
     outside = [r for r in rows if r["_abs"] and not Path(r["_abs"]).is_relative_to(root)]
@@ -344,12 +348,16 @@ def demo(
     from fixtures.corpus import build_demo_corpus
 
     settings = get_settings()
+    if settings.ocr_langs == Settings().ocr_langs:
+        # the corpus has Chinese fapiao: read them with chi_sim too (FORENSICS_OCR_LANGS overrides)
+        settings = settings.with_(ocr_langs="eng+chi_sim")
     out.mkdir(parents=True, exist_ok=True)
     err.print(f"Generating the demo corpus in {out}/ …")
     build_demo_corpus(out, seed=seed)
     manifest = out / "MANIFEST.csv"
+    err.print(f"Ingesting it with OCR languages {settings.ocr_langs} into {settings.database_url} …")
     try:
-        ingest(manifest=manifest, enqueue=False, as_json=False)
+        run_ingest(manifest, settings)
     except typer.Exit as exc:
         if exc.exit_code not in (0, int(ExitCode.rows_failed)):
             raise
