@@ -17,6 +17,7 @@ import time
 from forensics.errors import MissingDependency
 from forensics.model import Document, PageReading, Reading
 from forensics.ocr.engines import OcrEngine, PytesseractEngine, TesserocrEngine
+from forensics.ocr.preprocess import boxes_to_original, prepare_page
 from forensics.settings import Settings
 
 # OpenMP threads inside Tesseract fight each other on small machines (3x slower measured on
@@ -55,10 +56,11 @@ def _make_engine(settings: Settings) -> OcrEngine:
 
 
 def read_page(page_number: int, image, settings: Settings) -> PageReading:  # noqa: ANN001
-    """OCR one page image."""
+    """OCR one page image; word boxes are in the original image's pixel coordinates."""
     engine = get_engine(settings)
     started = time.perf_counter()
-    words = engine.words(image)
+    prepared = prepare_page(image)
+    words = boxes_to_original(engine.words(prepared.image), prepared, image.width, image.height)
     return PageReading(
         page=page_number,
         source="ocr",

@@ -1,0 +1,481 @@
+"""Pairwise confirmation of hash candidates: register one page onto the other, compare pixels.
+
+Hashes only say two pages look alike. :func:`compare_pages` decides what the likeness is:
+
+- ``same_file``: the same bytes (sha256 equal);
+- ``same_image``: the same scan uploaded again (re-encoded, rescaled, cropped, rotated): after
+  alignment the printed content agrees everywhere;
+- ``edited_copy``: the same scan (same paper texture and noise) with a few repainted boxes:
+  the forger's template. The differing boxes are reported in A's pixel coordinates;
+- ``same_layout``: another honest receipt of the same shop: aligns on the shared header, but
+  the noise is independent and much of the printed content differs;
+- ``unrelated``: does not register.
+
+The "same scan" evidence is the paper noise: two scans of two sheets have independent noise
+(residual correlation near 0), while any copy of one scan keeps it (correlation clearly above 0
+even after JPEG and resampling, measured on mid-frequency residuals at a common resolution).
+
+Steps: reduce both pages to a working size (an area budget, so tall receipts keep legible
+text); ORB features + RANSAC similarity transform (phase correlation as a fallback for
+feature-poor pages), refined to sub-pixel by phase correlation of inked tiles; warp B into A's
+frame; then compare ink masks (layout agreement), grey levels (differing boxes: a tolerant
+comparison for any pair, an exact one for a same-scan pair) and paper residuals (noise
+correlation, and local gaps in it where a field was repainted).
+
+Calibrated on generated receipts and on simulated re-uploads of real SROIE scans
+(``bench/fingerprints.py``); the thresholds below say what each was set against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from forensics.fingerprints import ink_mask
+from forensics.model import Box
+
+#: pages narrower or lower than this many px are not compared (nothing to register)
+MIN_SIDE_PX = 16
+#: the relation kinds, strongest first
+KINDS = ("same_file", "same_image", "edited_copy", "same_layout", "unrelated")
+#: most pixels of the working rasters both pages are compared at (an area, not a side: tall
+#: receipts keep their text large enough to compare glyphs)
+WORK_PIXELS = 1_000_000
+#: ORB keypoints per page (text gives many; more only slows matching)
+ORB_FEATURES = 1200
+#: Lowe ratio for keeping a feature match (text glyphs repeat: be strict)
+MATCH_RATIO = 0.8
+#: RANSAC reprojection tolerance in working px
+RANSAC_PX = 3.0
+#: fewest RANSAC inliers for a registration to be trusted
+MIN_INLIERS = 20
+#: scale range a plausible registration may have (re-uploads are rescaled 0.5x-2x)
+SCALE_RANGE = (0.4, 2.5)
+#: largest rotation in degrees a plausible registration may have
+MAX_ROTATION_DEG = 15.0
+#: weakest phase-correlation peak accepted when feature registration failed
+MIN_PHASE_RESPONSE = 0.2
+#: tolerance in working px when checking that an ink pixel has a counterpart in the other page
+#: (registration of one scan onto itself is sub-pixel; 2 px already hides a changed digit)
+INK_TOLERANCE_PX = 1
+#: side in working px of the tiles whose local shifts refine the registration
+REFINE_TILE = 128
+#: grey-level tolerance, as a fraction of the paper-ink contrast, before two aligned pixels differ
+DIFF_TOLERANCE = 0.3
+#: smallest ink-paper contrast in grey levels the tolerances are scaled by (blank pages)
+MIN_CONTRAST = 40.0
+#: the same for one scan registered onto itself: sub-pixel registration allows a 4-neighbour
+#: window (a changed digit sharing most strokes with the old one still shows); the band is
+#: wider in grey level because re-encoding and resampling blur edges (calibrated on generated
+#: re-uploads, bench/fingerprints.py)
+EXACT_TOLERANCE = 0.45
+EXACT_SHAPE = cv2.MORPH_CROSS
+#: a differing region narrower or lower than this many working px is an edge sliver
+MIN_SIDE = 2
+#: frame in working px along A's and B's edges left out of the comparison (JPEG/rotation edges)
+EDGE_PX = 6
+#: paper pixels this close (px, window side) to ink in either page are left out of the noise
+#: correlation: JPEG ringing and blur halos around shared header text correlate between scans
+NOISE_MARGIN_PX = 13
+#: residual (paper-noise) correlation above which both pages come from one scan
+SAME_SCAN_CORR = 0.25
+#: fraction of the ink that may differ for the content still to count as the same
+SAME_CONTENT_CHANGED = 0.01
+#: most differing fraction of the ink (tolerant comparison) for one scan: an edited copy
+#: repaints a few fields, honest receipts of one shop differ in 15-65% of their ink (SROIE)
+EDIT_MAX_CHANGED = 0.1
+#: at most this many differing boxes make an edited copy (more: a different receipt)
+MAX_EDIT_BOXES = 8
+#: inside a same-scan pair, a window whose residual correlation is below this fraction of the
+#: page's lacks the shared noise: a repainted region
+NOISE_GAP_FRACTION = 0.3
+#: ink agreement (fraction of each page's ink near ink of the other) from which two registered
+#: pages share a layout
+SAME_LAYOUT_AGREEMENT = 0.6
+#: grey level from which paper counts as clipped (no texture left to compare)
+SATURATED = 250
+#: a differing region with fewer differing working px than this (or than 1/24 of a text line's
+#: height squared) is compression/edge noise; a changed digit differs in ~20 px at 17 px text
+MIN_BOX_AREA = 8
+
+
+@dataclass(frozen=True)
+class Relation:
+    """What page B is to page A: ``kind`` (see :data:`KINDS`), ``score`` 0..1 (confidence),
+    the boxes of A that differ (for ``edited_copy``) and measurement ``details``."""
+
+    kind: str
+    score: float
+    differing_boxes: tuple[Box, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Work:
+    """A page reduced to the working raster: grey pixels and work px per original px."""
+
+    arr: np.ndarray
+    scale: float
+
+
+def _work(image: Image.Image) -> _Work:
+    grey = image if image.mode == "L" else image.convert("L")
+    scale = min(1.0, float(np.sqrt(WORK_PIXELS / max(1, grey.width * grey.height))))
+    factor = max(1, int(1.0 / scale) // 2)
+    if factor > 1:
+        grey = grey.reduce(factor)  # cheap box reduction before the exact resize
+    scale = min(1.0, float(np.sqrt(WORK_PIXELS / max(1, grey.width * grey.height))))
+    if scale < 1.0:
+        grey = grey.resize((round(grey.width * scale), round(grey.height * scale)), Image.Resampling.BOX)
+    arr = np.asarray(grey, dtype=np.uint8)
+    return _Work(arr, arr.shape[1] / image.width)
+
+
+def _register_features(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray | None, int, int]:
+    """Similarity transform mapping B's working px onto A's, with inliers and matches."""
+    orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=12)
+    ka, da = orb.detectAndCompute(a, None)
+    kb, db = orb.detectAndCompute(b, None)
+    if da is None or db is None or len(ka) < MIN_INLIERS or len(kb) < MIN_INLIERS:
+        return None, 0, 0
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(db, da, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < MATCH_RATIO * p[1].distance]
+    if len(good) < MIN_INLIERS:
+        return None, 0, len(good)
+    src = np.float32([kb[m.queryIdx].pt for m in good])
+    dst = np.float32([ka[m.trainIdx].pt for m in good])
+    m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX,
+                                         maxIters=3000, confidence=0.995)
+    if m is None or inl is None:
+        return None, 0, len(good)
+    return m, int(inl.sum()), len(good)
+
+
+def _plausible(m: np.ndarray) -> bool:
+    scale = float(np.hypot(m[0, 0], m[1, 0]))
+    angle = abs(float(np.degrees(np.arctan2(m[1, 0], m[0, 0]))))
+    return SCALE_RANGE[0] <= scale <= SCALE_RANGE[1] and angle <= MAX_ROTATION_DEG
+
+
+def _register_phase(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """Fallback: B scaled to A's width, translation by phase correlation (no rotation)."""
+    s = a.shape[1] / b.shape[1]
+    bs = cv2.resize(b, (a.shape[1], max(1, round(b.shape[0] * s))), interpolation=cv2.INTER_AREA)
+    h = max(a.shape[0], bs.shape[0])
+    pa = np.full((h, a.shape[1]), float(np.median(a)), np.float32)
+    pb = np.full((h, a.shape[1]), float(np.median(bs)), np.float32)
+    pa[: a.shape[0]] = a
+    pb[: bs.shape[0]] = bs
+    win = cv2.createHanningWindow((a.shape[1], h), cv2.CV_32F)
+    (dx, dy), response = cv2.phaseCorrelate(pb, pa, win)
+    return np.float32([[s, 0, dx], [0, s, dy]]), float(response)
+
+
+def _refine(a: np.ndarray, warped: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+    """Affine correction (A px -> A px) from local shifts of tiles, or None when unreliable.
+
+    Feature registration is good to about a pixel at the page's far ends (keypoints cluster,
+    their positions are pyramid-quantised); a same-scan comparison needs sub-pixel accuracy.
+    Phase correlation of inked tiles measures the remaining local shifts; an affine fit over
+    them removes the residual rotation/scale.
+    """
+    h, w = a.shape
+    t = REFINE_TILE
+    if h < 2 * t or w < 2 * t:
+        return None
+    win = cv2.createHanningWindow((t, t), cv2.CV_32F)
+    src, dst = [], []
+    fa, fb = a.astype(np.float32), warped.astype(np.float32)
+    for y in range(0, h - t + 1, t):
+        for x in range(0, w - t + 1, t):
+            if not valid[y : y + t, x : x + t].all():
+                continue
+            ta = fa[y : y + t, x : x + t]
+            if float(ta.std()) < 12.0:  # blank paper: nothing to lock on
+                continue
+            (dx, dy), resp = cv2.phaseCorrelate(ta, fb[y : y + t, x : x + t], win)
+            if resp < 0.2 or abs(dx) > 4 or abs(dy) > 4:
+                continue
+            cx, cy = x + t / 2, y + t / 2
+            src.append((cx + dx, cy + dy))
+            dst.append((cx, cy))
+    if len(src) < 6:
+        return None
+    corr, inl = cv2.estimateAffine2D(np.float32(src), np.float32(dst), method=cv2.LMEDS)
+    if corr is None or abs(corr[0, 0] - 1) > 0.02 or abs(corr[1, 1] - 1) > 0.02:
+        return None
+    return corr
+
+
+def _band(arr: np.ndarray) -> np.ndarray:
+    """Mid-frequency residual (difference of Gaussians): paper texture, not shading or JPEG."""
+    f = arr.astype(np.float32)
+    return cv2.GaussianBlur(f, (0, 0), 0.8) - cv2.GaussianBlur(f, (0, 0), 2.5)
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> float:
+    if x.size < 500:
+        return 0.0
+    x = x - x.mean()
+    y = y - y.mean()
+    den = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / den) if den > 0 else 0.0
+
+
+def _levels(f: np.ndarray, ink: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
+    """(ink level, paper level) of a page: median of its ink pixels, 90th percentile overall.
+
+    Percentiles of the whole page would miss the ink on a mostly blank page with faint print.
+    """
+    sample = valid[::3, ::3]  # a regular subsample: the same levels, 9x cheaper
+    paper = float(np.percentile(f[::3, ::3][sample], 90)) if sample.any() else 255.0
+    inked = ink & valid
+    level = float(np.median(f[inked])) if inked.sum() >= 20 else paper - 128.0
+    return level, paper
+
+
+def _matched(a: np.ndarray, b: np.ndarray, ink_a: np.ndarray, ink_b: np.ndarray,
+             valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Both rasters as float with B's grey levels mapped onto A's (ink and paper levels), and
+    A's ink-paper contrast."""
+    fa, fb = a.astype(np.float32), b.astype(np.float32)
+    a_ink, a_paper = _levels(fa, ink_a, valid)
+    b_ink, b_paper = _levels(fb, ink_b, valid)
+    fb = (fb - b_ink) * ((a_paper - a_ink) / max(b_paper - b_ink, 1.0)) + a_ink
+    return fa, fb, max(a_paper - a_ink, MIN_CONTRAST)
+
+
+def _differing_boxes(fa: np.ndarray, fb: np.ndarray, contrast: float, valid: np.ndarray,
+                     text_px: int, *, exact: bool) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
+    """Regions where the aligned pages' grey levels disagree, grouped into field-sized boxes.
+
+    Two modes. Tolerant (pages from different scans, registration only good to a pixel): a
+    pixel differs when it lies outside the other page's local min..max over a small window,
+    widened by a tolerance, so misregistration and blur stay inside the band. ``exact`` (one
+    scan registered onto itself, sub-pixel): the lightly blurred grey levels are compared
+    directly, so that a changed digit sharing most strokes with the old one still shows.
+    """
+    t = DIFF_TOLERANCE * contrast
+    win = cv2.getStructuringElement(EXACT_SHAPE if exact else cv2.MORPH_RECT,
+                                    (2 * INK_TOLERANCE_PX + 1,) * 2)
+    if exact:
+        t = EXACT_TOLERANCE * contrast
+    a_dif = (fa < cv2.erode(fb, win) - t) | (fa > cv2.dilate(fb, win) + t)
+    b_dif = (fb < cv2.erode(fa, win) - t) | (fb > cv2.dilate(fa, win) + t)
+    diff = ((a_dif | b_dif) & valid).astype(np.uint8)
+    if not exact:
+        diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    # group glyph fragments of one field: close across letter and word gaps on a line
+    k = max(3, text_px)
+    grouped = cv2.morphologyEx(diff, cv2.MORPH_CLOSE, np.ones((max(3, k // 2), k), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+    boxes = []
+    min_side = MIN_SIDE
+    for i in range(1, n):
+        x, y, w, h, _ = (int(v) for v in stats[i])
+        if w < min_side or h < min_side:
+            continue
+        if int(diff[y : y + h, x : x + w].sum()) >= max(MIN_BOX_AREA, text_px * text_px // 24):
+            boxes.append((x, y, x + w, y + h))
+    return boxes, diff
+
+
+def _noise_gaps(band_a: np.ndarray, band_b: np.ndarray, paper: np.ndarray, valid: np.ndarray,
+                global_corr: float, text_px: int) -> list[tuple[int, int, int, int]]:
+    """Regions of a same-scan pair where the shared paper noise is missing (repainted boxes).
+
+    A repainted field is flat paint or other pixels: there the residual correlation of the
+    paper between the glyphs drops far below the page's, even when the new glyphs sit where
+    the old ones did. Regions touching the edge of the overlap are left out: rotation padding
+    of a re-upload is flat too.
+    """
+    r = max(6, text_px)  # about two printed lines: enough paper pixels for a stable estimate
+    win = (2 * r + 1, 2 * r + 1)
+    m = paper.astype(np.float32)
+    ab = cv2.boxFilter(band_a * band_b * m, -1, win, normalize=False)
+    aa = cv2.boxFilter(band_a * band_a * m, -1, win, normalize=False)
+    bb = cv2.boxFilter(band_b * band_b * m, -1, win, normalize=False)
+    count = cv2.boxFilter(m, -1, win, normalize=False)
+    local = ab / np.sqrt(aa * bb + 1e-6)
+    inner = cv2.erode(valid.astype(np.uint8), np.ones(win, np.uint8)) > 0
+    enough = count >= 0.25 * win[0] * win[1]
+    # only where A has texture to share: flat (saturated, over-compressed) paper says nothing
+    ea = aa / np.maximum(count, 1.0)
+    ref = ea[inner & enough]
+    textured = ea >= 0.25 * float(np.median(ref[::7])) if ref.size else enough
+    low = ((local < NOISE_GAP_FRACTION * global_corr) & inner & enough & textured).astype(np.uint8)
+    low = cv2.morphologyEx(low, cv2.MORPH_OPEN, np.ones((max(3, text_px // 3),) * 2, np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
+    h, w = valid.shape
+    out = []
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if area < text_px * text_px:
+            continue
+        x0, y0 = max(0, x - r - 2), max(0, y - r - 2)
+        x1, y1 = min(w, x + bw + r + 2), min(h, y + bh + r + 2)
+        if not inner[y0:y1, x0:x1].all():
+            continue
+        out.append((x, y, x + bw, y + bh))
+    return out
+
+
+def _merge_boxes(boxes: list[tuple[int, int, int, int]], gap: int) -> list[tuple[int, int, int, int]]:
+    """Union boxes that overlap or lie within ``gap`` px of each other (one field, one box)."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        out: list[tuple[int, int, int, int]] = []
+        for b in boxes:
+            for i, o in enumerate(out):
+                if b[0] <= o[2] + gap and o[0] <= b[2] + gap and b[1] <= o[3] + gap and o[1] <= b[3] + gap:
+                    out[i] = (min(b[0], o[0]), min(b[1], o[1]), max(b[2], o[2]), max(b[3], o[3]))
+                    merged = True
+                    break
+            else:
+                out.append(b)
+        boxes = out
+    return sorted(boxes, key=lambda b: (b[1], b[0]))
+
+
+def _text_height(ink: np.ndarray) -> int:
+    """Typical printed-line height in px (from the row profile's runs)."""
+    rows = ink.sum(axis=1) > max(2, 0.01 * ink.shape[1])
+    runs, cur = [], 0
+    for r in rows:
+        if r:
+            cur += 1
+        elif cur:
+            runs.append(cur)
+            cur = 0
+    return int(np.median(runs)) if runs else 12
+
+
+def _warp(b: np.ndarray, m: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """B warped into A's working frame, and the mask of where B has pixels."""
+    h, w = shape
+    m32 = m.astype(np.float32)
+    warped = cv2.warpAffine(b, m32, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    valid = cv2.warpAffine(np.full(b.shape, 255, np.uint8), m32, (w, h), flags=cv2.INTER_NEAREST) > 0
+    return warped, valid
+
+
+def _align(a: np.ndarray, b: np.ndarray, details: dict[str, Any],
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Register B onto A (features, else phase correlation; then tile refinement).
+
+    Returns the transform (B working px -> A working px), B warped into A's frame and its
+    valid mask, or None when the pages do not register. Records what it did in ``details``.
+    """
+    m, inliers, matches = _register_features(a, b)
+    details.update(inliers=inliers, matches=matches, registration="features")
+    if m is None or inliers < MIN_INLIERS or not _plausible(m):
+        m, response = _register_phase(a, b)
+        details.update(registration="phase", phase_response=round(response, 3))
+        if response < MIN_PHASE_RESPONSE:
+            return None
+    # B's working raster is already at about A's working scale: one more resampling only
+    warped, valid = _warp(b, m, a.shape)
+    corr = _refine(a, warped, valid)
+    details["refined"] = corr is not None
+    if corr is not None:
+        m = (np.vstack([corr, [0, 0, 1]]) @ np.vstack([m, [0, 0, 1]]))[:2]
+        warped, valid = _warp(b, m, a.shape)
+    return m, warped, valid
+
+
+def compare_pages(a: Image.Image, b: Image.Image, *, a_sha: str | None = None,
+                  b_sha: str | None = None) -> Relation:
+    """Classify what page ``b`` is to page ``a`` (see the module docstring)."""
+    if a_sha is not None and a_sha == b_sha:
+        return Relation("same_file", 1.0, (), {"evidence": "sha256"})
+    if min(a.size) < MIN_SIDE_PX or min(b.size) < MIN_SIDE_PX:
+        return Relation("unrelated", 0.5, (), {"registration": "skipped: page too small"})
+    wa, wb = _work(a), _work(b)
+    details: dict[str, Any] = {}
+    aligned = _align(wa.arr, wb.arr, details)
+    if aligned is None:
+        return Relation("unrelated", 0.9, (), details)
+    m, warped, valid = aligned
+    valid = cv2.erode(valid.astype(np.uint8), np.ones((2 * EDGE_PX + 1,) * 2, np.uint8)) > 0
+    valid[:EDGE_PX] = valid[-EDGE_PX:] = False
+    valid[:, :EDGE_PX] = valid[:, -EDGE_PX:] = False
+    overlap = float(valid.mean())
+    details["overlap"] = round(overlap, 3)
+    if overlap < 0.3:
+        return Relation("unrelated", 0.6, (), details)
+    ink_a = ink_mask(wa.arr) & valid
+    ink_b = ink_mask(warped) & valid
+    text_px = _text_height(ink_a)
+    # compare at the coarser of the two resolutions: B upsampled into A's frame is blurrier
+    zoom = float(np.hypot(m[0, 0], m[1, 0]))
+    sharp_a = wa.arr
+    if zoom > 1.05:
+        sharp_a = cv2.GaussianBlur(wa.arr, (0, 0), 0.6 * float(np.sqrt(zoom * zoom - 1.0)))
+    fa, fb, contrast = _matched(sharp_a, warped, ink_a, ink_b, valid)
+    boxes, diff = _differing_boxes(fa, fb, contrast, valid, text_px, exact=False)
+    union_ink = max(1, int((ink_a | ink_b).sum()))
+    changed = float(diff.sum()) / union_ink
+    # layout agreement: how much of each page's ink has ink of the other nearby (symmetric, so
+    # a sparse page inside a dense one does not count as the same layout)
+    near = np.ones((5, 5), np.uint8)
+    a_in_b = float((ink_a & (cv2.dilate(ink_b.astype(np.uint8), near) > 0)).sum()) / max(1, int(ink_a.sum()))
+    b_in_a = float((ink_b & (cv2.dilate(ink_a.astype(np.uint8), near) > 0)).sum()) / max(1, int(ink_b.sum()))
+    agree = min(a_in_b, b_in_a)
+    # paper noise: residuals away from ink and from the differing boxes
+    keep = valid & ~(cv2.dilate((ink_a | ink_b).astype(np.uint8), np.ones((NOISE_MARGIN_PX,) * 2, np.uint8)) > 0)
+    for x0, y0, x1, y1 in boxes:
+        keep[y0:y1, x0:x1] = False
+    band_a, band_b = _band(wa.arr), _band(warped)
+    noise = _corr(band_a[keep], band_b[keep])
+    tolerant_boxes = boxes
+    if noise >= SAME_SCAN_CORR:
+        boxes, _ = _differing_boxes(fa, fb, contrast, valid, text_px, exact=True)
+        paper = valid & ~(cv2.dilate((ink_a | ink_b).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+        # clipped paper (a brightened re-upload) is flat like paint but is not an edit
+        clipped = cv2.dilate(np.maximum(wa.arr, warped), np.ones((5, 5), np.uint8)) >= SATURATED
+        paper &= ~clipped
+        gaps = _noise_gaps(band_a, band_b, paper, valid, noise, text_px)
+        details["noise_gaps"] = len(gaps)
+        boxes = _merge_boxes(boxes + gaps, text_px // 2)
+    details.update(changed_fraction=round(changed, 4), ink_agreement=round(agree, 3),
+                   noise_corr=round(noise, 3), boxes=len(boxes), text_px=text_px)
+    # a difference against the edge of the overlap is crop or rotation padding of a re-upload
+    # (fill where the other page still has its scan border), not a repainted field
+    inner = cv2.erode(valid.astype(np.uint8), np.ones((2 * text_px + 1,) * 2, np.uint8)) > 0
+    boxes = [bx for bx in boxes if inner[bx[1] : bx[3], bx[0] : bx[2]].all()]
+    details["boxes"] = len(boxes)
+    inv = 1.0 / wa.scale
+    boxes_a = tuple(
+        (int(x0 * inv), int(y0 * inv), int(np.ceil(x1 * inv)), int(np.ceil(y1 * inv)))
+        for x0, y0, x1, y1 in boxes
+    )
+    # the noise alone does not prove one scan: real scans of one shop's receipts on one scanner
+    # correlate up to ~0.5 (measured on SROIE). One scan also means the content mostly agrees.
+    same_scan = noise >= SAME_SCAN_CORR and changed <= EDIT_MAX_CHANGED
+    # identical content: no differing box, and (unless the noise proves one scan) almost no
+    # differing ink; a heavily re-encoded re-upload may have lost its noise but not its content
+    if not boxes and (same_scan or changed <= SAME_CONTENT_CHANGED):
+        score = min(1.0, 0.6 + 0.4 * max(noise, 0.0) / max(SAME_SCAN_CORR, 1e-6))
+        return Relation("same_image", round(min(score, 1.0), 3), (), details)
+    if same_scan and len(boxes) <= MAX_EDIT_BOXES:
+        score = min(1.0, 0.5 + noise)
+        return Relation("edited_copy", round(score, 3), boxes_a, details)
+    if same_scan:
+        # one scan (noise and content agree), but the exact comparison differs
+        # all over: small or faint print after resampling. Fall back to the tolerant boxes.
+        details["exact_compare"] = "too many differences; tolerant comparison used"
+        tolerant = [(int(x0 * inv), int(y0 * inv), int(np.ceil(x1 * inv)), int(np.ceil(y1 * inv)))
+                    for x0, y0, x1, y1 in tolerant_boxes
+                    if inner[y0:y1, x0:x1].all()]
+        if tolerant and len(tolerant) <= MAX_EDIT_BOXES:
+            return Relation("edited_copy", round(min(1.0, 0.3 + noise), 3), tuple(tolerant), details)
+        return Relation("same_image", round(min(1.0, 0.3 + noise), 3), (), details)
+    if agree >= SAME_LAYOUT_AGREEMENT:
+        return Relation("same_layout", round(min(1.0, agree), 3), (), details)
+    return Relation("unrelated", round(1.0 - agree, 3), (), details)

@@ -1,0 +1,230 @@
+"""Dates and times as printed: numeric and month-name forms in English, German, French and
+Chinese, with day/month order decided by the locale and by plausibility.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+#: month names and abbreviations (English, German, French, Malay) -> month number
+MONTHS: dict[str, int] = {}
+for _num, _names in enumerate(
+    [
+        "january jan januar janv janvier jänner jän",
+        "february feb februar fév févr fev fevr février fevrier feb",
+        "march mar märz maerz mrz mars",
+        "april apr avr avril",
+        "may mai mei",
+        "june jun juni juin",
+        "july jul juli juil juillet julai",
+        "august aug aoû aout août ogos",
+        "september sep sept septembre",
+        "october oct okt oktober octobre",
+        "november nov novembre",
+        "december dec dez dezember déc decembre décembre dis disember",
+    ],
+    start=1,
+):
+    for _n in _names.split():
+        MONTHS[_n] = _num
+
+#: earliest and latest year accepted as a document date
+YEAR_MIN, YEAR_MAX = 1990, 2099
+#: two-digit years below this are 20xx, the rest 19xx
+PIVOT_2DIGIT = 70
+
+#: locales that write the month first in numeric dates
+MONTH_FIRST_LOCALES = ("en_US", "en-US", "us")
+
+_MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
+_SEP = r"[/\-.]"
+#: letters Tesseract reads in place of digits inside a date
+_OCR_DIGIT = str.maketrans({"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1"})
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("cjk", re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日?")),
+    ("ymd", re.compile(rf"(?<!\d)(?P<y>\d{{4}})\s?(?P<s>{_SEP})\s?(?P<m>\d{{1,2}})\s?(?P=s)\s?(?P<d>\d{{1,2}})(?!\d)")),
+    (
+        "num",
+        re.compile(
+            rf"(?<![\d.])(?P<a>\d{{1,2}})\s?(?P<s>{_SEP})\s?(?P<b>\d{{1,2}})\s?(?P=s)\s?(?P<y>\d{{4}}|\d{{2}})(?![\d])"
+        ),
+    ),
+    (
+        "dmy_name",
+        re.compile(
+            rf"(?<!\d)(?P<d>\d{{1,2}})(?:er|st|nd|rd|th)?\.?[\s\-/.]*(?P<mn>{_MONTH_RE})\.?,?[\s\-/.]*(?P<y>\d{{4}}|\d{{2}})(?!\d)",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "mdy_name",
+        re.compile(
+            rf"(?<![A-Za-z])(?P<mn>{_MONTH_RE})\.?[\s\-/.]*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[\s\-/.]+(?P<y>\d{{4}})(?!\d)",
+            re.IGNORECASE,
+        ),
+    ),
+    ("compact", re.compile(r"(?<!\d)(?P<y>(?:19|20)\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)(?!\d)")),
+]
+
+TIME_RE = re.compile(
+    r"(?<![\d:])(?P<h>[01]?\d|2[0-3])\s?[:h]\s?(?P<mi>[0-5]\d)(?:\s?:\s?(?P<s>[0-5]\d))?(?!\d)"
+    r"(?:\s?(?P<ampm>[AaPp])\.?\s?[Mm]\.?)?"
+)
+
+
+@dataclass(frozen=True)
+class DateMatch:
+    """A date found in a text: ISO value, the raw text, where, and how sure the reading is."""
+
+    iso: str
+    raw: str
+    start: int
+    end: int
+    #: 1.0 when the form is unambiguous; lower when day/month order had to be guessed
+    confidence: float
+    form: str
+
+
+@dataclass(frozen=True)
+class TimeMatch:
+    """A time of day: ``HH:MM`` or ``HH:MM:SS`` (24 h) and the raw text."""
+
+    value: str
+    raw: str
+    start: int
+    end: int
+
+
+def _year(text: str) -> int:
+    y = int(text)
+    if len(text) == 2:
+        y += 2000 if y < PIVOT_2DIGIT else 1900
+    return y
+
+
+def _make(y: int, m: int, d: int) -> dt.date | None:
+    if not YEAR_MIN <= y <= YEAR_MAX:
+        return None
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        return None
+
+
+def _month_first(locale: str | None) -> bool:
+    return bool(locale) and any(locale.startswith(p) for p in MONTH_FIRST_LOCALES)
+
+
+def find_dates(text: str, *, locale: str | None = None) -> list[DateMatch]:
+    """Every plausible date in ``text``, left to right; overlapping readings keep the first form.
+
+    Day/month order for ``a/b/y``: a value above 12 settles it; otherwise the locale does
+    (month first only for US English), with lower confidence.
+    """
+    fixed = _fix_ocr(text)
+    taken: list[tuple[int, int]] = []
+    out: list[DateMatch] = []
+    for form, pattern in _PATTERNS:
+        for m in pattern.finditer(fixed):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            if form == "num" and _is_clock(fixed, m):
+                continue
+            date, confidence = _interpret(form, m, locale)
+            if date is None:
+                continue
+            taken.append((m.start(), m.end()))
+            out.append(DateMatch(date.isoformat(), text[m.start() : m.end()], m.start(), m.end(), confidence, form))
+    out.sort(key=lambda d: d.start)
+    return out
+
+
+def _is_clock(text: str, m: re.Match[str]) -> bool:
+    """True for a time printed with dots (``12.17.26 PM``), which reads like a date."""
+    g = m.groupdict()
+    if g.get("s") != "." or len(g["y"]) != 2:
+        return False
+    after = text[m.end() : m.end() + 5]
+    return int(g["a"]) <= 23 and int(g["b"]) <= 59 and int(g["y"]) <= 59 and bool(re.match(r"\s?[AaPp]\.?[Mm]\b", after))
+
+
+def _interpret(form: str, m: re.Match[str], locale: str | None) -> tuple[dt.date | None, float]:
+    g = m.groupdict()
+    if form in ("cjk", "ymd", "compact"):
+        conf = 0.8 if form == "compact" else 1.0
+        return _make(int(g["y"]), int(g["m"]), int(g["d"])), conf
+    if form in ("dmy_name", "mdy_name"):
+        month = MONTHS.get(g["mn"].lower())
+        if month is None:
+            return None, 0.0
+        return _make(_year(g["y"]), month, int(g["d"])), 1.0
+    a, b, y = int(g["a"]), int(g["b"]), _year(g["y"])
+    conf = 1.0 if len(g["y"]) == 4 else 0.9
+    if a > 12 >= b:
+        return _make(y, b, a), conf
+    if b > 12 >= a:
+        return _make(y, a, b), conf * 0.9
+    if a == b:
+        return _make(y, a, b), conf
+    if _month_first(locale):
+        return _make(y, a, b), conf * 0.7
+    return _make(y, b, a), conf * 0.7
+
+
+#: a numeric date whose order its own numbers settle: first > 12 (day first) or second > 12
+_ORDER_RE = re.compile(
+    rf"(?<![\d.])(?P<a>\d{{1,2}})(?P<s>{_SEP})(?P<b>\d{{1,2}})(?P=s)(?:\d{{4}}|\d{{2}})(?!\d)(?!\s?[AaPp]\.?[Mm]\b)"
+)
+
+
+def date_order(texts: list[str]) -> str | None:
+    """``"dmy"`` or ``"mdy"`` when the document's unambiguous numeric dates agree on an order.
+
+    A document writes all its dates one way, so a due date printed ``11/17/2017`` tells how to
+    read the ambiguous issue date ``11/03/2017`` on the same page. None when no date settles it
+    or the votes tie.
+    """
+    dmy = mdy = 0
+    for text in texts:
+        for m in _ORDER_RE.finditer(text):
+            a, b = int(m.group("a")), int(m.group("b"))
+            if a > 12 >= b >= 1:
+                dmy += 1
+            elif b > 12 >= a >= 1 and b <= 31:
+                mdy += 1
+    if dmy == mdy:
+        return None
+    return "dmy" if dmy > mdy else "mdy"
+
+
+def _fix_ocr(text: str) -> str:
+    """Letter-for-digit slips inside numeric date-like tokens; same length in and out."""
+    return re.sub(
+        r"[\dOoDlI|]{1,4}(?:[/\-.][\dOoDlI|]{1,4}){2}",
+        lambda m: m.group(0).translate(_OCR_DIGIT) if sum(c.isdigit() for c in m.group(0)) >= 4 else m.group(0),
+        text,
+    )
+
+
+def parse_date(text: str, *, locale: str | None = None) -> str | None:
+    """The ISO date of the first date in ``text``, or None."""
+    found = find_dates(text, locale=locale)
+    return found[0].iso if found else None
+
+
+def find_times(text: str) -> list[TimeMatch]:
+    """Every time of day in ``text`` as 24-hour ``HH:MM[:SS]``."""
+    out: list[TimeMatch] = []
+    for m in TIME_RE.finditer(text):
+        h, mi, s = int(m.group("h")), m.group("mi"), m.group("s")
+        ampm = (m.group("ampm") or "").lower()
+        if ampm:
+            if h > 12 or h == 0:
+                continue
+            h = h % 12 + (12 if ampm == "p" else 0)
+        value = f"{h:02d}:{mi}" + (f":{s}" if s else "")
+        out.append(TimeMatch(value, text[m.start() : m.end()].strip(), m.start(), m.end()))
+    return out

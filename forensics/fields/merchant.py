@@ -1,0 +1,259 @@
+"""The issuing business's name and address, read from the head of the document.
+
+Receipts print the shop's name first, then its address, then registration, phone and tax
+lines, then the document title. The name is the first line there that looks like a business
+(a legal-form or trade word wins), the address the lines that follow it up to the first
+contact or registration line. Nothing here names a particular merchant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from forensics.fields.layout import TextLine, letters_ratio
+
+#: words that mark a business name (legal forms and trade words), English/Malay/German/French
+BUSINESS_WORDS = re.compile(
+    r"\b(SDN\.?\s*BHD|BHD|S/B|SDN|ENTERPRISE|ENTERPRISES|TRADING|HOLDINGS|CORPORATION|CORP|"
+    r"COMPANY|CO\.|LTD|LIMITED|LLC|INC|PLC|GMBH|AG|KG|OHG|UG|E\.K\.|SARL|SAS|SA|EURL|SNC|"
+    r"MART|MARKET|SUPERMARKET|MINIMARKET|STORE|STORES|SHOP|HARDWARE|RESTAURANT|RESTORAN|CAFE|"
+    r"BAKERY|PHARMACY|FARMASI|KEDAI|PERNIAGAAN|STATIONERY|BOOKSTORE|GALLERY|TRADERS|"
+    r"INTERNATIONAL|INDUSTRIES|SERVICES|CENTRE|CENTER|BISTRO|KITCHEN|FOOD|MAKANAN)\b",
+    re.IGNORECASE,
+)
+CJK_BUSINESS = re.compile(r"(有限公司|公司|商店|超市|酒店|餐厅|饭店)")
+#: a line that ends the header: contact, registration, tax, title, date or table lines
+HEADER_END = re.compile(
+    r"\b(TEL|TELEPHONE|PHONE|FAX|H/P|HP|E-?MAIL|WEBSITE|WWW|GST|SST|VAT|TAX\s*INVOICE|INVOICE|"
+    r"RECEIPT|CASH\s*BILL|BILL|DATE|CASHIER|TABLE|ROC|REG(?:ISTRATION)?\.?\s*NO|CO\.?\s*REG|"
+    r"COMPANY\s*(?:REG|NO)|BUSINESS\s*REG|TEL\.|USt|Steuer|SIRET|SIREN|TVA|RECHNUNG|FACTURE|"
+    r"QUITTUNG|BELEG|KASSENBON)\b|@|发票|电话",
+    re.IGNORECASE,
+)
+#: a line that is (only) a company registration number, e.g. ``(867388-U)`` or ``JM0326955-V``
+REG_NO_LINE = re.compile(r"^[\s(\[]*(?:CO\.?\s*NO\.?|ROC|REG\.?\s*NO\.?)?[\s:.]*[A-Z]{0,3}\d{4,}[\s-]*[A-Z]?[)\]]?[\s.,:]*$", re.IGNORECASE)
+#: words that mark an address line
+ADDRESS_WORDS = re.compile(
+    r"\b(NO|LOT|JALAN|JLN|TAMAN|TMN|BATU|KAWASAN|BANDAR|LORONG|PERSIARAN|BLOK|BLOCK|LEVEL|"
+    r"FLOOR|ROAD|RD|STREET|ST|AVENUE|AVE|LANE|SUITE|UNIT|STRASSE|STRAßE|STR|WEG|PLATZ|ALLEE|"
+    r"RUE|AVENUE|BOULEVARD|BD|CHEMIN|PLACE|CEDEX|SELANGOR|JOHOR|KUALA|LUMPUR|PERAK|PENANG|"
+    r"PULAU|KEDAH|MELAKA|PAHANG|SABAH|SARAWAK|NEGERI|SEMBILAN|KELANTAN|TERENGGANU|PERLIS|MALAYSIA|"
+    r"DARUL|EHSAN|TAKZIM|WILAYAH|PERSEKUTUAN|DATARAN|PUSAT|PLAZA|MENARA|WISMA|KOMPLEKS|BANGUNAN|"
+    r"SEKSYEN|SECTION|DESA|KAMPUNG)\b",
+    re.IGNORECASE,
+)
+#: a five-digit postcode; a lot or house number ("LOT 26151") is not one
+POSTCODE = re.compile(r"(?<!\d)(?<!LOT )(?<!LOT\.)(?<!NO )(?<!NO\.)(?<!No )(?<!No\.)(?<!Lot )\d{5}(?!\d)")
+#: how many lines from the top the merchant's name may start at
+NAME_WINDOW = 8
+#: most lines an address spans
+ADDRESS_MAX_LINES = 5
+
+
+@dataclass(frozen=True)
+class Found:
+    """A field found on one or more consecutive lines."""
+
+    value: str
+    lines: tuple[TextLine, ...]
+    confidence: float
+
+
+#: a line that only registers the business: company, GST or SST registration. Such lines sit
+#: between the name and the address on many receipts, so the address search skips them.
+REGISTRATION_LINE = re.compile(
+    r"\b(?:CO(?:MPANY)?\.?\s*REG|REG(?:ISTRATION)?\.?\s*NO|ROC|BUSINESS\s*REG|"
+    r"(?:GST|SST)\s*(?:REG|ID|NO)|(?:GST|SST)\b.{0,15}\d{6,})|^[\s(\[]*(?:CO(?:MPANY)?\.?\s*NO|ROC)\b",
+    re.IGNORECASE,
+)
+#: legal forms that end a business name (a line starting with one continues the line above)
+LEGAL_FORM = re.compile(
+    r"(?:^|\s|\))(?:SDN\.?\s*BHD\.?|BHD\.?|S/B|SDN|GMBH|LTD\.?|LIMITED|LLC|INC\.?|PLC|SARL|SAS)\s*$"
+    r"|^\s*\([A-Z ]{1,20}\)\s*(?:SDN|BHD|S/B)",
+    re.IGNORECASE,
+)
+#: a registration number in brackets after a name, e.g. "(867388-U)", "{81497-F}", "(Co. No"
+TRAILING_REG_NO = re.compile(
+    r"\s*[(\[{]\s*(?:CO\.?\s*(?:NO|N[AO0])\b.*|[^()\[\]{}]*\d[^()\[\]{}]*\d[^()\[\]{}]*[)\]}]?)\s*$",
+    re.IGNORECASE,
+)
+
+#: legal forms and trade words that only a business name carries
+LEGAL_WORD = re.compile(
+    r"\b(?:SDN\.?\s*BHD|BHD|S/B|GMBH|LTD|LIMITED|LLC|INC|PLC|SARL|ENTERPRISES?|TRADING)\b", re.IGNORECASE
+)
+#: lines that end the header: the document's title and the transaction lines under it
+TITLE_LINE = re.compile(
+    r"\b(TAX\s*INVOICE|INVOICE|RECEIPT|CASH\s*BILL|BILL|DATE|CASHIER|TABLE|RECHNUNG|FACTURE|"
+    r"QUITTUNG|BELEG|KASSENBON)\b|发票",
+    re.IGNORECASE,
+)
+#: a legal form followed by a bracketed registration number: the name ends at the legal form
+NAME_THEN_REG_NO = re.compile(r"(SDN\.?\s*BHD\.?|\bBHD\.?|S/B)\s*[(\[{][^)\]}]*\d", re.IGNORECASE)
+
+
+def _clean(text: str) -> str:
+    # leading smudges go, an opening bracket stays: "(KAJANG) SDN BHD"
+    text = re.sub(r"^(?:[^\w(]|_)+(?=[A-Za-z0-9(])", "", text.strip())
+    return re.sub(r"[\s|_~—‘“\"]+$", "", text).strip()
+
+
+def _upper_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    return sum(c.isupper() for c in letters) / len(letters) if letters else 0.0
+
+
+def _is_noise(line: TextLine) -> bool:
+    text = _clean(line.text)
+    letters = sum(c.isalpha() for c in text)
+    if letters < 3 or line.confidence < 0.45:
+        return True
+    if not any(c.isupper() for c in text):
+        return True  # handwriting and stamps read as lower-case scraps; printed headers are not
+    # registration numbers and street numbers lower the share of letters on real header lines
+    return letters_ratio(text) < 0.5 and not (POSTCODE.search(text) or ADDRESS_WORDS.search(text) or LEGAL_WORD.search(text))
+
+
+def _is_registration(text: str) -> bool:
+    return bool(REGISTRATION_LINE.search(text) or REG_NO_LINE.match(text))
+
+
+def _is_address(text: str) -> bool:
+    if LEGAL_WORD.search(text):
+        return False  # "X SDN BHD (20154-T)": a name with its registration number, not a postcode
+    if sum(c.isalpha() for c in text) < 3:
+        return False  # "(0005£83085-K)": a garbled registration number, not a street
+    return bool(ADDRESS_WORDS.search(text) and any(c.isdigit() for c in text)) or bool(POSTCODE.search(text))
+
+
+def _looks_like_name(line: TextLine) -> bool:
+    text = _clean(line.text)
+    if _is_noise(line) or HEADER_END.search(text) or REG_NO_LINE.match(text) or _is_address(text):
+        return False
+    return _upper_share(text) >= 0.6 or bool(BUSINESS_WORDS.search(text)) or bool(CJK_BUSINESS.search(text))
+
+
+def _plain_name(line: TextLine) -> bool:
+    """A line that could be a name printed in mixed case (``Noodle Corner BMC``): words, no digits."""
+    text = _clean(line.text)
+    return not (
+        _is_noise(line) or HEADER_END.search(text) or _is_registration(text) or _is_address(text)
+        or sum(c.isdigit() for c in text) > 1 or len(text.split()) > 6
+    )
+
+
+def _joins_previous(prev: str, text: str) -> bool:
+    """True when ``text`` is the second half of a name that starts on the line above."""
+    if text.upper().startswith(prev.upper()):
+        return False  # a logo word above the full name: "ACME" / "ACME STATIONERY SDN BHD"
+    if prev.endswith(("&", "-", ",")):
+        return True
+    if any(c.isdigit() for c in prev) or ADDRESS_WORDS.search(prev) or _upper_share(prev) < 0.6:
+        return False
+    m = LEGAL_FORM.search(text)
+    if not m:
+        return False
+    # the words before the legal form: "RESTAURANT SDN BHD", "(KAJANG) SDN BHD"
+    before = text[: m.start()].strip()
+    return text.lstrip().startswith("(") or len(before.split()) <= 2
+
+
+def _name_text(lines: list[TextLine]) -> str:
+    text = " ".join(_clean(ln.text) for ln in lines)
+    owner = re.search(r"\b(?:OWN(?:ED)?\s*BY|OPERATED\s*BY|A\s*MEMBER\s*OF)\s*:?\s*", text, re.IGNORECASE)
+    if owner and LEGAL_FORM.search(text[owner.end() :]):
+        text = text[owner.end() :]  # "OLD ASIA OWN BY: X SDN BHD": the business is the owner
+    cut = NAME_THEN_REG_NO.search(text)
+    if cut:
+        text = text[: cut.end(1)]  # "X SDN BHD (728515-H) BRANCH NAME": the name ends at the legal form
+    text = TRAILING_REG_NO.sub("", text)
+    if _upper_share(text) >= 0.8:
+        # a trailing scrap with no capital or digit on an upper-case name is a smudge: “a, '
+        text = re.sub(r"(?:\s+[^A-Z0-9\s]{1,3})+$", "", text)
+    return text.strip(" :;,|{}[")
+
+
+def find_merchant(lines: list[TextLine]) -> tuple[Found | None, Found | None]:
+    """(name, address) of the issuing business from the head of the first page."""
+    head = [ln for ln in lines if ln.page == lines[0].page][: NAME_WINDOW + ADDRESS_MAX_LINES] if lines else []
+    # contact and registration lines may stand above the name ("Subway#42210 Phone ..."); only
+    # the document's title ends the part of the page where the name can be
+    end = next((i for i, ln in enumerate(head) if i > 0 and TITLE_LINE.search(ln.text)), len(head))
+    window = range(min(end, NAME_WINDOW))
+    candidates = [
+        i for i in window
+        if _looks_like_name(head[i]) and (not ADDRESS_WORDS.search(head[i].text) or BUSINESS_WORDS.search(head[i].text))
+    ]
+    by_word = [i for i in candidates if LEGAL_FORM.search(_clean(head[i].text))]
+    by_word = by_word or [i for i in candidates if BUSINESS_WORDS.search(head[i].text) or CJK_BUSINESS.search(head[i].text)]
+    if by_word:
+        start = by_word[0]
+    else:
+        plain = [i for i in window if _plain_name(head[i]) and not ADDRESS_WORDS.search(head[i].text)]
+        if not candidates and not plain:
+            return None, None
+        start = min(candidates[:1] + plain[:1])
+    if start > 0 and not _is_noise(head[start - 1]) and _joins_previous(_clean(head[start - 1].text), _clean(head[start].text)):
+        start -= 1
+    name_lines = [head[start]]
+    nxt = start + 1
+    while nxt < len(head) and nxt < end:
+        text = _clean(head[nxt].text)
+        prev = _clean(name_lines[-1].text)
+        if LEGAL_FORM.search(prev) and not prev.endswith(("&", "-")) or NAME_THEN_REG_NO.search(prev):
+            break  # the legal form ends the name
+        continues = _joins_previous(prev, text) or (
+            BUSINESS_WORDS.search(text) and not ADDRESS_WORDS.search(text) and not any(c.isdigit() for c in text)
+        )
+        if not continues or not _looks_like_name(head[nxt]):
+            break
+        name_lines.append(head[nxt])
+        nxt += 1
+    name = Found(_name_text(name_lines), tuple(name_lines), min(ln.confidence for ln in name_lines))
+    return name, _find_address(head, nxt)
+
+
+def _find_address(head: list[TextLine], start: int) -> Found | None:
+    picked: list[TextLine] = []
+    skipped_branch = False
+    i = start
+    while i < len(head) and len(picked) < ADDRESS_MAX_LINES:
+        ln = head[i]
+        text = _clean(ln.text)
+        i += 1
+        if not picked and (_is_registration(text) or _is_noise(ln) and not _is_address(text) or _only_date(text)):
+            continue  # registration number or a smudge between name and address
+        if (
+            not picked and not skipped_branch and i < len(head) and not HEADER_END.search(text)
+            and not any(c.isdigit() for c in text) and _is_address(_clean(head[i].text))
+        ):
+            skipped_branch = True  # a branch name ("IKEA Cheras") between the name and the street
+            continue
+        if HEADER_END.search(text) or _is_registration(text):
+            break
+        if not picked and not (ADDRESS_WORDS.search(text) or any(c.isdigit() for c in text)):
+            break
+        picked.append(ln)
+        if POSTCODE.search(text):
+            # a state or country line may follow the postcode line
+            if i < len(head):
+                after = _clean(head[i].text)
+                if (
+                    ADDRESS_WORDS.search(after)
+                    and not HEADER_END.search(after)
+                    and not any(c.isdigit() for c in after)
+                    and len(after.split()) <= 3
+                ):
+                    picked.append(head[i])
+            break
+    if not picked:
+        return None
+    text = re.sub(r"(?:\s+[&|'\"“”‘’]+)+$", "", " ".join(_clean(ln.text) for ln in picked))
+    return Found(text, tuple(picked), min(ln.confidence for ln in picked))
+
+
+def _only_date(text: str) -> bool:
+    from forensics.fields.dates import find_dates
+
+    return bool(find_dates(text))

@@ -1,0 +1,100 @@
+"""Document numbers (receipt, invoice, bill or document serials) and the Chinese invoice code.
+
+A serial is read after a label (``Invoice No``, ``Rechnungsnummer``, ``N° de facture``,
+``发票号码`` ...). Its ``value`` is normalised against OCR confusions where the context calls
+for digits; its ``raw`` keeps what was read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: letters OCR reads in place of digits, and the digit meant
+OCR_DIGIT_CONFUSIONS = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "|": "1", "S": "5", "B": "8", "Z": "2", "G": "6"}
+_NUMBER_WORD = r"(?:no|nr|num|number|nummer|numéro|numero|n°|n º|nº|#|id)"
+#: labels of a document serial, as regex alternatives (English, Malay, German, French, Chinese)
+SERIAL_LABELS = [
+    rf"(?:tax\s*)?invoice\s*{_NUMBER_WORD}",
+    rf"(?:official\s*)?receipt\s*{_NUMBER_WORD}",
+    rf"(?:bill|doc(?:ument)?|trans(?:action)?|txn|order|slip|ref(?:erence)?|chk|check|cheque|ticket|voucher|inv|rcpt|cash\s*bill|cb|sales|no\.\s*resit|resit)\s*{_NUMBER_WORD}",
+    r"rechnungs?\s*-?\s*(?:nummer|nr\.?|no\.?)",
+    r"(?:beleg|bon|quittungs?|kassenbon)\s*-?\s*(?:nummer|nr\.?)",
+    r"rechnung\s*(?:nr\.?|no\.?|nummer|#)",
+    r"(?:n°|nº|no|numéro|numero)\s*(?:de\s*)?(?:la\s*)?(?:facture|ticket|reçu|recu|avoir)",
+    r"(?:facture|avoir|ticket|reçu)\s*(?:n°|nº|no\.?|numéro|#)",
+    r"发票号码|票据号码|单据号",
+    r"invoice\s*:",
+    r"invoice(?=\s+[A-Z0-9\-/]*\d)",
+    r"rechnung(?=\s+[A-Z0-9\-/]*\d{3})",
+    # a document title followed by its number: "Facture FA-2017-0010", "Avoir AV-2017-0005"
+    r"(?:facture|avoir|gutschrift|credit\s*note)(?=\s+[A-Z]{0,4}[\-/]?\d[A-Z0-9\-/]*)",
+]
+SERIAL_LABEL_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(SERIAL_LABELS) + r")", re.IGNORECASE)
+#: the value after a serial label: a token with at least one digit (letters, - / . allowed)
+_VALUE_RE = re.compile(r"\s*[.:#;=]?\s*(?:[:#])?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9\-/_.]*[A-Za-z0-9]|\d)")
+INVOICE_CODE_LABEL_RE = re.compile(r"发票代码")
+
+
+@dataclass(frozen=True)
+class SerialMatch:
+    """A serial found after its label: normalised value, raw text, span in the text."""
+
+    value: str
+    raw: str
+    start: int
+    end: int
+    label: str
+
+
+def normalise_serial(raw: str) -> str:
+    """The serial with OCR letter-for-digit confusions fixed where the context calls for digits.
+
+    A leading run of letters is a prefix and stays (``TD01167104``), except that confusable
+    letters at its end that run straight into digits are digits (``TDO1167104`` -> ``TD01167104``);
+    inside the numeric part every confusable letter is a digit when digits dominate there.
+    """
+    text = raw.strip().upper()
+    m = re.match(r"[A-Z]*", text)
+    prefix = m.group(0) if m else ""
+    rest = text[len(prefix) :]
+    if rest and rest[0].isdigit() and len(prefix) > 1:
+        # move confusable letters at the end of the prefix into the number, keep one letter
+        keep = len(prefix)
+        while keep > 1 and prefix[keep - 1] in "OQI":
+            keep -= 1
+        prefix, rest = prefix[:keep], prefix[keep:] + rest
+    elif rest and rest[0].isdigit() and len(prefix) == 1 and prefix in "O":
+        prefix, rest = "", prefix + rest
+    digits = sum(c.isdigit() for c in rest)
+    letters = sum(c.isalpha() for c in rest)
+    if digits and digits > letters:
+        rest = "".join(OCR_DIGIT_CONFUSIONS.get(c, c) for c in rest)
+    return prefix + rest
+
+
+def find_serial(text: str) -> SerialMatch | None:
+    """The first labelled serial in ``text`` (one line), or None."""
+    for label in SERIAL_LABEL_RE.finditer(text):
+        m = _VALUE_RE.match(text, label.end())
+        if not m:
+            continue
+        raw = m.group("v")
+        if not any(c.isdigit() for c in raw) or len(raw) < 3 and not raw.isdigit():
+            continue
+        if re.fullmatch(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", raw):
+            continue  # a date after "Invoice:", not a number
+        return SerialMatch(normalise_serial(raw), raw, m.start("v"), m.end("v"), label.group(0))
+    return None
+
+
+def find_invoice_code(text: str) -> SerialMatch | None:
+    """The fapiao invoice code (10 or 12 digits) after 发票代码, or None."""
+    label = INVOICE_CODE_LABEL_RE.search(text)
+    if not label:
+        return None
+    m = re.compile(r"\s*[:：]?\s*(?P<v>[0-9OIlSBZ]{10,12})").match(text, label.end())
+    if not m:
+        return None
+    raw = m.group("v")
+    return SerialMatch(normalise_serial(raw), raw, m.start("v"), m.end("v"), label.group(0))

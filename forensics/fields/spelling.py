@@ -1,0 +1,94 @@
+"""OCR slips in a merchant's name and address, corrected where the intended text is certain.
+
+Tesseract misreads one letter of a word far more often than it loses a word: ``SON BHD`` for
+``SDN BHD``, ``PERINDUSTIAN`` for ``PERINDUSTRIAN``, ``S3000`` for the postcode ``53000``,
+``DAMA!`` for ``DAMAI``. A word is replaced only when it is one edit away from exactly one
+word of a small vocabulary of legal forms and address words (street, area, state and city
+words used in addresses: states and the largest cities, no smaller localities), so a correction
+never guesses between two readings. The vocabulary names no business. The field's ``raw`` keeps what OCR read.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: legal forms and address words, upper case; only words of 4+ letters are corrected towards
+VOCABULARY = frozenset(
+    """
+    SDN BHD ENTERPRISE ENTERPRISES TRADING HOLDINGS CORPORATION COMPANY LIMITED INTERNATIONAL
+    INDUSTRIES SERVICE SERVICES MARKETING BORONG RESTAURANTS STATION RESOURCES RESTAURANT RESTORAN HARDWARE STATIONERY BAKERY
+    PHARMACY SUPERMARKET HYPERMARKET MINIMARKET PERNIAGAAN KEDAI TRADERS
+    JALAN TAMAN KAWASAN PERINDUSTRIAN PERUSAHAAN BANDAR LORONG PERSIARAN LEBUH LEBUHRAYA BLOK
+    BLOCK LEVEL FLOOR GROUND ROAD STREET AVENUE LANE SUITE UNIT PLAZA PUSAT DATARAN MENARA
+    BANGUNAN KOMPLEKS SEKSYEN SECTION DESA KAMPUNG KAMPONG BATU MILES UTAMA UTARA SELATAN TIMUR
+    BARAT TENGAH JAYA BARU LAMA INDAH PERMAI DAMAI MAJU SETIA SERI SENTOSA
+    SELANGOR JOHOR KUALA LUMPUR PERAK PENANG PINANG PULAU KEDAH MELAKA MALACCA PAHANG SABAH
+    SARAWAK NEGERI SEMBILAN KELANTAN TERENGGANU PERLIS LABUAN PUTRAJAYA MALAYSIA SINGAPORE
+    DARUL EHSAN TAKZIM WILAYAH PERSEKUTUAN
+    PETALING SHAH ALAM KLANG SUBANG PUCHONG KAJANG CHERAS AMPANG BAHRU IPOH SEREMBAN KUANTAN
+    KOTA BUKIT
+    """.split()
+)
+#: shortest word that is corrected: four-letter words have too many one-edit neighbours
+#: (LAND/LANE, LOAD/ROAD) that are real words
+MIN_WORD = 5
+#: shortest word of a business name that is corrected: names carry brand words that are one
+#: edit away from a vocabulary word, so only long words are put right there
+MIN_NAME_WORD = 7
+#: "SDN BHD" as OCR misreads it: S/5/$, D/O/0, N/H; B/8, H/N, D/O/0
+_SDN_BHD = re.compile(r"(?<![\w$])[S5$][DO0][NH](\.?\s*)[B8][HN][DO0]\b", re.IGNORECASE)
+#: a five-character postcode token with one letter OCR took for a digit
+_POSTCODE_SLIP = re.compile(r"(?<![\w-])(?=[0-9SOIlB]{5}(?![\w-]))(?=(?:\D*\d){4})[0-9SOIlB]{5}")
+_POSTCODE_DIGIT = str.maketrans({"S": "5", "O": "0", "I": "1", "l": "1", "B": "8"})
+_WORD = re.compile(r"[A-Za-z]+")
+_BY_LENGTH: dict[int, list[str]] = {}
+for _w in VOCABULARY:
+    _BY_LENGTH.setdefault(len(_w), []).append(_w)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when ``a`` becomes ``b`` by one substitution, insertion or deletion."""
+    if a == b:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    if abs(len(a) - len(b)) != 1:
+        return False
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long_[i]:
+        i += 1
+    return short[i:] == long_[i + 1 :]
+
+
+def correct_word(word: str, *, min_length: int = MIN_WORD) -> str:
+    """The vocabulary word ``word`` was meant to be, in ``word``'s case style, or ``word``."""
+    upper = word.upper()
+    if upper in VOCABULARY or len(upper) < min_length or not upper.isalpha():
+        return word
+    near = [
+        v for n in (len(upper) - 1, len(upper), len(upper) + 1) for v in _BY_LENGTH.get(n, ())
+        # a plural or singular is another word, not a slip
+        if _one_edit(upper, v) and not (v + "S" == upper or upper + "S" == v)
+    ]
+    if len(near) != 1:
+        return word
+    fixed = near[0]
+    if word.isupper() or sum(c.isupper() for c in word) > len(word) / 2:
+        return fixed
+    return fixed.capitalize() if word[:1].isupper() else fixed.lower()
+
+
+def correct_name(text: str) -> str:
+    """A business name with its legal form and vocabulary words put right."""
+    text = _SDN_BHD.sub(lambda m: ("SDN{}BHD" if m.group(0).isupper() else "Sdn{}Bhd").format(m.group(1)), text)
+    return _WORD.sub(lambda m: correct_word(m.group(0), min_length=MIN_NAME_WORD), text)
+
+
+def correct_address(text: str) -> str:
+    """An address with postcode digits and vocabulary words put right."""
+    text = _POSTCODE_SLIP.sub(lambda m: m.group(0).translate(_POSTCODE_DIGIT), text)
+    # "!" and "|" inside a word are an I; "$" opening a word before a letter is an S (SS21/39)
+    text = re.sub(r"(?<=[A-Za-z])[!|](?=[A-Za-z]|[\s,.]|$)", "I", text)
+    text = re.sub(r"(?<![\w$])\$(?=[A-Za-z])", "S", text)
+    return _WORD.sub(lambda m: correct_word(m.group(0)), text)

@@ -1,0 +1,171 @@
+"""Identifiers detector: check digits of tax ids, cards and product codes; barcodes vs print."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from fixtures.taxids import corrupt_check_digit, make_de_vat, make_uscc
+from forensics.detectors import Analysis
+from forensics.detectors.identifiers import (
+    Symbol,
+    code_claims,
+    compare_symbol,
+    decode_symbols,
+    detector,
+    ocr_variants,
+)
+from forensics.events import UploadEvent
+from forensics.model import Document, Extraction, Field, Page, PageReading, Reading, Word
+from forensics.settings import Settings
+
+
+def analysis_of(fields: dict[str, Field], lines: list[str] = (), *, image: Image.Image | None = None,
+                confidence: float = 0.96, source: str = "ocr") -> Analysis:
+    words = []
+    for i, text in enumerate(lines):
+        x = 10
+        for token in text.split():
+            words.append(Word(token, (x, 20 + 30 * i, x + 12 * len(token), 40 + 30 * i), confidence, 1, i))
+            x += 12 * len(token) + 10
+    reading = Reading((PageReading(1, source, tuple(words), 600, 800),))  # type: ignore[arg-type]
+    page = Page(1, 600, 800, image=image)
+    doc = Document("0" * 64, "image/png", 1000, (page,))
+    event = UploadEvent("E1", "S1", "x.png", uploaded_at=datetime(2024, 6, 1, tzinfo=UTC))
+    return Analysis(event, doc, reading, Extraction(fields), Settings())
+
+
+def tax_field(value: str, scheme: str, source: str = "text_layer") -> Field:
+    return Field("merchant_tax_id", value, value, 0.9, 1, (10, 20, 200, 40), source, {"scheme": scheme})
+
+
+@pytest.mark.parametrize("make, scheme", [(make_uscc, "CN_USCC"), (make_de_vat, "EU_VAT")])
+def test_tax_id_check_digits(make, scheme):
+    rng = random.Random(5)
+    good = make(rng)
+    result = detector.run(analysis_of({"merchant_tax_id": tax_field(good, scheme)}), None)
+    assert result.status == "done" and result.findings == ()
+    bad = corrupt_check_digit(good, rng)
+    result = detector.run(analysis_of({"merchant_tax_id": tax_field(bad, scheme)}), None)
+    assert [f.code for f in result.findings] == ["invalid_identifier"]
+    assert bad in result.findings[0].message and result.findings[0].box == (10, 20, 200, 40)
+
+
+def test_doubtful_ocr_misread_is_not_an_invalid_id():
+    rng = random.Random(2)
+    good = make_de_vat(rng)
+    # one digit OCR confuses (8 <-> 3 and friends) read with low confidence
+    variant = next(v for v in ocr_variants(good) if v[2:].isdigit() and v != good)
+    fields = {"merchant_tax_id": tax_field(variant, "EU_VAT", source="ocr")}
+    lines = [f"USt-IdNr {variant}"]
+    doubtful = detector.run(analysis_of(fields, lines, confidence=0.6), None)
+    assert doubtful.status == "done" and doubtful.findings == ()
+    # the same number read with confidence is held to its check digit
+    trusted = detector.run(analysis_of(fields, lines, confidence=0.97), None)
+    assert [f.code for f in trusted.findings] == ["invalid_identifier"]
+
+
+def test_labelled_vat_number_in_the_text_is_checked():
+    rng = random.Random(3)
+    bad = corrupt_check_digit(make_de_vat(rng), rng)
+    result = detector.run(analysis_of({}, [f"USt-IdNr: {bad}"]), None)
+    assert [f.code for f in result.findings] == ["invalid_identifier"]
+
+
+def test_full_card_number_luhn():
+    good = "4111 1111 1111 1111"
+    assert detector.run(analysis_of({}, [f"VISA {good}"]), None).findings == ()
+    result = detector.run(analysis_of({}, ["VISA 4111 1111 1111 1112"]), None)
+    assert [f.evidence["kind"] for f in result.findings] == ["card_number"]
+    # masked numbers and unlabelled long numbers are left alone
+    assert detector.run(analysis_of({}, ["VISA ************1112"]), None).findings == ()
+    assert detector.run(analysis_of({}, ["REF 4111111111111112"]), None).findings == ()
+
+
+def test_labelled_ean():
+    assert detector.run(analysis_of({}, ["EAN 4006381333931"]), None).findings == ()
+    result = detector.run(analysis_of({}, ["EAN 4006381333932"]), None)
+    assert [f.evidence["kind"] for f in result.findings] == ["ean"]
+
+
+def qr_page(text: str) -> Image.Image:
+    code = cv2.QRCodeEncoder.create().encode(text)
+    code = cv2.resize(code, None, fx=6, fy=6, interpolation=cv2.INTER_NEAREST)
+    page = Image.new("L", (600, 800), 245)
+    page.paste(Image.fromarray(np.where(code > 0, 245, 20).astype(np.uint8)), (150, 400))
+    return page
+
+
+FAPIAO_FIELDS = {
+    "serial": Field("serial", "12345678", "12345678", 0.9, 1, (400, 40, 520, 60)),
+    "subtotal": Field("subtotal", "85.45", "85.45", 0.9, 1, (400, 300, 520, 320)),
+    "total": Field("total", "96.56", "96.56", 0.9, 1, (400, 330, 520, 350)),
+    "date": Field("date", "2019-03-12", "2019年03月12日", 0.9, 1, (400, 70, 520, 90)),
+}
+
+
+def test_fapiao_qr_code_agreeing_with_the_print_is_quiet():
+    img = qr_page("01,04,044031900111,12345678,85.45,20190312,12345678901234567890,ABCD")
+    result = detector.run(analysis_of(FAPIAO_FIELDS, image=img), None)
+    assert result.status == "done"
+    assert result.findings == ()
+
+
+def test_fapiao_qr_code_with_another_amount_and_number_is_a_mismatch():
+    img = qr_page("01,04,044031900111,12345672,15.45,20190312,12345678901234567890,ABCD")
+    result = detector.run(analysis_of(FAPIAO_FIELDS, image=img), None)
+    codes = [f.code for f in result.findings]
+    assert codes.count("barcode_mismatch") == 2
+    assert any("15.45" in f.message for f in result.findings)
+    assert all(f.box is not None for f in result.findings)
+
+
+def test_code_with_the_serial_slightly_changed():
+    sym = Symbol("CODE128", "TX4471203399", 1, None)
+    assert code_claims(sym) == {}
+    fields = {"serial": Field("serial", "4471209399", "4471209399", 0.9)}
+    assert compare_symbol(sym, fields) == []  # 0 and 3 are confused by OCR: not evidence
+    fields = {"serial": Field("serial", "4471215399", "4471215399", 0.9)}
+    assert compare_symbol(sym, fields)
+
+
+def test_product_barcode_decodes_and_is_not_compared():
+    pytest.importorskip("pyzbar.pyzbar")
+    bits = _ean13_bits("4006381333931")
+    page = np.full((800, 600), 245, np.uint8)
+    for i, b in enumerate(bits):
+        if b == "1":
+            page[300:400, 100 + 3 * i:103 + 3 * i] = 20
+    symbols = decode_symbols(Image.fromarray(page), 1)
+    assert [s.data for s in symbols] == ["4006381333931"]
+    result = detector.run(analysis_of(FAPIAO_FIELDS, image=Image.fromarray(page)), None)
+    assert result.status == "done" and result.findings == ()
+
+
+def test_skipped_when_nothing_to_check():
+    result = detector.run(analysis_of({}, ["THANK YOU"], image=Image.new("L", (600, 800), 245)), None)
+    assert result.status.startswith("skipped:")
+
+
+_L = ("0001101", "0011001", "0010011", "0111101", "0100011", "0110001", "0101111", "0111011",
+      "0110111", "0001011")
+_PARITY = ("LLLLLL", "LLGLGG", "LLGGLG", "LLGGGL", "LGLLGG", "LGGLLG", "LGGGLL", "LGLGLG",
+           "LGLGGL", "LGGLGL")
+
+
+def _ean13_bits(code: str) -> str:
+    """Module pattern of an EAN-13 symbol (L, G and R codes from the standard)."""
+    g = tuple(c[::-1].translate(str.maketrans("01", "10")) for c in _L)
+    r = tuple(c.translate(str.maketrans("01", "10")) for c in _L)
+    bits = "101"
+    for i, ch in enumerate(code[1:7]):
+        bits += (_L if _PARITY[int(code[0])][i] == "L" else g)[int(ch)]
+    bits += "01010"
+    for ch in code[7:]:
+        bits += r[int(ch)]
+    return bits + "101"

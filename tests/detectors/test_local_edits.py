@@ -1,0 +1,127 @@
+"""Local edits detector: a repainted total among scanned text, and the honest scans."""
+
+from __future__ import annotations
+
+import io
+import random
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from forensics.detectors import Analysis
+from forensics.detectors.local_edits import (
+    FLAT_RATIO,
+    detector,
+    page_findings,
+    page_maps,
+    robust_std,
+    word_stats,
+)
+from forensics.events import UploadEvent
+from forensics.model import Document, Extraction, Page, PageReading, Reading
+from forensics.ocr import read_page
+from forensics.settings import Settings
+
+pytest.importorskip("fixtures.forgeries")
+from fixtures.forgeries import tamper_total  # noqa: E402
+from fixtures.receipts import make_receipt_data, make_shop, render_receipt  # noqa: E402
+
+
+def _jpeg(img: Image.Image, quality: int = 90) -> Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    out = Image.open(buf)
+    out.load()
+    return out
+
+
+@pytest.fixture(scope="module")
+def scans():
+    """(honest, tampered, edited box) scans of generated receipts, JPEG-encoded as uploaded."""
+    out = []
+    for seed in (1, 4):
+        rng = random.Random(seed)
+        shop = make_shop(rng)
+        img, truth = render_receipt(shop, make_receipt_data(shop, rng), rng)
+        bad, bad_truth = tamper_total(img, truth, rng)
+        out.append((_jpeg(img), _jpeg(bad), bad_truth.edited_boxes[0]))
+    return out
+
+
+def _analysis(image: Image.Image, reading: PageReading | None = None) -> Analysis:
+    settings = Settings()
+    reading = reading or read_page(1, image, settings)
+    doc = Document("0" * 64, "image/jpeg", 1000, (Page(1, image.width, image.height, image=image),))
+    event = UploadEvent("E1", "S1", "x.jpg", uploaded_at=datetime(2024, 6, 1, tzinfo=UTC))
+    return Analysis(event, doc, Reading((reading,)), Extraction({}), settings)
+
+
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_repainted_total_is_a_local_edit_with_its_box(scans):
+    for honest, tampered, edited in scans:
+        good = detector.run(_analysis(honest), None)
+        assert good.status == "done" and good.findings == ()
+        bad = detector.run(_analysis(tampered), None)
+        assert bad.status == "done"
+        hits = [f for f in bad.findings if f.code == "local_edit"]
+        assert hits, "the repainted total was not found"
+        assert all(_overlaps(f.box, edited) for f in hits)
+        assert hits[0].evidence["noise_inside"] < hits[0].evidence["noise_around"]
+        assert "repainted" in hits[0].message
+
+
+def test_flat_patch_without_another_anomaly_does_not_flag(scans):
+    """Noise maps never flag alone: a flat patch whose text matches the page is not reported."""
+    honest, _, _ = scans[0]
+    reading = read_page(1, honest, Settings())
+    words = [w for w in reading.words if sum(c.isalnum() for c in w.text) >= 4]
+    for target in words:  # the first word whose flattened paper can be measured
+        arr = np.asarray(honest.convert("RGB")).copy()
+        x0, y0, x1, y1 = target.box
+        region = arr[y0:y1, x0:x1].astype(np.float32)
+        mask = region.mean(axis=2) > 180
+        if mask.sum() < 50:
+            continue
+        # flatten only the paper between the glyphs; the glyphs themselves stay as scanned
+        region[mask] = np.median(region[mask], axis=0)
+        arr[y0:y1, x0:x1] = region.astype(np.uint8)
+        patched = Image.fromarray(arr)
+        maps = page_maps(patched)
+        stats = word_stats(maps, target, np.zeros(maps.gray.shape, bool))
+        if stats is not None and stats.noise_in < FLAT_RATIO * stats.noise_ring:
+            break
+    else:
+        pytest.fail("no word could be flattened measurably")
+    result = detector.run(_analysis(patched, reading), None)
+    assert [f for f in result.findings if f.code == "local_edit"] == []
+
+
+def test_clean_digital_page_is_skipped():
+    img = Image.new("RGB", (600, 400), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 28)
+    draw.text((40, 60), "TOTAL 85.45", font=font, fill=(0, 0, 0))
+    result = detector.run(_analysis(img), None)
+    assert result.status.startswith("skipped:") and "clean" in result.status
+    found, judged = page_findings(read_page(1, img, Settings()), img)
+    assert found == [] and judged is False
+
+
+def test_skipped_without_ocr_words():
+    img = Image.new("L", (100, 100), 240)
+    empty = PageReading(1, "ocr", (), 100, 100)
+    assert detector.run(_analysis(img, empty), None).status.startswith("skipped:")
+
+
+def test_noise_estimate():
+    rng = np.random.default_rng(0)
+    assert abs(robust_std(rng.normal(0, 3.0, 50_000)) - 3.0) < 0.15
+    noisy = Image.fromarray(np.clip(rng.normal(230, 3.0, (200, 200)), 0, 255).astype(np.uint8))
+    assert 1.5 < page_maps(noisy).noise < 4.0
+    assert page_maps(Image.new("L", (200, 200), 230)).noise == 0.0

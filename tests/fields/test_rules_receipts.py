@@ -1,0 +1,241 @@
+"""Receipt rules for noisy OCR: merchant head, totals by label meaning, spelling, date order."""
+
+from __future__ import annotations
+
+import pytest
+
+from forensics.fields import extract
+from forensics.fields.dates import date_order, find_dates
+from forensics.fields.layout import text_lines
+from forensics.fields.merchant import find_merchant
+from forensics.fields.spelling import correct_address, correct_name, correct_word
+from forensics.fields.totals import find_totals
+from forensics.model import Document, PageReading, Reading, Word
+
+
+def reading_of(lines: list[str], conf: float = 0.9) -> Reading:
+    words = []
+    for i, text in enumerate(lines):
+        x = 10
+        for token in text.split():
+            words.append(Word(token, (x, 20 * i, x + 10 * len(token), 20 * i + 15), conf, block=1, line=i))
+            x += 10 * len(token) + 10
+    return Reading((PageReading(1, "ocr", tuple(words), 800, 20 * len(lines) + 20),))
+
+
+def merchant(lines: list[str]) -> tuple[str | None, str | None]:
+    name, address = find_merchant(text_lines(reading_of(lines)))
+    return (name.value if name else None), (address.value if address else None)
+
+
+def total(lines: list[str]) -> str | None:
+    found = find_totals(text_lines(reading_of(lines)))
+    return str(found["total"][1].value) if "total" in found else None
+
+
+# --------------------------------------------------------------------------- merchant
+
+
+def test_name_split_over_two_lines_is_joined():
+    name, address = merchant([
+        "KEDAI RUNCIT SEGAR HARI",
+        "MAKMUR SDN BHD",
+        "(123456-X)",
+        "NO 5, JALAN MAWAR 2,",
+        "43000 KAJANG, SELANGOR",
+        "TEL: 03-1234 5678",
+    ])
+    assert name == "KEDAI RUNCIT SEGAR HARI MAKMUR SDN BHD"
+    assert address == "NO 5, JALAN MAWAR 2, 43000 KAJANG, SELANGOR"
+
+
+def test_bracketed_branch_continues_the_name_and_keeps_its_bracket():
+    name, _ = merchant(["PASAR BESAR ANEKA", "(KAJANG) SDN BHD", "(767840-W)", "NO 24, JALAN PUSAT 4,", "43000 KAJANG"])
+    assert name == "PASAR BESAR ANEKA (KAJANG) SDN BHD"
+
+
+def test_registration_line_between_name_and_address_is_skipped():
+    name, address = merchant([
+        "MR. ABC (DEMO) SDN BHD",
+        "(CO Reg :750441-W)",
+        "LOT 1851-A & 1851-B,JALAN KPB 6,",
+        "KAWASAN PERINDUSTRIAN BALAKONG,",
+        "43300 SERI KEMBANGAN, SELANGOR",
+        "(GST ID No :000473792512)",
+    ])
+    assert name == "MR. ABC (DEMO) SDN BHD"
+    assert address == "LOT 1851-A & 1851-B,JALAN KPB 6, KAWASAN PERINDUSTRIAN BALAKONG, 43300 SERI KEMBANGAN, SELANGOR"
+
+
+def test_handwriting_and_numbers_above_the_name_are_skipped():
+    name, _ = merchant(["tan woon yann", "31803033", "GIFT & HOME DECO", "27, JALAN DEDAP 13,", "81100 JOHOR BAHRU"])
+    assert name == "GIFT & HOME DECO"
+
+
+def test_contact_line_above_the_name_does_not_end_the_header():
+    name, address = merchant([
+        "Subway#42210-0 Phone 03-78870693",
+        "URBAN PLAN SDN BHD (417940-M),",
+        "A-G-06, DATARAN CONTOH,",
+        "47301 PETALING JAYA, SELANGOR",
+        "TAX INVOICE",
+    ])
+    assert name == "URBAN PLAN SDN BHD"
+    assert address == "A-G-06, DATARAN CONTOH, 47301 PETALING JAYA, SELANGOR"
+
+
+def test_mixed_case_name_without_legal_form():
+    name, _ = merchant(["Noodle Corner BMC", "NO.19 & 21", "JALAN TEMENGGUNG 23/9", "43200 CHERAS", "TAX INVOICE"])
+    assert name == "Noodle Corner BMC"
+
+
+def test_registration_number_after_the_legal_form_ends_the_name():
+    name, _ = merchant(["TRI JAYA SDN BHD (728515-H) MART SRI MUDA", "4-20, JALAN RIA 25/62", "40400 SHAH ALAM"])
+    assert name == "TRI JAYA SDN BHD"
+    name, _ = merchant(["Bintang Example Sdn Bhd (Co. Na:20154-T)", "27, Jalan Sultan Ismail,", "50250 Kuala Lumpur."])
+    assert name == "Bintang Example Sdn Bhd"
+
+
+def test_owner_named_after_by_is_the_business():
+    name, _ = merchant(["OLD TOWN OWN BY: CHEF KITCHEN SDN BHD", "NO 3, JALAN SS2/1", "47300 PETALING JAYA"])
+    assert name == "CHEF KITCHEN SDN BHD"
+
+
+def test_branch_line_between_name_and_street_is_skipped():
+    _, address = merchant(["HANDEL CONTOH SDN BHD", "(1074617K)", "STORE Cheras", "No 2A Jalan Cochrane", "55100 KUALA LUMPUR"])
+    assert address == "No 2A Jalan Cochrane 55100 KUALA LUMPUR"
+
+
+# --------------------------------------------------------------------------- totals
+
+
+def test_total_after_rounding_found_by_cash_minus_change_when_its_label_is_lost():
+    assert total(["TOTAL RM 60.01", "ROUNDING ADJ 0.01", "RH 60.30 J", "CASH RM 70.30", "CHANGE RM 10.00"]) == "60.30"
+
+
+def test_ocr_slipped_total_labels():
+    assert total(["SubTotal: 445.00", "Tatal Inclusive GST: 165.00"]) == "165.00"
+    assert total(["iotel After Rounding 85.10", "CASH 100.10", "CHANGE 15.00"]) == "85.10"
+    assert total(["Gross Amt 47.80", "GST (6%) 2.86", "Net Amt : 53.55"]) == "53.55"
+
+
+def test_split_decimal_point_after_a_total_label():
+    assert total(["Sub Total : RM 68. 87", "TOTAL RM 73. 00"]) == "73.00"
+    assert total(["Total incl. GST 6 00"]) == "6.00"
+
+
+def test_a_date_is_not_an_amount():
+    assert total(["Der Betrag in Höhe von EUR 529,87 wird am 20.03.2014 abgebucht"]) != "20.03"
+
+
+def test_german_gross_total_beats_open_amount_and_net():
+    lines = [
+        "Rechnungssumme Netto (exkl. USt.) 193,83",
+        "Summe Umsatzsteuer 21,31",
+        "Rechnungssumme Brutto (inkl. USt.) 215,14",
+        "Bereits bezahlt 50,00",
+        "Offener Betrag 165,14",
+    ]
+    found = find_totals(text_lines(reading_of(lines)), decimal_comma=True)
+    assert str(found["total"][1].value) == "215.14"
+
+
+def test_due_payable_beats_net_total():
+    assert total(["Net total: 496.00 €", "VAT total: 75.04 €", "Due payable: 571.04 €"]) == "571.04"
+
+
+def test_credit_note_total_may_be_negative():
+    found = find_totals(text_lines(reading_of(["Total HT -218,48 €", "Total TTC -233,47 €"])), decimal_comma=True)
+    assert str(found["total"][1].value) == "-233.47"
+
+
+# --------------------------------------------------------------------------- spelling
+
+
+@pytest.mark.parametrize(
+    "raw,fixed",
+    [
+        ("SINAR CAHAYA INTERNATIONAL SON BHD", "SINAR CAHAYA INTERNATIONAL SDN BHD"),
+        ("ACME INTERNATIGNAL SDN BHD", "ACME INTERNATIONAL SDN BHD"),
+        ("Bintang Realties Sdn Bhd", "Bintang Realties Sdn Bhd"),
+        ("MAJU RESTAURANTS SDN BHD", "MAJU RESTAURANTS SDN BHD"),
+    ],
+)
+def test_correct_name(raw: str, fixed: str):
+    assert correct_name(raw) == fixed
+
+
+def test_correct_address():
+    assert correct_address("12, Jalan Tampoi 7/4,Kawasan Petindustrian") == "12, Jalan Tampoi 7/4,Kawasan Perindustrian"
+    assert correct_address("425, JALAN PAHANG, S3000 KUALA LUMPUR.") == "425, JALAN PAHANG, 53000 KUALA LUMPUR."
+    assert correct_address("MEDAN NIAGA DAMA! SG BES! 57000 KL") == "MEDAN NIAGA DAMAI SG BESI 57000 KL"
+    assert correct_address("Jalan $S21/39,47400") == "Jalan SS21/39,47400"
+
+
+def test_correct_word_leaves_real_and_ambiguous_words():
+    assert correct_word("LAND") == "LAND"  # too short to correct
+    assert correct_word("SERVICES") == "SERVICES"
+    assert correct_word("XYZZYQ") == "XYZZYQ"
+    assert correct_word("Selangar") == "Selangor"
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def test_date_order_from_unambiguous_dates():
+    assert date_order(["Invoice Date 11/03/2017", "Paid 11/17/2017"]) == "mdy"
+    assert date_order(["19/10/2018", "01/02/2018"]) == "dmy"
+    assert date_order(["01/02/2018"]) is None
+
+
+def test_month_first_document_reads_its_ambiguous_issue_date_month_first():
+    doc = Document("0" * 64, "application/pdf", 1, ())
+    lines = ["Invoice FA-2017-0008", "Invoice Date 11/03/2017", "SEPA Wire transfer 11/17/2017 623.00 €"]
+    ex = extract(reading_of(lines), doc)
+    assert ex.fields["date"].value == "2017-11-03"
+    assert ex.fields["serial"].value == "FA-2017-0008"
+    assert find_dates("11/03/2017")[0].iso == "2017-03-11"  # alone, day first stays the default
+
+
+def test_labelled_line_under_a_total_without_amount_is_not_the_total():
+    lines = ["Total 8.70", "Round Adj 0.00", "Final Total = SSO", "CASH 10.00", "CHANGE 1.30"]
+    assert total(lines) == "8.70"
+
+
+def test_time_printed_with_dots_is_not_a_date():
+    found = find_dates("Date 06/01/18 12.17.26 PM")
+    assert [d.iso for d in found] == ["2018-01-06"]
+    assert date_order(["Date 06/01/18 12.17.26 PM"]) is None
+
+
+def test_rounded_total_on_the_rounding_line_wins():
+    lines = ["Total Sales (Inclusive GST) RM 181.98", "Rounding Adjustment RM 0.02", "Rounding RM 182.00", "CREDIT RM 182.00"]
+    assert total(lines) == "182.00"
+
+
+def test_tax_summary_table_totals_are_not_the_receipt_total():
+    lines = ["Total Sales (Excluding GST) : 5.00", "Total Sales (Inclusive of GST) : 5.30", "CASH : 5.30",
+             "Change : 0.00", "GST Summary Amount(RM) Tax(RM)", "Total : 5.00 0.30"]
+    assert total(lines) == "5.30"
+
+
+def test_lot_number_is_not_a_postcode_and_scraps_are_trimmed():
+    name, address = merchant([
+        "LEONG SHELL SERVICE STATION '",
+        "Company No :256628-W",
+        "LOT 26151 BANDAR SG LONG,",
+        "11 1/4 MILES CHERAS,",
+        "43000 KAJANG, SELANGOR &",
+        "Telephone : 03-90805318",
+    ])
+    assert name == "LEONG SHELL SERVICE STATION"
+    assert address == "LOT 26151 BANDAR SG LONG, 11 1/4 MILES CHERAS, 43000 KAJANG, SELANGOR"
+
+
+def test_garbled_registration_number_is_not_an_address():
+    _, address = merchant(["KEDAI CONTOH SDN BHD", "(0005£83085-K)", "LOT 276 JALAN BANTING", "43800 DENGKIL, SELANGOR"])
+    assert address == "LOT 276 JALAN BANTING 43800 DENGKIL, SELANGOR"
+
+
+def test_bare_rounded_amount_under_the_rounding_line():
+    assert total(["TOTAL RM 60.31", "ROUNDING ADJ 0.01", "RH 60.30 J", "Thank You !"]) == "60.30"

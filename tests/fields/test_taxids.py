@@ -1,0 +1,32 @@
+import pytest
+
+from forensics.fields.taxids import ean_valid, find_tax_ids, luhn_valid, validate_tax_id
+
+
+@pytest.mark.parametrize(
+    "value,scheme",
+    [
+        ("DE136695976", "EU_VAT"), ("FR40303265045", "EU_VAT"), ("IT00743110157", "EU_VAT"),
+        ("ESA28015865", "EU_VAT"), ("NL004495445B01", "EU_VAT"), ("BE0428759497", "EU_VAT"),
+        ("ATU13585627", "EU_VAT"), ("PL5260250274", "EU_VAT"), ("91350100M000100Y43", "CN_USCC"),
+        ("GB980780684", "GB_VAT"), ("000306020352", "MY_GST"),
+    ],
+)
+def test_valid(value, scheme):
+    assert validate_tax_id(value, scheme)
+
+
+@pytest.mark.parametrize("value,scheme", [("DE136695975", "EU_VAT"), ("91350100M000100Y44", "CN_USCC"), ("PL5260250275", "EU_VAT")])
+def test_bad_check_digit(value, scheme):
+    assert not validate_tax_id(value, scheme)
+
+
+def test_find_with_schemes():
+    found = find_tax_ids("USt-IdNr.: DE 136 695 976  GST REG NO: 000306020352 税号 91350100M000100Y43")
+    assert [(t.scheme, t.value) for t in found] == [
+        ("EU_VAT", "DE136695976"), ("MY_GST", "000306020352"), ("CN_USCC", "91350100M000100Y43")]
+
+
+def test_ean_luhn():
+    assert ean_valid("4006381333931") and not ean_valid("4006381333932")
+    assert luhn_valid("79927398713") and not luhn_valid("79927398710")
