@@ -278,7 +278,8 @@ def xml_findings(analysis: Analysis) -> tuple[list[Finding], int]:
               "merchant_tax_id": "seller's tax id"}
     for name, label in labels.items():
         xml = ex.alternatives.get(name, {}).get("xml")
-        seen = ex.fields.get(name)
+        # the main value comes from the XML when it states one; the visible reading is kept apart
+        seen = ex.alternatives.get(name, {}).get("text") or ex.fields.get(name)
         if xml is None or seen is None or seen.source == "xml" or not xml.value or not seen.value:
             continue
         compared += 1

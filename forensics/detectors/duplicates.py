@@ -15,8 +15,10 @@ truth, shared by every worker) inside the match lock before every query.
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -81,6 +83,7 @@ def indexes_for(url: str) -> _Indexes:
 def fingerprint_rows(analysis: Analysis, sha256: str | None) -> list[dict[str, Any]]:
     """Rows this upload adds to ``page_fingerprints``."""
     key = _content_key(analysis)
+    date_total = date_total_key(analysis)
     return [
         {
             "evidence_id": analysis.event.evidence_id,
@@ -93,6 +96,7 @@ def fingerprint_rows(analysis: Analysis, sha256: str | None) -> list[dict[str, A
             "pixel_sha256": fp.pixel_sha256,
             "file_sha256": sha256,
             "content_key": key if fp.page == 1 else None,
+            "date_total_key": date_total if fp.page == 1 else None,
         }
         for fp in analysis.fingerprints or []
     ]
@@ -105,6 +109,28 @@ def _content_key(analysis: Analysis) -> str | None:
     if not v("serial"):
         return None
     return content_key(v("merchant"), v("serial"), v("date"), v("total"))
+
+
+def date_total_key(analysis: Analysis) -> str | None:
+    """``<date>|<total>`` when both were read: not proof of anything (two coffees on one day),
+    only a reason to align two pages whose hashes drifted apart."""
+    v = analysis.extraction.value
+    date, total = v("date"), v("total")
+    if not date or not total:
+        return None
+    try:
+        amount = Decimal(str(total)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+    return f"{date}|{abs(amount)}"
+
+
+def _reliable_serial(fields: dict[str, Any]) -> str | None:
+    """A serial read from a text layer or XML (not OCR), normalised, or None."""
+    f = fields.get("serial") or {}
+    if f.get("source") in ("text_layer", "xml") and f.get("value"):
+        return re.sub(r"[^0-9A-Z]", "", str(f["value"]).upper())
+    return None
 
 
 def _page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: ANN202
@@ -165,6 +191,9 @@ class Duplicates:
             for row in registries.evidence_with(conn, "content_key", key, exclude=me):
                 link(row.evidence_id, "same_content", 0.9, {"fields": ["merchant", "serial", "date", "total"]})
 
+        dt_key = date_total_key(analysis)
+        my_serial = _reliable_serial({k: f.to_json() for k, f in analysis.extraction.fields.items()
+                                      if k == "serial"})
         aligned = 0
         for fp in fps:
             for row in registries.evidence_with(conn, "pixel_sha256", fp.pixel_sha256, exclude=me):
@@ -175,6 +204,9 @@ class Duplicates:
             for index, value in ((idx.phash, fp.phash), (idx.dhash, fp.dhash)):
                 for fid, dist in index.search(value, settings.hash_radius):
                     cands[fid] = min(dist, cands.get(fid, 99))
+            if fp.page == 1 and dt_key:
+                for row in registries.evidence_with(conn, "date_total_key", dt_key, exclude=me):
+                    cands.setdefault(row.id, settings.hash_radius + 1)
             rows = registries.fingerprint_rows(conn, sorted(cands, key=lambda i: cands[i])[: MAX_CANDIDATES * 2])
             rows = [r for r in rows if r.evidence_id != me]
             rows.sort(key=lambda r: cands[r.id])
@@ -191,14 +223,21 @@ class Duplicates:
                     continue
                 rel = compare_pages(mine, other)
                 aligned += 1
-                if rel.kind in LINK_KINDS:
+                kind = rel.kind
+                if kind in ("same_image", "edited_copy") and my_serial:
+                    # born-digital documents of one template can be pixel-alike; a different
+                    # number in both text layers means different documents, not a copy
+                    theirs = _reliable_serial(view.evidence_meta([r.evidence_id]).get(r.evidence_id, {}).get("fields") or {})
+                    if theirs and theirs != my_serial:
+                        kind = "same_layout"
+                if kind in LINK_KINDS:
                     details = {"page": fp.page, "other_page": r.page,
                                "hash_distance": {"phash": hamming(fp.phash, from_signed64(r.phash)),
                                                  "dhash": hamming(fp.dhash, from_signed64(r.dhash))}}
                     if rel.differing_boxes:
                         details["boxes"] = [list(b) for b in rel.differing_boxes]
                         details["boxes_on"] = me
-                    link(r.evidence_id, rel.kind, float(rel.score), details)
+                    link(r.evidence_id, kind, float(rel.score), details)
         status = "done" if aligned == 0 else f"done: {aligned} candidate page(s) aligned"
         return CheckResult(status=status, relations=tuple(relations.values()))
 

@@ -117,7 +117,8 @@ class SerialRegistry:
             if row["date"] and use["date"] and row["date"] != use["date"]:
                 differs.append("date")
             t_me, t_other = _amount(row["total"]), _amount(use["total"])
-            if t_me is not None and t_other is not None and t_me != t_other:
+            # a credit note repeats its invoice's number and amount with the sign turned
+            if t_me is not None and t_other is not None and abs(t_me) != abs(t_other):
                 differs.append("total")
             same_issuer = use["issuer_key"] == row["issuer_key"] and row["issuer_key"] is not None
             if use["seller_id"] != row["seller_id"]:

@@ -226,7 +226,7 @@ def validate_tax_id(value: str, scheme: str) -> bool:
 # --------------------------------------------------------------------------- finding ids
 
 #: labels that announce a tax id, by scheme family
-_VAT_LABEL = r"(?:VAT|V\.A\.T\.|USt[.\-\s]*Id(?:ent(?:ifikations)?)?[.\-\s]*(?:Nr|No|nummer)?|UID|TVA|N°\s*TVA|IVA|P\.?\s?IVA|BTW|NIP|NIF|CIF|Tax\s*ID|Ust\.?-?IdNr)"
+_VAT_LABEL = r"(?:VAT\s*Reg(?:istration)?\.?\s*(?:No|Nr|Number)?\.?|VAT|V\.A\.T\.|USt[.\-\s]*Id(?:ent(?:ifikations)?)?[.\-\s]*(?:Nr|No|nummer)?|UID|TVA|N°\s*TVA|IVA|P\.?\s?IVA|BTW|NIP|NIF|CIF|Tax\s*ID|Ust\.?-?IdNr)"
 _GST_LABEL = r"(?:GST|SST)\s*(?:REG(?:ISTRATION)?|ID|NO|REG\.?\s*NO|ID\s*NO)?\.?\s*(?:NO|#)?\.?"
 _CN_LABEL = r"(?:纳税人识别号|统一社会信用代码|税号|识别号)"
 _EU_PREFIXES = "|".join(sorted(EU_VAT_FORMATS) + ["GR"])

@@ -96,6 +96,8 @@ page_fingerprints = Table(
     Column("pixel_sha256", String(64), nullable=True, index=True),
     Column("file_sha256", String(64), nullable=True, index=True),
     Column("content_key", String(256), nullable=True, index=True),
+    #: "<ISO date>|<total>" of page 1: a candidate source that survives crops and rotations
+    Column("date_total_key", String(64), nullable=True, index=True),
 )
 
 serials = Table(

@@ -1,0 +1,49 @@
+"""The linking detectors through the pipeline: duplicates' candidate sources, serial registry."""
+
+from __future__ import annotations
+
+from forensics.pipeline import analyse
+from forensics.store import Store
+from tests.conftest import RECEIPT_LINES, simple_receipt
+
+
+def _ingest(settings, blobs: list[tuple[str, str, str]]) -> Store:  # noqa: ANN001
+    store = Store(settings.database_url)
+    for eid, seller, name in blobs:
+        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    return store
+
+
+def test_reupload_beyond_hash_radius_is_found_by_its_date_and_total(settings, blob_root):
+    # no receipt number: the content key (which needs a serial) cannot link them either
+    img = simple_receipt([ln for ln in RECEIPT_LINES if "RECEIPT" not in ln])
+    img.save(blob_root / "a.png")
+    turned = img.rotate(1.5, expand=True, fillcolor=250)
+    turned.resize((turned.width * 9 // 10, turned.height * 9 // 10)).convert("RGB").save(blob_root / "b.jpg", quality=60)
+    # radius 0: the perceptual hashes alone cannot propose the pair
+    store = _ingest(settings.with_(hash_radius=0), [("E1", "S1", "a.png"), ("E2", "S2", "b.jpg")])
+    rec = store.get("E2")
+    assert rec["fields"]["total"]["value"] == "33.81", rec["fields"]
+    dup = [f for f in rec["findings"] if f["code"] == "duplicate_upload"]
+    assert dup and dup[0]["related"] == ["E1"], rec["findings"]
+
+
+def test_different_receipts_of_one_shop_are_not_duplicates(settings, blob_root):
+    simple_receipt(RECEIPT_LINES).save(blob_root / "a.png")
+    other = [ln.replace("CS00012345", "CS00012399").replace("33.81", "47.20") for ln in RECEIPT_LINES]
+    simple_receipt(other, seed=9).save(blob_root / "b.png")
+    store = _ingest(settings, [("E1", "S1", "a.png"), ("E2", "S2", "b.png")])
+    codes = {f["code"] for f in store.get("E2")["findings"] if f["severity"] != "info"}
+    assert not codes & {"duplicate_upload", "edited_copy", "serial_reuse", "serial_conflict"}, codes
+
+
+def test_serial_reuse_and_conflict_across_sellers(settings, blob_root):
+    simple_receipt(RECEIPT_LINES).save(blob_root / "a.png")
+    changed = [ln.replace("33.81", "93.81") for ln in RECEIPT_LINES]  # same number, other total
+    simple_receipt(changed, seed=4, width=760).save(blob_root / "b.png")
+    store = _ingest(settings, [("E1", "S1", "a.png"), ("E2", "S2", "b.png")])
+    codes = {f["code"]: f for f in store.get("E2")["findings"]}
+    assert codes["serial_reuse"]["related"] == ["E1"]
+    assert "serial_conflict" in codes and "total" in codes["serial_conflict"]["message"]
+    # the older record learns of the newer one
+    assert "serial_reuse" in {f["code"] for f in store.get("E1")["findings"]}
