@@ -108,7 +108,9 @@ def analyse(event: UploadEvent | dict[str, Any], store: Store, settings: Setting
     extraction = extract(reading, document)
     checks["fields"] = "done" if extraction.fields else "done: no fields found"
     stage("fingerprints")
-    fingerprints = [fingerprint_page(p.number, p.image) for p in document.pages if p.image is not None]
+    imaged = [p for p in document.pages if p.image is not None]
+    shas = document.pixel_sha256 if len(document.pixel_sha256) == len(imaged) else (None,) * len(imaged)
+    fingerprints = [fingerprint_page(p.number, p.image, pixel_sha=sha) for p, sha in zip(imaged, shas, strict=True)]
     analysis = Analysis(event=event, document=document, reading=reading, extraction=extraction,
                         settings=settings, fingerprints=fingerprints)
 

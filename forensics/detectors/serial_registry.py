@@ -18,6 +18,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from forensics.detectors import Analysis
+from forensics.fingerprints import normalise_merchant
 from forensics.model import CheckResult
 
 #: serials at least this long are matched across issuers (chance collisions are rare)
@@ -26,11 +27,6 @@ ISSUER_FREE_MIN_LEN = 8
 ISSUER_SIMILARITY = 0.75
 #: shorter serials than this are not registered: "1", "01" or "25" identify nothing
 MIN_SERIAL_LEN = 4
-
-#: legal-form words that vary between prints of one merchant's name
-_LEGAL_FORMS = re.compile(
-    r"\b(SDN|BHD|BERHAD|ENTERPRISE|ENTERPRISES|TRADING|GMBH|AG|KG|SARL|SAS|SA|LTD|LIMITED|LLC|INC|CO|CORP|PLC|S\.?A\.?R\.?L)\b"
-)
 
 
 def issuer_key(analysis: Analysis) -> str | None:
@@ -41,14 +37,8 @@ def issuer_key(analysis: Analysis) -> str | None:
         return "tax:" + re.sub(r"[^A-Z0-9]", "", str(tax.value).upper())
     merchant = fields.get("merchant")
     if merchant and merchant.value:
-        return "name:" + normalise_name(str(merchant.value))
+        return "name:" + normalise_merchant(str(merchant.value))
     return None
-
-
-def normalise_name(name: str) -> str:
-    text = unicodedata.normalize("NFKC", name).upper()
-    text = _LEGAL_FORMS.sub(" ", text.replace("(M)", " "))
-    return re.sub(r"[^0-9A-Z\u4e00-\u9fff]+", "", text)
 
 
 def normalise_serial(value: str) -> str:
