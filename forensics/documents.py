@@ -162,27 +162,21 @@ def load_document(data: bytes, *, claimed_type: str | None, settings: Settings) 
             f"{looks_like(data)}."
         )
     sha = hashlib.sha256(data).hexdigest()
+    info, meta = None, {}
     if media_type == "application/pdf":
         pages = load_pdf_pages(data, settings)
         info = read_pdf_info(data)
         if info.page_count != len(pages):  # pypdf could not count a damaged file; PDFium could
             info = replace(info, page_count=len(pages))
-        return Document(
-            sha256=sha,
-            media_type=media_type,
-            size_bytes=len(data),
-            pages=pages,
-            claimed_type=claimed_type,
-            pdf=info,
-            pixel_sha256=tuple(pixel_sha256(p.image) for p in pages if p.image is not None),
-        )
-    pages, meta = _decode_image(data, media_type, settings)
+    else:
+        pages, meta = _decode_image(data, media_type, settings)
     return Document(
         sha256=sha,
         media_type=media_type,
         size_bytes=len(data),
         pages=pages,
         claimed_type=claimed_type,
+        pdf=info,
         image_meta=meta,
         pixel_sha256=tuple(pixel_sha256(p.image) for p in pages if p.image is not None),
     )
