@@ -85,7 +85,7 @@ def similar(store: Store, settings: Settings, data: bytes, *, radius: int | None
             confirm: bool = True) -> list[dict[str, Any]]:
     """What on file looks like this file (not stored): hash candidates, confirmed by alignment."""
     from forensics.alignment import compare_pages
-    from forensics.detectors.duplicates import _page_image, indexes_for
+    from forensics.detectors.duplicates import indexes_for, page_image
     from forensics.documents import load_document
     from forensics.fingerprints import fingerprint_page, from_signed64, hamming
     from forensics.pipeline import LinkView
@@ -109,7 +109,7 @@ def similar(store: Store, settings: Settings, data: bytes, *, radius: int | None
                          "phash_distance": hamming(fp.phash, from_signed64(row.phash)),
                          "dhash_distance": hamming(fp.dhash, from_signed64(row.dhash))}
                 if confirm:
-                    other = _page_image(view, settings, row.evidence_id, row.page)
+                    other = page_image(view, settings, row.evidence_id, row.page)
                     if other is not None:
                         rel = compare_pages(page.image, other)
                         entry["relation"] = rel.kind

@@ -133,7 +133,7 @@ def _reliable_serial(fields: dict[str, Any]) -> str | None:
     return None
 
 
-def _page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: ANN202
+def page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: ANN202
     """The decoded page of an earlier upload (re-read from its blob), or None if gone."""
     from forensics.documents import load_document
     from forensics.errors import ForensicsError
@@ -218,7 +218,7 @@ class Duplicates:
                 done_pairs.add(r.evidence_id)
                 if (r.evidence_id, "duplicate") in relations and relations[(r.evidence_id, "duplicate")]["score"] >= 1.0:
                     continue
-                other = _page_image(view, settings, r.evidence_id, r.page)
+                other = page_image(view, settings, r.evidence_id, r.page)
                 if other is None or mine is None:
                     continue
                 rel = compare_pages(mine, other)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from forensics.model import Box, Line, Reading, union_box
+from forensics.model import Box, Line, Reading, Word, union_box
 
 
 @dataclass(frozen=True)
@@ -27,26 +27,25 @@ class TextLine:
         words = self.line.words
         return sum(w.confidence for w in words) / len(words) if words else 0.0
 
-    def span_box(self, start: int, end: int) -> Box:
-        """The box of the words that the character span [start, end) of ``text`` touches."""
-        boxes: list[Box] = []
+    def span_words(self, start: int, end: int) -> list[Word]:
+        """The words that the character span [start, end) of ``text`` touches (words are
+        joined by single spaces in ``text``)."""
+        out: list[Word] = []
         pos = 0
         for w in self.line.words:
             w_end = pos + len(w.text)
             if pos < end and start < w_end:
-                boxes.append(w.box)
+                out.append(w)
             pos = w_end + 1
-        return union_box(boxes) or self.line.box
+        return out
+
+    def span_box(self, start: int, end: int) -> Box:
+        """The box of the words the span touches."""
+        return union_box([w.box for w in self.span_words(start, end)]) or self.line.box
 
     def span_confidence(self, start: int, end: int) -> float:
         """The lowest word confidence over the span (what OCR doubts most)."""
-        confs: list[float] = []
-        pos = 0
-        for w in self.line.words:
-            w_end = pos + len(w.text)
-            if pos < end and start < w_end:
-                confs.append(w.confidence)
-            pos = w_end + 1
+        confs = [w.confidence for w in self.span_words(start, end)]
         return min(confs) if confs else self.confidence
 
 
