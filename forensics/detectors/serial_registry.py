@@ -77,9 +77,13 @@ def registry_row(analysis: Analysis) -> dict[str, Any] | None:
 
 def plausibly_same_issuer(a: str | None, b: str | None) -> bool:
     """Could two issuer keys be one issuer read differently? Unknown matches anything; two
-    known keys must be alike (an OCR slip or two), so that two shops that happen to number
-    their receipts alike are not linked."""
+    known keys of one kind must be alike (an OCR slip or two), so that two shops that happen to
+    number their receipts alike are not linked. A tax id on one upload and only a name on the
+    other (the id was not read there) cannot be compared: that counts as unknown, which is why
+    only long serials are matched across issuer keys at all."""
     if a is None or b is None or a == b:
+        return True
+    if a.split(":", 1)[0] != b.split(":", 1)[0]:
         return True
     return SequenceMatcher(None, a, b).ratio() >= ISSUER_SIMILARITY
 

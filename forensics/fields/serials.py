@@ -12,18 +12,30 @@ from dataclasses import dataclass
 
 #: letters OCR reads in place of digits, and the digit meant
 OCR_DIGIT_CONFUSIONS = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "|": "1", "S": "5", "B": "8", "Z": "2", "G": "6"}
-_NUMBER_WORD = r"(?:no|nr|num|number|nummer|numéro|numero|n°|n º|nº|#|id)"
+#: "No." and its kin; OCR reads "No." as "na.", "N0", "NG", "Wo" or "Ho" and "#" as "4" before
+#: the colon that follows them
+_NUMBER_WORD = (r"-?\s*(?:no|nr|num|number|nummer|numéro|numero|n°|n º|nº|#|id|n[a0]\."
+                r"|(?:4|now|n[g0m]|[wh]o)(?=\s*[.:;]))")
 #: labels of a document serial, as regex alternatives (English, Malay, German, French, Chinese)
 SERIAL_LABELS = [
     rf"(?:tax\s*)?invoice\s*{_NUMBER_WORD}",
     rf"(?:official\s*)?receipt\s*{_NUMBER_WORD}",
-    rf"(?:bill|doc(?:ument)?|trans(?:action)?|txn|order|slip|ref(?:erence)?|chk|check|cheque|ticket|voucher|inv|rcpt|cash\s*bill|cb|sales|no\.\s*resit|resit)\s*{_NUMBER_WORD}",
+    # "Bil1#", "Bi 11#": OCR splits and confuses the l's of "Bill"
+    # and reads "Doc" as "Doe", "Dac", "Doz", "Trans" as "irans"
+    rf"(?:bi\s?[l1|i]{{2}}|d[oa][cez]|doc(?:ument)?|[ti]rans(?:action)?|txn|order|slip|ref(?:erence)?|chk|check|cheque|ticket|voucher|inv|rcpt|cash\s*bill|cb|sales|no\.\s*resit|resit)\s*{_NUMBER_WORD}",
     r"rechnungs?\s*-?\s*(?:nummer|nr\.?|no\.?)",
     r"(?:beleg|bon|quittungs?|kassenbon)\s*-?\s*(?:nummer|nr\.?)",
     r"rechnung\s*(?:nr\.?|no\.?|nummer|#)",
     r"(?:n°|nº|no|numéro|numero)\s*(?:de\s*)?(?:la\s*)?(?:facture|ticket|reçu|recu|avoir)",
     r"(?:facture|avoir|ticket|reçu)\s*(?:n°|nº|no\.?|numéro|#)",
     r"发票号码|票据号码|单据号",
+    # "Taxinv:94542": the label printed (or read) as one word
+    r"tax\s*inv(?=\s*[:#])",
+    # a bare colon after a slip or bill label, or the number straight after "BILL"
+    r"(?:slip|bill)(?=\s*:)",
+    r"bill(?=\s+\d{3})",
+    # "Bil" (Malay "number", or a clipped "Bill") straight before a coded number
+    r"bil{1,2}(?=\s+[A-Z]{0,3}\d{2})",
     r"invoice\s*:",
     r"invoice(?=\s+[A-Z0-9\-/]*\d)",
     r"rechnung(?=\s+[A-Z0-9\-/]*\d{3})",
@@ -31,8 +43,14 @@ SERIAL_LABELS = [
     r"(?:facture|avoir|gutschrift|credit\s*note)(?=\s+[A-Z]{0,4}[\-/]?\d[A-Z0-9\-/]*)",
 ]
 SERIAL_LABEL_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(SERIAL_LABELS) + r")", re.IGNORECASE)
-#: the value after a serial label: a token with at least one digit (letters, - / . allowed)
-_VALUE_RE = re.compile(r"\s*[.:#;=]?\s*(?:[:#])?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9\-/_.]*[A-Za-z0-9]|\d)")
+#: the value after a serial label: a token with at least one digit (letters, - / . allowed).
+#: Separators as printed or misread (":" as "s", ">" or "»"); the symbols OCR reads for C and
+#: S ("€$00012543", "©S00012494") are allowed and mapped back by :data:`SYMBOL_LETTERS`.
+_VALUE_RE = re.compile(
+    r"\s*(?:(?:[.:#;=,~>»\-]|s(?=\s))\s*){0,3}"
+    r"(?P<v>\(?[A-Za-z0-9€©$§][A-Za-z0-9€©$§\-/_.]*[A-Za-z0-9]|\d)")
+#: symbols OCR reads in place of the letters C and S inside a serial
+SYMBOL_LETTERS = str.maketrans({"€": "C", "©": "C", "$": "S", "§": "S"})
 INVOICE_CODE_LABEL_RE = re.compile(r"发票代码")
 
 
@@ -80,12 +98,25 @@ def find_serial(text: str) -> SerialMatch | None:
         if not m:
             continue
         raw = m.group("v")
+        if len(raw) <= 2 and (longer := _VALUE_RE.match(text, m.end())):
+            # "RECEIPT #2 CS00031180": a colon read as a digit before the real number
+            m, raw = longer, longer.group("v")
         if not any(c.isdigit() for c in raw) or len(raw) < 3 and not raw.isdigit():
             continue
-        if re.fullmatch(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", raw):
+        if re.fullmatch(r"\(?\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", raw):
             continue  # a date after "Invoice:", not a number
-        return SerialMatch(normalise_serial(raw), raw, m.start("v"), m.end("v"), label.group(0))
+        return SerialMatch(normalise_serial(_open_paren(raw).translate(SYMBOL_LETTERS)), raw, m.start("v"), m.end("v"),
+                           label.group(0))
     return None
+
+
+def _open_paren(raw: str) -> str:
+    """A serial read with a leading "(": OCR's reading of a "C" when a letter follows
+    ("(S00251915" is CS00251915), else a bracket that is not part of the number
+    ("(CS00010344", "(12345")."""
+    if not raw.startswith("("):
+        return raw
+    return "C" + raw[1:] if raw[1:2].isalpha() and raw[1:2].upper() != "C" else raw[1:]
 
 
 def find_invoice_code(text: str) -> SerialMatch | None:

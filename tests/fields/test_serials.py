@@ -31,3 +31,42 @@ def test_no_label_no_serial():
 
 def test_invoice_code():
     assert find_invoice_code("发票代码：044031900111").value == "044031900111"
+
+
+@pytest.mark.parametrize(
+    "line,value",
+    [
+        # label forms as printed and as Tesseract reads them on real receipt scans
+        ("Cash Inv No, 7009F714", "7009F714"),
+        ("Bil1#:V001-536988 Order#: 140508", "V001-536988"),
+        ("Bi 11#:V001-536988", "V001-536988"),
+        ("Bil V001--539233 Order#: 139336", "V001--539233"),
+        ("Doc No. - CS00010344 Date: 31/03/2018", "CS00010344"),
+        ("Doc No. ~ (CS00010344 Date", "CS00010344"),
+        ("Doe No. : ©S00012494 Date: 02/01/2018", "CS00012494"),
+        ("Doc No C$00012922 = Date: 24/01/2018", "CS00012922"),
+        ("RECEIPT 4: (S00251915 DATE: 11/08/2017", "CS00251915"),
+        ("RECEIPT #2 CSOOO31180 DATE: 04/12/2017", "CS00031180"),
+        ("INV-No.: 854150 Cashier: Thandar", "854150"),
+        ("Tax Invoice na. 7698/0601/00601", "7698/0601/00601"),
+        ("TAX INVOICE NG : 195147 COUNTER :002", "195147"),
+        ("INVOICE NO s 18224/102/T0496", "18224/102/T0496"),
+        ("INVOICE NO > 17736/102/T0275", "17736/102/T0275"),
+        ("St20 Ctrl 109658 Taxinv:94542", "94542"),
+        ("Slip: 0000000011000140428", "0000000011000140428"),
+        ("irans # : 261172", "261172"),
+        ("BILL 18550 - 389 - 4768", "18550"),
+    ],
+)
+def test_ocr_read_labels(line, value):
+    m = find_serial(line)
+    assert m is not None and m.value == value
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["TAX INVOICE", "Bill 4 pax 12.00", "Billing no: 5555", "Slip 2 of 3", "Doc fee 12.00",
+     "Invoice No: 12/03/2018"],
+)
+def test_labels_that_carry_no_serial(line):
+    assert find_serial(line) is None

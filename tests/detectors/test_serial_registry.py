@@ -1,0 +1,34 @@
+"""Serial registry: which registrations of one serial count as the same issuer's."""
+
+from __future__ import annotations
+
+from forensics.detectors.serial_registry import plausibly_same_issuer
+from forensics.pipeline import analyse
+from forensics.store import Store
+from tests.conftest import RECEIPT_LINES, simple_receipt
+
+
+def test_issuer_keys_of_one_kind_must_be_alike():
+    assert plausibly_same_issuer("name:KEDAIRUNCITMAJUJAYA", "name:KEDAIRUNCITMAJUJAVA")
+    assert not plausibly_same_issuer("name:KEDAIRUNCITMAJUJAYA", "name:SANYUSTATIONERY")
+    assert not plausibly_same_issuer("tax:001234567890", "tax:009876543210")
+
+
+def test_a_tax_id_and_a_name_cannot_be_compared():
+    # one upload's tax id was read, the other's was not: unknown, not different
+    assert plausibly_same_issuer("tax:001234567890", "name:KEDAIRUNCITMAJUJAYA")
+    assert plausibly_same_issuer(None, "name:KEDAIRUNCITMAJUJAYA")
+
+
+def test_long_serial_reused_when_only_one_upload_shows_the_tax_id(settings, blob_root):
+    simple_receipt(RECEIPT_LINES).save(blob_root / "a.png")
+    # the same receipt number on another receipt of the shop whose GST line was not printed
+    other = [ln.replace("33.81", "47.20") for ln in RECEIPT_LINES if not ln.startswith("GST REG")]
+    simple_receipt(other, seed=5, width=760).save(blob_root / "b.png")
+    store = Store(settings.database_url)
+    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
+        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    e1, e2 = store.get("E1"), store.get("E2")
+    assert e1["fields"]["merchant_tax_id"]["value"] and "merchant_tax_id" not in e2["fields"]
+    codes = {f["code"]: f for f in e2["findings"]}
+    assert codes["serial_reuse"]["related"] == ["E1"], e2["findings"]
