@@ -1,18 +1,25 @@
 """Local edits in pixels: a repainted box among honestly scanned text.
 
 A forger who changes a total paints a patch of paper colour over the old number and writes the
-new one. The patch has no scanner noise (it was filled, not scanned), and the new text rarely
-has the page's exact ink, stroke width or glyph height. Per OCR'd word we measure:
+new one in an editor's font. Two kinds of trace survive the final JPEG save:
 
-- the paper noise inside the word's box (robust std of the high-pass residual on paper pixels)
-  against the noise of the paper just around it and on the whole page;
-- the ink's darkness and colour, the stroke width and the glyph height against the other words
-  of similar height on the page.
+- **flat paper**: the patch has no scanner noise (it was filled, not scanned). Per OCR'd word we
+  compare the paper noise inside its box with the paper just around it. Only pages whose paper
+  is noisy enough say anything here; SROIE-like scans are often saturated white.
+- **clean, sharp glyphs**: scanned print is surrounded by a faint noisy halo (toner or thermal
+  dots, scanner noise, the first JPEG's ringing) and its edges are as soft as the scanner's
+  optics. Text drawn by an editor is anti-aliased vector text: a clean halo and edges a pixel or
+  so wide. We measure both on every value-like word (three digits or more: totals, dates,
+  receipt numbers, tax ids are what forgers repaint) against the value words of similar height
+  on the same page, so the page's own scanner and print quality are the reference.
 
-``local_edit`` needs a box whose paper is much flatter than the paper around it *and* at least
-one other anomaly (ink, stroke or height). Pages whose paper has too little noise to tell a fill
-from a scan (clean digital renders, saturated scans) are not judged: precision first, an honest
-receipt must almost never be flagged. Noise maps alone never flag.
+JPEG double compression was measured and dropped: the scans we see come from cameras and
+scanners at quality ~99 (quantisation steps of 1-2), so the honest part of a re-saved forgery
+carries no double-quantisation periodicity and no JPEG ghost to compare the patch with.
+
+``local_edit`` needs two independent anomalies in one box, never a noise map alone: flat paper
+plus another ink, stroke or height; or a clean halo plus edges much sharper than the page's.
+Precision first: an honest receipt must almost never be flagged.
 """
 
 from __future__ import annotations
@@ -55,6 +62,29 @@ HEIGHT_PEERS = 0.25
 MIN_WORD_CHARS = 3
 #: most words measured on a page (cost bound)
 MAX_WORDS = 400
+#: digits a word needs to count as a value (total, date, receipt number, tax id)
+VALUE_DIGITS = 3
+#: least contrast (grey levels, 98th percentile of darkening) of a value word worth measuring
+MIN_GLYPH_CONTRAST = 40
+#: darkening, as a share of the word's contrast, above which a pixel is ink ...
+GLYPH_INK = 0.5
+#: ... and between these shares a pixel is on a glyph edge's ramp
+RAMP = (0.2, 0.8)
+#: least ink pixels of a value word, and least pixels in its halo
+MIN_GLYPH_PIXELS = 20
+#: the halo is the ring of px from 2 to 3 px off the ink (kernel sizes of the two dilations)
+HALO_INNER, HALO_OUTER = 3, 7
+#: fewest value words of similar height a word is compared with
+MIN_VALUE_PEERS = 4
+#: value words whose box heights differ by at most this share are peers
+VALUE_PEER_HEIGHT = 0.3
+#: floor of the robust spread of halo noise and ramp width among peers (shares of contrast,
+#: px per edge px): below it, differences are JPEG rounding, not another origin
+GLYPH_SPREAD_FLOOR = 0.02
+#: a value word's halo is clean at this many robust spreads below its peers' ...
+CLEAN_HALO_Z = 1.0
+#: ... and its edges are sharp at this many below theirs (both needed to flag)
+SHARP_EDGE_Z = 2.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +111,8 @@ class PageMaps:
     ink: np.ndarray
     paper: np.ndarray
     noise: float
+    #: how much darker than the local paper level each pixel is
+    dark: np.ndarray
 
 
 def robust_std(values: np.ndarray) -> float:
@@ -115,7 +147,7 @@ def page_maps(image) -> PageMaps:  # noqa: ANN001 - PIL image
     sample = residual[paper]
     if sample.size > 200_000:
         sample = sample[:: sample.size // 200_000]
-    return PageMaps(gray, rgb, residual, ink, paper, robust_std(sample))
+    return PageMaps(gray, rgb, residual, ink, paper, robust_std(sample), background - gray)
 
 
 def _text_free_blocks(near_ink: np.ndarray) -> np.ndarray:
@@ -220,12 +252,95 @@ def _same_line(a: Word, b: Word) -> bool:
     return overlap >= 0.6 * min(ha, hb)
 
 
+@dataclass(frozen=True)
+class GlyphStats:
+    """How one value word's print looks: the noise of its halo and the width of its edges."""
+
+    word: Word
+    #: std of the grey levels 2-3 px off the ink, as a share of the word's contrast
+    halo_noise: float
+    #: px on the edge ramps per px of ink boundary (about the edge width in px)
+    ramp_width: float
+
+
+def glyph_stats(maps: PageMaps, word: Word) -> GlyphStats | None:
+    """Measure a value word's halo and edges; None when it is too small or too faint."""
+    x0, y0, x1, y1 = _clip(word.box, maps.gray.shape)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    dark = maps.dark[y0:y1, x0:x1]
+    contrast = float(np.percentile(dark, 98))
+    if contrast < MIN_GLYPH_CONTRAST:
+        return None
+    ink = (dark > GLYPH_INK * contrast).astype(np.uint8)
+    if ink.sum() < MIN_GLYPH_PIXELS:
+        return None
+    inner = cv2.dilate(ink, np.ones((HALO_INNER, HALO_INNER), np.uint8)) > 0
+    halo = (cv2.dilate(ink, np.ones((HALO_OUTER, HALO_OUTER), np.uint8)) > 0) & ~inner
+    if halo.sum() < MIN_GLYPH_PIXELS:
+        return None
+    ramp = (dark > RAMP[0] * contrast) & (dark < RAMP[1] * contrast)
+    boundary = ink - cv2.erode(ink, np.ones((3, 3), np.uint8))
+    return GlyphStats(word, float(maps.gray[y0:y1, x0:x1][halo].std() / contrast),
+                      float(ramp.sum() / max(int(boundary.sum()), 1)))
+
+
+def _below(value: float, peers: np.ndarray) -> float:
+    """How many robust spreads ``value`` lies below the median of ``peers``."""
+    med = float(np.median(peers))
+    spread = 1.4826 * float(np.median(np.abs(peers - med))) + GLYPH_SPREAD_FLOOR
+    return (med - value) / spread
+
+
+def drawn_text(glyphs: list[GlyphStats]) -> list[tuple[GlyphStats, float, float]]:
+    """Value words printed cleaner *and* sharper than the value words of their size: (word,
+    halo deviation, edge deviation). Either alone is common on honest pages (a lighter patch
+    of paper, a bolder line); an editor's vector text shows both."""
+    out = []
+    for g in glyphs:
+        h = g.word.box[3] - g.word.box[1]
+        peers = [p for p in glyphs if p is not g
+                 and abs((p.word.box[3] - p.word.box[1]) - h) <= VALUE_PEER_HEIGHT * h]
+        if len(peers) < MIN_VALUE_PEERS:
+            continue
+        clean = _below(g.halo_noise, np.array([p.halo_noise for p in peers]))
+        sharp = _below(g.ramp_width, np.array([p.ramp_width for p in peers]))
+        if clean >= CLEAN_HALO_Z and sharp >= SHARP_EDGE_Z:
+            out.append((g, clean, sharp))
+    return out
+
+
+def _glyph_finding(reading: PageReading, g: GlyphStats, clean: float, sharp: float) -> Finding:
+    return Finding(
+        code="local_edit", severity="high", score=0.8,
+        message=f"The text '{g.word.text}' on page {reading.page} looks drawn, not printed: the "
+                "paper right around it is cleaner and its edges are sharper than those of the "
+                "other values of its size on the page.",
+        page=reading.page, box=g.word.box,
+        evidence={"text": g.word.text, "halo_noise": round(g.halo_noise, 3),
+                  "edge_width": round(g.ramp_width, 2), "halo_below_peers": round(clean, 1),
+                  "edges_below_peers": round(sharp, 1),
+                  "anomalies": ["clean halo", "sharp edges"]})
+
+
 def page_findings(reading: PageReading, image) -> tuple[list[Finding], bool]:  # noqa: ANN001
-    """Local edits on one page; and whether the page's paper was noisy enough to judge."""
+    """Local edits on one page; and whether anything on the page could be judged (noisy paper,
+    or enough value words to compare)."""
     maps = page_maps(image)
-    if maps.noise < MIN_PAPER_NOISE:
-        return [], False
     words = [w for w in reading.words if w.text.strip()][:MAX_WORDS]
+    glyphs = [g for w in words if sum(ch.isdigit() for ch in w.text) >= VALUE_DIGITS
+              if (g := glyph_stats(maps, w)) is not None]
+    out = [_glyph_finding(reading, g, clean, sharp) for g, clean, sharp in drawn_text(glyphs)]
+    judged = len(glyphs) > MIN_VALUE_PEERS
+    if maps.noise >= MIN_PAPER_NOISE:
+        drawn = {f.box for f in out}
+        out += [f for f in flat_paper_findings(reading, maps, words) if f.box not in drawn]
+        judged = True
+    return out, judged
+
+
+def flat_paper_findings(reading: PageReading, maps: PageMaps, words: list[Word]) -> list[Finding]:
+    """Words on a noisy page whose box has flat paper plus another ink, stroke or height."""
     # forgers repaint values (numbers, names), and a word of one or two characters has too few
     # pixels for its ink and paper statistics to mean anything
     judged = {id(w) for w in words if sum(ch.isalnum() for ch in w.text) >= MIN_WORD_CHARS}
@@ -258,11 +373,12 @@ def page_findings(reading: PageReading, image) -> tuple[list[Finding], bool]:  #
             evidence={"text": s.word.text, "noise_inside": round(s.noise_in, 2),
                       "noise_around": round(s.noise_ring, 2), "page_noise": round(maps.noise, 2),
                       "anomalies": odd}))
-    return out, True
+    return out
 
 
 class LocalEditsDetector:
-    """Repainted boxes: flat paper plus other ink, stroke or glyph height."""
+    """Repainted boxes: flat paper plus other ink, stroke or glyph height; or drawn text (a
+    clean halo plus sharp edges)."""
 
     name = "local_edits"
 
@@ -278,7 +394,8 @@ class LocalEditsDetector:
             findings += found
             judged += ok
         if not judged:
-            return CheckResult.skipped("paper too clean to tell a repainted box from a scan")
+            return CheckResult.skipped("too few values and too clean paper to tell a repainted "
+                                       "box from a scan")
         return CheckResult(tuple(findings), "done")
 
 
