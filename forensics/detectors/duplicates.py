@@ -1,12 +1,16 @@
 """Duplicates and templates across uploads: hashes find candidates, content and pixels decide.
 
 For each page: the same file or the same decoded pixels are certain; otherwise the perceptual
-hashes (pHash, dHash of the normalised page) within :attr:`Settings.hash_radius` give a short
-list of candidates, and each is confirmed by aligning the two pages
+hashes (pHash, dHash of the normalised page) within :attr:`Settings.hash_radius`, the SimHash
+of the words read on the page (crops that cut into the print move every pixel hash, not the
+text) and the date + total give a short list of candidates, and each is confirmed by aligning
+the two pages
 (:func:`forensics.alignment.compare_pages`): ``same_image`` (a re-upload), ``edited_copy`` (one
 scan, a few repainted boxes), ``same_layout`` (one shop's honest layout) or unrelated. Uploads
 with the same content key (merchant, serial, date, total) are the same receipt whatever the
-pixels say.
+pixels say; uploads whose text layers or e-invoice XML (not OCR) state different serials or
+dates are different documents whatever the pixels say (one template, or one visible page
+carrying another invoice's data): at most ``same_layout``.
 
 The in-memory Hamming indexes are per process; they catch up from ``page_fingerprints`` (the
 truth, shared by every worker) inside the match lock before every query.
@@ -28,15 +32,18 @@ from forensics.alignment import compare_pages
 from forensics.detectors import Analysis
 from forensics.fingerprints import (
     FINGERPRINT_VERSION,
+    TEXT_HASH_VERSION,
+    TEXT_RADIUS,
     content_key,
     from_signed64,
     hamming,
+    text_hash_of,
     to_signed64,
 )
 from forensics.index import HammingIndex
 from forensics.model import CheckResult
 from forensics.store import registries
-from forensics.store.schema import evidence
+from forensics.store.schema import evidence, page_fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +56,29 @@ PAGE_CACHE_SIZE = 64
 MIN_INK_FRACTION = 0.002
 #: relation kinds worth persisting from an alignment
 LINK_KINDS = ("same_image", "edited_copy", "same_layout")
+#: most text-hash candidates per page (nearest first): one shop's receipts share most of
+#: their text, so only the very nearest are worth an alignment
+TEXT_CANDIDATES = 4
+#: fingerprint rows read per catch-up query
+CATCH_UP_BATCH = 100_000
+#: field sources that state what a document is (not read by OCR)
+RELIABLE_SOURCES = ("text_layer", "xml")
+#: fields that name one document: two uploads stating different values are two documents
+IDENTITY_FIELDS = ("serial", "date")
 
 
 @dataclass
 class _Indexes:
-    """One process's view of every stored fingerprint (phash and dhash), caught up by id."""
+    """One process's view of every stored fingerprint (phash, dhash, text hash), caught up by id."""
 
     last_id: int = 0
     phash: HammingIndex = field(default_factory=HammingIndex)
     dhash: HammingIndex = field(default_factory=HammingIndex)
+    text: HammingIndex = field(default_factory=HammingIndex)
 
     def catch_up(self, conn) -> None:  # noqa: ANN001
         while True:
-            rows = registries.fingerprints_since(conn, self.last_id)
+            rows = _fingerprints_since(conn, self.last_id)
             if not rows:
                 return
             cur = [r for r in rows if r.version == FINGERPRINT_VERSION]
@@ -69,7 +86,20 @@ class _Indexes:
                 ids = np.array([r.id for r in cur], dtype=np.int64)
                 self.phash.add(ids, np.array([from_signed64(r.phash) for r in cur], dtype=np.uint64))
                 self.dhash.add(ids, np.array([from_signed64(r.dhash) for r in cur], dtype=np.uint64))
+            texts = [r for r in rows if r.text_version == TEXT_HASH_VERSION and r.text_hash is not None]
+            if texts:
+                self.text.add(np.array([r.id for r in texts], dtype=np.int64),
+                              np.array([from_signed64(r.text_hash) for r in texts], dtype=np.uint64))
             self.last_id = rows[-1].id
+
+
+def _fingerprints_since(conn, last_id: int) -> list[Any]:  # noqa: ANN001
+    """Fingerprint rows with id > last_id: the hashes the in-memory indexes hold."""
+    c = page_fingerprints.c
+    return conn.execute(
+        select(c.id, c.version, c.phash, c.dhash, c.text_version, c.text_hash)
+        .where(c.id > last_id).order_by(c.id).limit(CATCH_UP_BATCH)
+    ).all()
 
 
 _indexes: dict[str, _Indexes] = {}
@@ -84,6 +114,7 @@ def fingerprint_rows(analysis: Analysis, sha256: str | None) -> list[dict[str, A
     """Rows this upload adds to ``page_fingerprints``."""
     key = _content_key(analysis)
     date_total = date_total_key(analysis)
+    texts = page_text_hashes(analysis)
     return [
         {
             "evidence_id": analysis.event.evidence_id,
@@ -97,9 +128,16 @@ def fingerprint_rows(analysis: Analysis, sha256: str | None) -> list[dict[str, A
             "file_sha256": sha256,
             "content_key": key if fp.page == 1 else None,
             "date_total_key": date_total if fp.page == 1 else None,
+            "text_hash": None if texts.get(fp.page) is None else to_signed64(texts[fp.page]),
+            "text_version": TEXT_HASH_VERSION if texts.get(fp.page) is not None else None,
         }
         for fp in analysis.fingerprints or []
     ]
+
+
+def page_text_hashes(analysis: Analysis) -> dict[int, int | None]:
+    """Text SimHash of every page read (None where too little was read)."""
+    return {p.page: text_hash_of([w.text for w in p.words]) for p in analysis.reading.pages}
 
 
 def _content_key(analysis: Analysis) -> str | None:
@@ -125,12 +163,19 @@ def date_total_key(analysis: Analysis) -> str | None:
     return f"{date}|{abs(amount)}"
 
 
-def _reliable_serial(fields: dict[str, Any]) -> str | None:
-    """A serial read from a text layer or XML (not OCR), normalised, or None."""
-    f = fields.get("serial") or {}
-    if f.get("source") in ("text_layer", "xml") and f.get("value"):
-        return re.sub(r"[^0-9A-Z]", "", str(f["value"]).upper())
-    return None
+def _reliable(fields: dict[str, Any]) -> dict[str, str]:
+    """The identity fields (serial, date) stated by a text layer or XML (not OCR), normalised."""
+    out = {}
+    for name in IDENTITY_FIELDS:
+        f = fields.get(name) or {}
+        if f.get("source") in RELIABLE_SOURCES and f.get("value"):
+            out[name] = re.sub(r"[^0-9A-Z]", "", str(f["value"]).upper())
+    return out
+
+
+def identity_conflict(mine: dict[str, str], theirs: dict[str, str]) -> list[str]:
+    """Identity fields both documents state reliably, with different values."""
+    return [k for k in IDENTITY_FIELDS if k in mine and k in theirs and mine[k] != theirs[k]]
 
 
 def page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: ANN202
@@ -159,6 +204,24 @@ def page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: 
     return image
 
 
+def _candidate_ids(idx: _Indexes, conn, fp: Any, text_hash: int | None,  # noqa: ANN001
+                   dt_key: str | None, me: str, radius: int) -> list[int]:
+    """Fingerprint ids worth aligning with page ``fp``, best first: the nearest by text (the
+    most specific source, and the one crops cannot move), then by pixel hash, then the pages
+    sharing the date and total."""
+    pixel: dict[int, int] = {}
+    for index, value in ((idx.phash, fp.phash), (idx.dhash, fp.dhash)):
+        for fid, dist in index.search(value, radius):
+            pixel[fid] = min(dist, pixel.get(fid, 99))
+    ordered: list[int] = []
+    if text_hash is not None:
+        ordered += [fid for fid, _ in idx.text.search(text_hash, TEXT_RADIUS)[:TEXT_CANDIDATES]]
+    ordered += sorted(pixel, key=lambda i: (pixel[i], i))
+    if fp.page == 1 and dt_key:
+        ordered += [row.id for row in registries.evidence_with(conn, "date_total_key", dt_key, exclude=me)]
+    return list(dict.fromkeys(ordered))
+
+
 class Duplicates:
     """Links this upload to earlier uploads of the same receipt or cut from the same scan."""
 
@@ -174,10 +237,26 @@ class Duplicates:
         idx = indexes_for(view.store.url)
         idx.catch_up(conn)
         relations: dict[tuple[str, str], dict[str, Any]] = {}
+        my_identity = _reliable({k: f.to_json() for k, f in analysis.extraction.fields.items()
+                                 if k in IDENTITY_FIELDS})
+        identities: dict[str, dict[str, str]] = {}
+
+        def conflict(other: str) -> list[str]:
+            if not my_identity:
+                return []
+            if other not in identities:
+                meta = view.evidence_meta([other]).get(other, {})
+                identities[other] = _reliable(meta.get("fields") or {})
+            return identity_conflict(my_identity, identities[other])
 
         def link(other: str, kind: str, score: float, details: dict[str, Any]) -> None:
             if other == me:
                 return
+            if kind in ("same_image", "edited_copy") and (differ := conflict(other)):
+                # born-digital documents of one template can be pixel-alike (even identical,
+                # when one visible page carries another invoice's XML); a different number or
+                # date stated by both text layers / XMLs means different documents, not a copy
+                kind, details = "same_layout", {**details, "differing_fields": differ}
             key = (other, "duplicate" if kind in registries.DUPLICATE_KINDS else kind)
             if key not in relations or relations[key]["score"] < score:
                 relations[key] = {"other": other, "kind": kind, "score": score, "details": details}
@@ -192,24 +271,18 @@ class Duplicates:
                 link(row.evidence_id, "same_content", 0.9, {"fields": ["merchant", "serial", "date", "total"]})
 
         dt_key = date_total_key(analysis)
-        my_serial = _reliable_serial({k: f.to_json() for k, f in analysis.extraction.fields.items()
-                                      if k == "serial"})
+        text_hashes = page_text_hashes(analysis)
         aligned = 0
         for fp in fps:
             for row in registries.evidence_with(conn, "pixel_sha256", fp.pixel_sha256, exclude=me):
                 link(row.evidence_id, "same_image", 1.0, {"pixels": "identical", "page": fp.page})
             if fp.ink_fraction < MIN_INK_FRACTION:
                 continue
-            cands: dict[int, int] = {}
-            for index, value in ((idx.phash, fp.phash), (idx.dhash, fp.dhash)):
-                for fid, dist in index.search(value, settings.hash_radius):
-                    cands[fid] = min(dist, cands.get(fid, 99))
-            if fp.page == 1 and dt_key:
-                for row in registries.evidence_with(conn, "date_total_key", dt_key, exclude=me):
-                    cands.setdefault(row.id, settings.hash_radius + 1)
-            rows = registries.fingerprint_rows(conn, sorted(cands, key=lambda i: cands[i])[: MAX_CANDIDATES * 2])
-            rows = [r for r in rows if r.evidence_id != me]
-            rows.sort(key=lambda r: cands[r.id])
+            mine_text = text_hashes.get(fp.page)
+            ids = _candidate_ids(idx, conn, fp, mine_text, dt_key, me, settings.hash_radius)
+            rank = {fid: i for i, fid in enumerate(ids)}
+            rows = registries.fingerprint_rows(conn, ids[: MAX_CANDIDATES * 2])
+            rows = sorted((r for r in rows if r.evidence_id != me), key=lambda r: rank[r.id])
             mine = analysis.document.pages[fp.page - 1].image
             done_pairs: set[str] = set()
             for r in rows:
@@ -223,23 +296,23 @@ class Duplicates:
                     continue
                 rel = compare_pages(mine, other)
                 aligned += 1
-                kind = rel.kind
-                if kind in ("same_image", "edited_copy") and my_serial:
-                    # born-digital documents of one template can be pixel-alike; a different
-                    # number in both text layers means different documents, not a copy
-                    theirs = _reliable_serial(view.evidence_meta([r.evidence_id]).get(r.evidence_id, {}).get("fields") or {})
-                    if theirs and theirs != my_serial:
-                        kind = "same_layout"
-                if kind in LINK_KINDS:
-                    details = {"page": fp.page, "other_page": r.page,
-                               "hash_distance": {"phash": hamming(fp.phash, from_signed64(r.phash)),
-                                                 "dhash": hamming(fp.dhash, from_signed64(r.dhash))}}
-                    if rel.differing_boxes:
-                        details["boxes"] = [list(b) for b in rel.differing_boxes]
-                        details["boxes_on"] = me
-                    link(r.evidence_id, kind, float(rel.score), details)
+                if rel.kind in LINK_KINDS:
+                    link(r.evidence_id, rel.kind, float(rel.score), _link_details(me, fp, r, rel, mine_text))
         status = "done" if aligned == 0 else f"done: {aligned} candidate page(s) aligned"
         return CheckResult(status=status, relations=tuple(relations.values()))
+
+
+def _link_details(me: str, fp: Any, r: Any, rel: Any, mine_text: int | None) -> dict[str, Any]:
+    """What a confirmed alignment stores: pages, hash distances, differing boxes."""
+    distance = {"phash": hamming(fp.phash, from_signed64(r.phash)),
+                "dhash": hamming(fp.dhash, from_signed64(r.dhash))}
+    if mine_text is not None and r.text_hash is not None and r.text_version == TEXT_HASH_VERSION:
+        distance["text"] = hamming(mine_text, from_signed64(r.text_hash))
+    details: dict[str, Any] = {"page": fp.page, "other_page": r.page, "hash_distance": distance}
+    if rel.differing_boxes:
+        details["boxes"] = [list(b) for b in rel.differing_boxes]
+        details["boxes_on"] = me
+    return details
 
 
 detector = Duplicates()

@@ -98,6 +98,10 @@ page_fingerprints = Table(
     Column("content_key", String(256), nullable=True, index=True),
     #: "<ISO date>|<total>" of page 1: a candidate source that survives crops and rotations
     Column("date_total_key", String(64), nullable=True, index=True),
+    #: SimHash of the words read on the page (signed like the other hashes) and its algorithm
+    #: version; null when too little was read. A candidate source that survives any geometry
+    Column("text_hash", BigInteger, nullable=True),
+    Column("text_version", String(32), nullable=True),
 )
 
 serials = Table(
