@@ -5,11 +5,18 @@ Run by hand (not by CI)::
     .venv/bin/python bench/detectors_fp.py [--limit N] [--claims] [--verbose]
     .venv/bin/python bench/detectors_fp.py --pdfs          # the honest PDF invoices
     .venv/bin/python bench/detectors_fp.py --tampered 60   # recall on generated forgeries
+    .venv/bin/python bench/detectors_fp.py --tampered-real 60  # recall on repainted real scans
 
 Every receipt of ``../shared/datasets/sroie-dev`` is honest, so every finding of severity
 ``low`` or above is a false positive. Readings are cached under ``bench/out/readings/`` (shared
 with ``bench/extraction.py``); the images are decoded again each run (cheap). With ``--claims``
 the upload event claims the ground-truth total, date and merchant, as an honest seller would.
+
+``--tampered-real N`` takes N of those scans whose total can be found on the page
+(:func:`fixtures.realscans.find_total`), repaints the total raised 1.3-3x exactly like the
+``tampered_total`` kind of ``bench/quality.py`` (seeded), JPEG-encodes it and reads it through
+the pipeline's OCR; those readings are cached under ``bench/out/readings/tampered-real/`` keyed
+by the edited image's sha256, so a rerun only pays for the detectors.
 
 Prints one line per detector: runs, skips, failures, receipts flagged and the rate; the last
 line is ``detectors_fp max_rate=… any_rate=…`` (any = receipts flagged by at least one).
@@ -39,6 +46,14 @@ SROIE = ROOT.parent / "shared" / "datasets" / "sroie-dev"
 INVOICES = ROOT.parent / "shared" / "datasets" / "invoices-pdf-dev"
 #: readings cached between runs (git-ignored); the layout of bench/extraction.py's cache
 CACHE = ROOT / "bench" / "out" / "readings" / "pipeline"
+#: readings of the repainted real scans (``--tampered-real``), keyed by the JPEG's sha256
+TAMPERED_CACHE = ROOT / "bench" / "out" / "readings" / "tampered-real"
+#: seed of the ``--tampered-real`` set (which scans, factors, JPEG qualities)
+TAMPERED_SEED = 20261123
+#: the factor a forger raises the total by, as bench/quality.py's ``tampered_total``
+RAISE = (1.3, 3.0)
+#: JPEG qualities of an upload, as bench/quality.py
+JPEG_QUALITY = (85, 95)
 #: days between a receipt's true date and its honest upload
 UPLOAD_DELAY_DAYS = 7
 #: severities that count as flagging an upload
@@ -156,10 +171,99 @@ def tampered_one(seed: int) -> dict[str, Any]:
     return out
 
 
-def recall(n: int) -> None:
-    """Share of tampered-total receipts each detector (and any) flags."""
+def _cached_reading(data: bytes, document: Any, settings: Any) -> Any:
+    """The pipeline's reading of ``data``, cached by its sha256 (OCR is the slow part)."""
+    import hashlib
+
+    from forensics.ocr import read_document
+
+    target = TAMPERED_CACHE / (hashlib.sha256(data).hexdigest() + ".pkl")
+    if target.exists():
+        with target.open("rb") as fh:
+            return pickle.load(fh)
+    reading = read_document(document, settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as fh:
+        pickle.dump(reading, fh)
+    return reading
+
+
+def tampered_real_one(args: tuple[str, int]) -> dict[str, Any]:
+    """One real scan with its printed total repainted (raised 1.3-3x, ``edit_scan``), JPEG-encoded
+    as uploaded, through decode, OCR (cached), extraction and every detector."""
+    import io
+    import random
+
+    from PIL import Image
+
+    from fixtures.realscans import edit_scan, find_total, new_amount_text, read_scan
+    from forensics.detectors import Analysis
+    from forensics.documents import load_document
+    from forensics.events import UploadEvent
+    from forensics.fields import extract
+    from forensics.pipeline import single_document_detectors
+    from forensics.settings import Settings
+
+    name, seed = args
+    rng = random.Random(seed)
+    scan = read_scan(SROIE / name)
+    span = find_total(scan.lines, scan.total)
+    assert span is not None  # chosen by tampered_real_names
+    new = new_amount_text(span.text, round(rng.uniform(*RAISE), 2))
+    img, _ = edit_scan(Image.open(scan.image_path), scan.lines, {"total": (span, new)}, rng)
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=rng.randint(*JPEG_QUALITY))
+    data = buf.getvalue()
+    settings = Settings(ocr_langs="eng")
+    document = load_document(data, claimed_type=None, settings=settings)
+    reading = _cached_reading(data, document, settings)
+    extraction = extract(reading, document)
+    analysis = Analysis(
+        event=UploadEvent(evidence_id=scan.name, seller_id="S", blob=name,
+                          uploaded_at=datetime(2026, 1, 1, tzinfo=UTC)),
+        document=document, reading=reading, extraction=extraction, settings=settings)
+    total = extraction.fields.get("total")
+    out: dict[str, Any] = {"name": f"{scan.name}:{span.text}->{new}", "checks": {}, "findings": {},
+                           "extracted_total": total.value if total else None}
+    for det in single_document_detectors():
+        result = det.run(analysis, None)
+        out["checks"][det.name] = result.status
+        out["findings"][det.name] = [f.to_json() for f in result.findings]
+    return out
+
+
+def tampered_real_names(n: int) -> list[tuple[str, int]]:
+    """``n`` scans (seeded pick) whose total is printed findably, each with its own seed."""
+    import random
+
+    from fixtures.realscans import find_total, read_scan
+
+    rng = random.Random(TAMPERED_SEED)
+    paths = sorted(SROIE.glob("*.jpg"))
+    rng.shuffle(paths)
+    chosen = []
+    for path in paths:
+        scan = read_scan(path)
+        if len(chosen) < n and find_total(scan.lines, scan.total) is not None:
+            chosen.append(path.name)
+    return [(name, TAMPERED_SEED + i) for i, name in enumerate(chosen)]
+
+
+def recall_real(n: int, verbose: bool) -> None:
+    """Share of repainted real scans each detector (and any) flags."""
     with Pool(2) as pool:
-        results = pool.map(tampered_one, range(n))
+        results = pool.map(tampered_real_one, tampered_real_names(n), chunksize=1)
+    _print_recall(results, "tampered_real")
+    if verbose:
+        for r in results:
+            flags = [f"{d}/{f['severity']}" for d, fs in r["findings"].items() for f in fs]
+            print(f"    {r['name']} total={r['extracted_total']} arithmetic="
+                  f"{r['checks'].get('arithmetic')} findings={flags}")
+            for f in r["findings"].get("arithmetic", []):
+                print(f"        [{f['severity']}] {f['message']}")
+
+
+def _print_recall(results: list[dict[str, Any]], label: str) -> None:
     caught_any = set()
     for det in sorted({d for r in results for d in r["checks"]}):
         caught = [r["name"] for r in results
@@ -168,7 +272,14 @@ def recall(n: int) -> None:
         print(f"{det:16s} caught={len(caught):3d}/{len(results)} recall={len(caught) / len(results):.3f}")
     missed = sorted({r["name"] for r in results} - caught_any)
     print("missed:", " ".join(missed))
-    print(f"tampered_totals recall_any={len(caught_any) / max(1, len(results)):.3f} n={len(results)}")
+    print(f"{label} recall_any={len(caught_any) / max(1, len(results)):.3f} n={len(results)}")
+
+
+def recall(n: int) -> None:
+    """Share of tampered-total receipts each detector (and any) flags."""
+    with Pool(2) as pool:
+        results = pool.map(tampered_one, range(n))
+    _print_recall(results, "tampered_totals")
 
 
 def main() -> None:
@@ -180,9 +291,14 @@ def main() -> None:
                         help="the honest PDF invoices instead of the receipt scans")
     parser.add_argument("--tampered", type=int, default=0,
                         help="instead: recall on N generated receipts with a tampered total")
+    parser.add_argument("--tampered-real", type=int, default=0, metavar="N",
+                        help="instead: recall on N real scans with their total repainted")
     args = parser.parse_args()
     if args.tampered:
         recall(args.tampered)
+        return
+    if args.tampered_real:
+        recall_real(args.tampered_real, args.verbose)
         return
     names = sorted(p.name for p in (INVOICES.glob("*.pdf") if args.pdfs else SROIE.glob("*.jpg")))
     if args.limit:

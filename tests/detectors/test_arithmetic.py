@@ -141,3 +141,105 @@ def test_generated_receipt_with_tampered_total_end_to_end():
     assert results["good"].status == "done"
     assert flagged(results["good"]) == []
     assert any(f.code == "amounts_inconsistent" for f in flagged(results["bad"]))
+
+
+# --------------------------------------------------------------------------- printed totals
+# A till roll prints its total several times; a forger repaints one occurrence. The extractor
+# may well keep the original value as "the" total, so the check must compare the printed
+# totals with each other and with the relations that yield one.
+
+#: a Malaysian GST receipt's lower half, as OCR reads it: net, tax, total with tax, the total,
+#: cash and change, and the GST summary table
+GST_LINES = ["Total Sales (Excluding GST) : 80.00", "Total GST : 4.80", "Rounding : 0.00",
+             "Total Sales (Inclusive of GST) : 84.80", "TOTAL : 84.80", "CASH : 100.00",
+             "Change : 15.20", "GST Summary Amount(RM) Tax(RM)", "SR @ 6% 80.00 4.80"]
+#: what the extractor found on it (the first total-like line, say)
+GST_FIELDS = {"total": "84.80", "subtotal": "80.00", "tax": "4.80", "currency": "MYR"}
+
+
+def _repaint(lines: list[str], at: int, old: str, new: str) -> list[str]:
+    return [ln.replace(old, new) if i == at else ln for i, ln in enumerate(lines)]
+
+
+def test_printed_totals_quiet_on_the_honest_receipt():
+    result = detector.run(analysis_of(GST_FIELDS, GST_LINES), None)
+    assert result.status == "done"
+    assert flagged(result) == []
+
+
+def test_one_repainted_total_is_flagged_although_the_extracted_total_is_the_original():
+    lines = _repaint(GST_LINES, 4, "84.80", "218.40")  # only the TOTAL line repainted
+    analysis = analysis_of(GST_FIELDS, lines)
+    result = detector.run(analysis, None)
+    bad = [f for f in flagged(result) if f.evidence["check"] == "printed_totals"]
+    assert len(bad) == 1, result.findings
+    f = bad[0]
+    # the total with tax, subtotal + tax, cash - change and the summary table all say 84.80
+    assert f.severity == "high"
+    assert "218.40" in f.message and "84.80" in f.message
+    assert f.evidence["expected"] == "84.80"
+    word = next(w for w in analysis.reading.pages[0].words if w.text == "218.40")
+    assert f.box == word.box
+    numbers = {n["value"]: n for n in f.evidence["numbers"]}
+    assert numbers["218.40"]["box"] == list(word.box)
+    assert "84.80" in numbers and numbers["84.80"]["box"] is not None
+
+
+def test_two_agreeing_relations_make_a_medium_finding_without_any_extracted_total():
+    lines = ["SUBTOTAL 59.99", "GST 3.36", "TOTAL 133.67", "CASH 63.35", "CHANGE 0.00"]
+    result = detector.run(analysis_of({"currency": "MYR"}, lines), None)
+    bad = flagged(result)
+    assert [f.severity for f in bad] == ["medium"]
+    assert bad[0].evidence["expected"] == "63.35"
+
+
+def test_a_single_disagreeing_relation_is_not_enough():
+    # subtotal + tax says 63.35, nothing else does: a misread subtotal is as likely as an edit
+    lines = ["SUBTOTAL 59.99", "GST 3.36", "TOTAL 133.67"]
+    result = detector.run(analysis_of({"currency": "MYR"}, lines), None)
+    assert not any(f.evidence.get("check") == "printed_totals" for f in flagged(result))
+
+
+def test_excluding_and_including_tax_totals_are_not_a_disagreement():
+    # "Net total" is the amount before VAT on European invoices: the gross adds the VAT line
+    lines = ["Item A 2 x 100.00 200.00", "Item B 1 x 296.00 296.00", "Net total: 496.00",
+             "VAT total: 75.04", "Due payable: 571.04"]
+    items = [{"quantity": "2", "unit_price": "100.00", "amount": "200.00"},
+             {"quantity": "1", "unit_price": "296.00", "amount": "296.00"}]
+    fields = {"total": "571.04", "currency": "EUR", "line_items": items}
+    assert flagged(detector.run(analysis_of(fields, lines), None)) == []
+
+
+def test_rounding_and_the_total_before_it_stay_quiet():
+    lines = ["Total (Excluding GST): 80.02", "GST payable (6%): 4.80",
+             "Total (Inclusive of GST): 84.82", "Rounding Adj: -0.02", "TOTAL: 84.80",
+             "CASH : 100.00", "Change : 15.20"]
+    assert flagged(detector.run(analysis_of(GST_FIELDS, lines), None)) == []
+
+
+def test_one_confusable_digit_is_a_misread_not_an_edit():
+    honest = ["Total Sales (Excluding GST) : 32.83", "Total GST : 1.97",
+              "Total Sales (Inclusive of GST) : 34.80", "TOTAL : 34.80", "CASH : 50.00",
+              "Change : 15.20"]
+    fields = {"total": "34.80", "subtotal": "32.83", "tax": "1.97", "currency": "MYR"}
+    misread = _repaint(honest, 3, "34.80", "84.80")  # 3 read as 8
+    assert flagged(detector.run(analysis_of(fields, misread), None)) == []
+    raised = _repaint(honest, 3, "34.80", "94.80")  # 3 and 9 are not confused: an edit
+    assert flagged(detector.run(analysis_of(fields, raised), None))
+
+
+def test_counts_savings_and_discount_totals_are_not_totals():
+    lines = GST_LINES[:4] + ["Total Qty: 12", "Total Savings : 150.00", "Total Items 7",
+                             "TOTAL : 84.80"] + GST_LINES[5:]
+    assert flagged(detector.run(analysis_of(GST_FIELDS, lines), None)) == []
+
+
+def test_low_confidence_two_digit_slip_is_a_misread():
+    # the OCR doubted the word: two confusable digits (1->7, 4->1) are a misread; read with
+    # confidence, the same two digits are an edit
+    lines = ["Total Sales (Excluding GST) : 165.00", "TotalGST : 9.90",
+             "Total Sales (Inclusive of GST) : 174.90", "CASH : 174.90", "Change : 0.00",
+             "TOTAL : 771.90"]
+    fields = {"total": "174.90", "subtotal": "165.00", "tax": "9.90", "currency": "MYR"}
+    assert flagged(detector.run(analysis_of(fields, lines, confidence=0.5), None)) == []
+    assert flagged(detector.run(analysis_of(fields, lines, confidence=0.96), None))
