@@ -43,7 +43,7 @@ from forensics.fingerprints import (
 from forensics.index import HammingIndex
 from forensics.model import CheckResult
 from forensics.store import registries
-from forensics.store.schema import evidence, page_fingerprints
+from forensics.store.schema import evidence
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class _Indexes:
 
     def catch_up(self, conn) -> None:  # noqa: ANN001
         while True:
-            rows = _fingerprints_since(conn, self.last_id)
+            rows = registries.fingerprints_since(conn, self.last_id, limit=CATCH_UP_BATCH)
             if not rows:
                 return
             cur = [r for r in rows if r.version == FINGERPRINT_VERSION]
@@ -91,15 +91,6 @@ class _Indexes:
                 self.text.add(np.array([r.id for r in texts], dtype=np.int64),
                               np.array([from_signed64(r.text_hash) for r in texts], dtype=np.uint64))
             self.last_id = rows[-1].id
-
-
-def _fingerprints_since(conn, last_id: int) -> list[Any]:  # noqa: ANN001
-    """Fingerprint rows with id > last_id: the hashes the in-memory indexes hold."""
-    c = page_fingerprints.c
-    return conn.execute(
-        select(c.id, c.version, c.phash, c.dhash, c.text_version, c.text_hash)
-        .where(c.id > last_id).order_by(c.id).limit(CATCH_UP_BATCH)
-    ).all()
 
 
 _indexes: dict[str, _Indexes] = {}

@@ -53,6 +53,8 @@ def fingerprints_since(conn: Connection, last_id: int, *, limit: int = 100_000) 
             page_fingerprints.c.phash,
             page_fingerprints.c.dhash,
             page_fingerprints.c.layout_hash,
+            page_fingerprints.c.text_version,
+            page_fingerprints.c.text_hash,
         )
         .where(page_fingerprints.c.id > last_id)
         .order_by(page_fingerprints.c.id)
