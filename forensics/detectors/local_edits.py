@@ -12,13 +12,21 @@ new one in an editor's font. Two kinds of trace survive the final JPEG save:
   so wide. We measure both on every value-like word (three digits or more: totals, dates,
   receipt numbers, tax ids are what forgers repaint) against the value words of similar height
   on the same page, so the page's own scanner and print quality are the reference.
+- **foreign glyph shapes**: a receipt comes out of one printer in one font, so every instance
+  of a character at one size has nearly the same shape. Words whose ink falls apart into one
+  piece per character are cut into glyphs; each glyph (ink box resampled to a fixed size,
+  darkening as a share of the word's contrast) is correlated with the same character in the
+  other words of its size (best of +-1 px shifts). A glyph whose likeness to its page-mates
+  lies well below the likeness they have among themselves is foreign. Honest pages have
+  foreign shapes too (bold totals, a header in a display font), so shapes never flag alone.
 
 JPEG double compression was measured and dropped: the scans we see come from cameras and
 scanners at quality ~99 (quantisation steps of 1-2), so the honest part of a re-saved forgery
 carries no double-quantisation periodicity and no JPEG ghost to compare the patch with.
 
 ``local_edit`` needs two independent anomalies in one box, never a noise map alone: flat paper
-plus another ink, stroke or height; or a clean halo plus edges much sharper than the page's.
+plus another ink, stroke or height; or a clean halo plus edges much sharper than the page's or
+plus foreign shapes on at least three (and half) of the word's characters.
 Precision first: an honest receipt must almost never be flagged.
 """
 
@@ -85,6 +93,29 @@ GLYPH_SPREAD_FLOOR = 0.02
 CLEAN_HALO_Z = 1.0
 #: ... and its edges are sharp at this many below theirs (both needed to flag)
 SHARP_EDGE_Z = 2.0
+#: size in px (rows, columns) every glyph crop is resampled to before shapes are compared
+GLYPH_SIZE = (20, 14)
+#: px each way a glyph may shift against another when their shapes are compared
+GLYPH_SHIFT = 1
+#: least ink height in px of a glyph whose shape is compared
+MIN_GLYPH_HEIGHT = 8
+#: glyphs whose ink heights differ by at most this share are drawn at the same size
+GLYPH_PEER_HEIGHT = 0.25
+#: fewest same-character, same-size glyphs in other words a glyph is compared with
+MIN_GLYPH_MATES = 3
+#: a glyph's likeness to its page-mates is its second-best correlation with them (its best
+#: could be a twin the forger drew in the same edit, e.g. the same total printed twice)
+LIKENESS_RANK = 2
+#: a glyph's shape is foreign when its likeness lies this far (correlation) below the likeness
+#: its page-mates have among themselves ...
+FOREIGN_GAP = 0.06
+#: ... and this many robust spreads of theirs below it
+FOREIGN_Z = 2.0
+#: floor of that spread (correlation): honest glyphs of one printer agree to about this
+LIKENESS_SPREAD_FLOOR = 0.01
+#: foreign glyphs a value word needs (and at least half of its compared glyphs) for its shapes
+#: to count as another font: one or two odd glyphs are OCR misreads or print defects
+FOREIGN_GLYPHS = 3
 
 
 @dataclass(frozen=True)
@@ -292,10 +323,19 @@ def _below(value: float, peers: np.ndarray) -> float:
     return (med - value) / spread
 
 
-def drawn_text(glyphs: list[GlyphStats]) -> list[tuple[GlyphStats, float, float]]:
-    """Value words printed cleaner *and* sharper than the value words of their size: (word,
-    halo deviation, edge deviation). Either alone is common on honest pages (a lighter patch
-    of paper, a bolder line); an editor's vector text shows both."""
+def foreign_font(shape: ShapeStats | None) -> bool:
+    """Whether a word's glyphs are shaped unlike the same characters elsewhere on the page."""
+    return shape is not None and shape.foreign >= max(FOREIGN_GLYPHS, shape.judged / 2)
+
+
+def drawn_text(glyphs: list[GlyphStats], shapes: dict[int, ShapeStats] | None = None,
+               ) -> list[tuple[GlyphStats, float, float, ShapeStats | None]]:
+    """Value words that look drawn: (word, halo deviation, edge deviation, foreign shapes).
+    Drawn means a clean halo plus either sharp edges or glyphs of another font than the
+    page's (``shapes``, keyed by ``id`` of the word). Each alone is common on honest pages (a
+    lighter patch of paper, a bolder line, a header in a display font); an editor's text
+    shows two."""
+    shapes = shapes or {}
     out = []
     for g in glyphs:
         h = g.word.box[3] - g.word.box[1]
@@ -305,22 +345,158 @@ def drawn_text(glyphs: list[GlyphStats]) -> list[tuple[GlyphStats, float, float]
             continue
         clean = _below(g.halo_noise, np.array([p.halo_noise for p in peers]))
         sharp = _below(g.ramp_width, np.array([p.ramp_width for p in peers]))
-        if clean >= CLEAN_HALO_Z and sharp >= SHARP_EDGE_Z:
-            out.append((g, clean, sharp))
+        shape = shapes.get(id(g.word))
+        if clean >= CLEAN_HALO_Z and (sharp >= SHARP_EDGE_Z or foreign_font(shape)):
+            out.append((g, clean, sharp, shape if foreign_font(shape) else None))
     return out
 
 
-def _glyph_finding(reading: PageReading, g: GlyphStats, clean: float, sharp: float) -> Finding:
+@dataclass(frozen=True)
+class Glyph:
+    """One printed digit: which word it belongs to, its ink height and its normalised shape."""
+
+    word: int
+    char: str
+    height: int
+    #: the crop of its ink box, resampled to GLYPH_SIZE, darkening as a share of the contrast
+    shape: np.ndarray
+
+
+@dataclass(frozen=True)
+class ShapeStats:
+    """How a value word's digits match the same digits printed elsewhere on the page."""
+
+    word: Word
+    #: digits that could be compared (enough same-size page-mates in other words)
+    judged: int
+    #: of those, digits whose shape is foreign to their page-mates
+    foreign: int
+    #: the median shortfall of the word's digit likeness below their mates' (correlation)
+    gap: float
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of the runs of True in a 1-D mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def word_glyphs(maps: PageMaps, word: Word, index: int) -> list[Glyph]:
+    """The digits of a word cut at the gaps between its ink columns. Only a word whose ink
+    falls apart into exactly one piece per character is cut: a guess at where touching glyphs
+    part would compare half glyphs, and their misfit would look like another font."""
+    x0, y0, x1, y1 = _clip(word.box, maps.gray.shape)
+    text = word.text.strip()
+    if y1 - y0 < MIN_GLYPH_HEIGHT or x1 - x0 < len(text):
+        return []
+    dark = maps.dark[y0:y1, x0:x1]
+    contrast = float(np.percentile(dark, 98))
+    if contrast < MIN_GLYPH_CONTRAST:
+        return []
+    ink = dark > GLYPH_INK * contrast
+    cells = _runs(ink.any(axis=0))
+    if len(cells) != len(text):
+        return []
+    out = []
+    for ch, (a, b) in zip(text, cells, strict=True):
+        rows = np.flatnonzero(ink[:, a:b].any(axis=1))
+        if not ch.isalnum() or rows.size == 0 or rows[-1] - rows[0] + 1 < MIN_GLYPH_HEIGHT:
+            continue
+        crop = np.clip(dark[rows[0]:rows[-1] + 1, a:b] / contrast, 0, 1).astype(np.float32)
+        shape = cv2.resize(crop, GLYPH_SIZE[::-1], interpolation=cv2.INTER_AREA)
+        out.append(Glyph(index, ch, int(rows[-1] - rows[0] + 1), shape))
+    return out
+
+
+def _windows(shapes: np.ndarray) -> np.ndarray:
+    """(shifts, glyphs, px) zero-mean unit-norm windows of the glyphs shifted by up to
+    GLYPH_SHIFT px each way (the centre window is index shifts // 2)."""
+    n, (h, w), k = len(shapes), GLYPH_SIZE, GLYPH_SHIFT
+    padded = np.zeros((n, h + 2 * k, w + 2 * k), np.float32)
+    padded[:, k:k + h, k:k + w] = shapes
+    wins = np.stack([padded[:, dy:dy + h, dx:dx + w].reshape(n, -1)
+                     for dy in range(2 * k + 1) for dx in range(2 * k + 1)])
+    wins -= wins.mean(axis=2, keepdims=True)
+    wins /= np.linalg.norm(wins, axis=2, keepdims=True) + 1e-6
+    return wins
+
+
+def glyph_shortfalls(glyphs: list[Glyph]) -> np.ndarray:
+    """Per glyph, how far its likeness to its page-mates (same digit, same size, other words)
+    lies below the likeness those mates have among themselves, in units that flag it (>= 1
+    is foreign); NaN where there are too few mates. Likeness is the LIKENESS_RANK-th best
+    normalised cross-correlation, each pair at its best small shift."""
+    out = np.full(len(glyphs), np.nan)
+    gap = np.full(len(glyphs), np.nan)
+    by_char: dict[str, list[int]] = {}
+    for i, g in enumerate(glyphs):
+        by_char.setdefault(g.char, []).append(i)
+    for idx in by_char.values():
+        if len(idx) <= MIN_GLYPH_MATES:
+            continue
+        wins = _windows(np.stack([glyphs[i].shape for i in idx]))
+        sim = np.einsum("snd,md->snm", wins, wins[len(wins) // 2]).max(axis=0)
+        sim = np.maximum(sim, sim.T)
+        words = np.array([glyphs[i].word for i in idx])
+        heights = np.array([glyphs[i].height for i in idx], dtype=float)
+        mates = (words[:, None] != words[None, :]) & (
+            np.abs(heights[:, None] - heights[None, :]) <= GLYPH_PEER_HEIGHT * heights[:, None])
+        ranked = np.sort(np.where(mates, sim, -np.inf), axis=1)[:, ::-1]
+        likeness = ranked[:, LIKENESS_RANK - 1]
+        peers = np.where(mates & np.isfinite(likeness)[None, :], likeness[None, :], np.nan)
+        enough = (np.isfinite(peers).sum(axis=1) >= MIN_GLYPH_MATES) & np.isfinite(likeness)
+        if not enough.any():
+            continue
+        with np.errstate(all="ignore"):
+            ref = np.nanmedian(peers[enough], axis=1)
+            spread = np.maximum(1.4826 * np.nanmedian(np.abs(peers[enough] - ref[:, None]), axis=1),
+                                LIKENESS_SPREAD_FLOOR)
+        rows = np.array(idx)[enough]
+        gap[rows] = ref - likeness[enough]
+        out[rows] = np.minimum(gap[rows] / FOREIGN_GAP, gap[rows] / (FOREIGN_Z * spread))
+    return np.stack([out, gap])
+
+
+def shape_stats(maps: PageMaps, words: list[Word]) -> list[ShapeStats]:
+    """Foreign glyph shapes of every word, against the same characters of the other words."""
+    glyphs = [g for i, w in enumerate(words) for g in word_glyphs(maps, w, i)]
+    if not glyphs:
+        return []
+    score, gap = glyph_shortfalls(glyphs)
+    owner = np.array([g.word for g in glyphs])
+    out = []
+    for i, w in enumerate(words):
+        mine = (owner == i) & np.isfinite(score)
+        if not mine.any():
+            continue
+        out.append(ShapeStats(w, int(mine.sum()), int((score[mine] >= 1).sum()),
+                              float(np.median(gap[mine]))))
+    return out
+
+
+def _glyph_finding(reading: PageReading, g: GlyphStats, clean: float, sharp: float,
+                   shape: ShapeStats | None) -> Finding:
+    anomalies = ["clean halo"]
+    if sharp >= SHARP_EDGE_Z:
+        anomalies.append("sharp edges")
+    if shape is not None:
+        anomalies.append("foreign glyph shapes")
+    what = " and ".join(
+        {"sharp edges": "its edges are sharper",
+         "foreign glyph shapes": "its characters are shaped unlike the same characters "
+                                 "elsewhere on the page"}[a] for a in anomalies[1:])
+    evidence = {"text": g.word.text, "halo_noise": round(g.halo_noise, 3),
+                "edge_width": round(g.ramp_width, 2), "halo_below_peers": round(clean, 1),
+                "edges_below_peers": round(sharp, 1), "anomalies": anomalies}
+    if shape is not None:
+        evidence |= {"glyphs_compared": shape.judged, "glyphs_foreign": shape.foreign,
+                     "likeness_below_peers": round(shape.gap, 3)}
     return Finding(
         code="local_edit", severity="high", score=0.8,
         message=f"The text '{g.word.text}' on page {reading.page} looks drawn, not printed: the "
-                "paper right around it is cleaner and its edges are sharper than those of the "
-                "other values of its size on the page.",
-        page=reading.page, box=g.word.box,
-        evidence={"text": g.word.text, "halo_noise": round(g.halo_noise, 3),
-                  "edge_width": round(g.ramp_width, 2), "halo_below_peers": round(clean, 1),
-                  "edges_below_peers": round(sharp, 1),
-                  "anomalies": ["clean halo", "sharp edges"]})
+                f"paper right around it is cleaner than around the other values of its size, "
+                f"and {what}.",
+        page=reading.page, box=g.word.box, evidence=evidence)
 
 
 def page_findings(reading: PageReading, image) -> tuple[list[Finding], bool]:  # noqa: ANN001
@@ -330,7 +506,8 @@ def page_findings(reading: PageReading, image) -> tuple[list[Finding], bool]:  #
     words = [w for w in reading.words if w.text.strip()][:MAX_WORDS]
     glyphs = [g for w in words if sum(ch.isdigit() for ch in w.text) >= VALUE_DIGITS
               if (g := glyph_stats(maps, w)) is not None]
-    out = [_glyph_finding(reading, g, clean, sharp) for g, clean, sharp in drawn_text(glyphs)]
+    shapes = {id(s.word): s for s in shape_stats(maps, words)} if glyphs else {}
+    out = [_glyph_finding(reading, *drawn) for drawn in drawn_text(glyphs, shapes)]
     judged = len(glyphs) > MIN_VALUE_PEERS
     if maps.noise >= MIN_PAPER_NOISE:
         drawn = {f.box for f in out}

@@ -15,10 +15,14 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from forensics.detectors import Analysis
 from forensics.detectors.local_edits import (
     FLAT_RATIO,
+    Glyph,
     detector,
+    foreign_font,
+    glyph_shortfalls,
     page_findings,
     page_maps,
     robust_std,
+    shape_stats,
     word_stats,
 )
 from forensics.events import UploadEvent
@@ -29,6 +33,7 @@ from forensics.settings import Settings
 pytest.importorskip("fixtures.forgeries")
 from fixtures.forgeries import tamper_total  # noqa: E402
 from fixtures.receipts import make_receipt_data, make_shop, render_receipt  # noqa: E402
+from fixtures.shops import font_path  # noqa: E402
 
 
 def _jpeg(img: Image.Image, quality: int = 90) -> Image.Image:
@@ -137,7 +142,8 @@ SCANNER_BLUR = 1.0
 RAISED_DIGITS = str.maketrans("0123456789", "3456789012")
 
 
-def _scan_with_repaint(seed: int) -> tuple[Image.Image, Image.Image, tuple[int, int, int, int]]:
+def _scan_with_repaint(seed: int, font_file: str | None = None,
+                       ) -> tuple[Image.Image, Image.Image, tuple[int, int, int, int]]:
     """A generated receipt scan saved as JPEG (the camera's file), then re-saved as JPEG once
     honestly and once with its longest value repainted in an editor's font (``repaint_span``)."""
     from fixtures.realscans import ScanLine, Span, repaint_span
@@ -145,6 +151,8 @@ def _scan_with_repaint(seed: int) -> tuple[Image.Image, Image.Image, tuple[int, 
     rng = random.Random(seed)
     shop = make_shop(rng)
     img, _ = render_receipt(shop, make_receipt_data(shop, rng), rng)
+    if font_file == "other":  # a font of another design than the shop's printer
+        font_file = font_path("DejaVuSans" if "Mono" in shop.font_family else "DejaVuSansMono")
     # a scanner's optics soften the print before the scan is saved (the rendered receipt's text
     # is itself vector text, as sharp as a forger's)
     scan = _jpeg(img.filter(ImageFilter.GaussianBlur(SCANNER_BLUR)), quality=99).convert("RGB")
@@ -154,7 +162,8 @@ def _scan_with_repaint(seed: int) -> tuple[Image.Image, Image.Image, tuple[int, 
     forged = scan.copy()
     edited = repaint_span(forged, ScanLine(target.box, target.text),
                           Span(0, 0, len(target.text), target.text),
-                          target.text.translate(RAISED_DIGITS), align="right")
+                          target.text.translate(RAISED_DIGITS), align="right",
+                          font_file=font_file)
     return _jpeg(scan, quality=90), _jpeg(forged, quality=90), edited
 
 
@@ -166,3 +175,47 @@ def test_value_drawn_in_an_editor_is_a_local_edit_and_the_resave_is_quiet(seed):
     assert hits and all(_overlaps(f.box, edited) for f in hits)
     good = detector.run(_analysis(honest), None)
     assert good.status == "done" and good.findings == ()
+
+
+def _glyph(word: int, char: str, shape: np.ndarray) -> Glyph:
+    return Glyph(word, char, 20, shape.astype(np.float32))
+
+
+def test_a_glyph_of_another_shape_falls_short_of_its_page_mates():
+    """Six honest '0's (a ring, with print noise) and one drawn as a dotted ring: only the
+    odd one is foreign; a misfit of other characters says nothing about it."""
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:20, 0:14]
+    ring = ((((yy - 9.5) / 9) ** 2 + ((xx - 6.5) / 6) ** 2) > 0.5) & (
+        (((yy - 9.5) / 9.5) ** 2 + ((xx - 6.5) / 6.5) ** 2) <= 1)
+    narrow = ring & (np.abs(xx - 6.5) < 4.5)
+    honest = [_glyph(i, "0", np.clip(ring + rng.normal(0, 0.08, ring.shape), 0, 1))
+              for i in range(6)]
+    odd = _glyph(9, "0", narrow | ((np.abs(yy - 9.5) < 3) & (np.abs(xx - 6.5) < 1.5)))
+    score, gap = glyph_shortfalls([*honest, odd])
+    assert score[-1] >= 1 and gap[-1] > 0.06
+    assert np.all(score[:-1] < 1)
+    # a lone character has no page-mates: no verdict
+    assert np.isnan(glyph_shortfalls([*honest[:2], odd])[0]).all()
+
+
+@pytest.mark.parametrize("seed", [2, 4, 6])
+def test_value_repainted_in_another_font_has_foreign_shapes_and_fires(seed):
+    honest, forged, edited = _scan_with_repaint(seed, font_file="other")
+    bad = detector.run(_analysis(forged), None)
+    hits = [f for f in bad.findings if f.code == "local_edit"]
+    assert hits and all(_overlaps(f.box, edited) for f in hits)
+    good = detector.run(_analysis(honest), None)
+    assert good.status == "done" and good.findings == ()
+
+
+def test_shapes_alone_do_not_flag_but_find_the_repainted_word():
+    """The repainted value's glyphs are foreign to the page; an honest page may hold foreign
+    shapes too (a bold total), which is why shapes never flag without a clean halo."""
+    found = 0
+    for seed in (2, 4, 6):
+        _, forged, edited = _scan_with_repaint(seed, font_file="other")
+        reading = read_page(1, forged, Settings())
+        shapes = shape_stats(page_maps(forged), [w for w in reading.words if w.text.strip()])
+        found += any(foreign_font(s) and _overlaps(s.word.box, edited) for s in shapes)
+    assert found >= 2
