@@ -25,6 +25,8 @@ from forensics.model import CheckResult
 ISSUER_FREE_MIN_LEN = 8
 #: how alike two issuer keys must be (difflib ratio) for an issuer-free serial match
 ISSUER_SIMILARITY = 0.75
+#: a merchant name key shorter than this (letters and digits) is an OCR scrap, not a name
+MIN_NAME_LEN = 6
 #: shorter serials than this are not registered: "1", "01" or "25" identify nothing
 MIN_SERIAL_LEN = 4
 
@@ -35,7 +37,12 @@ def issuer_key(analysis: Analysis) -> str | None:
     tax = fields.get("merchant_tax_id")
     if tax and tax.value:
         return "tax:" + re.sub(r"[^A-Z0-9]", "", str(tax.value).upper())
-    merchant = fields.get("merchant")
+    return name_key(analysis)
+
+
+def name_key(analysis: Analysis) -> str | None:
+    """``name:<normalised merchant name>``, or None when no name was read."""
+    merchant = analysis.extraction.fields.get("merchant")
     if merchant and merchant.value:
         return "name:" + normalise_merchant(str(merchant.value))
     return None
@@ -85,6 +92,8 @@ def plausibly_same_issuer(a: str | None, b: str | None) -> bool:
         return True
     if a.split(":", 1)[0] != b.split(":", 1)[0]:
         return True
+    if min(len(a), len(b)) - len("name:") < MIN_NAME_LEN:
+        return True  # "name:WOE": a name read as a scrap identifies no issuer
     return SequenceMatcher(None, a, b).ratio() >= ISSUER_SIMILARITY
 
 
@@ -99,6 +108,12 @@ class SerialRegistry:
             return CheckResult.skipped("no serial number read")
         me = analysis.event.evidence_id
         uses = [u for u in store.serial_uses(row["issuer_key"], row["serial"]) if u["evidence_id"] != me]
+        name = name_key(analysis)
+        if name is not None and name != row["issuer_key"]:
+            # registered under their name by uploads whose tax id was not read
+            seen = {u["id"] for u in uses}
+            uses += [u for u in store.serial_uses(name, row["serial"])
+                     if u["evidence_id"] != me and u["id"] not in seen]
         if len(row["serial"]) >= ISSUER_FREE_MIN_LEN:
             seen = {u["id"] for u in uses}
             uses += [u for u in store.serial_uses(None, row["serial"])
@@ -114,7 +129,7 @@ class SerialRegistry:
             # a credit note repeats its invoice's number and amount with the sign turned
             if t_me is not None and t_other is not None and abs(t_me) != abs(t_other):
                 differs.append("total")
-            same_issuer = use["issuer_key"] == row["issuer_key"] and row["issuer_key"] is not None
+            same_issuer = use["issuer_key"] is not None and use["issuer_key"] in (row["issuer_key"], name)
             if use["seller_id"] != row["seller_id"]:
                 relations.append({"other": use["evidence_id"], "kind": "serial_reuse",
                                   "score": 0.95 if same_issuer else 0.8, "details": details})

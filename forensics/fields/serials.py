@@ -48,7 +48,7 @@ SERIAL_LABEL_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(SERIAL_LABELS) + r")
 #: S ("€$00012543", "©S00012494") are allowed and mapped back by :data:`SYMBOL_LETTERS`.
 _VALUE_RE = re.compile(
     r"\s*(?:(?:[.:#;=,~>»\-]|s(?=\s))\s*){0,3}"
-    r"(?P<v>\(?[A-Za-z0-9€©$§][A-Za-z0-9€©$§\-/_.]*[A-Za-z0-9]|\d)")
+    r"(?P<v>\(?[A-Za-z0-9€©$§][A-Za-z0-9€©$§\-/_.]*[A-Za-z0-9](?:(?:\s/|/\s)\d[A-Za-z0-9\-/]*)*|\d)")
 #: symbols OCR reads in place of the letters C and S inside a serial
 SYMBOL_LETTERS = str.maketrans({"€": "C", "©": "C", "$": "S", "§": "S"})
 INVOICE_CODE_LABEL_RE = re.compile(r"发票代码")
@@ -105,7 +105,9 @@ def find_serial(text: str) -> SerialMatch | None:
             continue
         if re.fullmatch(r"\(?\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", raw):
             continue  # a date after "Invoice:", not a number
-        return SerialMatch(normalise_serial(_open_paren(raw).translate(SYMBOL_LETTERS)), raw, m.start("v"), m.end("v"),
+        # "7698/0601 /00601": a space OCR put next to a slash is not part of the number
+        clean = re.sub(r"\s", "", _open_paren(raw)).translate(SYMBOL_LETTERS)
+        return SerialMatch(normalise_serial(clean), raw, m.start("v"), m.end("v"),
                            label.group(0))
     return None
 

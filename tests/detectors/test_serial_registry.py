@@ -32,3 +32,25 @@ def test_long_serial_reused_when_only_one_upload_shows_the_tax_id(settings, blob
     assert e1["fields"]["merchant_tax_id"]["value"] and "merchant_tax_id" not in e2["fields"]
     codes = {f["code"]: f for f in e2["findings"]}
     assert codes["serial_reuse"]["related"] == ["E1"], e2["findings"]
+
+
+def test_scraps_of_names_identify_no_issuer():
+    assert plausibly_same_issuer("name:WOE", "name:GARDENIABAKERIESKLSDNBHD")
+    assert not plausibly_same_issuer("name:GARDENIABAKERIES", "name:SANYUSTATIONERYSHOP")
+
+
+def test_short_serial_found_under_the_name_of_an_upload_without_the_tax_id(settings, blob_root):
+    # a short number is matched only within one issuer: the older upload was registered under
+    # its name (no GST line), the newer one shows the tax id and is looked up under both
+    short = [ln.replace("CS00012345", "54321") for ln in RECEIPT_LINES]
+    simple_receipt([ln for ln in short if not ln.startswith("GST REG")]).save(blob_root / "a.png")
+    simple_receipt([ln.replace("33.81", "47.20") for ln in short], seed=5, width=760).save(
+        blob_root / "b.png")
+    store = Store(settings.database_url)
+    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
+        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    e1, e2 = store.get("E1"), store.get("E2")
+    assert e1["fields"]["serial"]["value"] == e2["fields"]["serial"]["value"] == "54321"
+    codes = {f["code"]: f for f in e2["findings"]}
+    assert codes["serial_reuse"]["related"] == ["E1"], e2["findings"]
+    assert "serial_conflict" in codes  # same issuer, same number, another total

@@ -56,6 +56,7 @@ def test_invoice_code():
         ("Slip: 0000000011000140428", "0000000011000140428"),
         ("irans # : 261172", "261172"),
         ("BILL 18550 - 389 - 4768", "18550"),
+        ("Tax Invoice na. 7698/0601 /00601", "7698/0601/00601"),
     ],
 )
 def test_ocr_read_labels(line, value):
