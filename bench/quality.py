@@ -28,6 +28,8 @@ records.jsonl, misses.txt):
   with the visible total raised while the embedded Factur-X XML keeps the true one.
 
 A record is flagged when its verdict is not clean; a finding fires when its severity is not info.
+Per detector, ``honest_fp`` is the share of honest uploads it fires on and ``alone`` the share its
+findings would send to review by themselves.
 The last line is ``reupload_recall=… edited_recall=… link_recall=… honest_flagged=… overall_f1=…``.
 """
 
@@ -529,10 +531,11 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> Scores:
 
     # per detector: recall on the kinds it is meant for, precision over every record it fires on
     sc.lines.append("")
-    sc.lines.append(f"{'detector':18} {'fires':>6} {'prec':>6} {'recall':>7} {'pos':>5} {'honest_fp':>9}")
-    max_fp = 0.0
+    sc.lines.append(f"{'detector':18} {'fires':>6} {'prec':>6} {'recall':>7} {'pos':>5} {'honest_fp':>9} "
+                    f"{'alone':>6}")
+    max_fp = max_alone = 0.0
     for det, codes in DETECTORS.items():
-        fires = tp = pos = found = fp_honest = 0
+        fires = tp = pos = found = fp_honest = alone_honest = 0
         for e in ev:
             rec = by_id[e["evidence_id"]]
             hit = bool({f["code"] for f in fired(rec)} & set(codes))
@@ -543,10 +546,13 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> Scores:
             pos += meant
             found += hit and meant
             fp_honest += hit and e["kind"] in HONEST_KINDS
+            alone_honest += hit and e["kind"] in HONEST_KINDS and _flags_alone(rec, codes)
         fp_rate = _ratio(fp_honest, len(honest))
+        alone_rate = _ratio(alone_honest, len(honest))
         max_fp = max(max_fp, fp_rate)
+        max_alone = max(max_alone, alone_rate)
         sc.lines.append(f"{det:18} {fires:6d} {_fmt(_ratio(tp, fires)):>6} "
-                        f"{_fmt(_ratio(found, pos)):>7} {pos:5d} {fp_rate:9.3f}")
+                        f"{_fmt(_ratio(found, pos)):>7} {pos:5d} {fp_rate:9.3f} {alone_rate:6.3f}")
 
     forged = [e for e in ev if e["kind"] not in HONEST_KINDS and e["kind"] != "victim"]
     tp = sum(flagged(by_id[e["evidence_id"]]) for e in forged)
@@ -568,8 +574,20 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> Scores:
                   "honest_receipts_flagged": _ratio(sum(flagged(by_id[e["evidence_id"]])
                                                         for e in ev if e["kind"] == "honest"),
                                                     sum(e["kind"] == "honest" for e in ev)),
-                  "shared_honest_flagged": s_flag, "max_detector_honest_rate": max_fp}
+                  "shared_honest_flagged": s_flag, "max_detector_honest_rate": max_fp,
+                  "max_detector_honest_flag_alone": max_alone}
     return sc
+
+
+def _flags_alone(record: dict[str, Any], codes: tuple[str, ...]) -> bool:
+    """Would this detector's findings alone, with nothing else on the record, send it to a
+    reviewer? (A ``low`` finding fires but does not flag: e.g. one seller uploading one invoice
+    in two profiles.)"""
+    from forensics.settings import Settings
+    from forensics.verdict import verdict_of
+
+    own = [f for f in record.get("findings") or [] if f.get("code") in codes]
+    return verdict_of(own, {}, Settings())[1] != "clean"
 
 
 def _fmt(x: float) -> str:
