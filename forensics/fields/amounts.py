@@ -38,13 +38,14 @@ CURRENCY_MARKS: dict[str, str] = {
 _MARK_RE = "|".join(re.escape(m) for m in sorted(CURRENCY_MARKS, key=len, reverse=True))
 
 #: one amount inside a line: optional sign/currency, digits with optional grouping, optional
-#: decimals, optional trailing currency or minus. Groups of three may be separated by
+#: decimals, optional trailing currency or minus. Till rolls glue "RM" to the price and faded
+#: print makes OCR read it "RH", "RN", "fM" or "PM": taken as the mark before a price with cents. Groups of three may be separated by
 #: ``,`` ``.`` ``'`` or a (thin / no-break) space.
 AMOUNT_RE = re.compile(
     rf"""
     (?<![\w.,])
     (?P<neg1>[-−(])?
-    (?P<pre>{_MARK_RE})?\s?
+    (?:(?P<pre>{_MARK_RE})|(?P<rm>[RFP][MHN])(?=\d+[.,]\d\d(?!\d)))?\s?
     (?P<neg2>-)?
     (?P<num>
         \d{{1,3}}(?:(?P<grp>[,.'’])\d{{3}})+(?:(?P<dec1>[.,])\d{{1,2}})?
@@ -112,6 +113,8 @@ def find_amounts(text: str, *, decimal_comma: bool | None = None) -> list[Amount
             value = -value
         mark = m.group("pre") or m.group("post")
         currency = CURRENCY_MARKS.get(mark.upper()) if mark else None
+        if m.group("rm"):
+            currency = "MYR"  # "RH367.10", "fM1.00": RM as OCR reads it, glued to a price
         out.append(
             AmountMatch(
                 value=value,

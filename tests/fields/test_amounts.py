@@ -56,3 +56,15 @@ def test_round_trip_any_locale(value, style):
 def test_never_crashes(text):
     for m in find_amounts(text):
         assert m.start <= m.end
+
+
+@pytest.mark.parametrize("text,value", [("Total fM1.00", "1.00"), ("Nett Total RH367.10", "367.10"),
+                                        ("Paid PM4.00", "4.00")])
+def test_ringgit_mark_as_ocr_reads_it(text, value):
+    (m,) = find_amounts(text)
+    assert str(m.value) == value and m.currency == "MYR"
+
+
+@pytest.mark.parametrize("text", ["RH12", "RN 5 pax"])
+def test_letters_before_a_whole_number_are_no_currency(text):
+    assert all(m.currency is None for m in find_amounts(text))
