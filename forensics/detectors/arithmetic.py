@@ -853,10 +853,14 @@ def _weight(analysis: Analysis, f: Failure, n_total_failures: int, support: int)
     One failed relation alone is usually a misread or a mis-extracted line on an honest receipt:
     it is only noted. It counts when another relation blames the total too, or when the other
     numbers agree among themselves (tax = rate x subtotal, items = subtotal) so that the total
-    is the odd one out, and every number involved was read with confidence.
+    is the odd one out, and every number involved was read with confidence. Numbers that agree
+    among themselves are read right whatever Tesseract's confidence says (a misread would not
+    keep tax = rate x subtotal), so with such support only the total's own reading must be
+    confident.
     """
+    checked = (f.culprit,) if support else (f.culprit, *f.others)
     confident = all(_ocr_confidence(analysis, a) >= TRUSTED_CONFIDENCE
-                    for a in (f.culprit, *f.others) if a.name not in ("line_items", "tax_rate"))
+                    for a in checked if a.name not in ("line_items", "tax_rate"))
     if not confident:
         return "info", 0.15
     signals = n_total_failures + support

@@ -243,3 +243,27 @@ def test_low_confidence_two_digit_slip_is_a_misread():
     fields = {"total": "174.90", "subtotal": "165.00", "tax": "9.90", "currency": "MYR"}
     assert flagged(detector.run(analysis_of(fields, lines, confidence=0.5), None)) == []
     assert flagged(detector.run(analysis_of(fields, lines, confidence=0.96), None))
+
+
+def _with_confidence(analysis: Analysis, texts: set[str], confidence: float) -> Analysis:
+    """``analysis`` with the words printing ``texts`` read at ``confidence``."""
+    from dataclasses import replace
+
+    page = analysis.reading.pages[0]
+    words = tuple(replace(w, confidence=confidence) if w.text in texts else w for w in page.words)
+    return replace(analysis, reading=Reading((replace(page, words=words),)))
+
+
+def test_subtotal_and_tax_that_agree_with_the_rate_need_no_ocr_confidence():
+    # tax = 6% of the subtotal: both were read right even at low word confidence, so the total
+    # that disagrees with them is the odd one out
+    lines = ["SUBTOTAL 179.18", "GST 6% 10.75", "TOTAL 501.42"]
+    values = {"subtotal": "179.18", "tax": "10.75", "tax_rate": "6", "total": "501.42",
+              "currency": "MYR"}
+    shaky = _with_confidence(analysis_of(values, lines), {"179.18", "10.75"}, 0.67)
+    assert [f.severity for f in flagged(detector.run(shaky, None))] == ["medium"]
+    # numbers that do not agree among themselves keep the confidence rule: only noted
+    off = {**values, "tax": "12.75"}
+    lines_off = ["SUBTOTAL 179.18", "GST 6% 12.75", "TOTAL 501.42"]
+    shaky_off = _with_confidence(analysis_of(off, lines_off), {"179.18", "12.75"}, 0.67)
+    assert flagged(detector.run(shaky_off, None)) == []
