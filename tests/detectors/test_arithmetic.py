@@ -267,3 +267,13 @@ def test_subtotal_and_tax_that_agree_with_the_rate_need_no_ocr_confidence():
     lines_off = ["SUBTOTAL 179.18", "GST 6% 12.75", "TOTAL 501.42"]
     shaky_off = _with_confidence(analysis_of(off, lines_off), {"179.18", "12.75"}, 0.67)
     assert flagged(detector.run(shaky_off, None)) == []
+
+
+def test_a_total_a_few_cents_off_rate_consistent_numbers_is_still_a_possible_misread():
+    # subtotal 1327.16 read as 1327.36: tax 79.63 is still "6%" of it within the tolerance, so the
+    # agreement does not prove the subtotal right to the cent; low confidence keeps it a note
+    lines = ["SUBTOTAL 1327.36", "GST 6% 79.63", "TOTAL 1406.79"]
+    values = {"subtotal": "1327.36", "tax": "79.63", "tax_rate": "6", "total": "1406.79",
+              "currency": "MYR"}
+    shaky = _with_confidence(analysis_of(values, lines), {"1327.36", "79.63"}, 0.42)
+    assert flagged(detector.run(shaky, None)) == []
