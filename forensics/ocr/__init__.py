@@ -55,12 +55,24 @@ def _make_engine(settings: Settings) -> OcrEngine:
     return PytesseractEngine(settings.ocr_langs, timeout=settings.ocr_timeout)
 
 
+#: a page that yields fewer words than this is read a second time inside its edge frame
+FEW_WORDS = 20
+
+
 def read_page(page_number: int, image, settings: Settings) -> PageReading:  # noqa: ANN001
     """OCR one page image; word boxes are in the original image's pixel coordinates."""
     engine = get_engine(settings)
     started = time.perf_counter()
     prepared = prepare_page(image)
     words = boxes_to_original(engine.words(prepared.image), prepared, image.width, image.height)
+    if len(words) < FEW_WORDS:
+        # a page that reads (almost) nothing: a dark frame along its edges may have thrown
+        # Tesseract's resolution estimate; read it again inside the frame, keep the better
+        trimmed = prepare_page(image, trim=True)
+        if trimmed.offset != (0, 0) or trimmed.image.size != prepared.image.size:
+            again = boxes_to_original(engine.words(trimmed.image), trimmed, image.width, image.height)
+            if len(again) > len(words):
+                words = again
     return PageReading(
         page=page_number,
         source="ocr",

@@ -74,3 +74,43 @@ def test_tiny_receipt_reads_with_boxes_in_original_pixels(engine: str):
     change = next(w for w in reading.words if w.text.startswith("CHANGE"))
     # CHANGE is the 12th printed line: y = 50 + 11 * int(8 * 1.6) in the original image
     assert abs(change.box[1] - (50 + 11 * 12)) <= 5
+
+
+def _framed(top: int = 10, bottom: int = 12, right: int = 2):
+    """A receipt scanned with dark bands along its edges (scanner bed, photocopy cut)."""
+    from PIL import ImageDraw
+
+    img = simple_receipt(RECEIPT_LINES).convert("RGB")
+    d = ImageDraw.Draw(img)
+    w, h = img.size
+    d.rectangle((0, 0, w, top - 1), fill=(11, 11, 11))
+    d.rectangle((0, h - bottom, w, h), fill=(11, 11, 11))
+    d.rectangle((w - right, 0, w, h), fill=(5, 5, 5))
+    return img
+
+
+def test_dark_edge_frame_is_found_and_only_cut_on_request():
+    from forensics.ocr.preprocess import frame_box
+
+    img = _framed()
+    w, h = img.size
+    assert frame_box(img.convert("L")) == (0, 10, w - 2, h - 12)
+    assert prepare_page(img).offset == (0, 0) and prepare_page(img).image.size == (w, h)
+    trimmed = prepare_page(img, trim=True)
+    assert trimmed.offset == (0, 10) and trimmed.image.size == (w - 2, h - 22)
+    # a dark band that runs deep into the page is content, not a frame
+    assert frame_box(_framed(top=200).convert("L"))[1] == 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_words_read_inside_the_frame_come_back_in_page_coordinates(engine):
+    from forensics.ocr import get_engine
+
+    img = _framed()
+    eng = get_engine(Settings(ocr_engine=engine))
+    full = prepare_page(img)
+    inner = prepare_page(img, trim=True)
+    a = {w.text: w.box for w in boxes_to_original(eng.words(full.image), full, *img.size)}
+    b = {w.text: w.box for w in boxes_to_original(eng.words(inner.image), inner, *img.size)}
+    assert a.get("TOTAL") and b.get("TOTAL")
+    assert all(abs(p - q) <= 2 for p, q in zip(a["TOTAL"], b["TOTAL"], strict=True))
