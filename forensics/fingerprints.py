@@ -99,6 +99,9 @@ class PageFingerprint:
     version: str = FINGERPRINT_VERSION
     #: fraction of the normalised page that is ink (0 for a blank page: hashes mean little then)
     ink_fraction: float = 0.0
+    #: SimHash of the words read on the page (:func:`text_hash_of`); None when too little was
+    #: read or no reading was given
+    text_hash: int | None = None
 
 
 def to_signed64(value: int) -> int:
@@ -312,9 +315,11 @@ def layout_hash_of(head_ink: np.ndarray) -> int:
     return _dct_hash(small, (8, 8))
 
 
-def fingerprint_page(page_number: int, image: Image.Image, *, pixel_sha: str | None = None) -> PageFingerprint:
+def fingerprint_page(page_number: int, image: Image.Image, *, pixel_sha: str | None = None,
+                     words: list[str] | None = None) -> PageFingerprint:
     """All hashes of one page image (see :class:`PageFingerprint`). ``pixel_sha`` is the page's
-    pixel hash when the decoder already computed it (hashing a 300-DPI page costs ~10 ms)."""
+    pixel hash when the decoder already computed it (hashing a 300-DPI page costs ~10 ms);
+    ``words`` are the words read on the page, for its text hash."""
     norm = normalise(image)
     return PageFingerprint(
         page=page_number,
@@ -323,6 +328,7 @@ def fingerprint_page(page_number: int, image: Image.Image, *, pixel_sha: str | N
         layout_hash=layout_hash_of(norm.head_ink),
         pixel_sha256=pixel_sha or pixel_sha256(image),
         ink_fraction=round(float((norm.ink > 0.5).mean()), 4),
+        text_hash=text_hash_of(words) if words is not None else None,
     )
 
 

@@ -110,7 +110,9 @@ def analyse(event: UploadEvent | dict[str, Any], store: Store, settings: Setting
     stage("fingerprints")
     imaged = [p for p in document.pages if p.image is not None]
     shas = document.pixel_sha256 if len(document.pixel_sha256) == len(imaged) else (None,) * len(imaged)
-    fingerprints = [fingerprint_page(p.number, p.image, pixel_sha=sha) for p, sha in zip(imaged, shas, strict=True)]
+    words = {p.page: [w.text for w in p.words] for p in reading.pages}
+    fingerprints = [fingerprint_page(p.number, p.image, pixel_sha=sha, words=words.get(p.number))
+                    for p, sha in zip(imaged, shas, strict=True)]
     analysis = Analysis(event=event, document=document, reading=reading, extraction=extraction,
                         settings=settings, fingerprints=fingerprints)
 

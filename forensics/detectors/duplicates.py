@@ -37,7 +37,6 @@ from forensics.fingerprints import (
     content_key,
     from_signed64,
     hamming,
-    text_hash_of,
     to_signed64,
 )
 from forensics.index import HammingIndex
@@ -105,7 +104,6 @@ def fingerprint_rows(analysis: Analysis, sha256: str | None) -> list[dict[str, A
     """Rows this upload adds to ``page_fingerprints``."""
     key = _content_key(analysis)
     date_total = date_total_key(analysis)
-    texts = page_text_hashes(analysis)
     return [
         {
             "evidence_id": analysis.event.evidence_id,
@@ -119,16 +117,11 @@ def fingerprint_rows(analysis: Analysis, sha256: str | None) -> list[dict[str, A
             "file_sha256": sha256,
             "content_key": key if fp.page == 1 else None,
             "date_total_key": date_total if fp.page == 1 else None,
-            "text_hash": None if texts.get(fp.page) is None else to_signed64(texts[fp.page]),
-            "text_version": TEXT_HASH_VERSION if texts.get(fp.page) is not None else None,
+            "text_hash": None if fp.text_hash is None else to_signed64(fp.text_hash),
+            "text_version": None if fp.text_hash is None else TEXT_HASH_VERSION,
         }
         for fp in analysis.fingerprints or []
     ]
-
-
-def page_text_hashes(analysis: Analysis) -> dict[int, int | None]:
-    """Text SimHash of every page read (None where too little was read)."""
-    return {p.page: text_hash_of([w.text for w in p.words]) for p in analysis.reading.pages}
 
 
 def _content_key(analysis: Analysis) -> str | None:
@@ -262,15 +255,13 @@ class Duplicates:
                 link(row.evidence_id, "same_content", 0.9, {"fields": ["merchant", "serial", "date", "total"]})
 
         dt_key = date_total_key(analysis)
-        text_hashes = page_text_hashes(analysis)
         aligned = 0
         for fp in fps:
             for row in registries.evidence_with(conn, "pixel_sha256", fp.pixel_sha256, exclude=me):
                 link(row.evidence_id, "same_image", 1.0, {"pixels": "identical", "page": fp.page})
             if fp.ink_fraction < MIN_INK_FRACTION:
                 continue
-            mine_text = text_hashes.get(fp.page)
-            ids = _candidate_ids(idx, conn, fp, mine_text, dt_key, me, settings.hash_radius)
+            ids = _candidate_ids(idx, conn, fp, fp.text_hash, dt_key, me, settings.hash_radius)
             rank = {fid: i for i, fid in enumerate(ids)}
             rows = registries.fingerprint_rows(conn, ids[: MAX_CANDIDATES * 2])
             rows = sorted((r for r in rows if r.evidence_id != me), key=lambda r: rank[r.id])
@@ -288,17 +279,17 @@ class Duplicates:
                 rel = compare_pages(mine, other)
                 aligned += 1
                 if rel.kind in LINK_KINDS:
-                    link(r.evidence_id, rel.kind, float(rel.score), _link_details(me, fp, r, rel, mine_text))
+                    link(r.evidence_id, rel.kind, float(rel.score), _link_details(me, fp, r, rel))
         status = "done" if aligned == 0 else f"done: {aligned} candidate page(s) aligned"
         return CheckResult(status=status, relations=tuple(relations.values()))
 
 
-def _link_details(me: str, fp: Any, r: Any, rel: Any, mine_text: int | None) -> dict[str, Any]:
+def _link_details(me: str, fp: Any, r: Any, rel: Any) -> dict[str, Any]:
     """What a confirmed alignment stores: pages, hash distances, differing boxes."""
     distance = {"phash": hamming(fp.phash, from_signed64(r.phash)),
                 "dhash": hamming(fp.dhash, from_signed64(r.dhash))}
-    if mine_text is not None and r.text_hash is not None and r.text_version == TEXT_HASH_VERSION:
-        distance["text"] = hamming(mine_text, from_signed64(r.text_hash))
+    if fp.text_hash is not None and r.text_hash is not None and r.text_version == TEXT_HASH_VERSION:
+        distance["text"] = hamming(fp.text_hash, from_signed64(r.text_hash))
     details: dict[str, Any] = {"page": fp.page, "other_page": r.page, "hash_distance": distance}
     if rel.differing_boxes:
         details["boxes"] = [list(b) for b in rel.differing_boxes]
