@@ -97,6 +97,18 @@ def plausibly_same_issuer(a: str | None, b: str | None) -> bool:
     return SequenceMatcher(None, a, b).ratio() >= ISSUER_SIMILARITY
 
 
+def earlier_uses(store: Any, row: dict[str, Any], name: str | None) -> list[dict[str, Any]]:
+    """Registrations of ``row``'s serial by the same issuer: under its issuer key, or under its
+    merchant name (uploads whose tax id was not read register under the name); for long
+    serials, under any issuer key that could be the same issuer read differently."""
+    keys = [row["issuer_key"]] + ([name] if name is not None and name != row["issuer_key"] else [])
+    if len(row["serial"]) >= ISSUER_FREE_MIN_LEN:
+        return [u for u in store.serial_uses(None, row["serial"])
+                if u["issuer_key"] in keys or plausibly_same_issuer(row["issuer_key"], u["issuer_key"])]
+    found = {u["id"]: u for key in keys for u in store.serial_uses(key, row["serial"])}
+    return [found[i] for i in sorted(found)]
+
+
 class SerialRegistry:
     """Matches this upload's serial against every earlier registration."""
 
@@ -106,19 +118,8 @@ class SerialRegistry:
         row = registry_row(analysis)
         if row is None:
             return CheckResult.skipped("no serial number read")
-        me = analysis.event.evidence_id
-        uses = [u for u in store.serial_uses(row["issuer_key"], row["serial"]) if u["evidence_id"] != me]
         name = name_key(analysis)
-        if name is not None and name != row["issuer_key"]:
-            # registered under their name by uploads whose tax id was not read
-            seen = {u["id"] for u in uses}
-            uses += [u for u in store.serial_uses(name, row["serial"])
-                     if u["evidence_id"] != me and u["id"] not in seen]
-        if len(row["serial"]) >= ISSUER_FREE_MIN_LEN:
-            seen = {u["id"] for u in uses}
-            uses += [u for u in store.serial_uses(None, row["serial"])
-                     if u["evidence_id"] != me and u["id"] not in seen
-                     and plausibly_same_issuer(row["issuer_key"], u["issuer_key"])]
+        uses = [u for u in earlier_uses(store, row, name) if u["evidence_id"] != analysis.event.evidence_id]
         relations = []
         for use in uses:
             details = {"serial": row["serial"], "issuer": row["issuer_key"]}
