@@ -69,7 +69,7 @@ def read_page(page_number: int, image, settings: Settings) -> PageReading:  # no
         # a page that reads (almost) nothing: a dark frame along its edges may have thrown
         # Tesseract's resolution estimate; read it again inside the frame, keep the better
         trimmed = prepare_page(image, trim=True)
-        if trimmed.offset != (0, 0) or trimmed.image.size != prepared.image.size:
+        if trimmed.box is not None:
             again = boxes_to_original(engine.words(trimmed.image), trimmed, image.width, image.height)
             if len(again) > len(words):
                 words = again

@@ -67,8 +67,14 @@ class PreparedPage:
     scale: float
     #: measured median character height in original pixels, None when it could not be measured
     char_height: float | None
-    #: original pixels trimmed from the left and top edges (dark frame lines) before scaling
-    offset: tuple[int, int] = (0, 0)
+    #: the part of the original page kept (left, top, right, bottom) when a dark edge frame was
+    #: trimmed; None when the whole page was kept
+    box: tuple[int, int, int, int] | None = None
+
+    @property
+    def offset(self) -> tuple[int, int]:
+        """Original pixels cut from the left and top edges before scaling."""
+        return (self.box[0], self.box[1]) if self.box else (0, 0)
 
 
 def _grey(image: Image.Image) -> Image.Image:
@@ -123,25 +129,24 @@ def prepare_page(image: Image.Image, *, trim: bool = False) -> PreparedPage:
     """The page as the OCR engine should see it: greyscale, tiny text scaled up; with ``trim``
     the dark frame along its edges cut off first."""
     grey = _grey(image)
-    offset = (0, 0)
-    if trim:
-        box = frame_box(grey)
-        offset = (box[0], box[1])
-        if box != (0, 0, grey.width, grey.height):
-            grey = grey.crop(box)
+    box = frame_box(grey) if trim else None
+    if box == (0, 0, grey.width, grey.height):
+        box = None
+    if box is not None:
+        grey = grey.crop(box)
     measured = char_height(grey)
     scale = 1.0
     if measured and measured < MIN_CHAR_HEIGHT:
         scale = min(MAX_SCALE, TARGET_CHAR_HEIGHT / measured, MAX_SIDE / max(grey.size))
     if scale < MIN_SCALE_STEP:
-        return PreparedPage(grey, 1.0, measured, offset)
+        return PreparedPage(grey, 1.0, measured, box)
     size = (round(grey.width * scale), round(grey.height * scale))
-    return PreparedPage(grey.resize(size, Image.LANCZOS), scale, measured, offset)
+    return PreparedPage(grey.resize(size, Image.LANCZOS), scale, measured, box)
 
 
 def boxes_to_original(words: list[Word], prepared: PreparedPage, width: int, height: int) -> list[Word]:
     """``words`` with boxes mapped from the prepared image back to the original page."""
-    if prepared.scale == 1.0 and prepared.offset == (0, 0):
+    if prepared.scale == 1.0 and prepared.box is None:
         return words
     s = prepared.scale
     dx, dy = prepared.offset
