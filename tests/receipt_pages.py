@@ -95,7 +95,7 @@ def render_receipt(shop: MiniShop, rng: random.Random) -> tuple[Image.Image, dic
     return img, boxes
 
 
-def _jpeg(img: Image.Image, quality: int) -> Image.Image:
+def jpeg_roundtrip(img: Image.Image, quality: int) -> Image.Image:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=quality)
     buf.seek(0)
@@ -117,7 +117,7 @@ def render_scan(shop: MiniShop, rng: random.Random) -> tuple[Image.Image, dict[s
     texture = nrng.normal(0, rng.uniform(4, 8), (h // 2 + 1, w // 2 + 1)).repeat(2, 0).repeat(2, 1)[:h, :w]
     arr = arr + shade + texture + nrng.normal(0, 2.0, (h, w))
     img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    return _jpeg(img, rng.randint(88, 95)), boxes
+    return jpeg_roundtrip(img, rng.randint(88, 95)), boxes
 
 
 def reupload(img: Image.Image, rng: random.Random) -> Image.Image:
@@ -131,7 +131,7 @@ def reupload(img: Image.Image, rng: random.Random) -> Image.Image:
     s = rng.uniform(0.7, 1.3)
     out = out.resize((max(1, int(out.width * s)), max(1, int(out.height * s))), Image.Resampling.BILINEAR)
     out = ImageEnhance.Brightness(out).enhance(rng.uniform(0.85, 1.15))
-    return _jpeg(out, rng.randint(55, 85))
+    return jpeg_roundtrip(out, rng.randint(55, 85))
 
 
 def edited_copy(img: Image.Image, boxes: dict[str, tuple], shop: MiniShop, rng: random.Random,
@@ -160,5 +160,5 @@ def edited_copy(img: Image.Image, boxes: dict[str, tuple], shop: MiniShop, rng: 
     if degrade:
         s = rng.uniform(0.85, 1.15)
         out = out.resize((int(out.width * s), int(out.height * s)), Image.Resampling.BILINEAR)
-        return _jpeg(out, rng.randint(65, 85)), edited
-    return _jpeg(out, rng.randint(75, 92)), edited
+        return jpeg_roundtrip(out, rng.randint(65, 85)), edited
+    return jpeg_roundtrip(out, rng.randint(75, 92)), edited

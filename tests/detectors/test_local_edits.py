@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import random
 import re
 from datetime import UTC, datetime
@@ -34,15 +33,7 @@ pytest.importorskip("fixtures.forgeries")
 from fixtures.forgeries import tamper_total  # noqa: E402
 from fixtures.receipts import make_receipt_data, make_shop, render_receipt  # noqa: E402
 from fixtures.shops import font_path  # noqa: E402
-
-
-def _jpeg(img: Image.Image, quality: int = 90) -> Image.Image:
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=quality)
-    buf.seek(0)
-    out = Image.open(buf)
-    out.load()
-    return out
+from tests.receipt_pages import jpeg_roundtrip  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +45,7 @@ def scans():
         shop = make_shop(rng)
         img, truth = render_receipt(shop, make_receipt_data(shop, rng), rng)
         bad, bad_truth = tamper_total(img, truth, rng)
-        out.append((_jpeg(img), _jpeg(bad), bad_truth.edited_boxes[0]))
+        out.append((jpeg_roundtrip(img, 90), jpeg_roundtrip(bad, 90), bad_truth.edited_boxes[0]))
     return out
 
 
@@ -155,7 +146,7 @@ def _scan_with_repaint(seed: int, font_file: str | None = None,
         font_file = font_path("DejaVuSans" if "Mono" in shop.font_family else "DejaVuSansMono")
     # a scanner's optics soften the print before the scan is saved (the rendered receipt's text
     # is itself vector text, as sharp as a forger's)
-    scan = _jpeg(img.filter(ImageFilter.GaussianBlur(SCANNER_BLUR)), quality=99).convert("RGB")
+    scan = jpeg_roundtrip(img.filter(ImageFilter.GaussianBlur(SCANNER_BLUR)), quality=99).convert("RGB")
     words = read_page(1, scan, Settings()).words
     amounts = [w for w in words if re.fullmatch(r"[\d.,]*\d[.,]\d\d", w.text)]
     target = max(amounts, key=lambda w: (w.box[3] - w.box[1], w.box[1]))
@@ -164,7 +155,7 @@ def _scan_with_repaint(seed: int, font_file: str | None = None,
                           Span(0, 0, len(target.text), target.text),
                           target.text.translate(RAISED_DIGITS), align="right",
                           font_file=font_file)
-    return _jpeg(scan, quality=90), _jpeg(forged, quality=90), edited
+    return jpeg_roundtrip(scan, quality=90), jpeg_roundtrip(forged, quality=90), edited
 
 
 @pytest.mark.parametrize("seed", [2, 4, 6])
