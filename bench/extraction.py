@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import pickle
@@ -118,7 +119,11 @@ def _load(path: Path) -> tuple[Any, Any]:
 
 
 def _cache_key() -> str:
-    return READER
+    """The reader, plus the language data when TESSDATA_PREFIX points elsewhere."""
+    prefix = os.environ.get("TESSDATA_PREFIX")
+    if not prefix:
+        return READER
+    return f"{READER}-{hashlib.sha1(prefix.encode()).hexdigest()[:8]}"
 
 
 def cached(path: Path) -> tuple[Any, Any]:

@@ -47,7 +47,7 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
         by = (f" uploaded by seller{'s' if len(other_sellers) > 1 else ''} {', '.join(other_sellers[:4])}"
               if cross else " from the same seller")
         details = {o: {"relation": r["kind"], "score": round(float(r["score"]), 3),
-                       **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer")})}
+                       **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer", "read_as")})}
                    for o, r in links}
         if kind == "duplicate":
             kinds = sorted({r["kind"] for _, r in links})
@@ -81,11 +81,14 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
             ))
         elif kind == "serial_reuse":
             serial = next(((r.get("details") or {}).get("serial") for _, r in links), None)
+            slips = sorted({d["read_as"] for _, r in links if (d := r.get("details") or {}).get("read_as")})
+            slip = (f" (read as {', '.join(slips)} on one of them: the readings differ by an OCR slip"
+                    " only, so compare the two numbers on the images)") if slips else ""
             out.append(Finding(
                 code="serial_reuse",
                 severity="high" if cross else "low",
                 score=best,
-                message=f"Serial {serial} also appears on evidence {names}{by}.",
+                message=f"Serial {serial} also appears on evidence {names}{by}{slip}.",
                 related=tuple(others),
                 evidence={"links": details},
             ))
@@ -97,7 +100,8 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
                 severity="high",
                 score=best,
                 message=(f"Serial {serial} of the same issuer appears on evidence {names} with a different "
-                         f"{' and '.join(diffs) or 'content'}: one receipt number cannot have two {'/'.join(diffs) or 'contents'}."),
+                         f"{' and '.join(diffs) or 'content'}: one receipt number cannot have two "
+                         f"{' or '.join(d + 's' for d in diffs) or 'contents'}."),
                 related=tuple(others),
                 evidence={"links": details},
             ))

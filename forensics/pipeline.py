@@ -185,6 +185,9 @@ class LinkView:
     def serial_uses(self, issuer_key: str | None, serial: str) -> list[dict[str, Any]]:
         return registries.serial_uses(self.conn, issuer_key, serial)
 
+    def serials_ending(self, tail: str) -> list[dict[str, Any]]:
+        return registries.serials_ending(self.conn, tail)
+
     def evidence_meta(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         return registries.evidence_meta(self.conn, ids)
 

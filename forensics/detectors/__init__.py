@@ -37,6 +37,10 @@ class StoreView(Protocol):
         """Earlier registrations of a serial (issuer-free when ``issuer_key`` is None)."""
         ...
 
+    def serials_ending(self, tail: str) -> list[dict[str, Any]]:
+        """Earlier registrations of long serials that end in ``tail``, of any issuer."""
+        ...
+
 
 class Detector(Protocol):
     """The interface every detector module exposes (as a module-level instance)."""

@@ -7,6 +7,13 @@ normalised name. OCR misreads merchant names more often than long numbers, so se
 - ``serial_reuse``: one key on two or more sellers' uploads (high).
 - ``serial_conflict``: one key with a different date or total, even from one seller (high).
 Both are relations, so the older upload's record learns of the newer one too.
+
+One OCR slip must not hide a reuse: a long serial is also compared with the registrations that
+end in the same :data:`TAIL_LEN` characters, and two readings that differ only where one has a
+letter or symbol and the other a digit ("$070058756" and "9070058756"), or by one character
+read in extra in a number of :data:`INSERTION_MIN_LEN` or more, are taken as one serial on two
+sellers' uploads. Two digits that differ are never a slip: consecutive receipts of one shop
+differ exactly so, and no reuse may be invented from them.
 """
 
 from __future__ import annotations
@@ -29,6 +36,12 @@ ISSUER_SIMILARITY = 0.75
 MIN_NAME_LEN = 6
 #: shorter serials than this are not registered: "1", "01" or "25" identify nothing
 MIN_SERIAL_LEN = 4
+#: a long serial's last characters, under which readings with one OCR slip are looked up
+TAIL_LEN = 6
+#: at most this many letter-for-digit positions between two readings of one serial
+MAX_SLIPS = 2
+#: one extra character is a slip only in serials at least this long (the shorter reading)
+INSERTION_MIN_LEN = 10
 
 
 def issuer_key(analysis: Analysis) -> str | None:
@@ -79,6 +92,7 @@ def registry_row(analysis: Analysis) -> dict[str, Any] | None:
         "date": str(date.value) if date else None,
         "total": str(total.value) if total else None,
         "uploaded_at": ev.uploaded_at,
+        "serial_tail": serial[-TAIL_LEN:] if len(serial) >= ISSUER_FREE_MIN_LEN else None,
     }
 
 
@@ -109,6 +123,32 @@ def earlier_uses(store: Any, row: dict[str, Any], name: str | None) -> list[dict
     return [found[i] for i in sorted(found)]
 
 
+def ocr_slip(a: str, b: str) -> bool:
+    """Could two different readings be one long serial with an OCR slip? Equal length with at
+    most :data:`MAX_SLIPS` positions where one has a letter or symbol and the other a digit, or
+    one extra character in the longer of two readings of :data:`INSERTION_MIN_LEN` or more."""
+    if a == b or min(len(a), len(b)) < ISSUER_FREE_MIN_LEN or a[-TAIL_LEN:] != b[-TAIL_LEN:]:
+        return False
+    if len(a) == len(b):
+        diffs = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+        return len(diffs) <= MAX_SLIPS and all(x.isdigit() != y.isdigit() for x, y in diffs)
+    short, long_ = sorted((a, b), key=len)
+    if len(long_) - len(short) != 1 or len(short) < INSERTION_MIN_LEN:
+        return False
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def slipped_uses(store: Any, row: dict[str, Any], name: str | None) -> list[dict[str, Any]]:
+    """Registrations of a long serial that ``row``'s differs from by one OCR slip, by an issuer
+    that could be the same (an issuer known to be another is never matched)."""
+    if row["serial_tail"] is None:
+        return []
+    keys = (row["issuer_key"], name)
+    return [u for u in store.serials_ending(row["serial_tail"])
+            if ocr_slip(row["serial"], u["serial"])
+            and (u["issuer_key"] in keys or plausibly_same_issuer(row["issuer_key"], u["issuer_key"]))]
+
+
 class SerialRegistry:
     """Matches this upload's serial against every earlier registration."""
 
@@ -137,6 +177,12 @@ class SerialRegistry:
             if differs and (same_issuer or len(row["serial"]) >= ISSUER_FREE_MIN_LEN):
                 relations.append({"other": use["evidence_id"], "kind": "serial_conflict",
                                   "score": 0.9, "details": {**details, "fields": differs}})
+        # a slip is a weaker match: it names a reuse across sellers, never a conflict
+        for use in slipped_uses(store, row, name):
+            if use["seller_id"] != row["seller_id"] and use["evidence_id"] != analysis.event.evidence_id:
+                relations.append({"other": use["evidence_id"], "kind": "serial_reuse", "score": 0.7,
+                                  "details": {"serial": row["serial"], "issuer": row["issuer_key"],
+                                              "read_as": use["serial"]}})
         return CheckResult(status="done", relations=tuple(relations))
 
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 #: letters OCR reads in place of digits, and the digit meant
 OCR_DIGIT_CONFUSIONS = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "|": "1", "S": "5", "B": "8", "Z": "2", "G": "6"}
-#: "No." and its kin; OCR reads "No." as "na.", "N0", "NG", "Wo" or "Ho" and "#" as "4" before
-#: the colon that follows them
+#: "No." and its kin; OCR reads "No." as "na.", "N0", "NG", "Wo" or "Ho" and "#" as "4" or "H"
+#: before the colon that follows them, and "#:" as "is" before a number of four digits or more
 _NUMBER_WORD = (r"-?\s*(?:no|nr|num|number|nummer|numéro|numero|n°|n º|nº|#|id|n[a0]\."
-                r"|(?:4|now|n[g0m]|[wh]o)(?=\s*[.:;]))")
+                r"|(?:4|h|now|n[g0m]|[wh]o)(?=\s*[.:;])|is(?=\s+\(?[A-Z]{0,4}\d{4}))")
 #: labels of a document serial, as regex alternatives (English, Malay, German, French, Chinese)
 SERIAL_LABELS = [
     rf"(?:tax\s*)?invoice\s*{_NUMBER_WORD}",
@@ -49,6 +49,10 @@ SERIAL_LABEL_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(SERIAL_LABELS) + r")
 _VALUE_RE = re.compile(
     r"\s*(?:(?:[.:#;=,~>»\-]|s(?=\s))\s*){0,3}"
     r"(?P<v>\(?[A-Za-z0-9€©$§][A-Za-z0-9€©$§\-/_.]*[A-Za-z0-9](?:(?:\s/|/\s)\d[A-Za-z0-9\-/]*)*|\d)")
+#: the number after a letter prefix that OCR split off it ("OR {8032802170347")
+_SPLIT_NUMBER_RE = re.compile(r" (?P<n>[{}\[\]|!]?\d{5,}[A-Za-z0-9\-/]*)")
+#: brackets and bars OCR reads in place of a "1"
+BRACE_ONES = str.maketrans({"{": "1", "}": "1", "[": "1", "]": "1", "|": "1", "!": "1"})
 #: symbols OCR reads in place of the letters C and S inside a serial
 SYMBOL_LETTERS = str.maketrans({"€": "C", "©": "C", "$": "S", "§": "S"})
 INVOICE_CODE_LABEL_RE = re.compile(r"发票代码")
@@ -98,6 +102,13 @@ def find_serial(text: str) -> SerialMatch | None:
         if not m:
             continue
         raw = m.group("v")
+        if len(raw) <= 3 and raw.isalpha() and (rest := _SPLIT_NUMBER_RE.match(text, m.end())):
+            # "Invoice # : OR {8032802170347": a letter prefix OCR cut off its number, whose
+            # first "1" it read as a brace
+            prefix, number = raw, rest.group("n")
+            raw = text[m.start("v"):rest.end("n")]
+            return SerialMatch(normalise_serial(prefix + number.translate(BRACE_ONES)), raw,
+                               m.start("v"), rest.end("n"), label.group(0))
         if len(raw) <= 2 and (longer := _VALUE_RE.match(text, m.end())):
             # "RECEIPT #2 CS00031180": a colon read as a digit before the real number
             m, raw = longer, longer.group("v")

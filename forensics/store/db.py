@@ -340,6 +340,10 @@ class Store:
         with self.transaction() as conn:
             return registries.serial_uses(conn, issuer_key, serial)
 
+    def serials_ending(self, tail: str) -> list[dict[str, Any]]:
+        with self.transaction() as conn:
+            return registries.serials_ending(conn, tail)
+
     # -- dead letters -------------------------------------------------------------------------
 
     def add_dead_letter(self, message_id: str, event: dict[str, Any], error: str, retries: int) -> None:

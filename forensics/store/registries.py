@@ -92,6 +92,12 @@ def serial_uses(conn: Connection, issuer_key: str | None, serial: str) -> list[d
     return [dict(r._mapping) for r in conn.execute(q.order_by(serials.c.id)).all()]
 
 
+def serials_ending(conn: Connection, tail: str) -> list[dict[str, Any]]:
+    """Registrations of long serials whose last characters are ``tail``, of any issuer."""
+    q = select(serials).where(serials.c.serial_tail == tail).order_by(serials.c.id)
+    return [dict(r._mapping) for r in conn.execute(q).all()]
+
+
 # -- relations ---------------------------------------------------------------------------------
 
 

@@ -115,6 +115,8 @@ serials = Table(
     Column("date", String(10), nullable=True),
     Column("total", String(32), nullable=True),
     Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    #: the last characters of a long serial: candidates for a reading with an OCR slip
+    Column("serial_tail", String(16), nullable=True, index=True),
     Index("ix_serials_issuer_serial", "issuer_key", "serial"),
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forensics.detectors.serial_registry import plausibly_same_issuer
+from forensics.detectors.serial_registry import ocr_slip, plausibly_same_issuer
 from forensics.pipeline import analyse
 from forensics.store import Store
 from tests.conftest import RECEIPT_LINES, simple_receipt
@@ -54,3 +54,51 @@ def test_short_serial_found_under_the_name_of_an_upload_without_the_tax_id(setti
     codes = {f["code"]: f for f in e2["findings"]}
     assert codes["serial_reuse"]["related"] == ["E1"], e2["findings"]
     assert "serial_conflict" in codes  # same issuer, same number, another total
+
+
+def test_ocr_slips_are_letters_for_digits_or_one_extra_character():
+    assert ocr_slip("9070058756", "S070058756")  # "$" (S) read for a 9
+    assert ocr_slip("CS00251915", "CS002251915")  # one character read in extra
+    assert ocr_slip("TD01167104", "TDO1167104")
+    # two digits that differ: the next receipt of the shop, never a slip
+    assert not ocr_slip("9070058756", "9070058757")
+    assert not ocr_slip("CS00011955", "CS00011985")
+    # the tail must agree; short numbers and short insertions are too easy to meet by chance
+    assert not ocr_slip("S070058756", "9070058750")
+    assert not ocr_slip("C1234567", "C12345567")  # shorter than INSERTION_MIN_LEN
+    assert not ocr_slip("CS00251915", "CS00251915")  # equal is an exact match, not a slip
+    assert not ocr_slip("SSOA058756", "9070058756")  # more than MAX_SLIPS positions
+
+
+def _two_receipts(blob_root, first: str, second: str) -> None:
+    lines = [ln for ln in RECEIPT_LINES if not ln.startswith("GST REG")]
+    simple_receipt([ln.replace("CS00012345", first) for ln in lines]).save(blob_root / "a.png")
+    simple_receipt([ln.replace("CS00012345", second).replace("33.81", "47.20") for ln in lines],
+                   seed=5, width=760).save(blob_root / "b.png")
+
+
+def test_a_serial_read_with_a_slip_on_one_upload_is_still_a_reuse(settings, blob_root):
+    # what OCR made of "9070058756" on one of the two uploads
+    _two_receipts(blob_root, "9070058756", "S070058756")
+    store = Store(settings.database_url)
+    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
+        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    e1, e2 = store.get("E1"), store.get("E2")
+    assert e1["fields"]["serial"]["value"] == "9070058756"
+    assert e2["fields"]["serial"]["value"] == "S070058756"
+    codes = {f["code"]: f for f in e2["findings"]}
+    assert codes["serial_reuse"]["related"] == ["E1"], e2["findings"]
+    assert codes["serial_reuse"]["severity"] == "high"
+    assert "S070058756" in codes["serial_reuse"]["message"]
+    assert "serial_conflict" not in codes  # a slip names a reuse, never a conflict
+    assert "serial_reuse" in {f["code"] for f in store.get("E1")["findings"]}
+
+
+def test_the_next_receipt_of_the_shop_is_not_a_slip(settings, blob_root):
+    _two_receipts(blob_root, "9070058756", "9070058757")
+    store = Store(settings.database_url)
+    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
+        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    e2 = store.get("E2")
+    assert e2["fields"]["serial"]["value"] == "9070058757"
+    assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in e2["findings"]}

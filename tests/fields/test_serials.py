@@ -57,6 +57,12 @@ def test_invoice_code():
         ("irans # : 261172", "261172"),
         ("BILL 18550 - 389 - 4768", "18550"),
         ("Tax Invoice na. 7698/0601 /00601", "7698/0601/00601"),
+        # "#:" read as "is", "#" read as "H"
+        ("RECEIPT is (SPO420207 gaits 15/06/2017", "CSP0420207"),
+        ("RECEIPT H: CS00012345", "CS00012345"),
+        # a letter prefix split off its number, whose "1" was read as a brace
+        ("Invoice # : OR {8032802170347", "OR18032802170347"),
+        ("INVOICE NO: INV 123456", "INV123456"),
     ],
 )
 def test_ocr_read_labels(line, value):
@@ -67,7 +73,7 @@ def test_ocr_read_labels(line, value):
 @pytest.mark.parametrize(
     "line",
     ["TAX INVOICE", "Bill 4 pax 12.00", "Billing no: 5555", "Slip 2 of 3", "Doc fee 12.00",
-     "Invoice No: 12/03/2018"],
+     "Invoice No: 12/03/2018", "This receipt is valid for 30 days", "Receipt is 12 items"],
 )
 def test_labels_that_carry_no_serial(line):
     assert find_serial(line) is None

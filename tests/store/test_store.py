@@ -98,3 +98,15 @@ def test_dead_letters_round_trip(store: Store):
     assert len(rows) == 1 and rows[0]["error"].endswith("still down")
     store.mark_redriven([rows[0]["id"]])
     assert store.dead_letters() == [] and len(store.dead_letters(include_redriven=True)) == 1
+
+
+def test_migrations_build_the_schema_the_code_declares(store: Store):
+    # a column or index added to schema.py without its migration (or the reverse) shows here
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from forensics.store.schema import metadata
+
+    with store.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diffs == []
