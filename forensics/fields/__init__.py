@@ -10,6 +10,7 @@ text's reading stays in ``alternatives[name]["text"]`` and the XML's in ``["xml"
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import replace
 from decimal import Decimal
 
@@ -38,6 +39,8 @@ ISSUE_DATE_LABEL = re.compile(
     r"date\s*de\s*(?:la\s*)?facture|date\s*d'émission|开票日期|\bdate\b|\bdatum\b|\btarikh\b|日期)",
     re.IGNORECASE,
 )
+#: added to a date's score when the same date is printed again elsewhere
+REPEAT_BONUS = 0.3
 OTHER_DATE_LABEL = re.compile(
     r"(due|fällig|zahlbar|échéance|echeance|liefer|delivery|livraison|leistung|period|zeitraum|"
     r"expir|valid|gültig|birth|order\s*date|bestell)",
@@ -186,16 +189,20 @@ def _dates(lines: list[TextLine], fields: dict[str, Field], src, locale: str) ->
     n = max(len(lines), 1)
     if date_order([ln.text for ln in lines]) == "mdy":
         locale = "en_US"  # the document itself writes month first (e.g. a due date 11/17/2017)
-    for idx, line in enumerate(lines):
-        for d in find_dates(line.text, locale=locale):
-            before = line.text[: d.start]
-            score = d.confidence - 0.3 * idx / n
-            if ISSUE_DATE_LABEL.search(before):
-                score += 1.0
-            if OTHER_DATE_LABEL.search(before) or (idx > 0 and OTHER_DATE_LABEL.search(lines[idx - 1].text) and not before.strip()):
-                score -= 1.5
-            if best is None or score > best[0]:
-                best = (score, line, d)
+    found = [(idx, line, d) for idx, line in enumerate(lines) for d in find_dates(line.text, locale=locale)]
+    printed = Counter(d.iso for _, _, d in found)
+    for idx, line, d in found:
+        before = line.text[: d.start]
+        score = d.confidence - 0.3 * idx / n
+        # the same date printed again (a till roll repeats it at the foot): a misread copy
+        # stands alone
+        score += REPEAT_BONUS * min(printed[d.iso] - 1, 1)
+        if ISSUE_DATE_LABEL.search(before):
+            score += 1.0
+        if OTHER_DATE_LABEL.search(before) or (idx > 0 and OTHER_DATE_LABEL.search(lines[idx - 1].text) and not before.strip()):
+            score -= 1.5
+        if best is None or score > best[0]:
+            best = (score, line, d)
     if best is None:
         return
     _, line, d = best

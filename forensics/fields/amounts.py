@@ -146,11 +146,16 @@ def format_amount(value: Decimal) -> str:
 
 #: characters Tesseract reads in place of digits inside a number
 _OCR_DIGIT = str.maketrans({"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "S": "5"})
-_OCR_NUMBERISH = re.compile(r"(?<=\d[.,])[OoD]{1,2}\b|\b\d+[.,]\d?[OoD]\b")
+_OCR_NUMBERISH = re.compile(
+    r"(?<=\d[.,])[OoD]{1,2}\b|\b\d+[.,]\d?[OoD]\b"
+    # a zero read as a letter right after a currency mark: "RMO.00", "$O.50"
+    r"|(?:(?<=RM)|(?<=\$))[OoD](?=[.,]\d\d(?!\d))"
+)
 
 
 def _fix_ocr_digits(text: str) -> str:
-    """Replace letter-for-digit slips in the decimals of a number (``12.5O`` -> ``12.50``).
+    """Replace letter-for-digit slips in the decimals of a number (``12.5O`` -> ``12.50``)
+    and a lone zero after a currency mark (``RMO.00`` -> ``RM0.00``).
 
     Same length in and out, so match offsets stay valid for the original text.
     """

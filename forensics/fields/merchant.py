@@ -9,17 +9,19 @@ contact or registration line. Nothing here names a particular merchant.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from forensics.fields.layout import TextLine, letters_ratio
 
 #: words that mark a business name (legal forms and trade words), English/Malay/German/French
 BUSINESS_WORDS = re.compile(
     r"\b(SDN\.?\s*BHD|BHD|S/B|SDN|ENTERPRISE|ENTERPRISES|TRADING|HOLDINGS|CORPORATION|CORP|"
-    r"COMPANY|CO\.|LTD|LIMITED|LLC|INC|PLC|GMBH|AG|KG|OHG|UG|E\.K\.|SARL|SAS|SA|EURL|SNC|"
+    r"COMPANY|CO\.|LTD|LIMITED|LLC|INC|PLC|GMBH|E\.K\.|SARL|EURL|"
     r"MART|MARKET|SUPERMARKET|MINIMARKET|STORE|STORES|SHOP|HARDWARE|RESTAURANT|RESTORAN|CAFE|"
     r"BAKERY|PHARMACY|FARMASI|KEDAI|PERNIAGAAN|STATIONERY|BOOKSTORE|GALLERY|TRADERS|"
-    r"INTERNATIONAL|INDUSTRIES|SERVICES|CENTRE|CENTER|BISTRO|KITCHEN|FOOD|MAKANAN)\b",
+    r"INTERNATIONAL|INDUSTRIES|SERVICES|CENTRE|CENTER|BISTRO|KITCHEN|FOOD|MAKANAN)\b"
+    # short legal forms count in capitals only: OCR reads smudges as "sa", "ag", "ug"
+    r"|(?-i:\b(?:AG|KG|OHG|UG|SAS|SA|SNC)\b)",
     re.IGNORECASE,
 )
 CJK_BUSINESS = re.compile(r"(有限公司|公司|商店|超市|酒店|餐厅|饭店)")
@@ -45,6 +47,8 @@ ADDRESS_WORDS = re.compile(
 )
 #: a five-digit postcode; a lot or house number ("LOT 26151") is not one
 POSTCODE = re.compile(r"(?<!\d)(?<!LOT )(?<!LOT\.)(?<!NO )(?<!NO\.)(?<!No )(?<!No\.)(?<!Lot )\d{5}(?!\d)")
+#: a line that starts with a house or lot number ("NO 24, 25 & 26,", "LOT 12A,")
+STREET_NUMBER = re.compile(r"^(?:NO|LOT|BLK|BLOCK|UNIT)\b\.?\s*[:.]?\s*\d+[A-Z]?\b\s*(?:[,&/-]|$)", re.IGNORECASE)
 #: how many lines from the top the merchant's name may start at
 NAME_WINDOW = 8
 #: most lines an address spans
@@ -81,7 +85,7 @@ TRAILING_REG_NO = re.compile(
 
 #: legal forms and trade words that only a business name carries
 LEGAL_WORD = re.compile(
-    r"\b(?:SDN\.?\s*BHD|BHD|S/B|GMBH|LTD|LIMITED|LLC|INC|PLC|SARL|ENTERPRISES?|TRADING)\b", re.IGNORECASE
+    r"\b(?:SDN\.?\s*BHD|BHD|SDN|S/B|GMBH|LTD|LIMITED|LLC|INC|PLC|SARL|ENTERPRISES?|TRADING)\b", re.IGNORECASE
 )
 #: lines that end the header: the document's title and the transaction lines under it
 TITLE_LINE = re.compile(
@@ -89,8 +93,9 @@ TITLE_LINE = re.compile(
     r"QUITTUNG|BELEG|KASSENBON)\b|发票",
     re.IGNORECASE,
 )
-#: a legal form followed by a bracketed registration number: the name ends at the legal form
-NAME_THEN_REG_NO = re.compile(r"(SDN\.?\s*BHD\.?|\bBHD\.?|S/B)\s*[(\[{][^)\]}]*\d", re.IGNORECASE)
+#: a legal form followed by a registration number, bracketed or not: the name ends at the
+#: legal form ("X SDN BHD (728515-H)", "x sdn bhd 1110644-V")
+NAME_THEN_REG_NO = re.compile(r"(SDN\.?\s*BHD\.?|\bBHD\.?|S/B)\s*(?:[(\[{][^)\]}]*\d|\d{4,})", re.IGNORECASE)
 
 
 def _clean(text: str) -> str:
@@ -122,14 +127,20 @@ def _is_registration(text: str) -> bool:
 def _is_address(text: str) -> bool:
     if LEGAL_WORD.search(text):
         return False  # "X SDN BHD (20154-T)": a name with its registration number, not a postcode
+    if STREET_NUMBER.match(text):
+        return True  # "NO 24, 25 & 26,", "LOT 12,": few letters, but a street number
     if sum(c.isalpha() for c in text) < 3:
         return False  # "(0005£83085-K)": a garbled registration number, not a street
     return bool(ADDRESS_WORDS.search(text) and any(c.isdigit() for c in text)) or bool(POSTCODE.search(text))
 
 
+#: a price ("10.00", "12,50"): item and total lines carry one, a business name does not
+PRICE = re.compile(r"(?<![\d.,])\d{1,6}[.,]\d\d(?![\d.,])")
+
+
 def _looks_like_name(line: TextLine) -> bool:
     text = _clean(line.text)
-    if _is_noise(line) or HEADER_END.search(text) or REG_NO_LINE.match(text) or _is_address(text):
+    if _is_noise(line) or HEADER_END.search(text) or REG_NO_LINE.match(text) or _is_address(text) or PRICE.search(text):
         return False
     return _upper_share(text) >= 0.6 or bool(BUSINESS_WORDS.search(text)) or bool(CJK_BUSINESS.search(text))
 
@@ -139,7 +150,7 @@ def _plain_name(line: TextLine) -> bool:
     text = _clean(line.text)
     return not (
         _is_noise(line) or HEADER_END.search(text) or _is_registration(text) or _is_address(text)
-        or sum(c.isdigit() for c in text) > 1 or len(text.split()) > 6
+        or sum(c.isdigit() for c in text) > 1 or len(text.split()) > 6 or PRICE.search(text)
     )
 
 
@@ -161,12 +172,14 @@ def _joins_previous(prev: str, text: str) -> bool:
 
 def _name_text(lines: list[TextLine]) -> str:
     text = " ".join(_clean(ln.text) for ln in lines)
-    owner = re.search(r"\b(?:OWN(?:ED)?\s*BY|OPERATED\s*BY|A\s*MEMBER\s*OF)\s*:?\s*", text, re.IGNORECASE)
-    if owner and LEGAL_FORM.search(text[owner.end() :]):
-        text = text[owner.end() :]  # "OLD ASIA OWN BY: X SDN BHD": the business is the owner
     cut = NAME_THEN_REG_NO.search(text)
     if cut:
         text = text[: cut.end(1)]  # "X SDN BHD (728515-H) BRANCH NAME": the name ends at the legal form
+    owner = re.search(
+        r"\b(?:OWN(?:ED)?\s*BY|OPERATED\s*BY|A\s*MEMBER\s*OF|DIMILIKI(?:\s*OLEH)?)\s*:?\s*", text, re.IGNORECASE
+    )
+    if owner and LEGAL_FORM.search(text[owner.end() :]):
+        text = text[owner.end() :]  # "OLD ASIA OWN BY: X SDN BHD": the business is the owner
     text = TRAILING_REG_NO.sub("", text)
     if _upper_share(text) >= 0.8:
         # a trailing scrap with no capital or digit on an upper-case name is a smudge: “a, '
@@ -192,9 +205,13 @@ def find_merchant(lines: list[TextLine]) -> tuple[Found | None, Found | None]:
     else:
         plain = [i for i in window if _plain_name(head[i]) and not ADDRESS_WORDS.search(head[i].text)]
         if not candidates and not plain:
-            return None, None
+            return None, _find_address(head, 0, strict=True)
         start = min(candidates[:1] + plain[:1])
-    if start > 0 and not _is_noise(head[start - 1]) and _joins_previous(_clean(head[start - 1].text), _clean(head[start].text)):
+    above = head[start - 1] if start > 0 else None
+    if (
+        above is not None and not _is_noise(above) and not HEADER_END.search(above.text)
+        and _joins_previous(_clean(above.text), _clean(head[start].text))
+    ):
         start -= 1
     name_lines = [head[start]]
     nxt = start + 1
@@ -210,11 +227,23 @@ def find_merchant(lines: list[TextLine]) -> tuple[Found | None, Found | None]:
             break
         name_lines.append(head[nxt])
         nxt += 1
+    if nxt < len(head) and nxt < end:
+        owner = OWNER_LINE.match(_clean(head[nxt].text))
+        rest = _clean(head[nxt].text)[owner.end():] if owner else ""
+        if owner and LEGAL_WORD.search(rest) and not _is_noise(head[nxt]):
+            value = _name_text([replace(head[nxt], text=rest)])
+            return Found(value, (head[nxt],), head[nxt].confidence), _find_address(head, nxt + 1)
     name = Found(_name_text(name_lines), tuple(name_lines), min(ln.confidence for ln in name_lines))
     return name, _find_address(head, nxt)
 
 
-def _find_address(head: list[TextLine], start: int) -> Found | None:
+#: a line that names the company owning or running the shop named above it
+OWNER_LINE = re.compile(r"^(?:OWN(?:ED)?\s*BY|OPERATED\s*BY|DIMILIKI(?:\s*OLEH)?|A\s*MEMBER\s*OF)\s*[:;.]?\s*", re.IGNORECASE)
+
+
+def _find_address(head: list[TextLine], start: int, *, strict: bool = False) -> Found | None:
+    """The address lines from ``start`` on. ``strict`` (no name found above): the first line
+    must look like an address itself, not only carry a digit (a garbled name "X S/R (81497-P)")."""
     picked: list[TextLine] = []
     skipped_branch = False
     i = start
@@ -226,7 +255,7 @@ def _find_address(head: list[TextLine], start: int) -> Found | None:
             continue  # registration number or a smudge between name and address
         if (
             not picked and not skipped_branch and i < len(head) and not HEADER_END.search(text)
-            and not any(c.isdigit() for c in text) and _is_address(_clean(head[i].text))
+            and not any(c.isdigit() for c in text) and _street_follows(head, i)
         ):
             skipped_branch = True  # a branch name ("IKEA Cheras") between the name and the street
             continue
@@ -234,23 +263,47 @@ def _find_address(head: list[TextLine], start: int) -> Found | None:
             break
         if not picked and not (ADDRESS_WORDS.search(text) or any(c.isdigit() for c in text)):
             break
+        if not picked and strict and not _is_street(text):
+            break
         picked.append(ln)
         if POSTCODE.search(text):
-            # a state or country line may follow the postcode line
-            if i < len(head):
+            # state and country lines may follow the postcode line ("Wilayah Persekutuan Kuala"
+            # / "Lumpur, Malaysia.")
+            while i < len(head) and len(picked) < ADDRESS_MAX_LINES + 1:
                 after = _clean(head[i].text)
-                if (
+                if not (
                     ADDRESS_WORDS.search(after)
                     and not HEADER_END.search(after)
                     and not any(c.isdigit() for c in after)
                     and len(after.split()) <= 3
                 ):
-                    picked.append(head[i])
+                    break
+                picked.append(head[i])
+                i += 1
             break
     if not picked:
         return None
     text = re.sub(r"(?:\s+[&|'\"“”‘’]+)+$", "", " ".join(_clean(ln.text) for ln in picked))
     return Found(text, tuple(picked), min(ln.confidence for ln in picked))
+
+
+def _is_street(text: str) -> bool:
+    """A line that starts an address by itself: a street word with a number, a house number, or
+    a postcode outside brackets (a bracketed five-digit number is a registration number)."""
+    if STREET_NUMBER.match(text) or ADDRESS_WORDS.search(text) and any(c.isdigit() for c in text):
+        return not LEGAL_WORD.search(text)
+    return bool(POSTCODE.search(re.sub(r"[(\[{][^)\]}]*[)\]}]?", " ", text)))
+
+
+def _street_follows(head: list[TextLine], i: int) -> bool:
+    """True when line ``i`` is an address line, or follows a registration line that is."""
+    for ln in head[i : i + 2]:
+        text = _clean(ln.text)
+        if _is_address(text):
+            return True
+        if not _is_registration(text):
+            return False
+    return False
 
 
 def _only_date(text: str) -> bool:

@@ -15,26 +15,28 @@ from forensics.fields.dates import find_dates
 from forensics.fields.layout import TextLine
 
 #: "TOTAL" as OCR reads it on faded till rolls: one letter of it slipped (Tatal, Totai, Fotal,
-#: iotel); the vowels and the T/L shapes are what Tesseract confuses
-TOTAL_WORD = r"(?:total|[tf1il][o0a][tf][ae0o][l1i]|tota[i1])"
+#: iotel, Tetal, Jotal, Tota], Tota!); the vowels and the T/L shapes are what Tesseract confuses
+TOTAL_WORD = r"(?:total|[tf1ilj][o0ae][tf][ae0o][l1i]|tota[i1\]!|])"
+#: the end of a (slipped) total word: no letter follows; "Tota]" has no word boundary after it
+TOTAL_END = r"(?![a-z])"
 #: labels of the amount due, strongest first (weight added to the candidate's score)
 TOTAL_LABELS: list[tuple[float, re.Pattern[str]]] = [
     (3.0, re.compile(
-        r"grand\s*total|total\s*after\s*round|rounded\s*total|total\s*payable|amount\s*payable|"
+        r"grand\s*total|total\s*after\s*round|rounded\s*total|total\s*rounded|total\s*payable|balance\s*due|amount\s*payable|"
         r"(?:total\s*)?amount\s*due|due\s*payable|net\s*amount|net\s*amt|nett\s*total|\bnett\b|"
         r"gesamtbetrag|rechnungsbetrag|rechnungsbeitrag|endbetrag|zu\s*zahlen|zahlbetrag|bruttobetrag|"
         r"(?:rechnungs)?summe\s*brutto|gesamt\s*brutto|brutto\s*gesamt|"
         r"total\s*ttc|montant\s*ttc|net\s*à\s*payer|net\s*a\s*payer|价税合计|小写",
         re.IGNORECASE)),
-    (3.0, re.compile(rf"{TOTAL_WORD}\s*after\s*round", re.IGNORECASE)),
+    (3.0, re.compile(rf"{TOTAL_WORD}\s*after\s*(?:round|adj)", re.IGNORECASE)),
     # the total with tax is the amount due unless a rounding line follows it
     (2.5, re.compile(rf"{TOTAL_WORD}\s*\(?\s*incl(?:usive|\.)?\s*(?:of\s*)?(?:\d+\s*%\s*)?(?:gst|sst|tax|vat)", re.IGNORECASE)),
-    (2.0, re.compile(rf"\b{TOTAL_WORD}\b|\bfinal\s*tot|\bjumlah\b|\bsumme\b|\bbetrag\b|\btotal\s*amount\b|合计|总计|\bamount\b|\btotals\b|\bttl\b", re.IGNORECASE)),
+    (2.0, re.compile(rf"\b{TOTAL_WORD}{TOTAL_END}|\bfinal\s*tot|\bjumlah\b|\bsumme\b|\bbetrag\b|\btotal\s*amount\b|合计|总计|\bamount\b|\btotals\b|\bttl\b", re.IGNORECASE)),
 ]
 #: labels that contain "total" but are not the amount due
 NOT_TOTAL = re.compile(
-    r"sub\s*-?\s*total|total\s*(?:qty|quantity|quantities|items?|pcs|units|discount|savings?|saving|"
-    r"tax|gst|sst|vat|mwst|excl|exclusive|excluding|before|ht\b|net\b|netto|weight|points?)|"
+    rf"sub\s*-?\s*{TOTAL_WORD}|{TOTAL_WORD}\s*(?:qty|quantity|quantities|items?|pcs|units|discount|savings?|saving|"
+    r"tax|gst|sst|vat|mwst|excl|exclusive|excluding|before|ht\b|net\b|netto|weight|points?|includes\b)|"
     r"zwischensumme|nettobetrag|netto|\bht\b|montant\s*ht|total\s*hors|gst\s*summary|"
     r"excl\.?\s*gst|excluding\s*gst|tax\s*amount|change|tendered|cash|rounding|qty|"
     r"offener\s*betrag|bereits\s*bezahlt|already\s*paid|anzahlung|"
@@ -50,9 +52,11 @@ TAX_LABEL = re.compile(
     r"total\s*(?:gst|sst|tax|vat)|\b(?:gst|sst|vat|tax|mwst|ust|tva|umsatzsteuer)\b(?!\s*(?:id|reg|no|nr|summary|code|invoice))|税额|税\s*额",
     re.IGNORECASE,
 )
+#: weight of the labels that name the amount due outright ("Grand Total", "Total after rounding")
+STRONG = 3.0
 ROUNDING = re.compile(r"round|rundung|arrondi", re.IGNORECASE)
 CASH = re.compile(r"\b(cash|tunai|tendered|paid|bar|espèces|especes)\b|现金", re.IGNORECASE)
-CHANGE = re.compile(r"\b(change|baki|balance|rückgeld|rendu|monnaie)\b|找零", re.IGNORECASE)
+CHANGE = re.compile(r"\b(change|baki|balance(?!\s*due)|rückgeld|rendu|monnaie)\b|找零", re.IGNORECASE)
 
 
 def _line_amount(lines: list[TextLine], i: int, label_end: int, decimal_comma: bool | None) -> tuple[TextLine, AmountMatch] | None:
@@ -75,25 +79,56 @@ def _line_amount(lines: list[TextLine], i: int, label_end: int, decimal_comma: b
 
 
 def _priced(text: str, decimal_comma: bool | None) -> list[AmountMatch]:
-    """Amounts with decimals in ``text`` that are not part of a date (``20.03.2014``)."""
+    """Amounts with decimals in ``text`` that are not part of a date (``20.03.2014``) nor a
+    rate (``GST @0.00%``)."""
     dates = [(d.start, d.end) for d in find_dates(text)]
     return [
         a for a in find_amounts(text, decimal_comma=decimal_comma)
         if a.has_decimals and not any(a.start < e and s < a.end for s, e in dates)
+        and not (PERCENT_AFTER.match(text, a.end) and RATE_BEFORE.search(text[: a.start]))
     ]
 
 
-#: an amount whose decimal point OCR lost or split off: "6 00", "73. 00", "0 .50"
-SPLIT_DECIMALS = re.compile(r"(?<![\d.,])(?P<i>\d{1,6})(?:[.,]\s|\s[.,]?)(?P<d>\d{2})(?![\d.,])")
+#: a percent sign right after a number, and what stands before a rate ("GST @0.00%"): such a
+#: number is a rate, not an amount ("TOTAL 63.35%" is an amount with a smudge after it)
+PERCENT_AFTER = re.compile(r"\s?%")
+RATE_BEFORE = re.compile(r"(?:@|\b(?:gst|sst|vat|tax|mwst|tva))\s*$", re.IGNORECASE)
+
+
+#: an amount whose decimal point OCR lost or split off: "6 00", "73. 00", "0 .50"; never the
+#: year and hour of "14/01/2018 13:51"
+SPLIT_DECIMALS = re.compile(r"(?<![\d.,/:-])(?P<i>\d{1,6})(?:[.,]\s|\s[.,]?)(?P<d>\d{2})(?![\d.,:/])")
 
 
 def _split_decimals(text: str) -> list[AmountMatch]:
     """Amounts with a broken decimal point, read only after a total's label (where an amount
     must stand); elsewhere "6 00" could as well be a quantity and a code."""
+    dates = [(d.start, d.end) for d in find_dates(text)]
     return [
         AmountMatch(Decimal(f"{m.group('i')}.{m.group('d')}"), m.group(0), m.start(), m.end(), None, True)
         for m in SPLIT_DECIMALS.finditer(text)
+        if not any(m.start() < e and s < m.end() for s, e in dates)
     ]
+
+
+#: a whole number of three digits or more alone at the end of a line: an amount whose decimal
+#: point OCR lost ("GRAND TOTAL 1000" for 10.00)
+LOST_POINT = re.compile(r"(?<![\d.,])(?P<n>\d{3,7})[\s|.:;~_-]*$")
+
+
+def _lost_point(lines: list[TextLine], i: int, label_end: int, decimal_comma: bool | None) -> tuple[TextLine, AmountMatch] | None:
+    """The amount after a total's label read as a whole number because OCR lost its decimal
+    point, taken only when the same amount with its point is printed elsewhere on the document
+    (the subtotal, the tax summary, an item): "GRAND TOTAL 1000" with "SUB TOTAL 10.00"."""
+    line = lines[i]
+    m = LOST_POINT.search(line.text, label_end)
+    if m is None:
+        return None
+    value = Decimal(m.group("n")).scaleb(-2)
+    for k, other in enumerate(lines):
+        if k != i and any(a.value == value for a in _priced(other.text, decimal_comma)):
+            return line, AmountMatch(value, m.group("n"), m.start("n"), m.end("n"), None, True)
+    return None
 
 
 def find_totals(lines: list[TextLine], *, decimal_comma: bool | None = None) -> dict[str, tuple[TextLine, AmountMatch, float]]:
@@ -103,24 +138,26 @@ def find_totals(lines: list[TextLine], *, decimal_comma: bool | None = None) -> 
     rounding_at = max((i for i, ln in enumerate(lines) if ROUNDING.search(ln.text)), default=-1)
     cash = _labelled(lines, CASH, decimal_comma)
     change = _labelled(lines, CHANGE, decimal_comma)
-    paid = cash - change if cash is not None and change is not None and change >= 0 else None
+    # change is sometimes printed negative ("CHANGE : - 56.10")
+    paid = cash - abs(change) if cash is not None and change is not None else None
 
     candidates: list[tuple[float, int, TextLine, AmountMatch]] = []
     summary_at = next((i for i, ln in enumerate(lines) if TAX_SUMMARY.search(ln.text)), len(lines))
     for i, line in enumerate(lines):
-        if NOT_TOTAL.search(line.text) and not TOTAL_LABELS[0][1].search(line.text):
+        strong = any(p.search(line.text) for w, p in TOTAL_LABELS if w >= STRONG)
+        if NOT_TOTAL.search(line.text) and not strong:
             continue
-        if i > summary_at and not TOTAL_LABELS[0][1].search(line.text):
+        if i > summary_at and not strong:
             continue  # "Total" of the tax summary table under the receipt: per-rate sums
         for weight, pattern in TOTAL_LABELS:
             m = pattern.search(line.text)
             if not m:
                 continue
-            hit = _line_amount(lines, i, m.end(), decimal_comma)
+            hit = _line_amount(lines, i, m.end(), decimal_comma) or _lost_point(lines, i, m.end(), decimal_comma)
             if hit is None:
                 break
             where, amount = hit
-            if amount.value < 0 and weight < TOTAL_LABELS[0][0]:
+            if amount.value < 0 and weight < STRONG:
                 break  # a negative plain "total" is a discount line; a credit note says "Total TTC -…"
             score = weight + 0.3 * i / n
             if rounding_at >= 0 and i > rounding_at:
@@ -140,11 +177,12 @@ def find_totals(lines: list[TextLine], *, decimal_comma: bool | None = None) -> 
         if rounded is not None:
             out["total"] = (rounded[0], rounded[1], min(1.0, 0.5 + best[0] / 8))
     elif paid is not None and paid > 0:
+        # on the first payment line with an amount ("Paid Time 13:51" carries none)
         for i, line in enumerate(lines):
-            if CASH.search(line.text):
-                hit = _line_amount(lines, i, 0, decimal_comma)
-                if hit:
-                    out["total"] = (hit[0], AmountMatch(paid, hit[1].raw, hit[1].start, hit[1].end, hit[1].currency, True), 0.3)
+            m = CASH.search(line.text)
+            hit = _line_amount(lines, i, m.end(), decimal_comma) if m else None
+            if hit:
+                out["total"] = (hit[0], AmountMatch(paid, hit[1].raw, hit[1].start, hit[1].end, hit[1].currency, True), 0.3)
                 break
 
     for key, pattern in (("subtotal", SUBTOTAL_LABEL), ("tax", TAX_LABEL)):
@@ -156,7 +194,68 @@ def find_totals(lines: list[TextLine], *, decimal_comma: bool | None = None) -> 
             if hit:
                 out[key] = (hit[0], hit[1], 0.7)
                 break
+    if "total" not in out:
+        found = _total_from_parts(lines, out, rounding_at, decimal_comma)
+        if found is not None:
+            out["total"] = found
+    elif paid is None or out["total"][1].value != paid:
+        # a labelled total that is not subtotal + tax while a line under them is: OCR slipped a
+        # digit of the total ("TOTAL 728.10" over "DEBIT CARD 78.10" for 74.04 + 4.04)
+        summed = _summed_total(lines, out, decimal_comma)
+        if summed is not None and abs(summed[1].value - out["total"][1].value) > ROUNDING_STEP:
+            out["total"] = summed
     return out
+
+
+def _summed_total(lines: list[TextLine], out: dict, decimal_comma: bool | None):  # noqa: ANN202
+    """The first amount under the subtotal and tax lines that equals their sum (to the
+    cash-rounding step), as (line, amount, confidence), or None. The tax is the one printed
+    on its own line (label and amount) within a few lines under the subtotal."""
+    if "subtotal" not in out:
+        return None
+    sub_at = next((k for k, ln in enumerate(lines) if ln is out["subtotal"][0]), -1)
+    tax_at, tax = -1, None
+    for k in range(sub_at + 1, min(sub_at + 5, len(lines))):
+        m = TAX_LABEL.search(lines[k].text)
+        found = _priced(lines[k].text[m.end():], decimal_comma) if m and not SUBTOTAL_LABEL.search(lines[k].text) else []
+        if found:
+            tax_at, tax = k, found[-1].value
+            break
+    sub = out["subtotal"][1].value
+    if sub_at < 0 or tax is None or not 0 <= tax < sub:
+        return None
+    expected = sub + tax
+    for k in range(tax_at + 1, len(lines)):
+        line = lines[k]
+        if CHANGE.search(line.text):
+            continue
+        for a in _priced(line.text, decimal_comma) or _split_decimals(line.text):
+            if a.value == expected or abs(a.value - expected) <= ROUNDING_STEP and a.value * 20 == int(a.value * 20):
+                return line, a, 0.4
+    return None
+
+
+def _total_from_parts(lines: list[TextLine], out: dict, rounding_at: int, decimal_comma: bool | None):  # noqa: ANN202
+    """The total when no line carries a readable total label: the amount printed under the
+    subtotal and tax lines that equals their sum (to the cash-rounding step), else the last
+    subtotal when it stands after the tax or rounding line (receipts that print the amount
+    due as "SUBTOTAL")."""
+    summed = _summed_total(lines, out, decimal_comma)
+    if summed is not None:
+        return summed
+    at = {key: next((k for k, ln in enumerate(lines) if ln is out[key][0]), -1) for key in ("subtotal", "tax") if key in out}
+    last = None
+    for k, line in enumerate(lines):
+        m = SUBTOTAL_LABEL.search(line.text)
+        hit = _line_amount(lines, k, m.end(), decimal_comma) if m else None
+        if hit:
+            last = (k, hit)
+    if last is not None:
+        k, (line, amount) = last
+        after_tax = "tax" in at and 0 <= at["tax"] < k
+        if after_tax or 0 <= rounding_at < k:
+            return line, amount, 0.3
+    return None
 
 
 #: the header of the per-rate tax table printed under many receipts' totals
