@@ -93,6 +93,18 @@ GLYPH_SPREAD_FLOOR = 0.02
 CLEAN_HALO_Z = 1.0
 #: ... and its edges are sharp at this many below theirs (both needed to flag)
 SHARP_EDGE_Z = 2.0
+#: a value word's edges are sharper than its own line's when its edge width is at most this share
+#: of the narrowest edges among the other words on its line (the printed label beside it)
+LINE_SHARPER = 0.85
+#: ... and softer than its line's when at least this multiple of their median edge width
+LINE_SOFTER = 2.0
+#: a value word's edges are soft at this many robust spreads above its value peers'
+SOFT_EDGE_Z = 3.0
+#: ... with a halo at most this many robust spreads noisier than its peers' (a smudged honest
+#: word is soft too, but its halo is dirty: about a spread or more)
+SOFT_HALO_Z = 0.5
+#: least letters and digits of a same-line word whose edges a value word is compared with
+LINE_WORD_CHARS = 2
 #: size in px (rows, columns) every glyph crop is resampled to before shapes are compared
 GLYPH_SIZE = (20, 14)
 #: px each way a glyph may shift against another when their shapes are compared
@@ -328,14 +340,38 @@ def foreign_font(shape: ShapeStats | None) -> bool:
     return shape is not None and shape.foreign >= max(FOREIGN_GLYPHS, shape.judged / 2)
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A value word that looks drawn and the anomalies that say so."""
+
+    glyph: GlyphStats
+    #: robust spreads its halo lies below (cleaner than) its value peers'
+    clean: float
+    #: robust spreads its edge width lies below (sharper than) its value peers' (< 0: softer)
+    sharp: float
+    shape: ShapeStats | None
+    #: (median, narrowest) edge width of the other words on its line; None without any
+    line: tuple[float, float] | None
+    anomalies: tuple[str, ...]
+
+
 def drawn_text(glyphs: list[GlyphStats], shapes: dict[int, ShapeStats] | None = None,
-               ) -> list[tuple[GlyphStats, float, float, ShapeStats | None]]:
-    """Value words that look drawn: (word, halo deviation, edge deviation, foreign shapes).
-    Drawn means a clean halo plus either sharp edges or glyphs of another font than the
-    page's (``shapes``, keyed by ``id`` of the word). Each alone is common on honest pages (a
-    lighter patch of paper, a bolder line, a header in a display font); an editor's text
-    shows two."""
+               lines: dict[int, tuple[float, float]] | None = None) -> list[Drawn]:
+    """Value words that look drawn. Drawn means two independent anomalies, each of which alone
+    is common on honest pages (a lighter patch of paper, a bolder line, a header in a display
+    font):
+
+    - a clean halo plus either sharp edges or glyphs of another font than the page's
+      (``shapes``, keyed by ``id`` of the word);
+    - sharp edges and another font, when the word's edges are also sharper than those of every
+      other word on its own line (``lines``: id of the word -> (median, narrowest) edge width
+      of the other words on its line). A header printed in a crisp display font sits alone
+      on its line or shares its line's print; a value drawn beside a printed label does not;
+    - edges much softer than the value words of its size and than the print on its own line,
+      with a halo hardly noisier than its peers': editor text resampled and blurred onto a crisp
+      (high-resolution or binarised) scan. A smudged honest word has a dirty halo too."""
     shapes = shapes or {}
+    lines = lines or {}
     out = []
     for g in glyphs:
         h = g.word.box[3] - g.word.box[1]
@@ -346,8 +382,42 @@ def drawn_text(glyphs: list[GlyphStats], shapes: dict[int, ShapeStats] | None = 
         clean = _below(g.halo_noise, np.array([p.halo_noise for p in peers]))
         sharp = _below(g.ramp_width, np.array([p.ramp_width for p in peers]))
         shape = shapes.get(id(g.word))
-        if clean >= CLEAN_HALO_Z and (sharp >= SHARP_EDGE_Z or foreign_font(shape)):
-            out.append((g, clean, sharp, shape if foreign_font(shape) else None))
+        foreign = foreign_font(shape)
+        line = lines.get(id(g.word))
+        anomalies: list[str] = []
+        if clean >= CLEAN_HALO_Z and (sharp >= SHARP_EDGE_Z or foreign):
+            anomalies = ["clean halo"] + ["sharp edges"] * (sharp >= SHARP_EDGE_Z)
+        elif (sharp >= SHARP_EDGE_Z and foreign and line is not None
+              and g.ramp_width <= LINE_SHARPER * line[1]):
+            anomalies = ["sharp edges", "sharper than its line"]
+        elif (-sharp >= SOFT_EDGE_Z and clean >= -SOFT_HALO_Z and line is not None
+              and g.ramp_width >= LINE_SOFTER * line[0]):
+            anomalies = ["soft edges", "softer than its line"]
+        if not anomalies:
+            continue
+        if foreign:
+            anomalies.append("foreign glyph shapes")
+        out.append(Drawn(g, clean, sharp, shape if foreign else None, line, tuple(anomalies)))
+    return out
+
+
+def line_edges(maps: PageMaps, words: list[Word], values: list[GlyphStats],
+               ) -> dict[int, tuple[float, float]]:
+    """Per value word (keyed by ``id`` of the word): the median and the narrowest edge width of
+    the other words on its line (labels and values alike), when any can be measured."""
+    out = {}
+    cache: dict[int, GlyphStats | None] = {}
+    for g in values:
+        mates = [w for w in words if w is not g.word and _same_line(w, g.word)
+                 and sum(ch.isalnum() for ch in w.text) >= LINE_WORD_CHARS]
+        ramps = []
+        for w in mates:
+            if id(w) not in cache:
+                cache[id(w)] = glyph_stats(maps, w)
+            if (m := cache[id(w)]) is not None:
+                ramps.append(m.ramp_width)
+        if ramps:
+            out[id(g.word)] = (float(np.median(ramps)), float(min(ramps)))
     return out
 
 
@@ -474,28 +544,33 @@ def shape_stats(maps: PageMaps, words: list[Word]) -> list[ShapeStats]:
     return out
 
 
-def _glyph_finding(reading: PageReading, g: GlyphStats, clean: float, sharp: float,
-                   shape: ShapeStats | None) -> Finding:
-    anomalies = ["clean halo"]
-    if sharp >= SHARP_EDGE_Z:
-        anomalies.append("sharp edges")
-    if shape is not None:
-        anomalies.append("foreign glyph shapes")
-    what = " and ".join(
-        {"sharp edges": "its edges are sharper",
-         "foreign glyph shapes": "its characters are shaped unlike the same characters "
-                                 "elsewhere on the page"}[a] for a in anomalies[1:])
+_SAYS = {
+    "clean halo": "the paper right around it is cleaner than around the other values of its size",
+    "sharp edges": "its edges are sharper than those of the other values of its size",
+    "sharper than its line": "sharper than the print beside it on its line",
+    "soft edges": "its edges are much softer than those of the other values of its size",
+    "softer than its line": "softer than the print beside it on its line",
+    "foreign glyph shapes": "its characters are shaped unlike the same characters elsewhere "
+                            "on the page",
+}
+
+
+def _glyph_finding(reading: PageReading, d: Drawn) -> Finding:
+    g = d.glyph
     evidence = {"text": g.word.text, "halo_noise": round(g.halo_noise, 3),
-                "edge_width": round(g.ramp_width, 2), "halo_below_peers": round(clean, 1),
-                "edges_below_peers": round(sharp, 1), "anomalies": anomalies}
-    if shape is not None:
-        evidence |= {"glyphs_compared": shape.judged, "glyphs_foreign": shape.foreign,
-                     "likeness_below_peers": round(shape.gap, 3)}
+                "edge_width": round(g.ramp_width, 2), "halo_below_peers": round(d.clean, 1),
+                "edges_below_peers": round(d.sharp, 1), "anomalies": list(d.anomalies)}
+    if d.line is not None:
+        evidence |= {"line_edge_width": round(d.line[0], 2),
+                     "line_narrowest_edge_width": round(d.line[1], 2)}
+    if d.shape is not None:
+        evidence |= {"glyphs_compared": d.shape.judged, "glyphs_foreign": d.shape.foreign,
+                     "likeness_below_peers": round(d.shape.gap, 3)}
+    what = ", ".join(_SAYS[a] for a in d.anomalies)
     return Finding(
         code="local_edit", severity="high", score=0.8,
-        message=f"The text '{g.word.text}' on page {reading.page} looks drawn, not printed: the "
-                f"paper right around it is cleaner than around the other values of its size, "
-                f"and {what}.",
+        message=f"The text '{g.word.text}' on page {reading.page} looks drawn, not printed: "
+                f"{what}.",
         page=reading.page, box=g.word.box, evidence=evidence)
 
 
@@ -507,7 +582,8 @@ def page_findings(reading: PageReading, image) -> tuple[list[Finding], bool]:  #
     glyphs = [g for w in words if sum(ch.isdigit() for ch in w.text) >= VALUE_DIGITS
               if (g := glyph_stats(maps, w)) is not None]
     shapes = {id(s.word): s for s in shape_stats(maps, words)} if glyphs else {}
-    out = [_glyph_finding(reading, *drawn) for drawn in drawn_text(glyphs, shapes)]
+    lines = line_edges(maps, words, glyphs) if glyphs else {}
+    out = [_glyph_finding(reading, drawn) for drawn in drawn_text(glyphs, shapes, lines)]
     judged = len(glyphs) > MIN_VALUE_PEERS
     if maps.noise >= MIN_PAPER_NOISE:
         drawn = {f.box for f in out}

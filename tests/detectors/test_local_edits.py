@@ -15,7 +15,10 @@ from forensics.detectors import Analysis
 from forensics.detectors.local_edits import (
     FLAT_RATIO,
     Glyph,
+    GlyphStats,
+    ShapeStats,
     detector,
+    drawn_text,
     foreign_font,
     glyph_shortfalls,
     page_findings,
@@ -25,7 +28,7 @@ from forensics.detectors.local_edits import (
     word_stats,
 )
 from forensics.events import UploadEvent
-from forensics.model import Document, Extraction, Page, PageReading, Reading
+from forensics.model import Document, Extraction, Page, PageReading, Reading, Word
 from forensics.ocr import read_page
 from forensics.settings import Settings
 
@@ -70,8 +73,13 @@ def test_repainted_total_is_a_local_edit_with_its_box(scans):
         hits = [f for f in bad.findings if f.code == "local_edit"]
         assert hits, "the repainted total was not found"
         assert all(_overlaps(f.box, edited) for f in hits)
-        assert hits[0].evidence["noise_inside"] < hits[0].evidence["noise_around"]
-        assert "repainted" in hits[0].message
+        # flat paper (plus another ink) or drawn text (two anomalies of the print itself)
+        for f in hits:
+            if "noise_inside" in f.evidence:
+                assert f.evidence["noise_inside"] < f.evidence["noise_around"]
+                assert "repainted" in f.message
+            else:
+                assert "looks drawn" in f.message and len(f.evidence["anomalies"]) >= 2
 
 
 def test_flat_patch_without_another_anomaly_does_not_flag(scans):
@@ -210,3 +218,88 @@ def test_shapes_alone_do_not_flag_but_find_the_repainted_word():
         shapes = shape_stats(page_maps(forged), [w for w in reading.words if w.text.strip()])
         found += any(foreign_font(s) and _overlaps(s.word.box, edited) for s in shapes)
     assert found >= 2
+
+
+MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+SANS = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def _crisp_page(edit_line: int | None) -> tuple[Image.Image, PageReading, tuple]:
+    """A crisp (binarised) scan of label + value lines;
+    with ``edit_line`` the value of that line is repainted in an editor's anti-aliased font,
+    resampled to the old box and softened, as a forger's patch is."""
+    rng = random.Random(3)
+    font = ImageFont.truetype(MONO, 26)
+    page = Image.new("1", (520, 640), 1)
+    draw = ImageDraw.Draw(page)
+    words, lines = [], []
+    for i in range(14):
+        y = 20 + i * 44
+        label, value = rng.choice(("NO", "REF", "TOTAL", "DATE")), str(rng.randint(10**5, 10**7))
+        for text, x in ((label, 30), (value, 200)):
+            draw.text((x, y), text, font=font, fill=0)
+            words.append(Word(text, draw.textbbox((x, y), text, font=font), 0.9, 1, i))
+        lines.append(words[-1])
+    img = page.convert("RGB")
+    edited = ()
+    if edit_line is not None:
+        target = lines[edit_line]
+        x0, y0, x1, y1 = target.box
+        new = target.text.translate(RAISED_DIGITS)
+        patch = Image.new("L", (x1 - x0 + 4, y1 - y0 + 4), 255)
+        glyphs = Image.new("L", (40 * len(new), 60), 0)
+        ImageDraw.Draw(glyphs).text((0, 0), new, font=ImageFont.truetype(SANS, 40), fill=255)
+        glyphs = glyphs.crop(glyphs.getbbox()).resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS)
+        patch.paste(0, (2, 2), glyphs)
+        img.paste(patch.filter(ImageFilter.GaussianBlur(0.5)).convert("RGB"), (x0 - 2, y0 - 2))
+        edited = target.box
+        words = [Word(new, w.box, w.confidence, w.block, w.line) if w is target else w
+                 for w in words]
+    img = jpeg_roundtrip(img, 90).convert("RGB")
+    return img, PageReading(1, "ocr", tuple(words), img.width, img.height), edited
+
+
+def test_value_softer_than_its_line_on_a_crisp_scan_is_a_local_edit():
+    """Editor text resampled and blurred onto a binarised scan has edges much softer than the
+    print beside it on its line and than the other values: it fires; the honest page does not."""
+    img, reading, edited = _crisp_page(edit_line=6)
+    found, judged = page_findings(reading, img)
+    assert judged and found and all(_overlaps(f.box, edited) for f in found)
+    assert "softer than its line" in found[0].evidence["anomalies"]
+    img, reading, _ = _crisp_page(edit_line=None)
+    found, judged = page_findings(reading, img)
+    assert judged and found == []
+
+
+def _gs(text: str, ramp: float, halo: float = 0.02, y: int = 0, x: int = 200) -> GlyphStats:
+    return GlyphStats(Word(text, (x, y, x + 90, y + 24), 0.9), halo, ramp)
+
+
+def test_sharp_foreign_value_fires_only_when_sharper_than_its_own_line():
+    """Sharp edges plus foreign shapes flag only when the value is also sharper than every
+    other word on its line: a header printed in a crisp display font alone on its line (or
+    with its line's words as crisp) is honest print."""
+    peers = [_gs(f"{i}2345", 1.2 + 0.02 * i, y=40 * i + 40) for i in range(8)]
+    value = _gs("99812", 0.6, y=0)
+    shape = ShapeStats(value.word, judged=5, foreign=4, gap=0.1)
+    shapes = {id(value.word): shape}
+    glyphs = [value, *peers]
+    fired = drawn_text(glyphs, shapes, {id(value.word): (1.25, 1.15)})
+    assert [d.glyph for d in fired] == [value]
+    assert fired[0].anomalies == ("sharp edges", "sharper than its line", "foreign glyph shapes")
+    # alone on its line, or its line as crisp as it: no verdict
+    assert drawn_text(glyphs, shapes, {}) == []
+    assert drawn_text(glyphs, shapes, {id(value.word): (0.62, 0.6)}) == []
+    # without foreign shapes, sharp edges and a blunter line are not enough
+    assert drawn_text(glyphs, {}, {id(value.word): (1.25, 1.15)}) == []
+
+
+def test_soft_value_needs_a_sharper_line_and_a_halo_no_dirtier_than_its_peers():
+    peers = [_gs(f"{i}2345", 0.25 + 0.01 * i, y=40 * i + 40) for i in range(8)]
+    soft = _gs("99812", 0.8, y=0)
+    assert [d.glyph for d in drawn_text([soft, *peers], {}, {id(soft.word): (0.24, 0.22)})] == [soft]
+    # its line as soft as it (a blurred stretch of the scan): honest
+    assert drawn_text([soft, *peers], {}, {id(soft.word): (0.7, 0.6)}) == []
+    # a smudge: soft edges and a dirty halo
+    smudge = _gs("99812", 0.8, halo=0.2, y=0)
+    assert drawn_text([smudge, *peers], {}, {id(smudge.word): (0.24, 0.22)}) == []
