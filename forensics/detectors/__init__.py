@@ -33,8 +33,10 @@ class Analysis:
 class StoreView(Protocol):
     """Read-only queries a detector may make of the evidence store."""
 
-    def serial_uses(self, issuer_key: str | None, serial: str) -> list[dict[str, Any]]:
-        """Earlier registrations of a serial (issuer-free when ``issuer_key`` is None)."""
+    def serial_uses(self, issuer_key: str | None, serial: str, *, name_key: str | None = None,
+                    reg_key: str | None = None) -> list[dict[str, Any]]:
+        """Earlier registrations of a serial: of any issuer when no key is given, else those
+        agreeing on the issuer key, the name key or the registration-number key."""
         ...
 
     def serials_ending(self, tail: str) -> list[dict[str, Any]]:

@@ -4,6 +4,13 @@ Key = (issuer, normalised serial); the issuer is the merchant's tax id when read
 normalised name. OCR misreads merchant names more often than long numbers, so serials of
 :data:`ISSUER_FREE_MIN_LEN` characters or more are also matched whatever the issuer.
 
+A registration also keeps the upload's name key and its company-registration key
+(``merchant_reg_no``): OCR misreads a name or takes the wrong header line for it, and then one
+shop has two name keys. A registration that agrees with this upload on any of the issuer key,
+the name key or the registration key is the same issuer's. Two uploads whose registration
+numbers were both read and differ (by more than an OCR slip or two) are different issuers,
+however alike their names (a tax id or a registration number that agrees still wins).
+
 - ``serial_reuse``: one key on two or more sellers' uploads (high).
 - ``serial_conflict``: one key with a different date or total, even from one seller (high).
 Both are relations, so the older upload's record learns of the newer one too.
@@ -25,6 +32,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from forensics.detectors import Analysis
+from forensics.fields.regno import reg_key as registration_key
 from forensics.fingerprints import normalise_merchant
 from forensics.model import CheckResult
 
@@ -42,6 +50,8 @@ TAIL_LEN = 6
 MAX_SLIPS = 2
 #: one extra character is a slip only in serials at least this long (the shorter reading)
 INSERTION_MIN_LEN = 10
+#: two registration numbers this many edits apart or fewer may be one number misread
+REG_SLIPS = 2
 
 
 def issuer_key(analysis: Analysis) -> str | None:
@@ -59,6 +69,51 @@ def name_key(analysis: Analysis) -> str | None:
     if merchant and merchant.value:
         return "name:" + normalise_merchant(str(merchant.value))
     return None
+
+
+def reg_key(analysis: Analysis) -> str | None:
+    """``reg:<scheme>:<registration number>`` when the merchant's was read, else None."""
+    reg = analysis.extraction.fields.get("merchant_reg_no")
+    if reg and reg.value:
+        return registration_key(str(reg.value), reg.extra.get("scheme"))
+    return None
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def reg_conflict(a: str | None, b: str | None) -> bool:
+    """Are two registration keys known to name two companies? Both read, of two schemes or more
+    than :data:`REG_SLIPS` edits apart (OCR misreads a digit or two: "1135772" as "4135772")."""
+    if a is None or b is None or a == b:
+        return False
+    scheme_a, _, value_a = a.rpartition(":")
+    scheme_b, _, value_b = b.rpartition(":")
+    return scheme_a != scheme_b or _edits(value_a, value_b) > REG_SLIPS
+
+
+def known_same_issuer(row: dict[str, Any], use: dict[str, Any]) -> bool:
+    """Does a registration agree with ``row`` on its issuer key, name key or registration key?
+    A tax id or a registration number that agrees wins; registration numbers that differ rule
+    out an agreement on the name alone."""
+    if row.get("reg_key") is not None and row.get("reg_key") == use.get("reg_key"):
+        return True
+    issuer = row["issuer_key"]
+    if issuer is not None and issuer.startswith("tax:") and use["issuer_key"] == issuer:
+        return True
+    if reg_conflict(row.get("reg_key"), use.get("reg_key")):
+        return False
+    name = row.get("name_key")
+    return (issuer is not None and use["issuer_key"] == issuer) or (
+        name is not None and name in (use["issuer_key"], use.get("name_key")))
 
 
 def normalise_serial(value: str) -> str:
@@ -93,15 +148,21 @@ def registry_row(analysis: Analysis) -> dict[str, Any] | None:
         "total": str(total.value) if total else None,
         "uploaded_at": ev.uploaded_at,
         "serial_tail": serial[-TAIL_LEN:] if len(serial) >= ISSUER_FREE_MIN_LEN else None,
+        "name_key": name_key(analysis),
+        "reg_key": reg_key(analysis),
     }
 
 
-def plausibly_same_issuer(a: str | None, b: str | None) -> bool:
+def plausibly_same_issuer(a: str | None, b: str | None, *, reg_a: str | None = None,
+                          reg_b: str | None = None) -> bool:
     """Could two issuer keys be one issuer read differently? Unknown matches anything; two
     known keys of one kind must be alike (an OCR slip or two), so that two shops that happen to
     number their receipts alike are not linked. A tax id on one upload and only a name on the
     other (the id was not read there) cannot be compared: that counts as unknown, which is why
-    only long serials are matched across issuer keys at all."""
+    only long serials are matched across issuer keys at all. Registration keys ``reg_a`` and
+    ``reg_b`` that were both read and differ (:func:`reg_conflict`) are two issuers."""
+    if reg_conflict(reg_a, reg_b):
+        return False
     if a is None or b is None or a == b:
         return True
     if a.split(":", 1)[0] != b.split(":", 1)[0]:
@@ -111,16 +172,23 @@ def plausibly_same_issuer(a: str | None, b: str | None) -> bool:
     return SequenceMatcher(None, a, b).ratio() >= ISSUER_SIMILARITY
 
 
-def earlier_uses(store: Any, row: dict[str, Any], name: str | None) -> list[dict[str, Any]]:
-    """Registrations of ``row``'s serial by the same issuer: under its issuer key, or under its
-    merchant name (uploads whose tax id was not read register under the name); for long
-    serials, under any issuer key that could be the same issuer read differently."""
-    keys = [row["issuer_key"]] + ([name] if name is not None and name != row["issuer_key"] else [])
+def _could_be_same(row: dict[str, Any], use: dict[str, Any]) -> bool:
+    return known_same_issuer(row, use) or plausibly_same_issuer(
+        row["issuer_key"], use["issuer_key"], reg_a=row.get("reg_key"), reg_b=use.get("reg_key"))
+
+
+def earlier_uses(store: Any, row: dict[str, Any], name: str | None = None) -> list[dict[str, Any]]:
+    """Registrations of ``row``'s serial by the same issuer: agreeing on the issuer key, the
+    merchant name key (uploads whose tax id was not read register under the name) or the
+    registration key; for long serials, also under any issuer key that could be the same
+    issuer read differently."""
+    row = {**row, "name_key": row.get("name_key") or name}
     if len(row["serial"]) >= ISSUER_FREE_MIN_LEN:
-        return [u for u in store.serial_uses(None, row["serial"])
-                if u["issuer_key"] in keys or plausibly_same_issuer(row["issuer_key"], u["issuer_key"])]
-    found = {u["id"]: u for key in keys for u in store.serial_uses(key, row["serial"])}
-    return [found[i] for i in sorted(found)]
+        return [u for u in store.serial_uses(None, row["serial"]) if _could_be_same(row, u)]
+    if row["issuer_key"] is None and row["name_key"] is None and row.get("reg_key") is None:
+        return []
+    found = store.serial_uses(row["issuer_key"], row["serial"], name_key=row["name_key"], reg_key=row.get("reg_key"))
+    return [u for u in found if known_same_issuer(row, u)]
 
 
 def ocr_slip(a: str, b: str) -> bool:
@@ -138,15 +206,14 @@ def ocr_slip(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 
-def slipped_uses(store: Any, row: dict[str, Any], name: str | None) -> list[dict[str, Any]]:
+def slipped_uses(store: Any, row: dict[str, Any], name: str | None = None) -> list[dict[str, Any]]:
     """Registrations of a long serial that ``row``'s differs from by one OCR slip, by an issuer
     that could be the same (an issuer known to be another is never matched)."""
     if row["serial_tail"] is None:
         return []
-    keys = (row["issuer_key"], name)
+    row = {**row, "name_key": row.get("name_key") or name}
     return [u for u in store.serials_ending(row["serial_tail"])
-            if ocr_slip(row["serial"], u["serial"])
-            and (u["issuer_key"] in keys or plausibly_same_issuer(row["issuer_key"], u["issuer_key"]))]
+            if ocr_slip(row["serial"], u["serial"]) and _could_be_same(row, u)]
 
 
 class SerialRegistry:
@@ -170,7 +237,7 @@ class SerialRegistry:
             # a credit note repeats its invoice's number and amount with the sign turned
             if t_me is not None and t_other is not None and abs(t_me) != abs(t_other):
                 differs.append("total")
-            same_issuer = use["issuer_key"] is not None and use["issuer_key"] in (row["issuer_key"], name)
+            same_issuer = known_same_issuer(row, use)
             if use["seller_id"] != row["seller_id"]:
                 relations.append({"other": use["evidence_id"], "kind": "serial_reuse",
                                   "score": 0.95 if same_issuer else 0.8, "details": details})

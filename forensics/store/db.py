@@ -336,9 +336,10 @@ class Store:
 
     # -- registries (delegated) ---------------------------------------------------------------
 
-    def serial_uses(self, issuer_key: str | None, serial: str) -> list[dict[str, Any]]:
+    def serial_uses(self, issuer_key: str | None, serial: str, *, name_key: str | None = None,
+                    reg_key: str | None = None) -> list[dict[str, Any]]:
         with self.transaction() as conn:
-            return registries.serial_uses(conn, issuer_key, serial)
+            return registries.serial_uses(conn, issuer_key, serial, name_key=name_key, reg_key=reg_key)
 
     def serials_ending(self, tail: str) -> list[dict[str, Any]]:
         with self.transaction() as conn:

@@ -84,11 +84,21 @@ def register_serial(conn: Connection, row: dict[str, Any]) -> None:
     conn.execute(insert(serials).values(**row))
 
 
-def serial_uses(conn: Connection, issuer_key: str | None, serial: str) -> list[dict[str, Any]]:
-    """Earlier registrations of ``serial``: of that issuer, or of any issuer when None."""
+def serial_uses(conn: Connection, issuer_key: str | None, serial: str, *, name_key: str | None = None,
+                reg_key: str | None = None) -> list[dict[str, Any]]:
+    """Earlier registrations of ``serial``: of any issuer when no key is given, else those whose
+    issuer key is ``issuer_key``, or whose name key is ``name_key`` (also registered with it as
+    their issuer key), or whose registration-number key is ``reg_key``."""
     q = select(serials).where(serials.c.serial == serial)
+    same: list[Any] = []
     if issuer_key is not None:
-        q = q.where(serials.c.issuer_key == issuer_key)
+        same.append(serials.c.issuer_key == issuer_key)
+    if name_key is not None:
+        same += [serials.c.name_key == name_key, serials.c.issuer_key == name_key]
+    if reg_key is not None:
+        same.append(serials.c.reg_key == reg_key)
+    if same:
+        q = q.where(or_(*same))
     return [dict(r._mapping) for r in conn.execute(q.order_by(serials.c.id)).all()]
 
 

@@ -117,6 +117,10 @@ serials = Table(
     Column("uploaded_at", DateTime(timezone=True), nullable=False),
     #: the last characters of a long serial: candidates for a reading with an OCR slip
     Column("serial_tail", String(16), nullable=True, index=True),
+    #: the upload's merchant-name key and registration-number key, besides its issuer key: a
+    #: registration agreeing on any of the three is the same issuer's
+    Column("name_key", String(256), nullable=True, index=True),
+    Column("reg_key", String(64), nullable=True, index=True),
     Index("ix_serials_issuer_serial", "issuer_key", "serial"),
 )
 

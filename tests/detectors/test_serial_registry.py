@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from forensics.detectors.serial_registry import ocr_slip, plausibly_same_issuer
+from forensics.detectors.serial_registry import (
+    known_same_issuer,
+    ocr_slip,
+    plausibly_same_issuer,
+    reg_conflict,
+)
 from forensics.pipeline import analyse
 from forensics.store import Store
 from tests.conftest import RECEIPT_LINES, simple_receipt
@@ -101,4 +106,77 @@ def test_the_next_receipt_of_the_shop_is_not_a_slip(settings, blob_root):
         analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
     e2 = store.get("E2")
     assert e2["fields"]["serial"]["value"] == "9070058757"
+    assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in e2["findings"]}
+
+
+def test_registration_numbers_that_differ_are_two_issuers():
+    a, b = "reg:MY_ROC:1101083", "reg:MY_ROC:734055"
+    assert not plausibly_same_issuer("name:KEDAIRUNCITMAJUJAYA", "name:KEDAIRUNCITMAJUJAVA", reg_a=a, reg_b=b)
+    assert plausibly_same_issuer("name:KEDAIRUNCITMAJUJAYA", "name:KEDAIRUNCITMAJUJAVA", reg_a=a, reg_b=None)
+    # one or two digits misread are not another company
+    assert not reg_conflict("reg:MY_ROC:1135772", "reg:MY_ROC:4135772")
+    assert not reg_conflict("reg:MY_ROC:139386", "reg:MY_ROC:129886")
+    assert reg_conflict("reg:MY_ROC:139386", "reg:DE_HR:HRB139386")
+
+
+def _row(issuer, name, reg):
+    return {"issuer_key": issuer, "name_key": name, "reg_key": reg}
+
+
+def test_any_of_the_three_keys_agreeing_is_the_same_issuer():
+    reg = "reg:MY_ROC:1101083"
+    me = _row("name:619LEVEL", "name:619LEVEL", reg)
+    assert known_same_issuer(me, _row("name:GUARDIANHEALTHANDBEAUTYSDNBHD", "name:GUARDIANHEALTHANDBEAUTYSDNBHD", reg))
+    assert known_same_issuer(me, _row("tax:000899874816", "name:619LEVEL", None))
+    assert known_same_issuer(me, {"issuer_key": "name:619LEVEL"})  # registered before name keys were kept
+    assert not known_same_issuer(me, _row("name:OTHERSHOP", "name:OTHERSHOP", None))
+    # a name that agrees does not outweigh registration numbers that differ; a tax id does
+    assert not known_same_issuer(me, _row("name:619LEVEL", "name:619LEVEL", "reg:MY_ROC:734055"))
+    mine = _row("tax:000899874816", "name:619LEVEL", reg)
+    assert known_same_issuer(mine, _row("tax:000899874816", "name:X", "reg:MY_ROC:734055"))
+
+
+def _two_shops(blob_root, reg_a: str, reg_b: str) -> None:
+    # one shop's two receipts whose names were read (or printed) differently, one short serial
+    body = [ln.replace("CS00012345", "54321") for ln in RECEIPT_LINES[1:] if not ln.startswith("GST REG")]
+    simple_receipt(["KEDAI RUNCIT MAJU JAYA", f"Company Reg No: {reg_a}", *body]).save(blob_root / "a.png")
+    simple_receipt(["SERBA NIAGA ENTERPRISE", f"Company Reg No: {reg_b}", *[ln.replace("33.81", "47.20") for ln in body]],
+                   seed=5, width=760).save(blob_root / "b.png")
+
+
+def test_short_serial_reused_under_two_names_with_one_registration_number(settings, blob_root):
+    _two_shops(blob_root, "867388-U", "0867388-U")
+    store = Store(settings.database_url)
+    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
+        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    e1, e2 = store.get("E1"), store.get("E2")
+    assert e1["fields"]["merchant"]["value"] != e2["fields"]["merchant"]["value"]
+    assert e1["fields"]["merchant_reg_no"]["value"] == e2["fields"]["merchant_reg_no"]["value"] == "867388U"
+    assert e1["fields"]["serial"]["value"] == e2["fields"]["serial"]["value"] == "54321"
+    codes = {f["code"]: f for f in e2["findings"]}
+    assert codes["serial_reuse"]["related"] == ["E1"], e2["findings"]
+
+
+def test_short_serial_of_two_registration_numbers_is_no_reuse(settings, blob_root):
+    _two_shops(blob_root, "867388-U", "734055-M")
+    store = Store(settings.database_url)
+    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
+        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    e2 = store.get("E2")
+    assert e2["fields"]["merchant_reg_no"]["value"] == "734055M"
+    assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in e2["findings"]}
+
+
+def test_long_serial_of_one_name_but_two_registration_numbers_is_no_reuse(settings, blob_root):
+    # two companies of one name (or one misread as the other): their numbers tell them apart
+    lines = [ln for ln in RECEIPT_LINES if not ln.startswith("GST REG")]
+    simple_receipt([lines[0], "Company Reg No: 867388-U", *lines[1:]]).save(blob_root / "a.png")
+    simple_receipt([lines[0], "Company Reg No: 734055-M", *[ln.replace("33.81", "47.20") for ln in lines[1:]]],
+                   seed=5, width=760).save(blob_root / "b.png")
+    store = Store(settings.database_url)
+    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
+        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    e1, e2 = store.get("E1"), store.get("E2")
+    assert e1["fields"]["serial"]["value"] == e2["fields"]["serial"]["value"] == "CS00012345"
+    assert e1["fields"]["merchant"]["value"] == e2["fields"]["merchant"]["value"]
     assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in e2["findings"]}
