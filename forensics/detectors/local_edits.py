@@ -32,6 +32,7 @@ Precision first: an honest receipt must almost never be flagged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -356,7 +357,7 @@ class Drawn:
 
 
 def drawn_text(glyphs: list[GlyphStats], shapes: dict[int, ShapeStats] | None = None,
-               lines: dict[int, tuple[float, float]] | None = None) -> list[Drawn]:
+               lines: Mapping[int, tuple[float, float]] | None = None) -> list[Drawn]:
     """Value words that look drawn. Drawn means two independent anomalies, each of which alone
     is common on honest pages (a lighter patch of paper, a bolder line, a header in a display
     font):
@@ -371,7 +372,7 @@ def drawn_text(glyphs: list[GlyphStats], shapes: dict[int, ShapeStats] | None = 
       with a halo hardly noisier than its peers': editor text resampled and blurred onto a crisp
       (high-resolution or binarised) scan. A smudged honest word has a dirty halo too."""
     shapes = shapes or {}
-    lines = lines or {}
+    lines = {} if lines is None else lines  # not "or": that would measure every line
     out = []
     for g in glyphs:
         h = g.word.box[3] - g.word.box[1]
@@ -383,42 +384,69 @@ def drawn_text(glyphs: list[GlyphStats], shapes: dict[int, ShapeStats] | None = 
         sharp = _below(g.ramp_width, np.array([p.ramp_width for p in peers]))
         shape = shapes.get(id(g.word))
         foreign = foreign_font(shape)
-        line = lines.get(id(g.word))
         anomalies: list[str] = []
+        # the line's edges are measured only for a word that needs them (see LineEdges)
         if clean >= CLEAN_HALO_Z and (sharp >= SHARP_EDGE_Z or foreign):
             anomalies = ["clean halo"] + ["sharp edges"] * (sharp >= SHARP_EDGE_Z)
-        elif (sharp >= SHARP_EDGE_Z and foreign and line is not None
-              and g.ramp_width <= LINE_SHARPER * line[1]):
-            anomalies = ["sharp edges", "sharper than its line"]
-        elif (-sharp >= SOFT_EDGE_Z and clean >= -SOFT_HALO_Z and line is not None
-              and g.ramp_width >= LINE_SOFTER * line[0]):
-            anomalies = ["soft edges", "softer than its line"]
+        elif sharp >= SHARP_EDGE_Z and foreign:
+            line = lines.get(id(g.word))
+            if line is not None and g.ramp_width <= LINE_SHARPER * line[1]:
+                anomalies = ["sharp edges", "sharper than its line"]
+        elif -sharp >= SOFT_EDGE_Z and clean >= -SOFT_HALO_Z:
+            line = lines.get(id(g.word))
+            if line is not None and g.ramp_width >= LINE_SOFTER * line[0]:
+                anomalies = ["soft edges", "softer than its line"]
         if not anomalies:
             continue
+        line = lines.get(id(g.word))
         if foreign:
             anomalies.append("foreign glyph shapes")
         out.append(Drawn(g, clean, sharp, shape if foreign else None, line, tuple(anomalies)))
     return out
 
 
-def line_edges(maps: PageMaps, words: list[Word], values: list[GlyphStats],
-               ) -> dict[int, tuple[float, float]]:
+class LineEdges(Mapping[int, tuple[float, float]]):
     """Per value word (keyed by ``id`` of the word): the median and the narrowest edge width of
-    the other words on its line (labels and values alike), when any can be measured."""
-    out = {}
-    cache: dict[int, GlyphStats | None] = {}
-    for g in values:
-        mates = [w for w in words if w is not g.word and _same_line(w, g.word)
-                 and sum(ch.isalnum() for ch in w.text) >= LINE_WORD_CHARS]
+    the other words on its line (labels and values alike), when any can be measured. Measured
+    when first asked for: most value words are judged without their line, and measuring every
+    line-mate of every value word cost more than the rest of the detector."""
+
+    def __init__(self, maps: PageMaps, words: list[Word], values: list[GlyphStats]) -> None:
+        self._maps = maps
+        self._words = words
+        self._values = {id(g.word): g for g in values}
+        #: glyph statistics by id of the word, seeded with the values' own
+        self._stats: dict[int, GlyphStats | None] = dict(self._values)
+        self._lines: dict[int, tuple[float, float] | None] = {}
+
+    def _measure(self, g: GlyphStats) -> tuple[float, float] | None:
         ramps = []
-        for w in mates:
-            if id(w) not in cache:
-                cache[id(w)] = glyph_stats(maps, w)
-            if (m := cache[id(w)]) is not None:
+        for w in self._words:
+            if w is g.word or not _same_line(w, g.word) or sum(ch.isalnum() for ch in w.text) < LINE_WORD_CHARS:
+                continue
+            if id(w) not in self._stats:
+                self._stats[id(w)] = glyph_stats(self._maps, w)
+            if (m := self._stats[id(w)]) is not None:
                 ramps.append(m.ramp_width)
-        if ramps:
-            out[id(g.word)] = (float(np.median(ramps)), float(min(ramps)))
-    return out
+        return (float(np.median(ramps)), float(min(ramps))) if ramps else None
+
+    def __getitem__(self, key: int) -> tuple[float, float]:
+        if key not in self._lines:
+            self._lines[key] = self._measure(self._values[key])
+        if (line := self._lines[key]) is None:
+            raise KeyError(key)
+        return line
+
+    def __iter__(self) -> Iterator[int]:
+        return (k for k in self._values if k in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def line_edges(maps: PageMaps, words: list[Word], values: list[GlyphStats]) -> LineEdges:
+    """The line edge widths of ``values`` (see :class:`LineEdges`), measured on demand."""
+    return LineEdges(maps, words, values)
 
 
 @dataclass(frozen=True)
@@ -582,7 +610,7 @@ def page_findings(reading: PageReading, image) -> tuple[list[Finding], bool]:  #
     glyphs = [g for w in words if sum(ch.isdigit() for ch in w.text) >= VALUE_DIGITS
               if (g := glyph_stats(maps, w)) is not None]
     shapes = {id(s.word): s for s in shape_stats(maps, words)} if glyphs else {}
-    lines = line_edges(maps, words, glyphs) if glyphs else {}
+    lines: Mapping[int, tuple[float, float]] = line_edges(maps, words, glyphs) if glyphs else {}
     out = [_glyph_finding(reading, drawn) for drawn in drawn_text(glyphs, shapes, lines)]
     judged = len(glyphs) > MIN_VALUE_PEERS
     if maps.noise >= MIN_PAPER_NOISE:
