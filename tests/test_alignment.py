@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
-from forensics.alignment import KINDS, Relation, compare_pages
-from tests.receipt_pages import edited_copy, make_shop, render_scan, reupload
+from forensics.alignment import FALLBACK_CHANGED, FALLBACK_NOISE, KINDS, Relation, compare_pages
+from tests.receipt_pages import (
+    edited_copy,
+    jpeg_roundtrip,
+    make_shop,
+    render_receipt,
+    render_scan,
+    reupload,
+)
 
 SEEDS = (11, 12, 13)
 
@@ -73,3 +81,105 @@ def test_blank_pages_do_not_crash() -> None:
     assert compare_pages(a, b).kind in KINDS
     assert compare_pages(Image.new("L", (1, 1)), a).kind == "unrelated"
     assert compare_pages(Image.new("L", (200, 5)), Image.new("L", (5, 200))).kind == "unrelated"
+
+
+def _on_scanner_bed(img: Image.Image, rng: random.Random) -> Image.Image:
+    """The page as a flatbed scan sees it: a dark scanner bed around the paper."""
+    pad = 40
+    bed = np.random.default_rng(rng.randrange(2**32)).normal(20, 3, (img.height + 2 * pad + rng.randint(0, 20),
+                                                                     img.width + 2 * pad + rng.randint(0, 20)))
+    out = Image.fromarray(np.clip(bed, 0, 255).astype(np.uint8))
+    out.paste(img, (pad, pad))
+    return out
+
+
+@pytest.mark.parametrize("seed", (11, 13, 18))
+def test_scanner_bed_around_the_page_is_not_compared(seed: int) -> None:
+    # the bed counted as ink makes one page-high "text line" and its edge differs wherever the
+    # two uploads were cropped differently
+    rng = random.Random(seed)
+    shop = make_shop(rng)
+    a, _ = render_scan(shop, rng)
+    a = _on_scanner_bed(a, rng)
+    rel = compare_pages(reupload(a, rng), a)
+    assert rel.kind == "same_image", rel.details
+    assert rel.details.get("scan_frame")
+    other = _on_scanner_bed(render_scan(shop, rng)[0], rng)
+    assert compare_pages(other, a).kind == "same_layout"
+
+
+def _glossy(img: Image.Image, rng: random.Random) -> Image.Image:
+    """A sheet with a shiny patch (tape) and its lower half in shadow."""
+    arr = np.asarray(img, dtype=np.float32)
+    h, w = arr.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    cy, cx = rng.uniform(0.4, 0.7) * h, rng.uniform(0.3, 0.7) * w
+    patch = np.exp(-(((yy - cy) / (0.12 * h)) ** 2 + ((xx - cx) / (0.25 * w)) ** 2))
+    shade = np.linspace(0, -70, h)[:, None]
+    return jpeg_roundtrip(Image.fromarray(np.clip(arr + shade + 60 * patch, 0, 255).astype(np.uint8)), 90)
+
+
+@pytest.mark.parametrize("seed", (12, 16, 18))
+def test_reupload_of_glossy_shaded_paper_is_same_image(seed: int) -> None:
+    # beside a shiny patch the duller paper is far below the brightest pixel nearby: read
+    # against that alone it would be "ink", differently in a brightened (clipped) re-upload
+    rng = random.Random(seed)
+    a = _glossy(render_scan(make_shop(rng), rng)[0], rng)
+    b = jpeg_roundtrip(ImageEnhance.Brightness(reupload(a, rng)).enhance(1.15), 80)
+    rel = compare_pages(b, a)
+    assert rel.kind == "same_image", rel.details
+    assert rel.details["ink_agreement"] > 0.95
+
+
+def test_softened_reupload_keeps_its_ink_level() -> None:
+    # a blurred, darkened JPEG-55 re-upload has many grey stroke-edge pixels: the ink level is
+    # taken from the stroke cores, so the original's ink is not mapped far too light
+    rng = random.Random(14)
+    a, _ = render_scan(make_shop(rng), rng)
+    soft = a.filter(ImageFilter.GaussianBlur(1.2)).resize((a.width * 3 // 4, a.height * 3 // 4),
+                                                          Image.Resampling.BICUBIC)
+    b = jpeg_roundtrip(ImageEnhance.Brightness(soft).enhance(0.88), 55)
+    rel = compare_pages(b, a)
+    assert rel.kind == "same_image", rel.details
+    assert rel.details["changed_fraction"] < 0.01
+
+
+def _one_scanner_pair(shop, rng: random.Random, changed_lines: int) -> tuple[Image.Image, Image.Image]:  # noqa: ANN001
+    """Two receipts of one shop scanned on one scanner: the scanner's fixed-pattern paper
+    noise is shared (as between honest SROIE receipts of one shop, correlation ~0.5), the
+    amounts on ``changed_lines`` lines differ."""
+    clean, _ = render_receipt(shop, rng)
+    other = clean.copy()
+    draw = ImageDraw.Draw(other)
+    font = ImageFont.truetype(shop.font, shop.size)
+    step = int(shop.size * shop.spacing)
+    lines = range(8, clean.height // step - 4)
+    for k in rng.sample(lines, min(changed_lines, len(lines))):
+        y = shop.margin + k * step
+        draw.rectangle((shop.width // 2, y, shop.width - 4, y + step - 3), fill=255)
+        draw.text((shop.width - shop.margin - 90, y), f"{rng.randint(100, 9999) / 100:.2f}", font=font, fill=20)
+    nrng = np.random.default_rng(rng.randrange(2**32))
+    h, w = clean.height, clean.width
+
+    def grain() -> np.ndarray:
+        return nrng.normal(0, 6, (h // 2 + 1, w // 2 + 1)).repeat(2, 0).repeat(2, 1)[:h, :w]
+
+    fixed = grain()
+    out = []
+    for im in (clean, other):
+        arr = 25 + (np.asarray(im, dtype=np.float32) - 20) / 235 * 205 + fixed + grain()
+        out.append(jpeg_roundtrip(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)), 90))
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("seed", (14, 19))
+def test_one_scanners_honest_receipts_are_not_the_same_image(seed: int) -> None:
+    # shared scanner noise (~0.5) and 8% of the ink differing in many places: the exact
+    # comparison finds too many boxes for an edit, and the tolerant fallback must not call the
+    # pair one scan without stronger evidence (noise or nearly all content agreeing)
+    rng = random.Random(seed)
+    a, b = _one_scanner_pair(make_shop(rng), rng, 8)
+    rel = compare_pages(b, a)
+    assert rel.details["noise_corr"] < FALLBACK_NOISE
+    assert rel.details["changed_fraction"] > FALLBACK_CHANGED
+    assert rel.kind == "same_layout", rel.details

@@ -58,6 +58,15 @@ LINK_KINDS = ("same_image", "edited_copy", "same_layout")
 #: most text-hash candidates per page (nearest first): one shop's receipts share most of
 #: their text, so only the very nearest are worth an alignment
 TEXT_CANDIDATES = 4
+#: pixel-hash neighbours beyond ``hash_radius`` aligned anyway (nearest first, at most
+#: :data:`WIDE_PIXEL_RADIUS`): a 2-degree rotation plus a crop moves a re-upload's pHash/dHash
+#: 12-20 bits from its original (bench/quality.py's SROIE re-uploads) while the original is
+#: mostly still the nearest page; poor OCR then leaves neither text nor date + total to find
+#: it by. One: each costs an alignment (~0.3 s) on every page; 3 would also reach the one
+#: re-upload there whose original is third nearest, at twice the alignments an upload
+NEAREST_PIXEL_CANDIDATES = 1
+#: farthest pixel-hash distance (of 64 bits) a nearest neighbour may have (unrelated pages: ~32)
+WIDE_PIXEL_RADIUS = 20
 #: fingerprint rows read per catch-up query
 CATCH_UP_BATCH = 100_000
 #: field sources that state what a document is (not read by OCR)
@@ -192,7 +201,7 @@ def _candidate_ids(idx: _Indexes, conn, fp: Any, text_hash: int | None,  # noqa:
                    dt_key: str | None, me: str, radius: int) -> list[int]:
     """Fingerprint ids worth aligning with page ``fp``, best first: the nearest by text (the
     most specific source, and the one crops cannot move), then by pixel hash, then the pages
-    sharing the date and total."""
+    sharing the date and total, then the few nearest by pixel hash beyond the radius."""
     pixel: dict[int, int] = {}
     for index, value in ((idx.phash, fp.phash), (idx.dhash, fp.dhash)):
         for fid, dist in index.search(value, radius):
@@ -203,6 +212,15 @@ def _candidate_ids(idx: _Indexes, conn, fp: Any, text_hash: int | None,  # noqa:
     ordered += sorted(pixel, key=lambda i: (pixel[i], i))
     if fp.page == 1 and dt_key:
         ordered += [row.id for row in registries.evidence_with(conn, "date_total_key", dt_key, exclude=me)]
+    wide: dict[int, int] = {}
+    for index, value in ((idx.phash, fp.phash), (idx.dhash, fp.dhash)):
+        for fid, dist in index.search(value, WIDE_PIXEL_RADIUS):
+            wide[fid] = min(dist, wide.get(fid, 99))
+    nearest = [fid for fid in sorted(wide, key=lambda i: (wide[i], i)) if fid not in ordered]
+    if nearest:  # other uploads' pages only (this upload's own rows exist when re-analysed)
+        rows = registries.fingerprint_rows(conn, nearest[: NEAREST_PIXEL_CANDIDATES + 8])
+        others = {r.id for r in rows if r.evidence_id != me}
+        ordered += [fid for fid in nearest if fid in others][:NEAREST_PIXEL_CANDIDATES]
     return list(dict.fromkeys(ordered))
 
 

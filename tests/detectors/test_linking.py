@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from forensics.detectors import duplicates
 from forensics.pipeline import analyse
 from forensics.store import Store
 from tests.conftest import RECEIPT_LINES, simple_receipt
@@ -26,6 +29,24 @@ def test_reupload_beyond_hash_radius_is_found_by_its_date_and_total(settings, bl
     assert rec["fields"]["total"]["value"] == "33.81", rec["fields"]
     dup = [f for f in rec["findings"] if f["code"] == "duplicate_upload"]
     assert dup and dup[0]["related"] == ["E1"], rec["findings"]
+
+
+@pytest.mark.parametrize("nearest", [1, 0])
+def test_reupload_beyond_hash_radius_is_found_among_the_nearest_pixel_hashes(settings, blob_root, monkeypatch,
+                                                                           nearest):
+    # nothing else can propose the pair: no text-hash candidates, no date or total, radius 0
+    monkeypatch.setattr(duplicates, "TEXT_CANDIDATES", 0)
+    monkeypatch.setattr(duplicates, "NEAREST_PIXEL_CANDIDATES", nearest)
+    img = simple_receipt([ln for ln in RECEIPT_LINES if not ln.startswith(("DATE", "TOTAL", "RECEIPT"))])
+    img.save(blob_root / "a.png")
+    turned = img.rotate(1.5, expand=True, fillcolor=250)
+    turned.resize((turned.width * 9 // 10, turned.height * 9 // 10)).convert("RGB").save(blob_root / "b.jpg", quality=60)
+    store = _ingest(settings.with_(hash_radius=0), [("E1", "S1", "a.png"), ("E2", "S2", "b.jpg")])
+    dup = [f for f in store.get("E2")["findings"] if f["code"] == "duplicate_upload"]
+    if nearest:
+        assert dup and dup[0]["related"] == ["E1"], store.get("E2")["findings"]
+    else:  # the control: without the nearest neighbours the pair is never aligned
+        assert not dup
 
 
 def test_different_receipts_of_one_shop_are_not_duplicates(settings, blob_root):
