@@ -13,6 +13,14 @@ from forensics.store import Store
 from tests.conftest import RECEIPT_LINES, simple_receipt
 
 
+def analyse_two(settings) -> Store:  # noqa: ANN001
+    """a.png from seller S1 as E1, then b.png from seller S2 as E2, into a fresh store."""
+    store = Store(settings.database_url)
+    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
+        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    return store
+
+
 def test_issuer_keys_of_one_kind_must_be_alike():
     assert plausibly_same_issuer("name:KEDAIRUNCITMAJUJAYA", "name:KEDAIRUNCITMAJUJAVA")
     assert not plausibly_same_issuer("name:KEDAIRUNCITMAJUJAYA", "name:SANYUSTATIONERY")
@@ -30,9 +38,7 @@ def test_long_serial_reused_when_only_one_upload_shows_the_tax_id(settings, blob
     # the same receipt number on another receipt of the shop whose GST line was not printed
     other = [ln.replace("33.81", "47.20") for ln in RECEIPT_LINES if not ln.startswith("GST REG")]
     simple_receipt(other, seed=5, width=760).save(blob_root / "b.png")
-    store = Store(settings.database_url)
-    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
-        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    store = analyse_two(settings)
     e1, e2 = store.get("E1"), store.get("E2")
     assert e1["fields"]["merchant_tax_id"]["value"] and "merchant_tax_id" not in e2["fields"]
     codes = {f["code"]: f for f in e2["findings"]}
@@ -51,9 +57,7 @@ def test_short_serial_found_under_the_name_of_an_upload_without_the_tax_id(setti
     simple_receipt([ln for ln in short if not ln.startswith("GST REG")]).save(blob_root / "a.png")
     simple_receipt([ln.replace("33.81", "47.20") for ln in short], seed=5, width=760).save(
         blob_root / "b.png")
-    store = Store(settings.database_url)
-    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
-        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    store = analyse_two(settings)
     e1, e2 = store.get("E1"), store.get("E2")
     assert e1["fields"]["serial"]["value"] == e2["fields"]["serial"]["value"] == "54321"
     codes = {f["code"]: f for f in e2["findings"]}
@@ -85,9 +89,7 @@ def _two_receipts(blob_root, first: str, second: str) -> None:
 def test_a_serial_read_with_a_slip_on_one_upload_is_still_a_reuse(settings, blob_root):
     # what OCR made of "9070058756" on one of the two uploads
     _two_receipts(blob_root, "9070058756", "S070058756")
-    store = Store(settings.database_url)
-    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
-        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    store = analyse_two(settings)
     e1, e2 = store.get("E1"), store.get("E2")
     assert e1["fields"]["serial"]["value"] == "9070058756"
     assert e2["fields"]["serial"]["value"] == "S070058756"
@@ -101,9 +103,7 @@ def test_a_serial_read_with_a_slip_on_one_upload_is_still_a_reuse(settings, blob
 
 def test_the_next_receipt_of_the_shop_is_not_a_slip(settings, blob_root):
     _two_receipts(blob_root, "9070058756", "9070058757")
-    store = Store(settings.database_url)
-    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
-        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    store = analyse_two(settings)
     e2 = store.get("E2")
     assert e2["fields"]["serial"]["value"] == "9070058757"
     assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in e2["findings"]}
@@ -146,9 +146,7 @@ def _two_shops(blob_root, reg_a: str, reg_b: str) -> None:
 
 def test_short_serial_reused_under_two_names_with_one_registration_number(settings, blob_root):
     _two_shops(blob_root, "867388-U", "0867388-U")
-    store = Store(settings.database_url)
-    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
-        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    store = analyse_two(settings)
     e1, e2 = store.get("E1"), store.get("E2")
     assert e1["fields"]["merchant"]["value"] != e2["fields"]["merchant"]["value"]
     assert e1["fields"]["merchant_reg_no"]["value"] == e2["fields"]["merchant_reg_no"]["value"] == "867388U"
@@ -159,9 +157,7 @@ def test_short_serial_reused_under_two_names_with_one_registration_number(settin
 
 def test_short_serial_of_two_registration_numbers_is_no_reuse(settings, blob_root):
     _two_shops(blob_root, "867388-U", "734055-M")
-    store = Store(settings.database_url)
-    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
-        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    store = analyse_two(settings)
     e2 = store.get("E2")
     assert e2["fields"]["merchant_reg_no"]["value"] == "734055M"
     assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in e2["findings"]}
@@ -173,9 +169,7 @@ def test_long_serial_of_one_name_but_two_registration_numbers_is_no_reuse(settin
     simple_receipt([lines[0], "Company Reg No: 867388-U", *lines[1:]]).save(blob_root / "a.png")
     simple_receipt([lines[0], "Company Reg No: 734055-M", *[ln.replace("33.81", "47.20") for ln in lines[1:]]],
                    seed=5, width=760).save(blob_root / "b.png")
-    store = Store(settings.database_url)
-    for eid, seller, name in (("E1", "S1", "a.png"), ("E2", "S2", "b.png")):
-        analyse({"evidence_id": eid, "seller_id": seller, "blob": name}, store, settings)
+    store = analyse_two(settings)
     e1, e2 = store.get("E1"), store.get("E2")
     assert e1["fields"]["serial"]["value"] == e2["fields"]["serial"]["value"] == "CS00012345"
     assert e1["fields"]["merchant"]["value"] == e2["fields"]["merchant"]["value"]
