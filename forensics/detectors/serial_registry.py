@@ -92,7 +92,7 @@ def _edits(a: str, b: str) -> int:
 
 def reg_conflict(a: str | None, b: str | None) -> bool:
     """Are two registration keys known to name two companies? Both read, of two schemes or more
-    than :data:`REG_SLIPS` edits apart (OCR misreads a digit or two: "1135772" as "4135772")."""
+    than :data:`REG_SLIPS` edits apart (OCR misreads a digit or two: "5531208" as "8531208")."""
     if a is None or b is None or a == b:
         return False
     scheme_a, _, value_a = a.rpartition(":")

@@ -33,7 +33,7 @@ HEADER_END = re.compile(
     r"QUITTUNG|BELEG|KASSENBON)\b|@|发票|电话",
     re.IGNORECASE,
 )
-#: a line that is (only) a company registration number, e.g. ``(867388-U)`` or ``JM0326955-V``
+#: a line that is (only) a company registration number, e.g. ``(913462-U)`` or ``JM0326955-V``
 REG_NO_LINE = re.compile(r"^[\s(\[]*(?:CO\.?\s*NO\.?|ROC|REG\.?\s*NO\.?)?[\s:.]*[A-Z]{0,3}\d{4,}[\s-]*[A-Z]?[)\]]?[\s.,:]*$", re.IGNORECASE)
 #: words that mark an address line
 ADDRESS_WORDS = re.compile(
@@ -77,7 +77,7 @@ LEGAL_FORM = re.compile(
     r"|^\s*\([A-Z ]{1,20}\)\s*(?:SDN|BHD|S/B)",
     re.IGNORECASE,
 )
-#: a registration number in brackets after a name, e.g. "(867388-U)", "{81497-F}", "(Co. No"
+#: a registration number in brackets after a name, e.g. "(913462-U)", "{92586-F}", "(Co. No"
 TRAILING_REG_NO = re.compile(
     r"\s*[(\[{]\s*(?:CO\.?\s*(?:NO|N[AO0])\b.*|[^()\[\]{}]*\d[^()\[\]{}]*\d[^()\[\]{}]*[)\]}]?)\s*$",
     re.IGNORECASE,
@@ -94,7 +94,7 @@ TITLE_LINE = re.compile(
     re.IGNORECASE,
 )
 #: a legal form followed by a registration number, bracketed or not: the name ends at the
-#: legal form ("X SDN BHD (728515-H)", "x sdn bhd 1110644-V")
+#: legal form ("X SDN BHD (615424-H)", "x sdn bhd 3320815-V")
 NAME_THEN_REG_NO = re.compile(r"(SDN\.?\s*BHD\.?|\bBHD\.?|S/B)\s*(?:[(\[{][^)\]}]*\d|\d{4,})", re.IGNORECASE)
 
 
@@ -174,12 +174,12 @@ def _name_text(lines: list[TextLine]) -> str:
     text = " ".join(_clean(ln.text) for ln in lines)
     cut = NAME_THEN_REG_NO.search(text)
     if cut:
-        text = text[: cut.end(1)]  # "X SDN BHD (728515-H) BRANCH NAME": the name ends at the legal form
+        text = text[: cut.end(1)]  # "X SDN BHD (615424-H) BRANCH NAME": the name ends at the legal form
     owner = re.search(
         r"\b(?:OWN(?:ED)?\s*BY|OPERATED\s*BY|A\s*MEMBER\s*OF|DIMILIKI(?:\s*OLEH)?)\s*:?\s*", text, re.IGNORECASE
     )
     if owner and LEGAL_FORM.search(text[owner.end() :]):
-        text = text[owner.end() :]  # "OLD ASIA OWN BY: X SDN BHD": the business is the owner
+        text = text[owner.end() :]  # "KOPI CONTOH OWN BY: X SDN BHD": the business is the owner
     text = TRAILING_REG_NO.sub("", text)
     if _upper_share(text) >= 0.8:
         # a trailing scrap with no capital or digit on an upper-case name is a smudge: “a, '
@@ -243,7 +243,7 @@ OWNER_LINE = re.compile(r"^(?:OWN(?:ED)?\s*BY|OPERATED\s*BY|DIMILIKI(?:\s*OLEH)?
 
 def _find_address(head: list[TextLine], start: int, *, strict: bool = False) -> Found | None:
     """The address lines from ``start`` on. ``strict`` (no name found above): the first line
-    must look like an address itself, not only carry a digit (a garbled name "X S/R (81497-P)")."""
+    must look like an address itself, not only carry a digit (a garbled name "X S/R (92586-P)")."""
     picked: list[TextLine] = []
     skipped_branch = False
     i = start

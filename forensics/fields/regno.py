@@ -3,10 +3,10 @@
 A registration number names one company however its name was printed or read, and OCR reads a
 number more steadily than a name or a header line. Schemes (``extra["scheme"]``):
 
-- ``MY_ROC``: Malaysian company or business registration, labelled ("Company Reg #1101083-T",
-  "Co. No: 734055-M", "ROC 12345-A", "BR No.: (124525-H)") or printed in brackets under or
-  after the name ("X SDN BHD (867388-U)", "(JM0326955-V)"). Value: optional letter prefix,
-  the number without its leading zeros, the check letter ("01101083-T" -> ``1101083T``).
+- ``MY_ROC``: Malaysian company or business registration, labelled ("Company Reg #2204197-T",
+  "Co. No: 645128-M", "ROC 12345-A", "BR No.: (231634-H)") or printed in brackets under or
+  after the name ("X SDN BHD (913462-U)", "(JM0326955-V)"). Value: optional letter prefix,
+  the number without its leading zeros, the check letter ("02204197-T" -> ``2204197T``).
 - ``DE_HR``: German commercial register number ("Amtsgericht Köln HRB 1234" -> ``HRB1234``).
 - ``FR_SIREN``: French SIREN, also read out of a SIRET or an RCS mention (the first nine
   digits identify the company; ``valid`` is its Luhn check).
@@ -37,11 +37,11 @@ _MY_LABEL = re.compile(
 )
 #: words that make a registration a tax one, or the buyer's
 _NOT_COMPANY = re.compile(r"\b(GST|SST|TAX|VAT|TIN|UST|MWST|TVA)\b", re.IGNORECASE)
-#: an unlabelled number in brackets ("(867388-U)", "{81497-F}", "(No. 198673-M )")
+#: an unlabelled number in brackets ("(913462-U)", "{92586-F}", "(No. 198673-M )")
 _BRACKETED = re.compile(r"[(\[{<]\s*(?:NO\b\.?\s*)?" + _MY_VALUE + r"\s*[)\]}>]?")
-#: an unlabelled number right after a legal form ("KING'S CONFECTIONERY S/B 272500-U")
+#: an unlabelled number right after a legal form ("KEK CONTOH S/B 384611-U")
 _AFTER_LEGAL_FORM = re.compile(r"(?:SDN\.?\s*BHD\.?|\bBHD\.?|S/B)\s*" + _MY_VALUE)
-#: a line that is only a registration number ("822737-X", "JM0326955-V ;")
+#: a line that is only a registration number ("731826-X", "JM0326955-V ;")
 _ONLY_NUMBER = re.compile(r"^[\s|(\[{<]*" + _MY_VALUE + r"[\s)\]}>|.,:;]*$")
 #: German commercial register (HRA/HRB) with its number and an optional court letter ("HRB 12345 B")
 _DE_HR = re.compile(r"\b(?P<k>HR\s?[AB])\b\s*(?:Nr\.?|Nummer)?\s*[:.]?\s*(?P<d>\d{1,7})(?:\s(?P<c>[A-Z])(?![\w]))?")
@@ -71,7 +71,7 @@ class RegNo:
 
 
 def normalise_my(prefix: str | None, digits: str, check: str | None) -> str:
-    """``JM0326955-V`` -> ``JM326955V``, ``01101083-T`` -> ``1101083T``."""
+    """``JM0326955-V`` -> ``JM326955V``, ``02204197-T`` -> ``2204197T``."""
     return (prefix or "") + (digits.lstrip("0") or "0") + (check or "")
 
 
@@ -139,7 +139,7 @@ def find_merchant_reg_no(lines: list[TextLine]) -> tuple[TextLine, RegNo] | None
 
 def reg_key(value: str | None, scheme: str | None) -> str | None:
     """The registry's key of a registration number: a Malaysian number without its check
-    letter (OCR misreads the letter most: "1101083-T" as "1101083-7"), the others as they are."""
+    letter (OCR misreads the letter most: "2204197-T" as "2204197-7"), the others as they are."""
     if not value:
         return None
     if scheme == "MY_ROC":

@@ -29,7 +29,7 @@ def test_name_split_over_two_lines_is_joined():
 
 
 def test_bracketed_branch_continues_the_name_and_keeps_its_bracket():
-    name, _ = merchant(["PASAR BESAR ANEKA", "(KAJANG) SDN BHD", "(767840-W)", "NO 24, JALAN PUSAT 4,", "43000 KAJANG"])
+    name, _ = merchant(["PASAR BESAR ANEKA", "(KAJANG) SDN BHD", "(681573-W)", "NO 24, JALAN PUSAT 4,", "43000 KAJANG"])
     assert name == "PASAR BESAR ANEKA (KAJANG) SDN BHD"
 
 
@@ -69,7 +69,7 @@ def test_mixed_case_name_without_legal_form():
 
 
 def test_registration_number_after_the_legal_form_ends_the_name():
-    name, _ = merchant(["TRI JAYA SDN BHD (728515-H) MART SRI MUDA", "4-20, JALAN RIA 25/62", "40400 SHAH ALAM"])
+    name, _ = merchant(["TRI JAYA SDN BHD (615424-H) MART SRI MUDA", "4-20, JALAN RIA 25/62", "40400 SHAH ALAM"])
     assert name == "TRI JAYA SDN BHD"
     name, _ = merchant(["Bintang Example Sdn Bhd (Co. Na:20154-T)", "27, Jalan Sultan Ismail,", "50250 Kuala Lumpur."])
     assert name == "Bintang Example Sdn Bhd"

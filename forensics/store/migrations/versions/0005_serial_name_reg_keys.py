@@ -1,7 +1,7 @@
 """serials.name_key, serials.reg_key: one issuer under a misread name or header line
 
 bench/quality.py: one shop's two uploads registered a reused short receipt number under two
-name keys ("6-19 Level &" and "Guardian Health And Beauty Sdn Bhd", both tax ids garbled),
+name keys ("3-08 Level &" and "Kedai Sihat Dan Cantik Sdn Bhd", both tax ids garbled),
 so a short serial, matched only within one issuer, was never met. Both print the company
 registration number. A registration now also keeps the upload's name key and its
 registration-number key, and a registration agreeing on any of the three keys is the same
