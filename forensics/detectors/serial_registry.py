@@ -177,12 +177,11 @@ def _could_be_same(row: dict[str, Any], use: dict[str, Any]) -> bool:
         row["issuer_key"], use["issuer_key"], reg_a=row.get("reg_key"), reg_b=use.get("reg_key"))
 
 
-def earlier_uses(store: Any, row: dict[str, Any], name: str | None = None) -> list[dict[str, Any]]:
+def earlier_uses(store: Any, row: dict[str, Any]) -> list[dict[str, Any]]:
     """Registrations of ``row``'s serial by the same issuer: agreeing on the issuer key, the
     merchant name key (uploads whose tax id was not read register under the name) or the
     registration key; for long serials, also under any issuer key that could be the same
     issuer read differently."""
-    row = {**row, "name_key": row.get("name_key") or name}
     if len(row["serial"]) >= ISSUER_FREE_MIN_LEN:
         return [u for u in store.serial_uses(None, row["serial"]) if _could_be_same(row, u)]
     if row["issuer_key"] is None and row["name_key"] is None and row.get("reg_key") is None:
@@ -206,12 +205,11 @@ def ocr_slip(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 
-def slipped_uses(store: Any, row: dict[str, Any], name: str | None = None) -> list[dict[str, Any]]:
+def slipped_uses(store: Any, row: dict[str, Any]) -> list[dict[str, Any]]:
     """Registrations of a long serial that ``row``'s differs from by one OCR slip, by an issuer
     that could be the same (an issuer known to be another is never matched)."""
     if row["serial_tail"] is None:
         return []
-    row = {**row, "name_key": row.get("name_key") or name}
     return [u for u in store.serials_ending(row["serial_tail"])
             if ocr_slip(row["serial"], u["serial"]) and _could_be_same(row, u)]
 
@@ -225,8 +223,7 @@ class SerialRegistry:
         row = registry_row(analysis)
         if row is None:
             return CheckResult.skipped("no serial number read")
-        name = name_key(analysis)
-        uses = [u for u in earlier_uses(store, row, name) if u["evidence_id"] != analysis.event.evidence_id]
+        uses = [u for u in earlier_uses(store, row) if u["evidence_id"] != analysis.event.evidence_id]
         relations = []
         for use in uses:
             details = {"serial": row["serial"], "issuer": row["issuer_key"]}
@@ -245,7 +242,7 @@ class SerialRegistry:
                 relations.append({"other": use["evidence_id"], "kind": "serial_conflict",
                                   "score": 0.9, "details": {**details, "fields": differs}})
         # a slip is a weaker match: it names a reuse across sellers, never a conflict
-        for use in slipped_uses(store, row, name):
+        for use in slipped_uses(store, row):
             if use["seller_id"] != row["seller_id"] and use["evidence_id"] != analysis.event.evidence_id:
                 relations.append({"other": use["evidence_id"], "kind": "serial_reuse", "score": 0.7,
                                   "details": {"serial": row["serial"], "issuer": row["issuer_key"],
