@@ -202,21 +202,20 @@ def _candidate_ids(idx: _Indexes, conn, fp: Any, text_hash: int | None,  # noqa:
     """Fingerprint ids worth aligning with page ``fp``, best first: the nearest by text (the
     most specific source, and the one crops cannot move), then by pixel hash, then the pages
     sharing the date and total, then the few nearest by pixel hash beyond the radius."""
-    pixel: dict[int, int] = {}
+    # one search per hash reaches both the radius and the nearest pages beyond it
+    near: dict[int, int] = {}
     for index, value in ((idx.phash, fp.phash), (idx.dhash, fp.dhash)):
-        for fid, dist in index.search(value, radius):
-            pixel[fid] = min(dist, pixel.get(fid, 99))
+        for fid, dist in index.search(value, max(radius, WIDE_PIXEL_RADIUS)):
+            near[fid] = min(dist, near.get(fid, 99))
+    by_distance = sorted(near, key=lambda i: (near[i], i))
     ordered: list[int] = []
     if text_hash is not None:
         ordered += [fid for fid, _ in idx.text.search(text_hash, TEXT_RADIUS)[:TEXT_CANDIDATES]]
-    ordered += sorted(pixel, key=lambda i: (pixel[i], i))
+    ordered += [fid for fid in by_distance if near[fid] <= radius]
     if fp.page == 1 and dt_key:
         ordered += [row.id for row in registries.evidence_with(conn, "date_total_key", dt_key, exclude=me)]
-    wide: dict[int, int] = {}
-    for index, value in ((idx.phash, fp.phash), (idx.dhash, fp.dhash)):
-        for fid, dist in index.search(value, WIDE_PIXEL_RADIUS):
-            wide[fid] = min(dist, wide.get(fid, 99))
-    nearest = [fid for fid in sorted(wide, key=lambda i: (wide[i], i)) if fid not in ordered]
+    seen = set(ordered)
+    nearest = [fid for fid in by_distance if fid not in seen]
     if nearest:  # other uploads' pages only (this upload's own rows exist when re-analysed)
         rows = registries.fingerprint_rows(conn, nearest[: NEAREST_PIXEL_CANDIDATES + 8])
         others = {r.id for r in rows if r.evidence_id != me}
