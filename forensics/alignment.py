@@ -480,6 +480,13 @@ def _coarser(wa: _Work, b: np.ndarray, m: np.ndarray, warped: np.ndarray, valid:
     return _Work(arr, wa.scale * s), m, warped, valid
 
 
+def _page_boxes(boxes: list[Box], scale: float) -> tuple[Box, ...]:
+    """Boxes in working px as boxes in page A's own px (rounded outwards)."""
+    inv = 1.0 / scale
+    return tuple((int(x0 * inv), int(y0 * inv), int(np.ceil(x1 * inv)), int(np.ceil(y1 * inv)))
+                 for x0, y0, x1, y1 in boxes)
+
+
 def compare_pages(a: Image.Image, b: Image.Image, *, a_sha: str | None = None,
                   b_sha: str | None = None) -> Relation:
     """Classify what page ``b`` is to page ``a`` (see the module docstring)."""
@@ -542,11 +549,7 @@ def compare_pages(a: Image.Image, b: Image.Image, *, a_sha: str | None = None,
     boxes = [bx for bx in boxes if inner[bx[1] : bx[3], bx[0] : bx[2]].all()]
     tolerant_boxes = [bx for bx in tolerant_boxes if inner[bx[1] : bx[3], bx[0] : bx[2]].all()]
     details.update(boxes=len(boxes), tolerant_boxes=len(tolerant_boxes))
-    inv = 1.0 / wa.scale
-    boxes_a = tuple(
-        (int(x0 * inv), int(y0 * inv), int(np.ceil(x1 * inv)), int(np.ceil(y1 * inv)))
-        for x0, y0, x1, y1 in boxes
-    )
+    boxes_a = _page_boxes(boxes, wa.scale)
     # the noise alone does not prove one scan: real scans of one shop's receipts on one scanner
     # correlate up to ~0.5 (measured on SROIE). One scan also means the content mostly agrees.
     same_scan = noise >= SAME_SCAN_CORR and changed <= EDIT_MAX_CHANGED
@@ -566,8 +569,7 @@ def compare_pages(a: Image.Image, b: Image.Image, *, a_sha: str | None = None,
         # of one shop differ in many), and the noise must be beyond what one scanner's honest
         # receipts share or the content agree nearly everywhere.
         details["exact_compare"] = "too many differences; tolerant comparison used"
-        tolerant = tuple((int(x0 * inv), int(y0 * inv), int(np.ceil(x1 * inv)), int(np.ceil(y1 * inv)))
-                         for x0, y0, x1, y1 in tolerant_boxes)
+        tolerant = _page_boxes(tolerant_boxes, wa.scale)
         if tolerant:
             return Relation("edited_copy", round(min(1.0, 0.3 + noise), 3), tolerant, details)
         return Relation("same_image", round(min(1.0, 0.3 + noise), 3), (), details)
