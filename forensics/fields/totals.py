@@ -81,10 +81,10 @@ def _line_amount(lines: list[TextLine], i: int, label_end: int, decimal_comma: b
 def _priced(text: str, decimal_comma: bool | None) -> list[AmountMatch]:
     """Amounts with decimals in ``text`` that are not part of a date (``20.03.2014``) nor a
     rate (``GST @0.00%``)."""
-    dates = [(d.start, d.end) for d in find_dates(text)]
+    dates = _date_spans(text)
     return [
         a for a in find_amounts(text, decimal_comma=decimal_comma)
-        if a.has_decimals and not any(a.start < e and s < a.end for s, e in dates)
+        if a.has_decimals and not _overlaps(a.start, a.end, dates)
         and not (PERCENT_AFTER.match(text, a.end) and RATE_BEFORE.search(text[: a.start]))
     ]
 
@@ -103,12 +103,20 @@ SPLIT_DECIMALS = re.compile(r"(?<![\d.,/:-])(?P<i>\d{1,6})(?:[.,]\s|\s[.,]?)(?P<
 def _split_decimals(text: str) -> list[AmountMatch]:
     """Amounts with a broken decimal point, read only after a total's label (where an amount
     must stand); elsewhere "6 00" could as well be a quantity and a code."""
-    dates = [(d.start, d.end) for d in find_dates(text)]
+    dates = _date_spans(text)
     return [
         AmountMatch(Decimal(f"{m.group('i')}.{m.group('d')}"), m.group(0), m.start(), m.end(), None, True)
         for m in SPLIT_DECIMALS.finditer(text)
-        if not any(m.start() < e and s < m.end() for s, e in dates)
+        if not _overlaps(m.start(), m.end(), dates)
     ]
+
+
+def _date_spans(text: str) -> list[tuple[int, int]]:
+    return [(d.start, d.end) for d in find_dates(text)]
+
+
+def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start < e and s < end for s, e in spans)
 
 
 #: a whole number of three digits or more alone at the end of a line: an amount whose decimal
