@@ -334,17 +334,6 @@ class Store:
             record["document"] = row.document
         return record
 
-    # -- registries (delegated) ---------------------------------------------------------------
-
-    def serial_uses(self, issuer_key: str | None, serial: str, *, name_key: str | None = None,
-                    reg_key: str | None = None) -> list[dict[str, Any]]:
-        with self.transaction() as conn:
-            return registries.serial_uses(conn, issuer_key, serial, name_key=name_key, reg_key=reg_key)
-
-    def serials_ending(self, tail: str) -> list[dict[str, Any]]:
-        with self.transaction() as conn:
-            return registries.serials_ending(conn, tail)
-
     # -- dead letters -------------------------------------------------------------------------
 
     def add_dead_letter(self, message_id: str, event: dict[str, Any], error: str, retries: int) -> None:
