@@ -444,11 +444,6 @@ class LineEdges(Mapping[int, tuple[float, float]]):
         return sum(1 for _ in self)
 
 
-def line_edges(maps: PageMaps, words: list[Word], values: list[GlyphStats]) -> LineEdges:
-    """The line edge widths of ``values`` (see :class:`LineEdges`), measured on demand."""
-    return LineEdges(maps, words, values)
-
-
 @dataclass(frozen=True)
 class Glyph:
     """One printed digit: which word it belongs to, its ink height and its normalised shape."""
@@ -610,7 +605,7 @@ def page_findings(reading: PageReading, image) -> tuple[list[Finding], bool]:  #
     glyphs = [g for w in words if sum(ch.isdigit() for ch in w.text) >= VALUE_DIGITS
               if (g := glyph_stats(maps, w)) is not None]
     shapes = {id(s.word): s for s in shape_stats(maps, words)} if glyphs else {}
-    lines: Mapping[int, tuple[float, float]] = line_edges(maps, words, glyphs) if glyphs else {}
+    lines: Mapping[int, tuple[float, float]] = LineEdges(maps, words, glyphs) if glyphs else {}
     out = [_glyph_finding(reading, drawn) for drawn in drawn_text(glyphs, shapes, lines)]
     judged = len(glyphs) > MIN_VALUE_PEERS
     if maps.noise >= MIN_PAPER_NOISE:
