@@ -4,8 +4,11 @@
   image editor (medium) or an online receipt generator (high). Word processors are common for
   honest small-business invoices, so they are only noted (``info``).
 - ``pdf_edited``: revisions saved on top of the original by a PDF editor, or a modification
-  date after the creation date written by one. Incremental saves by e-invoice, PDF/A and
-  signing tools are how honest files are made, so alone they are only noted.
+  date after the creation date written by one (medium). Also an embedded e-invoice XML in a
+  file whose producer, its last writer, is a PDF editor, word processor or image editor
+  (medium): invoicing software attaches the XML as it issues the file. Incremental saves by
+  e-invoice, PDF/A and signing tools are how honest files are made, so alone they are only
+  noted.
 - ``text_layer_mismatch``: the text layer says something the rendered page does not show:
   numbers in the layer where the render is blank (hidden text) or where OCR of the render reads
   a different number (an image or white box laid over the text).
@@ -45,6 +48,9 @@ RECEIPT_GENERATORS = ("receiptmaker", "receipt maker", "makereceipt", "make rece
 WORD_PROCESSORS = ("microsoft word", "microsoft® word", "winword", "libreoffice", "openoffice",
                    "wps writer", "wps office", "google docs", "pages", "microsoft excel",
                    "microsoft® excel", "writer")
+#: office programs that name themselves as a PDF's producer when they save it (the bare
+#: "Writer" or "Pages" of WORD_PROCESSORS are creators, and generic words in other producers)
+RESAVING_OFFICE = tuple(w for w in WORD_PROCESSORS if w not in ("writer", "pages"))
 #: PDF editors that save changes to an existing file (lower case)
 PDF_EDITORS = ("acrobat pro", "acrobat standard", "adobe acrobat 1", "adobe acrobat 2",
                "adobe acrobat 9", "acrobat dc", "foxit phantompdf", "foxit pdf editor",
@@ -144,6 +150,17 @@ def pdf_edit_findings(analysis: Analysis) -> list[Finding]:
     evidence: dict[str, Any] = {"producer": info.producer, "creator": info.creator,
                                 "created": info.created, "modified": info.modified,
                                 "incremental_updates": saves}
+    resaver = (_matches(info.producer, PDF_EDITORS) or _matches(info.producer, RESAVING_OFFICE)
+               or _matches(info.producer, IMAGE_EDITORS))
+    if info.einvoice_xml and resaver:
+        # e-invoice software writes the XML attachment as it writes the file; a word processor
+        # or an editor as the last writer (the producer) saved the issued invoice again. An
+        # honest Word layout turned into an e-invoice names the e-invoice tool as producer.
+        return [Finding(code="pdf_edited", severity="medium", score=0.6,
+                        message=f"The PDF carries an e-invoice XML, which invoicing software "
+                                f"attaches when it issues the invoice, but it was last written by "
+                                f"{info.producer}: the issued invoice was opened and saved again.",
+                        evidence={**evidence, "editor": resaver, "einvoice": info.einvoice_name})]
     if editor and (saves > 0 or late):
         after = f" {_span(modified - created)} after it was created" if late and created and modified else ""
         revisions = f" in {saves} saved revision{'s' if saves != 1 else ''}" if saves else ""

@@ -136,3 +136,19 @@ def test_unrendered_text_layer_is_said_in_the_status():
     page = Page(1, 900, 600, image=None, text_words=(layer_word("85.45", (400, 100)),))
     result = detector.run(analysis_of(pdf=PdfInfo(page_count=1), pages=(page,)), None)
     assert result.status.startswith("done:") and "not compared" in result.status
+
+
+def test_einvoice_resaved_by_an_office_program_or_pdf_tool_is_edited():
+    for producer in ("LibreOffice 7.6", "iLovePDF", "Microsoft® Word for Microsoft 365"):
+        pdf = PdfInfo(producer=producer, creator=producer, einvoice_xml="<x/>",
+                      einvoice_name="factur-x.xml")
+        result = detector.run(analysis_of(pdf=pdf), None)
+        edited = [f for f in result.findings if f.code == "pdf_edited"]
+        assert [f.severity for f in edited] == ["medium"], producer
+        assert producer in edited[0].message
+    # the same producers without an e-invoice: a word-processor invoice is only noted
+    result = detector.run(analysis_of(pdf=PdfInfo(producer="LibreOffice 7.6", creator="Writer")), None)
+    assert codes(result) == []
+    # a Word layout made into an e-invoice by an e-invoice tool names that tool as producer
+    pdf = PdfInfo(producer="PDFBox e-invoice toolkit", creator="Word", einvoice_xml="<x/>")
+    assert codes(detector.run(analysis_of(pdf=pdf), None)) == []
