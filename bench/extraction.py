@@ -119,11 +119,14 @@ def _load(path: Path) -> tuple[Any, Any]:
 
 
 def _cache_key() -> str:
-    """The reader, plus the language data when TESSDATA_PREFIX points elsewhere."""
-    prefix = os.environ.get("TESSDATA_PREFIX")
-    if not prefix:
-        return READER
-    return f"{READER}-{hashlib.sha1(prefix.encode()).hexdigest()[:8]}"
+    """The reader, plus the language data when TESSDATA_PREFIX points elsewhere, plus
+    ``BENCH_CACHE_TAG`` (a name for an OCR variant being measured against the default)."""
+    key = READER
+    if prefix := os.environ.get("TESSDATA_PREFIX"):
+        key += f"-{hashlib.sha1(prefix.encode()).hexdigest()[:8]}"
+    if tag := os.environ.get("BENCH_CACHE_TAG"):
+        key += f"-{tag}"
+    return key
 
 
 def cached(path: Path) -> tuple[Any, Any]:

@@ -79,3 +79,44 @@ def test_parse_tsv_skips_empty_and_non_word_rows():
            "5\t1\t1\t1\t1\t2\t50\t5\t30\t12\t-1\t \n")
     words = parse_tsv(tsv)
     assert len(words) == 1 and words[0].box == (10, 5, 40, 17) and words[0].confidence == pytest.approx(0.965)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_line_the_page_reading_skipped_is_read_again(engine: str):
+    from PIL import ImageDraw
+
+    from forensics.ocr import get_engine, recover_lines
+
+    img = simple_receipt(RECEIPT_LINES)
+    # a horizontal rule between two lines: ink across the page, but no text
+    ImageDraw.Draw(img).rectangle((40, 32, 660, 34), fill=20)
+    eng = get_engine(Settings(ocr_engine=engine))
+    words = eng.words(img)
+    receipt = next(w for w in words if w.text == "RECEIPT")
+    serial_line = [w for w in words if (w.block, w.line) == (receipt.block, receipt.line)]
+    assert any("0012345" in w.text for w in serial_line), [w.text for w in words]
+    skipped = [w for w in words if w not in serial_line]  # as if segmentation had dropped it
+    recovered = recover_lines(img, skipped, eng)
+    assert any("0012345" in w.text for w in recovered), [w.text for w in recovered]
+    # the words come back where the line is printed, as a block of their own
+    y_line = 50 + 3 * int(26 * 1.6)
+    assert all(y_line - 10 <= w.box[1] <= y_line + 20 for w in recovered)
+    assert {w.block for w in recovered}.isdisjoint({w.block for w in skipped})
+    # nothing else was skipped: the full reading recovers nothing, the rule is not a line
+    assert recover_lines(img, words, eng) == []
+
+
+def test_a_number_left_out_of_a_read_line_is_joined_to_it():
+    from forensics.ocr import get_engine, recover_lines
+
+    img = simple_receipt(RECEIPT_LINES)
+    eng = get_engine(Settings())
+    words = eng.words(img)
+    total = next(w for w in words if w.text == "33.81")
+    label = next(w for w in words if w.text == "TOTAL" and w.block == total.block and w.line == total.line)
+    recovered = recover_lines(img, [w for w in words if w is not total], eng)
+    assert [w.text for w in recovered] == ["33.81"]
+    assert (recovered[0].block, recovered[0].line) == (label.block, label.line)
+    assert abs(recovered[0].box[0] - total.box[0]) <= 8
+    # a word of letters left out is not put back (only numbers are)
+    assert recover_lines(img, [w for w in words if w is not label], eng) == []

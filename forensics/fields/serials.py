@@ -117,10 +117,14 @@ def find_serial(text: str) -> SerialMatch | None:
         if re.fullmatch(r"\(?\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", raw):
             continue  # a date after "Invoice:", not a number
         # "7698/0601 /00601": a space OCR put next to a slash is not part of the number
-        clean = re.sub(r"\s", "", _open_paren(raw)).translate(SYMBOL_LETTERS)
-        return SerialMatch(normalise_serial(clean), raw, m.start("v"), m.end("v"),
-                           label.group(0))
+        return SerialMatch(normalise_token(raw), raw, m.start("v"), m.end("v"), label.group(0))
     return None
+
+
+def normalise_token(raw: str) -> str:
+    """A serial read on its own (no label): spaces dropped, an opening "(" and the symbols OCR
+    reads for C and S mapped back, then :func:`normalise_serial`."""
+    return normalise_serial(re.sub(r"\s", "", _open_paren(raw.strip())).translate(SYMBOL_LETTERS))
 
 
 def _open_paren(raw: str) -> str:

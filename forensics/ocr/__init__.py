@@ -14,8 +14,10 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+
 from forensics.errors import MissingDependency
-from forensics.model import Document, PageReading, Reading
+from forensics.model import Document, PageReading, Reading, Word
 from forensics.ocr.engines import OcrEngine, PytesseractEngine, TesserocrEngine
 from forensics.ocr.preprocess import boxes_to_original, prepare_page
 from forensics.settings import Settings
@@ -24,7 +26,7 @@ from forensics.settings import Settings
 # 2 cores); set before the engine library is loaded by anyone.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-__all__ = ["OcrEngine", "get_engine", "read_document", "read_page"]
+__all__ = ["OcrEngine", "get_engine", "read_document", "read_page", "recover_lines"]
 
 _engines: dict[tuple[str, str, float], OcrEngine] = {}
 
@@ -64,7 +66,9 @@ def read_page(page_number: int, image, settings: Settings) -> PageReading:  # no
     engine = get_engine(settings)
     started = time.perf_counter()
     prepared = prepare_page(image)
-    words = boxes_to_original(engine.words(prepared.image), prepared, image.width, image.height)
+    first = engine.words(prepared.image)
+    first += recover_lines(prepared.image, first, engine)
+    words = boxes_to_original(first, prepared, image.width, image.height)
     if len(words) < FEW_WORDS:
         # a page that reads (almost) nothing: a dark frame along its edges may have thrown
         # Tesseract's resolution estimate; read it again inside the frame, keep the better
@@ -102,3 +106,134 @@ def read_document(document: Document, settings: Settings) -> Reading:
         elif page.image is not None:
             pages.append(read_page(page.number, page.image, settings))
     return Reading(tuple(pages))
+
+
+#: Tesseract's "single text line" segmentation
+SINGLE_LINE_PSM = 7
+
+
+#: a pixel is ink when it is this much darker than the page's paper (its 90th percentile grey)
+LINE_INK_CONTRAST = 80
+#: a pixel row holds text when at least this share of its pixels (and 3 or more) are ink
+LINE_INK_SHARE = 0.01
+#: a band of text rows that no word covers is re-read only when its height is within these
+#: multiples of the median word height (thinner is a rule or speckle, taller is a picture)
+LINE_HEIGHT_RANGE = (0.6, 2.5)
+#: a recovered line is kept when its best word (2+ letters or digits) reaches this confidence;
+#: its words below RECOVERED_WORD are dropped (the ends of a re-read band are often noise)
+RECOVERED_BEST = 0.8
+RECOVERED_WORD = 0.4
+#: at most this many bands are re-read on one page
+MAX_RECOVERED = 12
+
+
+def recover_lines(image, words: list[Word], engine: OcrEngine) -> list[Word]:  # noqa: ANN001
+    """Words of printed lines the page reading skipped.
+
+    Tesseract's page segmentation sometimes drops a whole printed line (a line of a different
+    font or weight from its neighbours, as a repainted one is, or a faint total line): rows of
+    ink that no word's box covers. Each such band of rows, of about a text line's height, is
+    read again on its own as a single line (psm 7) and kept when it reads as text, as a new
+    block after the page's own. It also leaves numbers out of lines it did read: runs of ink on
+    a read line's rows that no word covers are read again, and the numbers found there join
+    that line. Words come back in ``image``'s coordinates.
+
+    Measured on the 220 SROIE receipts (bench/extraction.py --direct): field Hmean 0.640 ->
+    0.646 (company 0.523 -> 0.536, date 0.782 -> 0.795, total 0.800 -> 0.805), receipt numbers
+    read exactly 0.646 -> 0.665. Rejected: looser thresholds (best word 0.7, ink share 0.005:
+    Hmean 0.645); putting back words of letters too (company and address lost, Hmean 0.639).
+    """
+    if len(words) < 3:
+        return []
+    grey = np.asarray(image.convert("L") if image.mode != "L" else image, dtype=np.int16)
+    height, width = grey.shape
+    paper = float(np.percentile(grey, 90))
+    ink_rows = (grey < paper - LINE_INK_CONTRAST).sum(axis=1) >= max(3, LINE_INK_SHARE * width)
+    covered = np.zeros(height, dtype=bool)
+    heights = []
+    for w in words:
+        covered[max(0, w.box[1]):w.box[3]] = True
+        heights.append(w.box[3] - w.box[1])
+    line_h = float(np.median(heights))
+    lo, hi = LINE_HEIGHT_RANGE[0] * line_h, LINE_HEIGHT_RANGE[1] * line_h
+    bands: list[tuple[int, int]] = []
+    free = ink_rows & ~covered
+    y = 0
+    while y < height:
+        if not free[y]:
+            y += 1
+            continue
+        start = y
+        while y < height and free[y]:
+            y += 1
+        # a band touching the page's edge is the scanner bed or a cut line, not a skipped line
+        if start > 0 and y < height and lo <= y - start <= hi:
+            bands.append((start, y))
+    next_block = max(w.block for w in words) + 1
+    found: list[Word] = []
+    pad = max(2, round(line_h * 0.25))
+    for y0, y1 in bands[:MAX_RECOVERED]:
+        read = _reread(image, (0, max(0, y0 - pad), width, min(height, y1 + pad)), engine)
+        if read:
+            found += [Word(w.text, w.box, w.confidence, block=next_block, line=1) for w in read]
+            next_block += 1
+    return found + _line_ends(image, grey < paper - LINE_INK_CONTRAST, words, line_h, engine)
+
+
+def _reread(image, box: tuple[int, int, int, int], engine: OcrEngine) -> list[Word]:  # noqa: ANN001
+    """The words of one box read as a single line, in page coordinates, or [] when the best
+    word is not clearly text."""
+    crop = image.crop(box)
+    read = [w for w in engine.words(crop, psm=SINGLE_LINE_PSM)
+            if w.text.strip() and w.confidence >= RECOVERED_WORD]
+    best = max((w.confidence for w in read if sum(c.isalnum() for c in w.text) >= 2), default=0.0)
+    if best < RECOVERED_BEST:
+        return []
+    x, y = box[0], box[1]
+    return [Word(w.text, (w.box[0] + x, w.box[1] + y, w.box[2] + x, w.box[3] + y), w.confidence)
+            for w in read]
+
+
+def _line_ends(image, ink, words: list[Word], line_h: float, engine: OcrEngine) -> list[Word]:  # noqa: ANN001
+    """Words of a read line that the reading left out: runs of ink on the line's rows, at least
+    a line height wide, that no word's box covers, read again and joined to the line."""
+    from collections import defaultdict
+
+    lines: dict[tuple[int, int], list[Word]] = defaultdict(list)
+    for w in words:
+        lines[(w.block, w.line)].append(w)
+    height, width = ink.shape
+    gap = round(line_h * 0.3)
+    found: list[Word] = []
+    tried = 0
+    for (block, line), ws in sorted(lines.items(), key=lambda kv: min(w.box[1] for w in kv[1])):
+        top, bottom = min(w.box[1] for w in ws), max(w.box[3] for w in ws)
+        if bottom - top > LINE_HEIGHT_RANGE[1] * line_h:
+            continue
+        cols = ink[top:bottom].sum(axis=0) >= 2
+        for w in words:  # any word on these rows, of this line or a neighbour read apart
+            overlap = min(bottom, w.box[3]) - max(top, w.box[1])
+            if overlap > 0.5 * (bottom - top):
+                cols[max(0, w.box[0] - gap):w.box[2] + gap] = False
+        x = 0
+        while x < width:
+            if not cols[x]:
+                x += 1
+                continue
+            start = end = x
+            while x < width and (cols[x] or x - end < line_h):  # word spaces stay inside a run
+                if cols[x]:
+                    end = x
+                x += 1
+            if end - start + 1 < line_h or tried >= MAX_RECOVERED:
+                continue
+            tried += 1
+            pad = max(2, round(line_h * 0.25))
+            box = (max(0, start - pad), max(0, top - pad), min(width, end + 1 + pad), min(height, bottom + pad))
+            # numbers only (words added to a name or an address line cost more than they gave),
+            # and not a word read already on these rows (its box may sit on a neighbour line)
+            found += [Word(w.text, w.box, w.confidence, block=block, line=line)
+                      for w in _reread(image, box, engine) if any(c.isdigit() for c in w.text)
+                      and not any(o.text == w.text and o.box[1] < w.box[3] and w.box[1] < o.box[3]
+                                  for o in words)]
+    return found

@@ -38,7 +38,7 @@ class OcrEngine(Protocol):
 
     name: str
 
-    def words(self, image: Image.Image) -> list[Word]: ...
+    def words(self, image: Image.Image, *, psm: int = PAGE_SEGMENTATION_MODE) -> list[Word]: ...
 
 
 def parse_tsv(tsv: str) -> list[Word]:
@@ -121,9 +121,10 @@ class TesserocrEngine:
             self._local.api = api
         return api
 
-    def words(self, image: Image.Image) -> list[Word]:
+    def words(self, image: Image.Image, *, psm: int = PAGE_SEGMENTATION_MODE) -> list[Word]:
         api = self._api()
         try:
+            api.SetPageSegMode(psm)
             api.SetImage(_grey(image))
             ok = api.Recognize(timeout=self.timeout_ms)
         except RuntimeError as exc:
@@ -136,7 +137,9 @@ class TesserocrEngine:
                 f"OCR of a {image.width}x{image.height} page did not finish within "
                 f"{self.timeout_ms / 1000:g} s (FORENSICS_OCR_TIMEOUT)."
             )
-        return parse_tsv(api.GetTSVText(0))
+        words = parse_tsv(api.GetTSVText(0))
+        api.SetPageSegMode(PAGE_SEGMENTATION_MODE)
+        return words
 
 
 class PytesseractEngine:
@@ -157,13 +160,13 @@ class PytesseractEngine:
         self.timeout = timeout
         check_languages(langs, set(pytesseract.get_languages(config="")))
 
-    def words(self, image: Image.Image) -> list[Word]:
+    def words(self, image: Image.Image, *, psm: int = PAGE_SEGMENTATION_MODE) -> list[Word]:
         pt = self._pytesseract
         try:
             tsv = pt.image_to_data(
                 _grey(image),
                 lang=self.langs,
-                config=f"--psm {PAGE_SEGMENTATION_MODE}",
+                config=f"--psm {psm}",
                 timeout=self.timeout,
             )
         except RuntimeError as exc:  # pytesseract raises RuntimeError on its timeout
