@@ -20,7 +20,7 @@ from difflib import SequenceMatcher
 
 from forensics.detectors import Analysis, StoreView
 from forensics.fields.amounts import find_amounts
-from forensics.fields.dates import find_dates
+from forensics.fields.dates import DIGIT_CONFUSIONS, find_dates
 from forensics.model import CheckResult, Finding, Line
 
 #: days a document may be dated after its upload (time zones, a till clock set wrong)
@@ -104,8 +104,8 @@ def _word_box(line: Line, raw: str):  # noqa: ANN202 - Box | None
 
 def future_date_finding(analysis: Analysis) -> Finding | None:
     f = analysis.extraction.fields.get("date")
-    if f is None or not f.value:
-        return None
+    if f is None or not f.value or f.extra.get("repaired"):
+        return None  # a date put right from an OCR slip is a guess, not a printed date
     try:
         printed = date.fromisoformat(str(f.value))
     except ValueError:
@@ -163,9 +163,6 @@ def _ocr_confidence(analysis: Analysis, page: int | None, box) -> float:  # noqa
 # --------------------------------------------------------------------------- claims
 
 
-#: digit pairs Tesseract confuses on thermal prints and scans
-DIGIT_CONFUSIONS = frozenset(frozenset(p) for p in (
-    "08", "06", "09", "17", "14", "38", "56", "58", "68", "89", "27", "39", "03", "35", "12"))
 #: most confusable digits two readings of one value may differ in
 MAX_CONFUSED_DIGITS = 2
 #: generic words of business names that say nothing about which business it is
@@ -254,7 +251,7 @@ def claim_findings(analysis: Analysis) -> tuple[list[Finding], list[str]]:
             if abs(want - have) > AMOUNT_TOLERANCE and want not in printed and not near and not rounding:
                 mismatch("total", f"The seller claimed a total of {want:.2f}, but the document's "
                          f"total is {have:.2f}.", {"claimed": claimed["total"], "document": f"{have:.2f}"})
-    if claimed.get("date") and fields.get("date"):
+    if claimed.get("date") and fields.get("date") and not fields["date"].extra.get("repaired"):
         want_d = _claimed_date(claimed["date"])
         have_d = str(fields["date"].value)
         if want_d:

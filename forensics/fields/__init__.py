@@ -15,7 +15,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from forensics.fields.amounts import AmountMatch, currency_for, find_amounts, format_amount
-from forensics.fields.dates import date_order, find_dates, find_times
+from forensics.fields.dates import date_order, find_dates, find_times, repair_dates
 from forensics.fields.einvoice import parse_einvoice
 from forensics.fields.items import find_line_items
 from forensics.fields.layout import TextLine, text_lines
@@ -196,6 +196,8 @@ def _dates(lines: list[TextLine], fields: dict[str, Field], src, locale: str) ->
     if date_order([ln.text for ln in lines]) == "mdy":
         locale = "en_US"  # the document itself writes month first (e.g. a due date 11/17/2017)
     found = [(idx, line, d) for idx, line in enumerate(lines) for d in find_dates(line.text, locale=locale)]
+    if not found:  # no date reads as valid: one put right from a single OCR slip, if any
+        found = [(idx, line, d) for idx, line in enumerate(lines) for d in repair_dates(line.text, locale=locale)]
     printed = Counter(d.iso for _, _, d in found)
     for idx, line, d in found:
         before = line.text[: d.start]
@@ -212,7 +214,9 @@ def _dates(lines: list[TextLine], fields: dict[str, Field], src, locale: str) ->
     if best is None:
         return
     _, line, d = best
-    fields["date"] = _field("date", d.iso, d.raw, d.confidence * line.span_confidence(d.start, d.end), line, d.start, d.end, src(line))
+    # a repaired date (one OCR slip put right) says so: detectors do not build findings on it
+    extra = {"repaired": True} if d.form == "repaired" else {}
+    fields["date"] = _field("date", d.iso, d.raw, d.confidence * line.span_confidence(d.start, d.end), line, d.start, d.end, src(line), **extra)
     times = [t for t in find_times(line.text) if not (t.start < d.end and d.start < t.end)]
     if not times:
         for other in lines:

@@ -209,6 +209,54 @@ def _fix_ocr(text: str) -> str:
     )
 
 
+#: digit pairs Tesseract confuses on thermal prints and scans
+DIGIT_CONFUSIONS = frozenset(frozenset(p) for p in (
+    "08", "06", "09", "17", "14", "38", "56", "58", "68", "89", "27", "39", "03", "35", "12"))
+#: years a repaired date may have: a slip that makes 2078 of 2018 must not make 2048 of it
+REPAIR_YEARS = (1990, 2039)
+#: how sure a repaired date is
+REPAIRED_CONFIDENCE = 0.5
+#: a numeric date of any digits, valid or not
+_LOOSE_RE = re.compile(rf"(?<![\d.])(?P<a>\d{{1,2}})(?P<s>{_SEP})(?P<b>\d{{1,2}})(?P=s)(?P<y>\d{{4}}|\d{{2}})(?!\d)")
+#: a day-month-year date whose two slashes were read as 7s ("1770372018" for 17/03/2018)
+_SLASH7_RE = re.compile(r"(?<!\d)(?P<a>[0-3]\d)7(?P<b>[01]\d)7(?P<y>(?:19|20)\d{2})(?!\d)")
+
+
+def repair_dates(text: str, *, locale: str | None = None) -> list[DateMatch]:
+    """Dates that OCR made impossible with one slip, put right where only one repair fits.
+
+    A numeric date with a day, month or year out of range ("04/42/2017", "61/03/18",
+    "21/08/2617") becomes the one valid date that a single digit confusion (:data:`DIGIT_CONFUSIONS`) gives
+    (04/12/2017, 01/03/18, 21/08/2017); two or more candidates leave it unread. Ten digits with
+    7s where the slashes belong ("1770372018") are read as the date. For a text where
+    :func:`find_dates` found nothing; confidence :data:`REPAIRED_CONFIDENCE`.
+    """
+    fixed = _fix_ocr(text)
+    out: list[DateMatch] = []
+    for m in _LOOSE_RE.finditer(fixed):
+        if _interpret("num", m, locale)[0] is not None:
+            continue  # valid as printed: find_dates' business
+        a, s, b, y = m.group("a"), m.group("s"), m.group("b"), m.group("y")
+        printed = f"{a}{s}{b}{s}{y}"
+        found = set()
+        for i, c in enumerate(printed):
+            for alt in (d for pair in DIGIT_CONFUSIONS if c in pair for d in pair - {c}):
+                again = _LOOSE_RE.fullmatch(printed[:i] + alt + printed[i + 1:])
+                date = _interpret("num", again, locale)[0] if again else None
+                if date is not None and REPAIR_YEARS[0] <= date.year <= REPAIR_YEARS[1]:
+                    found.add(date)
+        if len(found) == 1:
+            out.append(DateMatch(found.pop().isoformat(), text[m.start():m.end()], m.start(), m.end(),
+                                 REPAIRED_CONFIDENCE, "repaired"))
+    for m in _SLASH7_RE.finditer(fixed):
+        date, _conf = _interpret("num", m, locale)
+        if date is not None and REPAIR_YEARS[0] <= date.year <= REPAIR_YEARS[1]:
+            out.append(DateMatch(date.isoformat(), text[m.start():m.end()], m.start(), m.end(),
+                                 REPAIRED_CONFIDENCE, "repaired"))
+    out.sort(key=lambda d: d.start)
+    return out
+
+
 def parse_date(text: str, *, locale: str | None = None) -> str | None:
     """The ISO date of the first date in ``text``, or None."""
     found = find_dates(text, locale=locale)

@@ -115,3 +115,15 @@ def test_one_digit_apart():
 def test_skipped_without_date_or_claims():
     result = detector.run(analysis_of({"total": "85.45"}, ["TOTAL 85.45"]), None)
     assert result.status.startswith("skipped:")
+
+
+def test_a_repaired_date_is_not_built_upon():
+    from dataclasses import replace
+
+    lines = LINES[:2] + ["DATE 29/09/2057 10:00"] + LINES[3:]
+    analysis = analysis_of({**FIELDS, "date": "2057-09-29"}, lines, claimed={"date": "2023-01-02"})
+    assert {f.code for f in flagged(detector.run(analysis, None))} == {"date_implausible", "claim_mismatch"}
+    date = analysis.extraction.fields["date"]
+    analysis.extraction.fields["date"] = replace(date, extra={"repaired": True})
+    # the field is a guess from an OCR slip: neither after the upload nor against the claim
+    assert flagged(detector.run(analysis, None)) == []

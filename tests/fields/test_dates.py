@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from forensics.fields.dates import find_dates, find_times, parse_date
+from forensics.fields.dates import find_dates, find_times, parse_date, repair_dates
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,49 @@ def test_round_trip(date, fmt):
     text = date.strftime(fmt)
     found = find_dates(text)
     assert found and found[0].iso == date.isoformat()
+
+
+@pytest.mark.parametrize(
+    "text,iso",
+    [
+        ("Date: 04/42/2017", "2017-12-04"),  # month 42: a 1 read as 4
+        ("61/03/18 12:36", "2018-03-01"),  # day 61: a 0 read as 6
+        ("Date: 21/08/2617", "2017-08-21"),  # year 2617
+        ("Date: 05/88/2017", "2017-08-05"),
+        ("Date: 1770372018", "2018-03-17"),  # both slashes read as 7
+    ],
+)
+def test_a_date_made_impossible_by_one_slip_is_repaired(text, iso):
+    assert find_dates(text) == []
+    (found,) = repair_dates(text)
+    assert (found.iso, found.form, found.confidence) == (iso, "repaired", 0.5)
+
+
+def test_no_repair_where_more_than_one_fits_or_none_does():
+    assert repair_dates("31/02/2018") == []  # no single slip makes it a date
+    assert repair_dates("Date: 20/0472078") == []  # two slips
+    # "96/12/2018": a 9 read for a 0 gives 06, a 6 read for a 0 or 5 gives 90 or 95: 06 alone fits
+    assert [d.iso for d in repair_dates("96/12/2018")] == ["2018-12-06"]
+    # "19/19/2018": a 9 read for a 0 in either number gives 10/19 or 19/10, one day either way
+    # (the other slips of 1 and 9 give no valid date)
+    assert [d.iso for d in repair_dates("19/19/2018")] == ["2018-10-19"]
+    # a valid date is left to find_dates, and a repair never takes a year past REPAIR_YEARS
+    assert repair_dates("19/10/2018") == []
+    assert repair_dates("12/10/2648") == []
+
+
+@given(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2035, 12, 31)))
+def test_a_repair_never_replaces_a_valid_date(date):
+    assert repair_dates(date.strftime("%d/%m/%Y")) == []
+
+
+def test_extraction_falls_back_to_a_repaired_date_only_when_none_is_valid():
+    from forensics.fields import extract
+    from forensics.model import Document
+    from tests.text_readings import reading_of
+
+    doc = Document("0" * 64, "image/jpeg", 1, ())
+    ex = extract(reading_of(["KEDAI CONTOH SDN BHD", "Date: 1770372018 13:05", "TOTAL 12.00"]), doc)
+    assert ex.fields["date"].value == "2018-03-17" and ex.fields["date"].raw == "1770372018"
+    ex = extract(reading_of(["KEDAI CONTOH", "Date: 04/42/2017", "Printed 05/12/2017"]), doc)
+    assert ex.fields["date"].value == "2017-12-05"
