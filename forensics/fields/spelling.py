@@ -79,9 +79,25 @@ def correct_word(word: str, *, min_length: int = MIN_WORD) -> str:
     return fixed.capitalize() if word[:1].isupper() else fixed.lower()
 
 
+#: "BHD" after a read "SDN", as OCR garbles its H: "BED", "BELD", "BITD", "BILD", "BD", "Bha"
+_GARBLED_BHD = re.compile(r"(?<![\w$])((?i:[S5$][DO0][NH])\.?\s*)(?:[B8](?:[EIL1T|]{1,2}|)[DO0]|Bha)(?![\w])")
+#: "S/B" (Sendirian Berhad) closing a name, its S read as 5 or $
+_S_SLASH_B = re.compile(r"(?<![\w$])[5$]/B(?![\w])")
+#: an initial between two dotted initials read as a digit ("D.1.Y.": a 1 for an I, a 0 for an O)
+_DOTTED_INITIAL = re.compile(r"(?<=[A-Z]\.)(?:(1)|(0))(?=\.\s*[A-Z¥]\b|\.[A-Z¥])")
+
+
 def correct_name(text: str) -> str:
-    """A business name with its legal form and vocabulary words put right."""
+    """A business name with its legal form, initials and vocabulary words put right.
+
+    Besides vocabulary words: "SDN BHD" and "S/B" as OCR misreads them, curly braces (OCR's
+    reading of round brackets: "{M)"), "¥" for a Y, and a 1 or 0 between dotted initials
+    ("D.1.Y." is D.I.Y.)."""
     text = _SDN_BHD.sub(lambda m: ("SDN{}BHD" if m.group(0).isupper() else "Sdn{}Bhd").format(m.group(1)), text)
+    text = _GARBLED_BHD.sub(lambda m: m.group(1) + ("BHD" if m.group(1).isupper() else "Bhd"), text)
+    text = _S_SLASH_B.sub("S/B", text)
+    text = text.replace("{", "(").replace("}", ")").replace("Y¥", "Y").replace("¥", "Y")
+    text = _DOTTED_INITIAL.sub(lambda m: "I" if m.group(1) else "O", text)
     return _WORD.sub(lambda m: correct_word(m.group(0), min_length=MIN_NAME_WORD), text)
 
 

@@ -138,6 +138,21 @@ def test_credit_note_total_may_be_negative():
         ("ACME INTERNATIGNAL SDN BHD", "ACME INTERNATIONAL SDN BHD"),
         ("Bintang Realties Sdn Bhd", "Bintang Realties Sdn Bhd"),
         ("MAJU RESTAURANTS SDN BHD", "MAJU RESTAURANTS SDN BHD"),
+        # BHD with its H garbled, after a read SDN
+        ("KILANG ROTI CONTOH (KL) SDN BELD", "KILANG ROTI CONTOH (KL) SDN BHD"),
+        ("KEDAI CONTOH SDN BITD", "KEDAI CONTOH SDN BHD"),
+        ("Kedai Contoh Sdn Bha", "Kedai Contoh Sdn Bhd"),
+        ("KEDAI CONTOH SDN BD", "KEDAI CONTOH SDN BHD"),
+        ("BED AND BATH TRADING", "BED AND BATH TRADING"),  # no SDN before it: a word
+        # S/B with its S read as 5 or $; braces for brackets; a yen sign for a Y
+        ("KEDAI CONTOH 5/B", "KEDAI CONTOH S/B"),
+        ("KEDAI CONTOH $/B", "KEDAI CONTOH S/B"),
+        ("CONTOH CO. {M) BHD", "CONTOH CO. (M) BHD"),
+        ("A.B.¥. (M) SDN BHD", "A.B.Y. (M) SDN BHD"),
+        # a digit between dotted initials is the letter it looks like; other digits stay
+        ("MR. A.1.Z. (M) SDN BHD", "MR. A.I.Z. (M) SDN BHD"),
+        ("K.0.K. TRADING", "K.O.K. TRADING"),
+        ("No. 1.2 PLAZA", "No. 1.2 PLAZA"),
     ],
 )
 def test_correct_name(raw: str, fixed: str):
