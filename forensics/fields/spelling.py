@@ -107,4 +107,8 @@ def correct_address(text: str) -> str:
     # "!" and "|" inside a word are an I; "$" opening a word before a letter is an S (SS21/39)
     text = re.sub(r"(?<=[A-Za-z])[!|](?=[A-Za-z]|[\s,.]|$)", "I", text)
     text = re.sub(r"(?<![\w$])\$(?=[A-Za-z])", "S", text)
+    # an apostrophe between two words is a speck read as one, and so is a colon closing the
+    # address (a closing comma is printed where the address runs on: it stays)
+    text = re.sub(r"(?<=[A-Za-z]{3})[’`](?=[A-Za-z]{3})", " ", text)
+    text = re.sub(r"\s*[:;]\s*$", "", text)
     return _WORD.sub(lambda m: correct_word(m.group(0)), text)

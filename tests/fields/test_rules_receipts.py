@@ -164,6 +164,9 @@ def test_correct_address():
     assert correct_address("425, JALAN PAHANG, S3000 KUALA LUMPUR.") == "425, JALAN PAHANG, 53000 KUALA LUMPUR."
     assert correct_address("MEDAN NIAGA DAMA! SG BES! 57000 KL") == "MEDAN NIAGA DAMAI SG BESI 57000 KL"
     assert correct_address("Jalan $S21/39,47400") == "Jalan SS21/39,47400"
+    assert correct_address("Lot 3, Jalan’Contoh 23/1, 40300 Shah Alam :") == "Lot 3, Jalan Contoh 23/1, 40300 Shah Alam"
+    assert correct_address("NO 24, JALAN CONTOH 4,") == "NO 24, JALAN CONTOH 4,"
+    assert correct_address("KEDAI O’REILLY, JALAN CONTOH") == "KEDAI O’REILLY, JALAN CONTOH"
 
 
 def test_correct_word_leaves_real_and_ambiguous_words():
