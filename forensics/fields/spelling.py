@@ -95,6 +95,11 @@ def correct_name(text: str) -> str:
     ("D.1.Y." is D.I.Y.)."""
     text = _SDN_BHD.sub(lambda m: ("SDN{}BHD" if m.group(0).isupper() else "Sdn{}Bhd").format(m.group(1)), text)
     text = _GARBLED_BHD.sub(lambda m: m.group(1) + ("BHD" if m.group(1).isupper() else "Bhd"), text)
+    # before BHD, a three-letter S?N is SDN with its D misread ("SUN BHD", "SBN BHD")
+    text = re.sub(r"(?<![\w$])S[UB]N(?=\.?\s*BHD\b)", "SDN", text)
+    # a bracket closed with a "j" ("(Mj SDN BHD"), and "MR," opening a name for "MR."
+    text = re.sub(r"\(([A-Z]{1,3})j(?=\s)", r"(\1)", text)
+    text = re.sub(r"^MR,(?=\s)", "MR.", text)
     text = _S_SLASH_B.sub("S/B", text)
     text = text.replace("{", "(").replace("}", ")").replace("Y¥", "Y").replace("¥", "Y")
     text = _DOTTED_INITIAL.sub(lambda m: "I" if m.group(1) else "O", text)

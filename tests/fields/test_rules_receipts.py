@@ -143,6 +143,10 @@ def test_credit_note_total_may_be_negative():
         ("KEDAI CONTOH SDN BITD", "KEDAI CONTOH SDN BHD"),
         ("Kedai Contoh Sdn Bha", "Kedai Contoh Sdn Bhd"),
         ("KEDAI CONTOH SDN BD", "KEDAI CONTOH SDN BHD"),
+        ("CONTOH QUARTERS SUN BHD", "CONTOH QUARTERS SDN BHD"),
+        ("CONTOH RETAIL SBN BHD", "CONTOH RETAIL SDN BHD"),
+        ("SUN TRADING", "SUN TRADING"),
+        ("MR, A.B.C. (Mj SDN BHD", "MR. A.B.C. (M) SDN BHD"),
         ("BED AND BATH TRADING", "BED AND BATH TRADING"),  # no SDN before it: a word
         # S/B with its S read as 5 or $; braces for brackets; a yen sign for a Y
         ("KEDAI CONTOH 5/B", "KEDAI CONTOH S/B"),
