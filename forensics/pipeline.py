@@ -183,8 +183,9 @@ class LinkView:
         self.conn = conn
 
     def serial_uses(self, issuer_key: str | None, serial: str, *, name_key: str | None = None,
-                    reg_key: str | None = None) -> list[dict[str, Any]]:
-        return registries.serial_uses(self.conn, issuer_key, serial, name_key=name_key, reg_key=reg_key)
+                    reg_key: str | None = None, phone_key: str | None = None) -> list[dict[str, Any]]:
+        return registries.serial_uses(self.conn, issuer_key, serial, name_key=name_key, reg_key=reg_key,
+                                      phone_key=phone_key)
 
     def serials_ending(self, tail: str) -> list[dict[str, Any]]:
         return registries.serials_ending(self.conn, tail)

@@ -34,9 +34,10 @@ class StoreView(Protocol):
     """Read-only queries a detector may make of the evidence store."""
 
     def serial_uses(self, issuer_key: str | None, serial: str, *, name_key: str | None = None,
-                    reg_key: str | None = None) -> list[dict[str, Any]]:
+                    reg_key: str | None = None, phone_key: str | None = None) -> list[dict[str, Any]]:
         """Earlier registrations of a serial: of any issuer when no key is given, else those
-        agreeing on the issuer key, the name key or the registration-number key."""
+        agreeing on the issuer key, the name key, the registration-number key or the
+        telephone key."""
         ...
 
     def serials_ending(self, tail: str) -> list[dict[str, Any]]:

@@ -4,10 +4,11 @@ Key = (issuer, normalised serial); the issuer is the merchant's tax id when read
 normalised name. OCR misreads merchant names more often than long numbers, so serials of
 :data:`ISSUER_FREE_MIN_LEN` characters or more are also matched whatever the issuer.
 
-A registration also keeps the upload's name key and its company-registration key
-(``merchant_reg_no``): OCR misreads a name or takes the wrong header line for it, and then one
-shop has two name keys. A registration that agrees with this upload on any of the issuer key,
-the name key or the registration key is the same issuer's. Two uploads whose registration
+A registration also keeps the upload's name key, its company-registration key
+(``merchant_reg_no``) and its telephone key (``merchant_phone``): OCR misreads a name or takes
+the wrong header line for it, and then one shop has two name keys. A registration that agrees
+with this upload on any of the issuer key, the name key, the registration key or the telephone
+key is the same issuer's. Two uploads whose registration
 numbers were both read and differ (by more than an OCR slip or two) are different issuers,
 however alike their names (a tax id or a registration number that agrees still wins).
 
@@ -39,6 +40,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from forensics.detectors import Analysis
+from forensics.fields.phone import phone_key as telephone_key
 from forensics.fields.regno import reg_key as registration_key
 from forensics.fingerprints import normalise_merchant
 from forensics.model import CheckResult
@@ -86,6 +88,12 @@ def reg_key(analysis: Analysis) -> str | None:
     return None
 
 
+def phone_key(analysis: Analysis) -> str | None:
+    """``tel:<last digits>`` when the merchant's telephone number was read, else None."""
+    phone = analysis.extraction.fields.get("merchant_phone")
+    return telephone_key(str(phone.value)) if phone and phone.value else None
+
+
 def _edits(a: str, b: str) -> int:
     """Levenshtein distance."""
     prev = list(range(len(b) + 1))
@@ -108,9 +116,9 @@ def reg_conflict(a: str | None, b: str | None) -> bool:
 
 
 def known_same_issuer(row: dict[str, Any], use: dict[str, Any]) -> bool:
-    """Does a registration agree with ``row`` on its issuer key, name key or registration key?
-    A tax id or a registration number that agrees wins; registration numbers that differ rule
-    out an agreement on the name alone."""
+    """Does a registration agree with ``row`` on its issuer key, name key, registration key or
+    telephone key? A tax id or a registration number that agrees wins; registration numbers
+    that differ rule out an agreement on the telephone or the name alone."""
     if row.get("reg_key") is not None and row.get("reg_key") == use.get("reg_key"):
         return True
     issuer = row["issuer_key"]
@@ -118,6 +126,8 @@ def known_same_issuer(row: dict[str, Any], use: dict[str, Any]) -> bool:
         return True
     if reg_conflict(row.get("reg_key"), use.get("reg_key")):
         return False
+    if row.get("phone_key") is not None and row.get("phone_key") == use.get("phone_key"):
+        return True
     name = row.get("name_key")
     return (issuer is not None and use["issuer_key"] == issuer) or (
         name is not None and name in (use["issuer_key"], use.get("name_key")))
@@ -157,6 +167,7 @@ def registry_row(analysis: Analysis) -> dict[str, Any] | None:
         "serial_tail": serial[-TAIL_LEN:] if len(serial) >= ISSUER_FREE_MIN_LEN else None,
         "name_key": name_key(analysis),
         "reg_key": reg_key(analysis),
+        "phone_key": phone_key(analysis),
     }
 
 
@@ -186,14 +197,15 @@ def _could_be_same(row: dict[str, Any], use: dict[str, Any]) -> bool:
 
 def earlier_uses(store: Any, row: dict[str, Any]) -> list[dict[str, Any]]:
     """Registrations of ``row``'s serial by the same issuer: agreeing on the issuer key, the
-    merchant name key (uploads whose tax id was not read register under the name) or the
-    registration key; for long serials, also under any issuer key that could be the same
-    issuer read differently."""
+    merchant name key (uploads whose tax id was not read register under the name), the
+    registration key or the telephone key; for long serials, also under any issuer key that
+    could be the same issuer read differently."""
     if len(row["serial"]) >= ISSUER_FREE_MIN_LEN:
         return [u for u in store.serial_uses(None, row["serial"]) if _could_be_same(row, u)]
-    if row["issuer_key"] is None and row["name_key"] is None and row.get("reg_key") is None:
+    if all(row.get(k) is None for k in ("issuer_key", "name_key", "reg_key", "phone_key")):
         return []
-    found = store.serial_uses(row["issuer_key"], row["serial"], name_key=row["name_key"], reg_key=row.get("reg_key"))
+    found = store.serial_uses(row["issuer_key"], row["serial"], name_key=row["name_key"],
+                              reg_key=row.get("reg_key"), phone_key=row.get("phone_key"))
     return [u for u in found if known_same_issuer(row, u)]
 
 

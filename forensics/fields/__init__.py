@@ -20,6 +20,7 @@ from forensics.fields.einvoice import parse_einvoice
 from forensics.fields.items import find_line_items
 from forensics.fields.layout import TextLine, text_lines
 from forensics.fields.merchant import find_merchant
+from forensics.fields.phone import find_merchant_phone
 from forensics.fields.regno import find_merchant_reg_no
 from forensics.fields.serials import find_invoice_code, find_serial
 from forensics.fields.spelling import correct_address, correct_name
@@ -107,6 +108,11 @@ def extract(reading: Reading, document: Document, *, locale_hint: str | None = N
         line, r = reg
         fields["merchant_reg_no"] = _field("merchant_reg_no", r.value, r.raw, line.span_confidence(r.start, r.end) * (1.0 if r.labelled else 0.8),
                                            line, r.start, r.end, src(line), scheme=r.scheme, valid=r.valid)
+    phone = find_merchant_phone(lines)
+    if phone:
+        line, ph = phone
+        fields["merchant_phone"] = _field("merchant_phone", ph.value, ph.raw, line.span_confidence(ph.start, ph.end) * (1.0 if ph.labelled else 0.8),
+                                          line, ph.start, ph.end, src(line))
     _serials(lines, fields, src)
     _dates(lines, fields, src, locale)
     _tax_ids(lines, fields, src)

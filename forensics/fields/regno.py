@@ -19,6 +19,7 @@ anywhere outside the buyer's block (German and French invoices print them in the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from forensics.fields.layout import TextLine
@@ -118,20 +119,25 @@ def find_reg_nos(text: str, *, head: bool) -> list[RegNo]:
     return out
 
 
-def find_merchant_reg_no(lines: list[TextLine]) -> tuple[TextLine, RegNo] | None:
-    """The merchant's registration number: the first one outside the buyer's block, labelled
-    anywhere or unlabelled in the head of the first page."""
+def seller_lines(lines: list[TextLine]) -> Iterator[tuple[int, TextLine]]:
+    """(index, line) of the lines outside the buyer's block (a buyer label and the
+    :data:`BUYER_BLOCK` lines under it, and lines naming the customer)."""
     from forensics.fields import BUYER_LABEL
 
-    first_page = lines[0].page if lines else None
     in_buyer = -BUYER_BLOCK - 1
     for i, line in enumerate(lines):
         if BUYER_LABEL.search(line.text):
             in_buyer = i
-        if i - in_buyer <= BUYER_BLOCK or _BUYER_WORDS.search(line.text):
-            continue
-        head = line.page == first_page and i < HEAD_LINES
-        found = find_reg_nos(line.text, head=head)
+        if i - in_buyer > BUYER_BLOCK and not _BUYER_WORDS.search(line.text):
+            yield i, line
+
+
+def find_merchant_reg_no(lines: list[TextLine]) -> tuple[TextLine, RegNo] | None:
+    """The merchant's registration number: the first one outside the buyer's block, labelled
+    anywhere or unlabelled in the head of the first page."""
+    first_page = lines[0].page if lines else None
+    for i, line in seller_lines(lines):
+        found = find_reg_nos(line.text, head=line.page == first_page and i < HEAD_LINES)
         if found:
             return line, found[0]
     return None

@@ -85,10 +85,11 @@ def register_serial(conn: Connection, row: dict[str, Any]) -> None:
 
 
 def serial_uses(conn: Connection, issuer_key: str | None, serial: str, *, name_key: str | None = None,
-                reg_key: str | None = None) -> list[dict[str, Any]]:
+                reg_key: str | None = None, phone_key: str | None = None) -> list[dict[str, Any]]:
     """Earlier registrations of ``serial``: of any issuer when no key is given, else those whose
     issuer key is ``issuer_key``, or whose name key is ``name_key`` (also registered with it as
-    their issuer key), or whose registration-number key is ``reg_key``."""
+    their issuer key), or whose registration-number key is ``reg_key``, or whose telephone key
+    is ``phone_key``."""
     q = select(serials).where(serials.c.serial == serial)
     same: list[Any] = []
     if issuer_key is not None:
@@ -97,6 +98,8 @@ def serial_uses(conn: Connection, issuer_key: str | None, serial: str, *, name_k
         same += [serials.c.name_key == name_key, serials.c.issuer_key == name_key]
     if reg_key is not None:
         same.append(serials.c.reg_key == reg_key)
+    if phone_key is not None:
+        same.append(serials.c.phone_key == phone_key)
     if same:
         q = q.where(or_(*same))
     return [dict(r._mapping) for r in conn.execute(q.order_by(serials.c.id)).all()]

@@ -121,6 +121,8 @@ serials = Table(
     #: registration agreeing on any of the three is the same issuer's
     Column("name_key", String(256), nullable=True, index=True),
     Column("reg_key", String(64), nullable=True, index=True),
+    #: the upload's merchant telephone key (its last digits): a fourth agreement on the issuer
+    Column("phone_key", String(32), nullable=True, index=True),
     Index("ix_serials_issuer_serial", "issuer_key", "serial"),
 )
 

@@ -174,3 +174,37 @@ def test_long_serial_of_one_name_but_two_registration_numbers_is_no_reuse(settin
     assert e1["fields"]["serial"]["value"] == e2["fields"]["serial"]["value"] == "CS00012345"
     assert e1["fields"]["merchant"]["value"] == e2["fields"]["merchant"]["value"]
     assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in e2["findings"]}
+
+
+def test_the_telephone_number_agreeing_is_the_same_issuer():
+    me = {**_row("name:SEBUTIR", "name:SEBUTIR", None), "phone_key": "tel:126651793"}
+    assert known_same_issuer(me, {**_row("name:KEDAICONTOH", "name:KEDAICONTOH", None), "phone_key": "tel:126651793"})
+    assert not known_same_issuer(me, {**_row("name:KEDAICONTOH", "name:KEDAICONTOH", None), "phone_key": "tel:129719498"})
+    # registration numbers that differ outweigh a shared telephone (a franchise's hotline)
+    mine = {**me, "reg_key": "reg:MY_ROC:913462"}
+    assert not known_same_issuer(mine, {**_row("name:X", "name:X", "reg:MY_ROC:645128"), "phone_key": "tel:126651793"})
+
+
+def _phone_shops(blob_root, phone_b: str) -> None:
+    # one shop's two receipts whose names were read differently, no registration number or tax
+    # id, one short serial; the shop's telephone printed under its name
+    body = [ln.replace("CS00012345", "54321") for ln in RECEIPT_LINES[1:] if not ln.startswith("GST REG")]
+    simple_receipt(["KEDAI RUNCIT MAJU JAYA", "TEL: 012-665 1793", *body]).save(blob_root / "a.png")
+    simple_receipt(["SERBA NIAGA ENTERPRISE", f"TEL: {phone_b}", *[ln.replace("33.81", "47.20") for ln in body]],
+                   seed=5, width=760).save(blob_root / "b.png")
+
+
+def test_short_serial_reused_under_two_names_with_one_telephone_number(settings, blob_root):
+    _phone_shops(blob_root, "+60 12-665 1793")
+    store = analyse_two(settings)
+    e1, e2 = store.get("E1"), store.get("E2")
+    assert e1["fields"]["merchant_phone"]["value"] == "0126651793"
+    assert e2["fields"]["merchant_phone"]["value"] == "60126651793"
+    codes = {f["code"]: f for f in e2["findings"]}
+    assert codes["serial_reuse"]["related"] == ["E1"], e2["findings"]
+
+
+def test_short_serial_of_two_telephone_numbers_and_names_is_no_reuse(settings, blob_root):
+    _phone_shops(blob_root, "03-7865 4321")
+    store = analyse_two(settings)
+    assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in store.get("E2")["findings"]}
