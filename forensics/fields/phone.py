@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from forensics.fields.layout import TextLine
-from forensics.fields.regno import HEAD_LINES, seller_lines
+from forensics.fields.regno import first_on_seller_lines
 
 #: fewest and most digits of a telephone number (with its trunk or country prefix)
 MIN_DIGITS, MAX_DIGITS = 8, 14
@@ -86,12 +86,7 @@ def find_phones(text: str, *, head: bool) -> list[Phone]:
 def find_merchant_phone(lines: list[TextLine]) -> tuple[TextLine, Phone] | None:
     """The merchant's telephone number: the first labelled one outside the buyer's block, or an
     unlabelled one in the head of the first page."""
-    first_page = lines[0].page if lines else None
-    for i, line in seller_lines(lines):
-        found = find_phones(line.text, head=line.page == first_page and i < HEAD_LINES)
-        if found:
-            return line, found[0]
-    return None
+    return first_on_seller_lines(lines, find_phones)
 
 
 def phone_key(value: str | None) -> str | None:

@@ -19,11 +19,14 @@ anywhere outside the buyer's block (German and French invoices print them in the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from forensics.fields.layout import TextLine
 from forensics.fields.taxids import luhn_valid
+
+T = TypeVar("T")
 
 #: how many lines from the top of page 1 an unlabelled number may stand on
 HEAD_LINES = 14
@@ -132,15 +135,21 @@ def seller_lines(lines: list[TextLine]) -> Iterator[tuple[int, TextLine]]:
             yield i, line
 
 
-def find_merchant_reg_no(lines: list[TextLine]) -> tuple[TextLine, RegNo] | None:
-    """The merchant's registration number: the first one outside the buyer's block, labelled
-    anywhere or unlabelled in the head of the first page."""
+def first_on_seller_lines(lines: list[TextLine], find: Callable[..., list[T]]) -> tuple[TextLine, T] | None:
+    """The first thing ``find(text, head=...)`` finds on the seller's lines, with its line;
+    ``head`` is true on the first :data:`HEAD_LINES` lines of the first page."""
     first_page = lines[0].page if lines else None
     for i, line in seller_lines(lines):
-        found = find_reg_nos(line.text, head=line.page == first_page and i < HEAD_LINES)
+        found = find(line.text, head=line.page == first_page and i < HEAD_LINES)
         if found:
             return line, found[0]
     return None
+
+
+def find_merchant_reg_no(lines: list[TextLine]) -> tuple[TextLine, RegNo] | None:
+    """The merchant's registration number: the first one outside the buyer's block, labelled
+    anywhere or unlabelled in the head of the first page."""
+    return first_on_seller_lines(lines, find_reg_nos)
 
 
 def reg_key(value: str | None, scheme: str | None) -> str | None:
