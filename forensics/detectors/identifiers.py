@@ -4,7 +4,9 @@
   found labelled in the text; card numbers printed in full (Luhn); EAN-13/UPC-A/EAN-8 numbers
   printed with an EAN/GTIN/UPC label. A wrong check digit is ``invalid_identifier``. An OCR'd id
   read with low confidence whose wrong digit is a common OCR confusion is not flagged: the
-  scanner, not the forger, is the likelier culprit.
+  scanner, not the forger, is the likelier culprit; unless a second, independent reading of the
+  field's box (:func:`forensics.ocr.read_box`) reads the same id, since two readings seldom
+  make one slip alike.
 - Barcodes and QR codes decoded on the page (pyzbar when libzbar is installed, else OpenCV)
   are compared with the printed serial, total and date: a Chinese fapiao's QR code states
   invoice number, amount and date; other codes are compared when they carry ``key=value``
@@ -26,6 +28,7 @@ import numpy as np
 from forensics.detectors import Analysis, StoreView
 from forensics.fields.taxids import ean_valid, find_tax_ids, luhn_valid, validate_tax_id
 from forensics.model import Box, CheckResult, Field, Finding, Word
+from forensics.ocr import read_box
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,15 @@ def _misread_explains(value: str, scheme: str, confidence: float | None) -> bool
     return False
 
 
+def _read_again_alike(analysis: Analysis, page_no: int | None, box: Box | None, value: str) -> bool:
+    """Does a second, independent reading of ``box`` read the same id? Then OCR is not the
+    likelier explanation of its failed check: two readings seldom make one slip alike."""
+    page = next((p for p in analysis.document.pages if p.number == page_no), None)
+    if page is None or page.image is None or box is None:
+        return False
+    return value in _compact(read_box(page.image, box, analysis.settings))
+
+
 def _scheme_name(scheme: str) -> str:
     return {"CN_USCC": "unified social credit code", "EU_VAT": "EU VAT number",
             "GB_VAT": "UK VAT number"}.get(scheme, scheme)
@@ -141,7 +153,7 @@ def tax_id_findings(analysis: Analysis) -> tuple[list[Finding], int]:
             continue  # a scheme without a check we know
         checked += 1
         conf = _ocr_confidence(analysis, f.page, f.box) if f.source == "ocr" else None
-        if valid or _misread_explains(value, scheme, conf):
+        if valid or _misread_explains(value, scheme, conf) and not _read_again_alike(analysis, f.page, f.box, value):
             continue
         who = "merchant's" if name == "merchant_tax_id" else "buyer's"
         out.append(Finding(
@@ -159,7 +171,8 @@ def tax_id_findings(analysis: Analysis) -> tuple[list[Finding], int]:
                 seen.add(value)
                 checked += 1
                 conf = line.confidence if page.source == "ocr" else None
-                if m.valid or _misread_explains(value, m.scheme, conf):
+                if m.valid or _misread_explains(value, m.scheme, conf) and not _read_again_alike(
+                        analysis, page.page, line.box, value):
                     continue
                 out.append(Finding(
                     code="invalid_identifier", severity="high", score=0.75,

@@ -169,3 +169,26 @@ def _ean13_bits(code: str) -> str:
     for ch in code[7:]:
         bits += r[int(ch)]
     return bits + "101"
+
+
+def test_doubtful_id_read_alike_a_second_time_is_held_to_its_check_digit():
+    from PIL import ImageDraw
+
+    from tests.conftest import font
+
+    rng = random.Random(2)
+    good = make_de_vat(rng)
+    variant = next(v for v in ocr_variants(good) if v[2:].isdigit() and v != good)
+    fields = {"merchant_tax_id": tax_field(variant, "EU_VAT", source="ocr")}
+    lines = [f"USt-IdNr {variant}"]
+    # the page shows the id as read: a second reading of its box agrees, so the failed check is
+    # the document's, not the scanner's
+    page = Image.new("L", (600, 800), 255)
+    ImageDraw.Draw(page).text((12, 18), variant, fill=0, font=font(20))
+    printed = detector.run(analysis_of(fields, lines, confidence=0.6, image=page), None)
+    assert [f.code for f in printed.findings] == ["invalid_identifier"]
+    # the page shows the valid id (the page reading slipped): still excused
+    page = Image.new("L", (600, 800), 255)
+    ImageDraw.Draw(page).text((12, 18), good, fill=0, font=font(20))
+    slipped = detector.run(analysis_of(fields, lines, confidence=0.6, image=page), None)
+    assert slipped.findings == ()
