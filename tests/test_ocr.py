@@ -120,3 +120,20 @@ def test_a_number_left_out_of_a_read_line_is_joined_to_it():
     assert abs(recovered[0].box[0] - total.box[0]) <= 8
     # a word of letters left out is not put back (only numbers are)
     assert recover_lines(img, [w for w in words if w is not label], eng) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_white_text_on_a_dark_ground_is_read(engine: str):
+    # a dark-mode screenshot and a receipt with an inverted header band: Tesseract tries each
+    # line's inverted image (tessedit_do_invert, on by default); without it both read as noise
+    import numpy as np
+    from PIL import ImageOps
+
+    img = simple_receipt(RECEIPT_LINES)
+    dark = ImageOps.invert(img)
+    banded = np.asarray(img).copy()
+    banded[: banded.shape[0] // 3] = 255 - banded[: banded.shape[0] // 3]
+    settings = Settings(ocr_engine=engine)
+    for page in (dark, Image.fromarray(banded)):
+        text = " ".join(w.text for w in read_page(1, page, settings).words)
+        assert "KEDAI RUNCIT" in text and "33.81" in text, text
