@@ -9,6 +9,7 @@ import csv
 import hashlib
 import json
 import sys
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,7 @@ def run_ingest(manifest: Path, settings: Settings, *, enqueue: bool = False, as_
     store = _store(settings)
     summary: dict[str, int] = {}
     problems: list[tuple[str, str, str]] = []
+    at_ingest: dict[str, str] = {}  # evidence id -> its verdict when it was analysed
     with _progress() as progress:
         task = progress.add_task("ingest", total=len(rows), note="")
         for i, row in enumerate(rows):
@@ -163,16 +165,27 @@ def run_ingest(manifest: Path, settings: Settings, *, enqueue: bool = False, as_
                 continue
             key = outcome.action if outcome.action != "analyzed" else (outcome.record.get("verdict") or "analyzed")
             summary[key] = summary.get(key, 0) + 1
+            if outcome.action == "analyzed":
+                at_ingest[event["evidence_id"]] = key
             if outcome.action == "failed":
                 e = outcome.record.get("error") or {}
                 problems.append((label, e.get("code", ""), e.get("message", "")))
             progress.advance(task)
+    # a later upload linked to an earlier one (a re-upload, a reused serial) changes the earlier
+    # record's verdict too: say where the batch ended, not only what each row got at its turn
+    final = {eid: (store.get(eid) or {}).get("verdict") or verdict for eid, verdict in at_ingest.items()}
+    changed = sum(final[eid] != at_ingest[eid] for eid in at_ingest)
+    final_counts = dict(sorted(Counter(final.values()).items()))
     if as_json:
-        console.print_json(json.dumps({"rows": len(rows), "outcomes": summary,
+        console.print_json(json.dumps({"rows": len(rows), "outcomes": summary, "final_verdicts": final_counts,
+                                       "changed_by_later_uploads": changed,
                                        "problems": [dict(zip(("evidence_id", "code", "message"), p, strict=True)) for p in problems]}))
     else:
         console.print(f"Ingested {len(rows)} row(s) from {manifest} into {store.safe_url}: "
                       + ", ".join(f"{k} {v}" for k, v in sorted(summary.items())))
+        if changed:
+            console.print(f"Later uploads linked to earlier ones changed {changed} verdict(s); the batch ends with "
+                          + ", ".join(f"{k} {v}" for k, v in final_counts.items()) + ".")
         for label, code, message in problems:
             console.print(f"  [yellow]{label}[/yellow] {code}: {message}")
     if problems:

@@ -72,6 +72,8 @@ def test_ingest_export_show_and_investigate(env: Path, tmp_path: Path):
     manifest = _corpus(env)
     out = run("ingest", str(manifest), ok=(3,))  # some rows failed: exit 3, batch completed
     assert "E5" in out and "blob_not_found" in out and "invalid_event" in out
+    # E1 was clean at its turn; the re-upload E2 linked to it changed its verdict: said at the end
+    assert "changed 1 verdict(s); the batch ends with" in " ".join(out.split()), out
 
     jsonl = tmp_path / "records.jsonl"
     run("export", "--format", "jsonl", "--out", str(jsonl))
@@ -126,6 +128,7 @@ def test_ingest_again_is_idempotent(env: Path, tmp_path: Path):
     out = run("ingest", str(manifest), "--json", ok=(3,))
     # E1-E3 analysed and E4 failed with the same bytes are not redone; E5 (no file) fails again
     assert json.loads(out)["outcomes"].get("duplicate_delivery") == 4
+    assert json.loads(out)["changed_by_later_uploads"] == 0  # nothing analysed, nothing changed
     second = run("export")
     # E5 is re-attempted (its file may have arrived since), so only E1-E4 must be unchanged
     strip = lambda text: [r for r in map(json.loads, text.splitlines()) if r["evidence_id"] != "E5"]  # noqa: E731
