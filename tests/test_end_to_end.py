@@ -17,15 +17,16 @@ from forensics.settings import Settings, get_settings
 from forensics.store import Store
 
 #: kinds a reviewer must be sent to, and the finding codes that may send them
-FLAGGED_KINDS = {"reupload", "edited_copy", "serial_reuse", "tampered_total", "invoice_edited"}
+FLAGGED_KINDS = {"reupload", "edited_copy", "serial_reuse", "tampered_total", "invoice_edited", "fapiao_bad_tax_id"}
 
 
 @pytest.fixture(scope="module")
 def demo_records(tmp_path_factory) -> tuple[dict, dict]:  # noqa: ANN001
     tmp = tmp_path_factory.mktemp("e2e")
     corpus = build_demo_corpus(tmp / "demo", seed=11)
+    # as `forensics demo` reads it: the corpus has Chinese fapiao
     env = {"FORENSICS_DATABASE_URL": f"sqlite:///{tmp / 'e2e.db'}", "FORENSICS_BLOB_ROOT": str(tmp / "demo"),
-           "FORENSICS_BROKER_URL": ""}
+           "FORENSICS_BROKER_URL": "", "FORENSICS_OCR_LANGS": "eng+chi_sim"}
     mp = pytest.MonkeyPatch()
     for k, v in env.items():
         mp.setenv(k, v)
@@ -67,7 +68,7 @@ def test_forgeries_are_flagged_and_honest_receipts_are_not(demo_records):
         verdict = records[eid]["verdict"]
         if t.kind in FLAGGED_KINDS:
             assert verdict in ("review", "likely_forgery"), (eid, t.kind, records[eid]["findings"])
-        elif t.kind in ("honest", "invoice"):
+        elif t.kind in ("honest", "invoice", "fapiao"):
             if t.related:  # an honest original whose copy was uploaded later is linked, by design
                 continue
             assert verdict == "clean", (eid, t.kind, records[eid]["findings"])

@@ -17,6 +17,7 @@ from decimal import Decimal
 from forensics.fields.amounts import AmountMatch, currency_for, find_amounts, format_amount
 from forensics.fields.dates import date_order, find_dates, find_times, repair_dates
 from forensics.fields.einvoice import parse_einvoice
+from forensics.fields.fapiao import fapiao_parties
 from forensics.fields.items import find_line_items
 from forensics.fields.layout import TextLine, text_lines
 from forensics.fields.merchant import find_merchant
@@ -143,6 +144,10 @@ def extract(reading: Reading, document: Document, *, locale_hint: str | None = N
     if items:
         fields["line_items"] = Field("line_items", items, "", 0.5, lines[0].page, None, src(lines[0]))
 
+    # (OCR spaces Chinese characters apart in the page text; the lines join them again)
+    if "invoice_code" in fields or any(FAPIAO.search(ln.text) for ln in lines):
+        _fapiao_parties(lines, fields, src)
+
     doc_type = _document_type(text, fields, document)
     if doc_type:
         fields["document_type"] = Field("document_type", doc_type, doc_type, 0.7, None, None, src(lines[0]) if lines else "ocr")
@@ -152,6 +157,32 @@ def extract(reading: Reading, document: Document, *, locale_hint: str | None = N
     if xml:
         _prefer_xml(parse_einvoice(xml), fields, alternatives)
     return Extraction(fields, alternatives)
+
+
+def _fapiao_parties(lines: list[TextLine], fields: dict[str, Field], src) -> None:  # noqa: ANN001
+    """A fapiao's seller block is the merchant and its buyer block the buyer: what they state
+    replaces what the generic rules (a receipt's header, a buyer label) took."""
+    parties = fapiao_parties(lines)
+    for role, party in parties.items():
+        names = {"seller": ("merchant", "merchant_tax_id", "merchant_address", "merchant_phone"),
+                 "buyer": ("buyer", "buyer_tax_id", None, None)}[role]
+        if party.name:
+            line, start, end, value = party.name
+            fields[names[0]] = _field(names[0], value, value, line.span_confidence(start, end), line, start, end, src(line))
+        if party.tax_id:
+            line, start, end, value, scheme, valid = party.tax_id
+            fields[names[1]] = _field(names[1], value, line.text[start:end], line.span_confidence(start, end), line, start, end,
+                                      src(line), scheme=scheme, valid=valid)
+        elif names[1] in fields and fields[names[1]].page == (party.name[0].page if party.name else None):
+            fields.pop(names[1])  # the generic rule gave this party the other party's id
+        if names[2] and party.address:
+            line, start, end, value = party.address
+            fields[names[2]] = _field(names[2], value, value, line.span_confidence(start, end), line, start, end, src(line))
+        elif names[2] and "seller" in parties:
+            fields.pop(names[2], None)  # a fapiao's address is in its seller block, not its head
+        if names[3] and party.phone:
+            line, start, end, value = party.phone
+            fields[names[3]] = _field(names[3], value, line.text[start:end], line.span_confidence(start, end), line, start, end, src(line))
 
 
 def _prefer_xml(xml_fields: dict[str, Field], fields: dict[str, Field], alternatives: dict[str, dict[str, Field]]) -> None:

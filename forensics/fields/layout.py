@@ -17,6 +17,9 @@ class TextLine:
     index: int
     line: Line
     text: str
+    #: where each word starts in ``text`` (words are joined by one space, or by none between
+    #: two Chinese characters); empty: single spaces throughout
+    starts: tuple[int, ...] = ()
 
     @property
     def box(self) -> Box:
@@ -28,11 +31,12 @@ class TextLine:
         return sum(w.confidence for w in words) / len(words) if words else 0.0
 
     def span_words(self, start: int, end: int) -> list[Word]:
-        """The words that the character span [start, end) of ``text`` touches (words are
-        joined by single spaces in ``text``)."""
+        """The words that the character span [start, end) of ``text`` touches."""
         out: list[Word] = []
         pos = 0
-        for w in self.line.words:
+        for i, w in enumerate(self.line.words):
+            if self.starts:
+                pos = self.starts[i]
             w_end = pos + len(w.text)
             if pos < end and start < w_end:
                 out.append(w)
@@ -49,9 +53,41 @@ class TextLine:
         return min(confs) if confs else self.confidence
 
 
+#: Chinese characters and CJK punctuation (ideographs, CJK symbols, full-width forms)
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+
+
+def joined(words: tuple[Word, ...]) -> tuple[str, tuple[int, ...]]:
+    """A line's text and where each word starts in it. Tesseract's chi_sim model returns
+    Chinese text as words of one or two characters ("发 票 号 码", "恒源路 135 号"); Chinese is
+    written without spaces, so two words meeting at a Chinese character and another Chinese
+    character or a digit are joined without one ("发票号码", "恒源路135号"), the form its labels
+    and values are printed and matched in."""
+    parts: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    for i, w in enumerate(words):
+        if i:
+            sep = " "
+            if w.text and words[i - 1].text:
+                a, b = words[i - 1].text[-1], w.text[0]
+                if (_CJK.match(a) and (_CJK.match(b) or b.isdigit())) or (a.isdigit() and _CJK.match(b)):
+                    sep = ""
+            parts.append(sep)
+            pos += len(sep)
+        starts.append(pos)
+        parts.append(w.text)
+        pos += len(w.text)
+    return "".join(parts), tuple(starts)
+
+
 def text_lines(reading: Reading) -> list[TextLine]:
     """Every line of the document in reading order."""
-    return [TextLine(page, i, line, line.text) for i, (page, line) in enumerate(reading.lines())]
+    out = []
+    for i, (page, line) in enumerate(reading.lines()):
+        text, starts = joined(line.words)
+        out.append(TextLine(page, i, line, text, starts))
+    return out
 
 
 def fold(text: str) -> str:

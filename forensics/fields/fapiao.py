@@ -1,0 +1,72 @@
+"""The two parties of a Chinese VAT invoice (fapiao): buyer (购买方) and seller (销售方).
+
+A fapiao prints each party as a block of labelled lines beside the block's name written down
+the left edge one character a line ("购 | 名称: …", "买 | 纳税人识别号: …", "方 | 地址、电话: …";
+the seller's block below, "销", "售", "方"). Which block a line belongs to is read from that
+first character; within a block, 名称 is the party's name, 纳税人识别号 (or 统一社会信用代码)
+its tax id, and 地址、电话 its address followed by its telephone number. The seller is the
+merchant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from forensics.fields.layout import TextLine
+from forensics.fields.taxids import find_tax_ids
+
+#: the first character of a block line, with the separator OCR reads for the block's frame
+_BLOCK = re.compile(r"^\s*(?P<c>[购买销售方])\s*[|│丨1l]?\s*")
+#: 名称 and its colon; OCR misreads the 称 ("名 Hs :")
+_NAME = re.compile(r"名[^:：]{0,4}[:：]\s*(?P<v>\S.*)$")
+_TAX_LABEL = re.compile(r"(?:纳税人识别号|统一社会信用代码)")
+_ADDRESS = re.compile(r"地\s*址\s*[、,，]?\s*电\s*话\s*[:：]?\s*(?P<v>\S.*)$")
+#: a telephone number closing the address-and-telephone line
+_TRAILING_PHONE = re.compile(r"\s*(?P<p>\(?0\d{2,3}\)?[\s\-]?\d{7,8}|1\d{10})\s*$")
+
+
+@dataclass(frozen=True)
+class Party:
+    """One party's lines and what they say: (line, span start, span end, value) per item."""
+
+    name: tuple[TextLine, int, int, str] | None = None
+    tax_id: tuple[TextLine, int, int, str, str, bool] | None = None
+    address: tuple[TextLine, int, int, str] | None = None
+    phone: tuple[TextLine, int, int, str] | None = None
+
+
+def fapiao_parties(lines: list[TextLine]) -> dict[str, Party]:
+    """``{"buyer": Party, "seller": Party}`` for the blocks found (none on other documents)."""
+    found: dict[str, dict] = {}
+    current: str | None = None
+    for line in lines:
+        m = _BLOCK.match(line.text)
+        if not m:
+            current = None
+            continue
+        c = m.group("c")
+        if c in "购销":
+            current = "buyer" if c == "购" else "seller"
+        elif c in "买售":
+            current = "buyer" if c == "买" else "seller"
+        if current is None:
+            continue
+        party = found.setdefault(current, {})
+        rest = line.text
+        if (n := _NAME.search(rest)) and "name" not in party:
+            party["name"] = (line, n.start("v"), n.end("v"), n.group("v").strip())
+        if _TAX_LABEL.search(rest) and "tax_id" not in party:
+            ids = find_tax_ids(rest)
+            if ids:
+                t = ids[0]
+                party["tax_id"] = (line, t.start, t.end, t.value, t.scheme, t.valid)
+        if (a := _ADDRESS.search(rest)) and "address" not in party:
+            value, start, end = a.group("v"), a.start("v"), a.end("v")
+            if p := _TRAILING_PHONE.search(value):
+                party["phone"] = (line, start + p.start("p"), start + p.end("p"), re.sub(r"\D", "", p.group("p")))
+                value = value[: p.start()]
+                end = start + len(value)
+            if value.strip():
+                party["address"] = (line, start, end, value.strip())
+    return {k: Party(**v) for k, v in found.items()}
