@@ -56,13 +56,16 @@ def test_tax_id_check_digits(make, scheme):
     assert bad in result.findings[0].message and result.findings[0].box == (10, 20, 200, 40)
 
 
-def test_doubtful_ocr_misread_is_not_an_invalid_id():
-    rng = random.Random(2)
-    good = make_de_vat(rng)
-    # one digit OCR confuses (8 <-> 3 and friends) read with low confidence
+def misread_vat() -> tuple[str, str, dict[str, Field], list[str]]:
+    """A valid VAT id, a reading of it off by one digit OCR confuses (8 <-> 3 and friends), and
+    the fields and lines of a page read so."""
+    good = make_de_vat(random.Random(2))
     variant = next(v for v in ocr_variants(good) if v[2:].isdigit() and v != good)
-    fields = {"merchant_tax_id": tax_field(variant, "EU_VAT", source="ocr")}
-    lines = [f"USt-IdNr {variant}"]
+    return good, variant, {"merchant_tax_id": tax_field(variant, "EU_VAT", source="ocr")}, [f"USt-IdNr {variant}"]
+
+
+def test_doubtful_ocr_misread_is_not_an_invalid_id():
+    _good, _variant, fields, lines = misread_vat()
     doubtful = detector.run(analysis_of(fields, lines, confidence=0.6), None)
     assert doubtful.status == "done" and doubtful.findings == ()
     # the same number read with confidence is held to its check digit
@@ -176,11 +179,7 @@ def test_doubtful_id_read_alike_a_second_time_is_held_to_its_check_digit():
 
     from tests.conftest import font
 
-    rng = random.Random(2)
-    good = make_de_vat(rng)
-    variant = next(v for v in ocr_variants(good) if v[2:].isdigit() and v != good)
-    fields = {"merchant_tax_id": tax_field(variant, "EU_VAT", source="ocr")}
-    lines = [f"USt-IdNr {variant}"]
+    good, variant, fields, lines = misread_vat()
     # the page shows the id as read: a second reading of its box agrees, so the failed check is
     # the document's, not the scanner's
     page = Image.new("L", (600, 800), 255)
