@@ -17,7 +17,7 @@ from decimal import Decimal
 from forensics.fields.amounts import AmountMatch, currency_for, find_amounts, format_amount
 from forensics.fields.dates import date_order, find_dates, find_times, repair_dates
 from forensics.fields.einvoice import parse_einvoice
-from forensics.fields.fapiao import fapiao_parties
+from forensics.fields.fapiao import fapiao_parties, fapiao_sums
 from forensics.fields.items import find_line_items
 from forensics.fields.layout import TextLine, text_lines
 from forensics.fields.merchant import find_merchant
@@ -160,8 +160,13 @@ def extract(reading: Reading, document: Document, *, locale_hint: str | None = N
 
 
 def _fapiao_parties(lines: list[TextLine], fields: dict[str, Field], src) -> None:  # noqa: ANN001
-    """A fapiao's seller block is the merchant and its buyer block the buyer: what they state
-    replaces what the generic rules (a receipt's header, a buyer label) took."""
+    """A fapiao's seller block is the merchant and its buyer block the buyer, and its 合计 line
+    the subtotal and tax: what they state replaces what the generic rules took."""
+    sums = fapiao_sums(lines)
+    if sums:
+        line, subtotal, tax = sums
+        for key, a in (("subtotal", subtotal), ("tax", tax)):
+            fields[key] = _field(key, format_amount(a.value), a.raw, line.span_confidence(a.start, a.end), line, a.start, a.end, src(line))
     parties = fapiao_parties(lines)
     for role, party in parties.items():
         names = {"seller": ("merchant", "merchant_tax_id", "merchant_address", "merchant_phone"),

@@ -5,7 +5,8 @@ the left edge one character a line ("购 | 名称: …", "买 | 纳税人识别�
 the seller's block below, "销", "售", "方"). Which block a line belongs to is read from that
 first character; within a block, 名称 is the party's name, 纳税人识别号 (or 统一社会信用代码)
 its tax id, and 地址、电话 its address followed by its telephone number. The seller is the
-merchant.
+merchant. Under the goods table the 合计 line states the sum of the amounts and the sum of the
+tax (subtotal and tax); 价税合计 (the total) is read by the totals rules.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from forensics.fields.amounts import AmountMatch, find_amounts
 from forensics.fields.layout import TextLine
 from forensics.fields.taxids import find_tax_ids
 
@@ -22,6 +24,8 @@ _BLOCK = re.compile(r"^\s*(?P<c>[购买销售方])\s*[|│丨1l]?\s*")
 _NAME = re.compile(r"名[^:：]{0,4}[:：]\s*(?P<v>\S.*)$")
 _TAX_LABEL = re.compile(r"(?:纳税人识别号|统一社会信用代码)")
 _ADDRESS = re.compile(r"地\s*址\s*[、,，]?\s*电\s*话\s*[:：]?\s*(?P<v>\S.*)$")
+#: the sums line under the goods table ("合计 ¥121.76 ¥7.31"), not the total's 价税合计
+_SUMS = re.compile(r"^\s*合\s*计")
 #: a telephone number closing the address-and-telephone line
 _TRAILING_PHONE = re.compile(r"\s*(?P<p>\(?0\d{2,3}\)?[\s\-]?\d{7,8}|1\d{10})\s*$")
 
@@ -70,3 +74,13 @@ def fapiao_parties(lines: list[TextLine]) -> dict[str, Party]:
             if value.strip():
                 party["address"] = (line, start, end, value.strip())
     return {k: Party(**v) for k, v in found.items()}
+
+
+def fapiao_sums(lines: list[TextLine]) -> tuple[TextLine, AmountMatch, AmountMatch] | None:
+    """The 合计 line's two amounts: the sum of the goods' amounts (subtotal) and of their tax."""
+    for line in lines:
+        if _SUMS.match(line.text):
+            amounts = [a for a in find_amounts(line.text) if a.has_decimals]
+            if len(amounts) == 2 and 0 <= amounts[1].value < amounts[0].value:
+                return line, amounts[0], amounts[1]
+    return None

@@ -27,6 +27,7 @@ def test_parties_of_a_fapiao():
         "购 | " + spaced("名称") + " : " + spaced("北京示例科技有限公司"),
         "买 | " + spaced("纳税人识别号") + " : " + buyer_id,
         "方 | " + spaced("地址、电话") + " :",
+        spaced("合计") + " ¥121.76 ¥7.31",
         spaced("价税合计") + " ( " + spaced("小写") + " ) ¥129.07",
         "销 | 名 Hs : " + spaced("杭州示例商贸有限公司"),  # 称 misread
         "售 | " + spaced("纳税人识别号") + " : " + seller_id,
@@ -40,6 +41,7 @@ def test_parties_of_a_fapiao():
     assert ex.fields["merchant_tax_id"].extra["valid"] is True
     assert v["merchant_address"] == "杭州市示例区示例路135号" and v["merchant_phone"] == "057148638813"
     assert v["date"] == "2019-12-19" and v["total"] == "129.07"
+    assert v["subtotal"] == "121.76" and v["tax"] == "7.31"
     # the seller's id with a wrong check digit is the merchant's, and says so
     bad = corrupt_check_digit(seller_id, rng)
     ex = extract(reading_of([ln.replace(seller_id, bad) for ln in lines]), Document("0" * 64, "image/jpeg", 1, ()))
