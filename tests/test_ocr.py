@@ -137,3 +137,14 @@ def test_white_text_on_a_dark_ground_is_read(engine: str):
     for page in (dark, Image.fromarray(banded)):
         text = " ".join(w.text for w in read_page(1, page, settings).words)
         assert "KEDAI RUNCIT" in text and "33.81" in text, text
+
+
+def test_read_box_reads_one_box_and_refuses_boxes_off_the_page():
+    from forensics.ocr import read_box
+
+    img = simple_receipt(RECEIPT_LINES)
+    words = read_page(1, img, Settings()).words
+    total = next(w for w in words if w.text == "33.81")
+    assert read_box(img, total.box, Settings()) == "33.81"
+    assert read_box(img, (img.width + 10, 5, img.width + 90, 30), Settings()) == ""
+    assert read_box(img, (50, 60, 50, 60), Settings()) == ""

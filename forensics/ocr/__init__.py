@@ -142,10 +142,11 @@ def read_box(image, box: tuple[int, int, int, int], settings: Settings) -> str: 
     doubts the page reading of a value asks whether a second reading agrees."""
     x0, y0, x1, y1 = box
     pad = round((y1 - y0) * READ_BOX_MARGIN)
-    crop = image.convert("L").crop((max(0, x0 - pad), max(0, y0 - pad), min(image.width, x1 + pad),
-                                    min(image.height, y1 + pad)))
-    if crop.width < 2 or crop.height < 2:
-        return ""
+    left, top = max(0, x0 - pad), max(0, y0 - pad)
+    right, bottom = min(image.width, x1 + pad), min(image.height, y1 + pad)
+    if right - left < 2 or bottom - top < 2:
+        return ""  # an empty box, or one off the page
+    crop = image.convert("L").crop((left, top, right, bottom))
     crop = crop.resize((round(crop.width * READ_BOX_SCALE), round(crop.height * READ_BOX_SCALE)))
     return " ".join(w.text for w in get_engine(settings).words(crop, psm=SINGLE_LINE_PSM))
 
