@@ -186,8 +186,8 @@ def recover_lines(image, words: list[Word], engine: OcrEngine) -> list[Word]:  #
         return []
     grey = np.asarray(image.convert("L") if image.mode != "L" else image, dtype=np.int16)
     height, width = grey.shape
-    paper = float(np.percentile(grey, 90))
-    ink_rows = (grey < paper - LINE_INK_CONTRAST).sum(axis=1) >= max(3, LINE_INK_SHARE * width)
+    ink = grey < float(np.percentile(grey, 90)) - LINE_INK_CONTRAST  # darker than the paper
+    ink_rows = ink.sum(axis=1) >= max(3, LINE_INK_SHARE * width)
     covered = np.zeros(height, dtype=bool)
     heights = []
     for w in words:
@@ -216,7 +216,7 @@ def recover_lines(image, words: list[Word], engine: OcrEngine) -> list[Word]:  #
         if read:
             found += [Word(w.text, w.box, w.confidence, block=next_block, line=1) for w in read]
             next_block += 1
-    return found + _line_ends(image, grey < paper - LINE_INK_CONTRAST, words, line_h, engine)
+    return found + _line_ends(image, ink, words, line_h, engine)
 
 
 def _reread(image, box: tuple[int, int, int, int], engine: OcrEngine) -> list[Word]:  # noqa: ANN001
