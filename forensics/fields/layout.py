@@ -17,9 +17,8 @@ class TextLine:
     index: int
     line: Line
     text: str
-    #: where each word starts in ``text`` (words are joined by one space, or by none between
-    #: two Chinese characters); empty: single spaces throughout
-    starts: tuple[int, ...] = ()
+    #: where each word starts in ``text`` (:func:`joined`)
+    starts: tuple[int, ...]
 
     @property
     def box(self) -> Box:
@@ -32,16 +31,8 @@ class TextLine:
 
     def span_words(self, start: int, end: int) -> list[Word]:
         """The words that the character span [start, end) of ``text`` touches."""
-        out: list[Word] = []
-        pos = 0
-        for i, w in enumerate(self.line.words):
-            if self.starts:
-                pos = self.starts[i]
-            w_end = pos + len(w.text)
-            if pos < end and start < w_end:
-                out.append(w)
-            pos = w_end + 1
-        return out
+        return [w for w, pos in zip(self.line.words, self.starts, strict=True)
+                if pos < end and start < pos + len(w.text)]
 
     def span_box(self, start: int, end: int) -> Box:
         """The box of the words the span touches."""
