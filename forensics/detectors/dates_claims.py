@@ -20,7 +20,7 @@ from difflib import SequenceMatcher
 
 from forensics.detectors import Analysis, StoreView
 from forensics.fields.amounts import find_amounts
-from forensics.fields.dates import DIGIT_CONFUSIONS, find_dates
+from forensics.fields.dates import DIGIT_CONFUSIONS, digit_variants, find_dates
 from forensics.model import CheckResult, Finding, Line
 
 #: days a document may be dated after its upload (time zones, a till clock set wrong)
@@ -135,16 +135,11 @@ def future_date_finding(analysis: Analysis) -> Finding | None:
 
 def _misread_of_past(iso: str, latest: date):  # noqa: ANN202 - Iterator[bool]
     """For each one-digit OCR confusion of ``iso``: whether it is a real date not after ``latest``."""
-    for i, ch in enumerate(iso):
-        if not ch.isdigit():
+    for variant in digit_variants(iso):
+        try:
+            yield date.fromisoformat(variant) <= latest
+        except ValueError:
             continue
-        for pair in DIGIT_CONFUSIONS:
-            if ch in pair:
-                (alt,) = pair - {ch}
-                try:
-                    yield date.fromisoformat(iso[:i] + alt + iso[i + 1:]) <= latest
-                except ValueError:
-                    continue
 
 
 def _ocr_confidence(analysis: Analysis, page: int | None, box) -> float:  # noqa: ANN001

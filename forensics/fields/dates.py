@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 #: month names and abbreviations (English, German, French, Malay) -> month number
@@ -222,6 +223,16 @@ _LOOSE_RE = re.compile(rf"(?<![\d.])(?P<a>\d{{1,2}})(?P<s>{_SEP})(?P<b>\d{{1,2}}
 _SLASH7_RE = re.compile(r"(?<!\d)(?P<a>[0-3]\d)7(?P<b>[01]\d)7(?P<y>(?:19|20)\d{2})(?!\d)")
 
 
+def digit_variants(text: str) -> Iterator[str]:
+    """``text`` with one digit replaced by one OCR confuses it with (:data:`DIGIT_CONFUSIONS`),
+    each such variant once."""
+    for i, ch in enumerate(text):
+        for pair in DIGIT_CONFUSIONS:
+            if ch in pair:
+                (alt,) = pair - {ch}
+                yield text[:i] + alt + text[i + 1:]
+
+
 def repair_dates(text: str, *, locale: str | None = None) -> list[DateMatch]:
     """Dates that OCR made impossible with one slip, put right where only one repair fits.
 
@@ -239,12 +250,11 @@ def repair_dates(text: str, *, locale: str | None = None) -> list[DateMatch]:
         a, s, b, y = m.group("a"), m.group("s"), m.group("b"), m.group("y")
         printed = f"{a}{s}{b}{s}{y}"
         found = set()
-        for i, c in enumerate(printed):
-            for alt in (d for pair in DIGIT_CONFUSIONS if c in pair for d in pair - {c}):
-                again = _LOOSE_RE.fullmatch(printed[:i] + alt + printed[i + 1:])
-                date = _interpret("num", again, locale)[0] if again else None
-                if date is not None and REPAIR_YEARS[0] <= date.year <= REPAIR_YEARS[1]:
-                    found.add(date)
+        for variant in digit_variants(printed):
+            again = _LOOSE_RE.fullmatch(variant)
+            date = _interpret("num", again, locale)[0] if again else None
+            if date is not None and REPAIR_YEARS[0] <= date.year <= REPAIR_YEARS[1]:
+                found.add(date)
         if len(found) == 1:
             out.append(DateMatch(found.pop().isoformat(), text[m.start():m.end()], m.start(), m.end(),
                                  REPAIRED_CONFIDENCE, "repaired"))
