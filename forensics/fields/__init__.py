@@ -159,6 +159,12 @@ def extract(reading: Reading, document: Document, *, locale_hint: str | None = N
     return Extraction(fields, alternatives)
 
 
+#: the fields each fapiao party's items fill
+PARTY_FIELDS = {"seller": {"name": "merchant", "tax_id": "merchant_tax_id", "address": "merchant_address",
+                           "phone": "merchant_phone"},
+                "buyer": {"name": "buyer", "tax_id": "buyer_tax_id"}}
+
+
 def _fapiao_parties(lines: list[TextLine], fields: dict[str, Field], src) -> None:  # noqa: ANN001
     """A fapiao's seller block is the merchant and its buyer block the buyer, and its 合计 line
     the subtotal and tax: what they state replaces what the generic rules took."""
@@ -167,27 +173,16 @@ def _fapiao_parties(lines: list[TextLine], fields: dict[str, Field], src) -> Non
         line, subtotal, tax = sums
         for key, a in (("subtotal", subtotal), ("tax", tax)):
             fields[key] = _field(key, format_amount(a.value), a.raw, line.span_confidence(a.start, a.end), line, a.start, a.end, src(line))
-    parties = fapiao_parties(lines)
-    for role, party in parties.items():
-        names = {"seller": ("merchant", "merchant_tax_id", "merchant_address", "merchant_phone"),
-                 "buyer": ("buyer", "buyer_tax_id", None, None)}[role]
-        if party.name:
-            line, start, end, value = party.name
-            fields[names[0]] = _field(names[0], value, value, line.span_confidence(start, end), line, start, end, src(line))
-        if party.tax_id:
-            line, start, end, value, scheme, valid = party.tax_id
-            fields[names[1]] = _field(names[1], value, line.text[start:end], line.span_confidence(start, end), line, start, end,
-                                      src(line), scheme=scheme, valid=valid)
-        elif names[1] in fields and fields[names[1]].page == (party.name[0].page if party.name else None):
-            fields.pop(names[1])  # the generic rule gave this party the other party's id
-        if names[2] and party.address:
-            line, start, end, value = party.address
-            fields[names[2]] = _field(names[2], value, value, line.span_confidence(start, end), line, start, end, src(line))
-        elif names[2] and "seller" in parties:
-            fields.pop(names[2], None)  # a fapiao's address is in its seller block, not its head
-        if names[3] and party.phone:
-            line, start, end, value = party.phone
-            fields[names[3]] = _field(names[3], value, line.text[start:end], line.span_confidence(start, end), line, start, end, src(line))
+    for role, party in fapiao_parties(lines).items():
+        for item, key in PARTY_FIELDS[role].items():
+            span = getattr(party, item)
+            if span is not None:
+                fields[key] = _field(key, span.value, span.raw, span.line.span_confidence(span.start, span.end),
+                                     span.line, span.start, span.end, src(span.line), **span.extra)
+            elif item == "tax_id" and party.name and key in fields and fields[key].page == party.name.line.page:
+                fields.pop(key)  # the generic rule gave this party the other party's id
+            elif item == "address":
+                fields.pop(key, None)  # a fapiao's address is in its seller block, not its head
 
 
 def _prefer_xml(xml_fields: dict[str, Field], fields: dict[str, Field], alternatives: dict[str, dict[str, Field]]) -> None:

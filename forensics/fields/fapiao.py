@@ -12,7 +12,8 @@ tax (subtotal and tax); 价税合计 (the total) is read by the totals rules.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from forensics.fields.amounts import AmountMatch, find_amounts
 from forensics.fields.layout import TextLine
@@ -31,18 +32,33 @@ _TRAILING_PHONE = re.compile(r"\s*(?P<p>\(?0\d{2,3}\)?[\s\-]?\d{7,8}|1\d{10})\s*
 
 
 @dataclass(frozen=True)
-class Party:
-    """One party's lines and what they say: (line, span start, span end, value) per item."""
+class Span:
+    """One item of a party: its normalised value, where it stands on its line, field extras."""
 
-    name: tuple[TextLine, int, int, str] | None = None
-    tax_id: tuple[TextLine, int, int, str, str, bool] | None = None
-    address: tuple[TextLine, int, int, str] | None = None
-    phone: tuple[TextLine, int, int, str] | None = None
+    line: TextLine
+    start: int
+    end: int
+    value: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def raw(self) -> str:
+        return self.line.text[self.start:self.end].strip()
+
+
+@dataclass(frozen=True)
+class Party:
+    """One party's name, tax id, address and telephone, each where it was read."""
+
+    name: Span | None = None
+    tax_id: Span | None = None
+    address: Span | None = None
+    phone: Span | None = None
 
 
 def fapiao_parties(lines: list[TextLine]) -> dict[str, Party]:
     """``{"buyer": Party, "seller": Party}`` for the blocks found (none on other documents)."""
-    found: dict[str, dict] = {}
+    found: dict[str, dict[str, Span]] = {}
     current: str | None = None
     for line in lines:
         m = _BLOCK.match(line.text)
@@ -59,20 +75,20 @@ def fapiao_parties(lines: list[TextLine]) -> dict[str, Party]:
         party = found.setdefault(current, {})
         rest = line.text
         if (n := _NAME.search(rest)) and "name" not in party:
-            party["name"] = (line, n.start("v"), n.end("v"), n.group("v").strip())
+            party["name"] = Span(line, n.start("v"), n.end("v"), n.group("v").strip())
         if _TAX_LABEL.search(rest) and "tax_id" not in party:
             ids = find_tax_ids(rest)
             if ids:
                 t = ids[0]
-                party["tax_id"] = (line, t.start, t.end, t.value, t.scheme, t.valid)
+                party["tax_id"] = Span(line, t.start, t.end, t.value, {"scheme": t.scheme, "valid": t.valid})
         if (a := _ADDRESS.search(rest)) and "address" not in party:
             value, start, end = a.group("v"), a.start("v"), a.end("v")
             if p := _TRAILING_PHONE.search(value):
-                party["phone"] = (line, start + p.start("p"), start + p.end("p"), re.sub(r"\D", "", p.group("p")))
+                party["phone"] = Span(line, start + p.start("p"), start + p.end("p"), re.sub(r"\D", "", p.group("p")))
                 value = value[: p.start()]
                 end = start + len(value)
             if value.strip():
-                party["address"] = (line, start, end, value.strip())
+                party["address"] = Span(line, start, end, value.strip())
     return {k: Party(**v) for k, v in found.items()}
 
 
