@@ -173,7 +173,8 @@ def run_ingest(manifest: Path, settings: Settings, *, enqueue: bool = False, as_
             progress.advance(task)
     # a later upload linked to an earlier one (a re-upload, a reused serial) changes the earlier
     # record's verdict too: say where the batch ended, not only what each row got at its turn
-    final = {eid: (store.get(eid) or {}).get("verdict") or verdict for eid, verdict in at_ingest.items()}
+    now = store.verdicts(at_ingest)
+    final = {eid: now.get(eid) or verdict for eid, verdict in at_ingest.items()}
     changed = sum(final[eid] != at_ingest[eid] for eid in at_ingest)
     final_counts = dict(sorted(Counter(final.values()).items()))
     if as_json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -288,6 +288,16 @@ class Store:
                 return
             yield from out
             last = (rows[-1].uploaded_at, rows[-1].evidence_id)
+
+    def verdicts(self, evidence_ids: Iterable[str], *, batch: int = 500) -> dict[str, str | None]:
+        """The current verdict of each of some records, by id (one query per ``batch`` ids)."""
+        ids = list(evidence_ids)
+        out: dict[str, str | None] = {}
+        with self.transaction() as conn:
+            for i in range(0, len(ids), batch):
+                q = select(evidence.c.evidence_id, evidence.c.verdict).where(evidence.c.evidence_id.in_(ids[i:i + batch]))
+                out.update({r.evidence_id: r.verdict for r in conn.execute(q)})
+        return out
 
     def count(self, *, status: str | None = None) -> int:
         with self.transaction() as conn:
