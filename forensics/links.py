@@ -47,7 +47,7 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
         by = (f" uploaded by seller{'s' if len(other_sellers) > 1 else ''} {', '.join(other_sellers[:4])}"
               if cross else " from the same seller")
         details = {o: {"relation": r["kind"], "score": round(float(r["score"]), 3),
-                       **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer", "read_as")})}
+                       **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer", "read_as", "second_reading")})}
                    for o, r in links}
         if kind == "duplicate":
             kinds = sorted({r["kind"] for _, r in links})
@@ -81,9 +81,15 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
             ))
         elif kind == "serial_reuse":
             serial = next(((r.get("details") or {}).get("serial") for _, r in links), None)
-            slips = sorted({d["read_as"] for _, r in links if (d := r.get("details") or {}).get("read_as")})
+            read = [d for _, r in links if (d := r.get("details") or {}).get("read_as")]
+            slips = sorted({d["read_as"] for d in read if not d.get("second_reading")})
+            again = sorted({d["read_as"] for d in read if d.get("second_reading")})
             slip = (f" (read as {', '.join(slips)} on one of them: the readings differ by an OCR slip"
                     " only, so compare the two numbers on the images)") if slips else ""
+            if again:
+                slip += (f" (read as {', '.join(again)} on one of them at first; a second reading of"
+                         " the number's box agrees with the other, so compare the two numbers on"
+                         " the images)")
             out.append(Finding(
                 code="serial_reuse",
                 severity="high" if cross else "low",

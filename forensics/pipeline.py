@@ -190,6 +190,12 @@ class LinkView:
     def serials_ending(self, tail: str) -> list[dict[str, Any]]:
         return registries.serials_ending(self.conn, tail)
 
+    def issuer_serials(self, *, issuer_key: str | None, name_key: str | None, reg_key: str | None,
+                       phone_key: str | None, other_than_seller: str, limit: int) -> list[dict[str, Any]]:
+        return registries.issuer_serials(self.conn, issuer_key=issuer_key, name_key=name_key,
+                                         reg_key=reg_key, phone_key=phone_key,
+                                         other_than_seller=other_than_seller, limit=limit)
+
     def evidence_meta(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         return registries.evidence_meta(self.conn, ids)
 

@@ -44,6 +44,16 @@ class StoreView(Protocol):
         """Earlier registrations of long serials that end in ``tail``, of any issuer."""
         ...
 
+    def issuer_serials(self, *, issuer_key: str | None, name_key: str | None, reg_key: str | None,
+                       phone_key: str | None, other_than_seller: str, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` registrations of one issuer's serials, whatever their number,
+        by sellers other than ``other_than_seller``."""
+        ...
+
+    def evidence_meta(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Seller, upload time, file (``blob``, ``media_type``) and fields of records, by id."""
+        ...
+
 
 class Detector(Protocol):
     """The interface every detector module exposes (as a module-level instance)."""

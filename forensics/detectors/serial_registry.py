@@ -23,6 +23,14 @@ read in extra in a number of :data:`INSERTION_MIN_LEN` or more, are taken as one
 sellers' uploads. Two digits that differ are never a slip: consecutive receipts of one shop
 differ exactly so, and no reuse may be invented from them.
 
+Two digits that differ are a question for a second reading, though, when the same issuer (a
+tax id, registration number, telephone or name key that agrees) has a registration by another
+seller :func:`near` this upload's serial: the serial's box is read again on both uploads
+(:func:`forensics.ocr.read_box`; the other upload's file is loaded from the blob store) and a
+second reading on either side that reads the other side's number (:func:`readings_agree`)
+confirms one serial on two sellers' uploads. A one-digit misread would have to land exactly on
+the other receipt's number to invent a reuse, where a misread on the original hides every one.
+
 Measured and rejected: registering a second, independent reading of the serial's box (the box
 cut out, scaled 1-2x, read as one line with psm 7 or 13) so that a misread digit on either
 upload could still match. On the 140 SROIE receipts whose printed number the page reading
@@ -40,10 +48,14 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from forensics.detectors import Analysis
+from forensics.documents import load_document
+from forensics.errors import ForensicsError
+from forensics.events import resolve_blob
 from forensics.fields.phone import phone_key as telephone_key
 from forensics.fields.regno import reg_key as registration_key
 from forensics.fingerprints import normalise_merchant
 from forensics.model import CheckResult
+from forensics.ocr import read_box
 
 #: serials at least this long are matched across issuers (chance collisions are rare)
 ISSUER_FREE_MIN_LEN = 8
@@ -61,6 +73,15 @@ MAX_SLIPS = 2
 INSERTION_MIN_LEN = 10
 #: two registration numbers this many edits apart or fewer may be one number misread
 REG_SLIPS = 2
+#: serials this many edits apart or fewer (or their digits so) are near: worth a second reading
+NEAR_EDITS = 2
+#: how many of the issuer's newest registrations are searched for a near serial
+NEAR_SEARCH_LIMIT = 2000
+#: at most this many near registrations are read again (each loads the other upload's file)
+MAX_SECOND_READINGS = 3
+#: two readings ending in one run of at least this many digits read one serial (the letters in
+#: front are where OCR slips most: "F0R18032902170347" and "YR18032902170347")
+DIGIT_RUN_MIN = 8
 
 
 def issuer_key(analysis: Analysis) -> str | None:
@@ -233,6 +254,92 @@ def slipped_uses(store: Any, row: dict[str, Any]) -> list[dict[str, Any]]:
             if ocr_slip(row["serial"], u["serial"]) and _could_be_same(row, u)]
 
 
+def _digits(value: str) -> str:
+    return re.sub(r"[^0-9]", "", value)
+
+
+def near(a: str, b: str) -> bool:
+    """Are two different serials close enough that one could be the other misread: at most
+    :data:`NEAR_EDITS` edits apart, or their digits so? Never a match by itself (consecutive
+    receipts are this close), only the question :func:`second_reading_uses` puts."""
+    if a == b or abs(len(a) - len(b)) > NEAR_EDITS:
+        return False
+    if _edits(a, b) <= NEAR_EDITS:
+        return True
+    da, db = _digits(a), _digits(b)
+    return min(len(da), len(db)) >= MIN_SERIAL_LEN and _edits(da, db) <= NEAR_EDITS
+
+
+def readings_agree(a: str, b: str) -> bool:
+    """Do two normalised readings read one serial: equal, one OCR slip apart (:func:`ocr_slip`),
+    or ending in the same run of :data:`DIGIT_RUN_MIN` digits or more with at most
+    :data:`NEAR_EDITS` edits in the letters before it (more is another series of the shop's:
+    "CS00012345" and "INV00012345")?"""
+    if not a or not b:
+        return False
+    if a == b or ocr_slip(a, b):
+        return True
+    run_a, run_b = re.search(r"[0-9]*$", a).group(), re.search(r"[0-9]*$", b).group()
+    return len(run_a) >= DIGIT_RUN_MIN and run_a == run_b and _edits(a, b) <= NEAR_EDITS
+
+
+def _read_serial_again(image: Any, field: Any, settings: Any) -> str:
+    """A second reading of a serial's box, normalised; "" without an image or a box."""
+    box = field.get("box") if isinstance(field, dict) else field.box
+    if image is None or not box:
+        return ""
+    return normalise_serial(read_box(image, tuple(box), settings))
+
+
+def _page_image(document: Any, page_no: int | None) -> Any:
+    page = next((p for p in document.pages if p.number == (page_no or 1)), None)
+    return page.image if page is not None else None
+
+
+def _other_second_reading(store: Any, use: dict[str, Any], settings: Any) -> str:
+    """Read the serial's box again on another upload's file: "" when its serial was not read
+    by OCR, or its file is gone or no longer loads (a confirmation missed, nothing broken)."""
+    meta = store.evidence_meta([use["evidence_id"]]).get(use["evidence_id"])
+    field = ((meta or {}).get("fields") or {}).get("serial")
+    if not meta or not field or field.get("source") != "ocr" or not meta.get("blob"):
+        return ""
+    try:
+        data = resolve_blob(meta["blob"], settings.blob_root_path).read_bytes()
+        document = load_document(data, claimed_type=meta.get("media_type"), settings=settings)
+    except (ForensicsError, OSError):
+        return ""
+    return _read_serial_again(_page_image(document, field.get("page")), field, settings)
+
+
+def second_reading_uses(analysis: Analysis, store: Any, row: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """Registrations by another seller, of an issuer known to be this upload's, whose serial is
+    :func:`near` this one's and which a second reading of either box confirms as this one:
+    (registration, the second reading that agreed) pairs."""
+    serial_field = analysis.extraction.fields["serial"]
+    if serial_field.source != "ocr":
+        return []
+    near_uses = [u for u in store.issuer_serials(
+        issuer_key=row["issuer_key"], name_key=row["name_key"], reg_key=row.get("reg_key"),
+        phone_key=row.get("phone_key"), other_than_seller=row["seller_id"], limit=NEAR_SEARCH_LIMIT)
+        if near(row["serial"], u["serial"]) and known_same_issuer(row, u)]
+    if not near_uses:
+        return []
+    near_uses.sort(key=lambda u: (_edits(row["serial"], u["serial"]), -u["id"]))
+    mine = _read_serial_again(_page_image(analysis.document, serial_field.page), serial_field,
+                              analysis.settings)
+    found = []
+    for use in near_uses[:MAX_SECOND_READINGS]:
+        # the two page readings disagree: only a second reading may say they read one serial
+        if mine != row["serial"] and readings_agree(mine, use["serial"]):
+            found.append((use, mine))
+            continue
+        theirs = _other_second_reading(store, use, analysis.settings)
+        if theirs != use["serial"] and (readings_agree(theirs, row["serial"])
+                                         or readings_agree(theirs, mine)):
+            found.append((use, theirs))
+    return found
+
+
 class SerialRegistry:
     """Matches this upload's serial against every earlier registration."""
 
@@ -266,6 +373,11 @@ class SerialRegistry:
                 relations.append({"other": use["evidence_id"], "kind": "serial_reuse", "score": 0.7,
                                   "details": {"serial": row["serial"], "issuer": row["issuer_key"],
                                               "read_as": use["serial"]}})
+        if not any(r["kind"] == "serial_reuse" for r in relations):
+            for use, again in second_reading_uses(analysis, store, row):
+                relations.append({"other": use["evidence_id"], "kind": "serial_reuse", "score": 0.75,
+                                  "details": {"serial": row["serial"], "issuer": row["issuer_key"],
+                                              "read_as": use["serial"], "second_reading": again}})
         return CheckResult(status="done", relations=tuple(relations))
 
 

@@ -84,13 +84,9 @@ def register_serial(conn: Connection, row: dict[str, Any]) -> None:
     conn.execute(insert(serials).values(**row))
 
 
-def serial_uses(conn: Connection, issuer_key: str | None, serial: str, *, name_key: str | None = None,
-                reg_key: str | None = None, phone_key: str | None = None) -> list[dict[str, Any]]:
-    """Earlier registrations of ``serial``: of any issuer when no key is given, else those whose
-    issuer key is ``issuer_key``, or whose name key is ``name_key`` (also registered with it as
-    their issuer key), or whose registration-number key is ``reg_key``, or whose telephone key
-    is ``phone_key``."""
-    q = select(serials).where(serials.c.serial == serial)
+def _same_issuer(issuer_key: str | None, name_key: str | None, reg_key: str | None,
+                 phone_key: str | None) -> list[Any]:
+    """Conditions that a registration is of the issuer these keys name (any one suffices)."""
     same: list[Any] = []
     if issuer_key is not None:
         same.append(serials.c.issuer_key == issuer_key)
@@ -100,9 +96,33 @@ def serial_uses(conn: Connection, issuer_key: str | None, serial: str, *, name_k
         same.append(serials.c.reg_key == reg_key)
     if phone_key is not None:
         same.append(serials.c.phone_key == phone_key)
+    return same
+
+
+def serial_uses(conn: Connection, issuer_key: str | None, serial: str, *, name_key: str | None = None,
+                reg_key: str | None = None, phone_key: str | None = None) -> list[dict[str, Any]]:
+    """Earlier registrations of ``serial``: of any issuer when no key is given, else those whose
+    issuer key is ``issuer_key``, or whose name key is ``name_key`` (also registered with it as
+    their issuer key), or whose registration-number key is ``reg_key``, or whose telephone key
+    is ``phone_key``."""
+    q = select(serials).where(serials.c.serial == serial)
+    same = _same_issuer(issuer_key, name_key, reg_key, phone_key)
     if same:
         q = q.where(or_(*same))
     return [dict(r._mapping) for r in conn.execute(q.order_by(serials.c.id)).all()]
+
+
+def issuer_serials(conn: Connection, *, issuer_key: str | None, name_key: str | None,
+                   reg_key: str | None, phone_key: str | None, other_than_seller: str,
+                   limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` registrations, whatever their serial, of the issuer these keys
+    name, by sellers other than ``other_than_seller``; none when no key is given."""
+    same = _same_issuer(issuer_key, name_key, reg_key, phone_key)
+    if not same:
+        return []
+    q = (select(serials).where(and_(or_(*same), serials.c.seller_id != other_than_seller))
+         .order_by(serials.c.id.desc()).limit(limit))
+    return [dict(r._mapping) for r in conn.execute(q).all()]
 
 
 def serials_ending(conn: Connection, tail: str) -> list[dict[str, Any]]:
@@ -139,13 +159,14 @@ def relations_of(conn: Connection, evidence_ids: Iterable[str]) -> list[dict[str
 
 
 def evidence_meta(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """seller, upload time, fields and own findings of some records, by id."""
+    """seller, upload time, file, fields and own findings of some records, by id."""
     ids = list(ids)
     if not ids:
         return {}
     rows = conn.execute(
         select(evidence.c.evidence_id, evidence.c.seller_id, evidence.c.uploaded_at, evidence.c.fields,
-               evidence.c.own_findings, evidence.c.checks, evidence.c.status)
+               evidence.c.own_findings, evidence.c.checks, evidence.c.status, evidence.c.blob,
+               evidence.c.media_type)
         .where(evidence.c.evidence_id.in_(ids))
     ).all()
     return {r.evidence_id: dict(r._mapping) for r in rows}

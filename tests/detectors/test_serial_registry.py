@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from forensics.detectors.serial_registry import (
     known_same_issuer,
+    near,
     ocr_slip,
     plausibly_same_issuer,
+    readings_agree,
     reg_conflict,
 )
 from forensics.pipeline import analyse
@@ -107,6 +109,71 @@ def test_the_next_receipt_of_the_shop_is_not_a_slip(settings, blob_root):
     e2 = store.get("E2")
     assert e2["fields"]["serial"]["value"] == "9070058757"
     assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in e2["findings"]}
+
+
+def test_near_serials_are_a_digit_or_two_apart_or_their_digits_are():
+    assert near("CS00011955", "GS00011985")  # two edits
+    assert near("F0R18032902170347", "OR18032802170347")  # digits two edits apart
+    assert near("9070058756", "9070058757")  # the next receipt is near too: only a question
+    assert not near("CS00011955", "CS00011955")
+    assert not near("CS00011955", "CS00042977")
+    assert not near("1234", "123456789")
+
+
+def test_readings_agree_when_equal_one_slip_or_one_long_digit_run():
+    assert readings_agree("CS00011955", "CS00011955")
+    assert readings_agree("9070058756", "S070058756")  # a letter for a digit
+    assert readings_agree("YR18032902170347", "F0R18032902170347")  # letters in front misread
+    assert not readings_agree("YR18032902170347", "OR18032802170347")  # a digit differs
+    assert not readings_agree("CS00012345", "INV00012345")  # another series of the shop
+    assert not readings_agree("AB1234", "XY1234")  # a short run proves nothing
+    assert not readings_agree("", "CS00011955")
+
+
+def _receipt_with_serial(path, serial: str, *, total: str = "33.81", seed: int = 0,
+                         width: int = 700) -> None:
+    lines = [ln for ln in RECEIPT_LINES if not ln.startswith("GST REG")]
+    simple_receipt([ln.replace("CS00012345", serial).replace("33.81", total) for ln in lines],
+                   seed=seed, width=width).save(path)
+
+
+def test_a_digit_misread_on_the_original_is_caught_by_reading_its_box_again(settings, blob_root):
+    # E1's page reading gave CS00011985. To stand for a print that reads CS00011955 on a second
+    # look, its file is replaced by one printing CS00011955 (same layout, same box) before E2.
+    _receipt_with_serial(blob_root / "a.png", "CS00011985")
+    store = Store(settings.database_url)
+    analyse({"evidence_id": "E1", "seller_id": "S1", "blob": "a.png"}, store, settings)
+    assert store.get("E1")["fields"]["serial"]["value"] == "CS00011985"
+    _receipt_with_serial(blob_root / "a.png", "CS00011955")
+    _receipt_with_serial(blob_root / "b.png", "CS00011955", total="47.20", seed=5, width=760)
+    analyse({"evidence_id": "E2", "seller_id": "S2", "blob": "b.png"}, store, settings)
+    codes = {f["code"]: f for f in store.get("E2")["findings"]}
+    assert codes["serial_reuse"]["related"] == ["E1"], store.get("E2")["findings"]
+    assert "second reading" in codes["serial_reuse"]["message"]
+    assert "CS00011985" in codes["serial_reuse"]["message"]
+    assert "serial_conflict" not in codes
+    assert "serial_reuse" in {f["code"] for f in store.get("E1")["findings"]}
+
+
+def test_the_shops_neighbouring_receipt_read_again_is_still_no_reuse(settings, blob_root):
+    _receipt_with_serial(blob_root / "a.png", "CS00011985")
+    _receipt_with_serial(blob_root / "b.png", "CS00011955", total="47.20", seed=5, width=760)
+    store = analyse_two(settings)
+    assert store.get("E2")["fields"]["serial"]["value"] == "CS00011955"
+    assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in store.get("E2")["findings"]}
+
+
+def test_a_near_serial_whose_file_is_gone_is_no_reuse_and_no_error(settings, blob_root):
+    _receipt_with_serial(blob_root / "a.png", "CS00011985")
+    store = Store(settings.database_url)
+    analyse({"evidence_id": "E1", "seller_id": "S1", "blob": "a.png"}, store, settings)
+    (blob_root / "a.png").unlink()
+    _receipt_with_serial(blob_root / "b.png", "CS00011955", total="47.20", seed=5, width=760)
+    analyse({"evidence_id": "E2", "seller_id": "S2", "blob": "b.png"}, store, settings)
+    e2 = store.get("E2")
+    assert e2["status"] == "analyzed"
+    assert e2["checks"]["serial_registry"] == "done"
+    assert "serial_reuse" not in {f["code"] for f in e2["findings"]}
 
 
 def test_registration_numbers_that_differ_are_two_issuers():
