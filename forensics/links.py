@@ -47,7 +47,7 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
         by = (f" uploaded by seller{'s' if len(other_sellers) > 1 else ''} {', '.join(other_sellers[:4])}"
               if cross else " from the same seller")
         details = {o: {"relation": r["kind"], "score": round(float(r["score"]), 3),
-                       **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer", "read_as", "second_reading")})}
+                       **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer", "read_as", "second_reading", "label_read_as")})}
                    for o, r in links}
         if kind == "duplicate":
             kinds = sorted({r["kind"] for _, r in links})
@@ -86,6 +86,11 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
             again = sorted({d["read_as"] for d in read if d.get("second_reading")})
             slip = (f" (read as {', '.join(slips)} on one of them: the readings differ by an OCR slip"
                     " only, so compare the two numbers on the images)") if slips else ""
+            labels = sorted({d["label_read_as"] for _, r in links
+                             if (d := r.get("details") or {}).get("label_read_as")})
+            if labels:
+                slip += (f" (its label read as {', '.join(repr(x) for x in labels)} on one of them,"
+                         " which is how OCR misread the label the shop prints)")
             if again:
                 slip += (f" (read as {', '.join(again)} on one of them at first; a second reading of"
                          " the number's box agrees with the other, so compare the two numbers on"

@@ -31,6 +31,13 @@ second reading on either side that reads the other side's number (:func:`reading
 confirms one serial on two sellers' uploads. A one-digit misread would have to land exactly on
 the other receipt's number to invent a reuse, where a misread on the original hides every one.
 
+A label misread hides the serial from extraction altogether ("COBH: 69158" for "CB#: 69158").
+An upload without a serial, of an issuer known to the registry, is searched for the labels that
+issuer's other uploads were read with (:func:`labelled_serials`): a number after a word within
+:data:`LABEL_EDITS` edits of one of them that equals a serial the issuer registered for another
+seller is a ``serial_reuse``. The number must be equal, so the looser label invents nothing the
+registry would not already match.
+
 Measured and rejected: registering a second, independent reading of the serial's box (the box
 cut out, scaled 1-2x, read as one line with psm 7 or 13) so that a misread digit on either
 upload could still match. On the 140 SROIE receipts whose printed number the page reading
@@ -51,8 +58,10 @@ from forensics.detectors import Analysis
 from forensics.documents import load_document
 from forensics.errors import ForensicsError
 from forensics.events import resolve_blob
+from forensics.fields.layout import text_lines
 from forensics.fields.phone import phone_key as telephone_key
 from forensics.fields.regno import reg_key as registration_key
+from forensics.fields.serials import serial_after
 from forensics.fingerprints import normalise_merchant
 from forensics.model import CheckResult
 from forensics.ocr import read_box
@@ -82,6 +91,12 @@ MAX_SECOND_READINGS = 3
 #: two readings ending in one run of at least this many digits read one serial (the letters in
 #: front are where OCR slips most: "F0R18032902170347" and "YR18032902170347")
 DIGIT_RUN_MIN = 8
+#: a word read this many edits or fewer from a label the issuer printed is that label
+LABEL_EDITS = 2
+#: labels are learned from this many of the issuer's newest registrations
+LABEL_SAMPLE = 50
+#: a label is one to this many words
+LABEL_WORDS = 3
 
 
 def issuer_key(analysis: Analysis) -> str | None:
@@ -340,6 +355,61 @@ def second_reading_uses(analysis: Analysis, store: Any, row: dict[str, Any]) -> 
     return found
 
 
+def label_key(label: str) -> str:
+    """A serial label compared as upper-case letters, digits and "#": "Inv No." -> "INVNO"."""
+    return re.sub(r"[^0-9A-Z#]", "", unicodedata.normalize("NFKC", label).upper())
+
+
+def serials_after_labels(text: str, labels: set[str]) -> list[tuple[str, str]]:
+    """(serial, label as read) for every number in one line of ``text`` that follows one to
+    :data:`LABEL_WORDS` words reading within :data:`LABEL_EDITS` edits of one of ``labels``."""
+    tokens = list(re.finditer(r"\S+", text))
+    found = []
+    for i in range(len(tokens)):
+        for n in range(1, min(LABEL_WORDS, i + 1) + 1):
+            start, end = tokens[i - n + 1].start(), tokens[i].end()
+            key = label_key(text[start:end])
+            if len(key) < 2 or not any(abs(len(key) - len(lab)) <= LABEL_EDITS
+                                       and _edits(key, lab) <= LABEL_EDITS for lab in labels):
+                continue
+            serial = normalise_serial(serial_after(text, end) or "")
+            if len(serial) >= MIN_SERIAL_LEN:
+                found.append((serial, text[start:end]))
+    return found
+
+
+def labelled_serials(analysis: Analysis, store: Any) -> list[dict[str, Any]]:
+    """For an upload whose serial was not read: relations to the same issuer's registrations by
+    other sellers whose serial is printed on this page after a label that issuer's uploads were
+    read with (misread here, or extraction would have found it)."""
+    keys = {"issuer_key": issuer_key(analysis), "name_key": name_key(analysis),
+            "reg_key": reg_key(analysis), "phone_key": phone_key(analysis)}
+    if all(v is None for v in keys.values()):
+        return []
+    uses = [u for u in store.issuer_serials(**keys, other_than_seller=analysis.event.seller_id,
+                                            limit=NEAR_SEARCH_LIMIT) if known_same_issuer(keys, u)]
+    if not uses:
+        return []
+    meta = store.evidence_meta([u["evidence_id"] for u in uses[:LABEL_SAMPLE]])
+    labels = {label_key(label) for m in meta.values()
+              if (label := (((m.get("fields") or {}).get("serial") or {}).get("label")))}
+    labels = {lab for lab in labels if len(lab) >= 2}
+    by_serial: dict[str, list[dict[str, Any]]] = {}
+    for u in uses:
+        by_serial.setdefault(u["serial"], []).append(u)
+    relations, seen = [], set()
+    for line in text_lines(analysis.reading):
+        for serial, read_label in serials_after_labels(line.text, labels):
+            for use in by_serial.get(serial, []):
+                if use["evidence_id"] in seen or use["evidence_id"] == analysis.event.evidence_id:
+                    continue
+                seen.add(use["evidence_id"])
+                relations.append({"other": use["evidence_id"], "kind": "serial_reuse", "score": 0.75,
+                                  "details": {"serial": serial, "issuer": keys["issuer_key"],
+                                              "label_read_as": read_label}})
+    return relations
+
+
 class SerialRegistry:
     """Matches this upload's serial against every earlier registration."""
 
@@ -348,6 +418,9 @@ class SerialRegistry:
     def run(self, analysis: Analysis, store: Any) -> CheckResult:
         row = registry_row(analysis)
         if row is None:
+            found = labelled_serials(analysis, store)
+            if found:
+                return CheckResult(status="done", relations=tuple(found))
             return CheckResult.skipped("no serial number read")
         uses = [u for u in earlier_uses(store, row) if u["evidence_id"] != analysis.event.evidence_id]
         relations = []

@@ -121,6 +121,15 @@ def find_serial(text: str) -> SerialMatch | None:
     return None
 
 
+def serial_after(text: str, pos: int) -> str | None:
+    """The serial printed straight after ``pos`` of ``text`` (after a label found some other
+    way, e.g. one an issuer printed before), normalised; None when no number follows."""
+    m = _VALUE_RE.match(text, pos)
+    if not m or not any(c.isdigit() for c in m.group("v")):
+        return None
+    return normalise_token(m.group("v"))
+
+
 def normalise_token(raw: str) -> str:
     """A serial read on its own (no label): spaces dropped, an opening "(" and the symbols OCR
     reads for C and S mapped back, then :func:`normalise_serial`."""

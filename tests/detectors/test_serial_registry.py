@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from forensics.detectors.serial_registry import (
     known_same_issuer,
+    label_key,
     near,
     ocr_slip,
     plausibly_same_issuer,
     readings_agree,
     reg_conflict,
+    serials_after_labels,
 )
 from forensics.pipeline import analyse
 from forensics.store import Store
@@ -174,6 +176,47 @@ def test_a_near_serial_whose_file_is_gone_is_no_reuse_and_no_error(settings, blo
     assert e2["status"] == "analyzed"
     assert e2["checks"]["serial_registry"] == "done"
     assert "serial_reuse" not in {f["code"] for f in e2["findings"]}
+
+
+def test_numbers_after_a_label_read_a_slip_or_two_away():
+    labels = {label_key("CB#"), label_key("Inv No")}
+    assert serials_after_labels("COBH: 69158 21/09/2017 10:20 AM", labels) == [("69158", "COBH:")]
+    assert ("CS0012345", "Inv N0:") in serials_after_labels("Inv N0: CS0O12345", labels)
+    assert serials_after_labels("CASH 69158", labels) == []  # three edits from "CB#"
+    assert serials_after_labels("COBH: 12", labels) == []  # too short to be a serial
+
+
+def _labelled_receipt(path, label_and_serial: str, *, name: str = "KEDAI RUNCIT MAJU JAYA",
+                      total: str = "33.81", seed: int = 0, width: int = 700) -> None:
+    lines = [ln for ln in RECEIPT_LINES if not ln.startswith("GST REG")]
+    simple_receipt([ln.replace("RECEIPT NO: CS00012345", label_and_serial)
+                    .replace("KEDAI RUNCIT MAJU JAYA", name).replace("33.81", total) for ln in lines],
+                   seed=seed, width=width).save(path)
+
+
+def test_a_serial_under_a_misread_label_is_found_by_the_label_the_shop_prints(settings, blob_root):
+    # "COBH:" is what OCR made of the label "CB#:" that the shop prints on every receipt
+    _labelled_receipt(blob_root / "a.png", "CB#: 69158")
+    _labelled_receipt(blob_root / "b.png", "COBH: 69158", total="47.20", seed=5, width=760)
+    store = analyse_two(settings)
+    assert store.get("E1")["fields"]["serial"]["value"] == "69158"
+    e2 = store.get("E2")
+    assert "serial" not in e2["fields"]  # extraction knows no label "COBH"
+    codes = {f["code"]: f for f in e2["findings"]}
+    assert codes["serial_reuse"]["related"] == ["E1"], e2["findings"]
+    assert "COBH" in codes["serial_reuse"]["message"]
+    assert "serial_reuse" in {f["code"] for f in store.get("E1")["findings"]}
+
+
+def test_a_misread_label_before_another_number_or_of_another_shop_is_no_reuse(settings, blob_root):
+    _labelled_receipt(blob_root / "a.png", "CB#: 69158")
+    _labelled_receipt(blob_root / "b.png", "COBH: 69157", total="47.20", seed=5, width=760)
+    store = analyse_two(settings)
+    assert "serial_reuse" not in {f["code"] for f in store.get("E2")["findings"]}
+    _labelled_receipt(blob_root / "c.png", "COBH: 69158", name="SYARIKAT LAIN ENTERPRISE",
+                      total="47.20", seed=5, width=760)
+    analyse({"evidence_id": "E3", "seller_id": "S3", "blob": "c.png"}, store, settings)
+    assert "serial_reuse" not in {f["code"] for f in store.get("E3")["findings"]}
 
 
 def test_registration_numbers_that_differ_are_two_issuers():
