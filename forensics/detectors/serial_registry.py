@@ -273,16 +273,25 @@ def _digits(value: str) -> str:
     return re.sub(r"[^0-9]", "", value)
 
 
+def _close(a: str, b: str) -> bool:
+    """At most :data:`NEAR_EDITS` edits apart: substitutions between readings of one length
+    (compared position by position, fast enough for an issuer's thousands of serials),
+    Levenshtein edits between readings whose lengths differ."""
+    if len(a) == len(b):
+        return sum(map(str.__ne__, a, b)) <= NEAR_EDITS
+    return abs(len(a) - len(b)) <= NEAR_EDITS and _edits(a, b) <= NEAR_EDITS
+
+
 def near(a: str, b: str) -> bool:
     """Are two different serials close enough that one could be the other misread: at most
-    :data:`NEAR_EDITS` edits apart, or their digits so? Never a match by itself (consecutive
-    receipts are this close), only the question :func:`second_reading_uses` puts."""
+    :data:`NEAR_EDITS` edits apart (:func:`_close`), or their digits so? Never a match by itself
+    (consecutive receipts are this close), only the question :func:`second_reading_uses` puts."""
     if a == b or abs(len(a) - len(b)) > NEAR_EDITS:
         return False
-    if _edits(a, b) <= NEAR_EDITS:
+    if _close(a, b):
         return True
     da, db = _digits(a), _digits(b)
-    return min(len(da), len(db)) >= MIN_SERIAL_LEN and _edits(da, db) <= NEAR_EDITS
+    return min(len(da), len(db)) >= MIN_SERIAL_LEN and _close(da, db)
 
 
 def readings_agree(a: str, b: str) -> bool:
