@@ -330,9 +330,9 @@ def _other_second_reading(store: Any, use: dict[str, Any], settings: Any) -> str
     try:
         data = resolve_blob(meta["blob"], settings.blob_root_path).read_bytes()
         document = load_document(data, claimed_type=meta.get("media_type"), settings=settings)
+        return _read_serial_again(_page_image(document, field.get("page")), field, settings)
     except (ForensicsError, OSError):
         return ""
-    return _read_serial_again(_page_image(document, field.get("page")), field, settings)
 
 
 def second_reading_uses(analysis: Analysis, store: Any, row: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
