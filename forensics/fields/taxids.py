@@ -232,7 +232,8 @@ _CN_LABEL = r"(?:纳税人识别号|统一社会信用代码|税号|识别号)"
 _EU_PREFIXES = "|".join(sorted(EU_VAT_FORMATS) + ["GR"])
 _EU_RE = re.compile(rf"(?<![A-Z0-9])(?P<cc>{_EU_PREFIXES}|GB)\s?(?P<body>[0-9A-Z][0-9A-Z .\-]{{6,16}}[0-9A-Z])")
 _USCC_RE = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
-_MY_GST_RE = re.compile(rf"{_GST_LABEL}\s*[:;]?\s*(?P<v>\d[\d\s\-]{{10,16}}\d)", re.IGNORECASE)
+#: "GST ID No: (001531760640": a bracket (printed or a speck read as one) before the number
+_MY_GST_RE = re.compile(rf"{_GST_LABEL}\s*[:;]?\s*[(\[{{]?\s*(?P<v>\d[\d\s\-]{{10,16}}\d)", re.IGNORECASE)
 _MY_SST_RE = re.compile(r"(?<![A-Z0-9])(?P<v>[A-Z]\d{2}-\d{4}-\d{8})(?!\d)")
 _LABEL_BEFORE = re.compile(rf"(?:{_VAT_LABEL}|{_CN_LABEL}|{_GST_LABEL})\W{{0,6}}$", re.IGNORECASE)
 

@@ -27,6 +27,11 @@ def test_find_with_schemes():
         ("EU_VAT", "DE136695976"), ("MY_GST", "000306020352"), ("CN_USCC", "91350100M000100Y43")]
 
 
+def test_a_bracket_between_the_gst_label_and_its_number_is_passed_over():
+    for text in ("GST ID No: (001531760640", "GST REG NO: [000306020352"):
+        assert [(m.value, m.scheme) for m in find_tax_ids(text)] == [(text[-12:], "MY_GST")]
+
+
 def test_ean_luhn():
     assert ean_valid("4006381333931") and not ean_valid("4006381333932")
     assert luhn_valid("79927398713") and not luhn_valid("79927398710")
