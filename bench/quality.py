@@ -73,7 +73,7 @@ KIND_CODES: dict[str, tuple[str, ...]] = {
     "edited_copy": ("edited_copy",),
     "tampered_total": ("amounts_inconsistent", "local_edit"),
     "serial_reuse": ("serial_reuse", "serial_conflict"),
-    "invalid_tax_id": ("invalid_identifier", "local_edit"),
+    "invalid_tax_id": ("invalid_identifier", "identifier_mismatch", "local_edit"),
     "invalid_tax_id_synth": ("invalid_identifier",),
     "pdf_editor": ("editing_software", "pdf_edited", "text_layer_mismatch", "xml_mismatch"),
 }
@@ -87,6 +87,7 @@ DETECTORS: dict[str, tuple[str, ...]] = {
     "serial_registry": ("serial_reuse", "serial_conflict"),
     "arithmetic": ("amounts_inconsistent",),
     "identifiers": ("invalid_identifier", "barcode_mismatch"),
+    "issuer_identity": ("identifier_mismatch",),
     "dates_claims": ("date_implausible", "claim_mismatch"),
     "document_traces": ("editing_software", "pdf_edited", "text_layer_mismatch", "xml_mismatch"),
     "local_edits": ("local_edit",),

@@ -59,9 +59,9 @@ def single_document_detectors() -> list[Any]:
 
 def linking_detectors() -> list[Any]:
     """Detectors that match an upload against everything on file (run under the match lock)."""
-    from forensics.detectors import duplicates, serial_registry
+    from forensics.detectors import duplicates, issuer_identity, serial_registry
 
-    return [serial_registry.detector, duplicates.detector]
+    return [serial_registry.detector, issuer_identity.detector, duplicates.detector]
 
 
 def analyse(event: UploadEvent | dict[str, Any], store: Store, settings: Settings,
@@ -191,7 +191,7 @@ class LinkView:
         return registries.serials_ending(self.conn, tail)
 
     def issuer_serials(self, *, issuer_key: str | None, name_key: str | None, reg_key: str | None,
-                       phone_key: str | None, other_than_seller: str, limit: int) -> list[dict[str, Any]]:
+                       phone_key: str | None, other_than_seller: str | None, limit: int) -> list[dict[str, Any]]:
         return registries.issuer_serials(self.conn, issuer_key=issuer_key, name_key=name_key,
                                          reg_key=reg_key, phone_key=phone_key,
                                          other_than_seller=other_than_seller, limit=limit)

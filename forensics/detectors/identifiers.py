@@ -98,7 +98,7 @@ def _words_in(words: tuple[Word, ...], box: Box) -> list[Word]:
             and w.box[1] < box[3] and box[1] < w.box[3]]
 
 
-def _ocr_confidence(analysis: Analysis, page: int | None, box: Box | None) -> float | None:
+def ocr_confidence(analysis: Analysis, page: int | None, box: Box | None) -> float | None:
     """Lowest OCR confidence of the words printed in ``box`` (None: not an OCR'd page)."""
     for p in analysis.reading.pages:
         if p.page == page and p.source == "ocr" and box is not None:
@@ -129,9 +129,11 @@ def _read_again_alike(analysis: Analysis, page_no: int | None, box: Box | None, 
     return value in _compact(read_box(page.image, box, analysis.settings))
 
 
-def _scheme_name(scheme: str) -> str:
+def scheme_name(scheme: str) -> str:
+    """A tax id scheme in words: "EU VAT number", "GST registration number"."""
     return {"CN_USCC": "unified social credit code", "EU_VAT": "EU VAT number",
-            "GB_VAT": "UK VAT number"}.get(scheme, scheme)
+            "GB_VAT": "UK VAT number", "MY_GST": "GST registration number",
+            "MY_SST": "SST registration number"}.get(scheme, scheme or "tax id")
 
 
 def tax_id_findings(analysis: Analysis) -> tuple[list[Finding], int]:
@@ -152,13 +154,13 @@ def tax_id_findings(analysis: Analysis) -> tuple[list[Finding], int]:
         except ValueError:
             continue  # a scheme without a check we know
         checked += 1
-        conf = _ocr_confidence(analysis, f.page, f.box) if f.source == "ocr" else None
+        conf = ocr_confidence(analysis, f.page, f.box) if f.source == "ocr" else None
         if valid or _misread_explains(value, scheme, conf) and not _read_again_alike(analysis, f.page, f.box, value):
             continue
         who = "merchant's" if name == "merchant_tax_id" else "buyer's"
         out.append(Finding(
             code="invalid_identifier", severity="high", score=0.8,
-            message=f"The {who} {_scheme_name(scheme)} {value} has a wrong check digit, so it "
+            message=f"The {who} {scheme_name(scheme)} {value} has a wrong check digit, so it "
                     "cannot have been issued.",
             page=f.page, box=f.box,
             evidence={"field": name, "value": value, "scheme": scheme, "source": f.source}))
@@ -176,7 +178,7 @@ def tax_id_findings(analysis: Analysis) -> tuple[list[Finding], int]:
                     continue
                 out.append(Finding(
                     code="invalid_identifier", severity="high", score=0.75,
-                    message=f"The {_scheme_name(m.scheme)} {value} printed on the document has a "
+                    message=f"The {scheme_name(m.scheme)} {value} printed on the document has a "
                             "wrong check digit, so it cannot have been issued.",
                     page=page.page, box=line.box,
                     evidence={"value": value, "scheme": m.scheme, "source": page.source}))

@@ -1,0 +1,65 @@
+"""Issuer identity: a merchant's tax id against the one its other uploads carry."""
+
+from __future__ import annotations
+
+from forensics.detectors.issuer_identity import digits_off
+from forensics.pipeline import analyse
+from forensics.store import Store
+from tests.conftest import RECEIPT_LINES, simple_receipt
+
+USUAL = "001234567890"
+
+
+def _receipt(path, gst: str, serial: str, *, name: str = "KEDAI RUNCIT MAJU JAYA", seed: int = 0) -> None:
+    simple_receipt([ln.replace("001234567890", gst).replace("CS00012345", serial)
+                    .replace("KEDAI RUNCIT MAJU JAYA", name) for ln in RECEIPT_LINES],
+                   seed=seed).save(path)
+
+
+def _upload(store, settings, blob_root, eid: str, seller: str, gst: str, serial: str, **kw) -> dict:  # noqa: ANN001
+    _receipt(blob_root / f"{eid}.png", gst, serial, **kw)
+    analyse({"evidence_id": eid, "seller_id": seller, "blob": f"{eid}.png"}, store, settings)
+    return store.get(eid)
+
+
+def _two_usual(settings, blob_root) -> Store:  # noqa: ANN001
+    store = Store(settings.database_url)
+    for eid, seller, serial in (("E1", "S1", "CS00012345"), ("E2", "S2", "CS00013467")):
+        rec = _upload(store, settings, blob_root, eid, seller, USUAL, serial)
+        assert rec["fields"]["merchant_tax_id"]["value"] == USUAL
+    return store
+
+
+def test_digits_off_counts_positions_of_one_length():
+    assert digits_off("001234567890", "001234567899") == 1
+    assert digits_off("001234567890", "001234567890") == 0
+    assert digits_off("001234567890", "01234567890") is None
+
+
+def test_a_tax_id_a_digit_off_the_merchants_usual_one_is_flagged(settings, blob_root):
+    store = _two_usual(settings, blob_root)
+    rec = _upload(store, settings, blob_root, "E3", "S3", "001234567899", "CS00014589", seed=4)
+    assert rec["fields"]["merchant_tax_id"]["value"] == "001234567899"
+    found = [f for f in rec["findings"] if f["code"] == "identifier_mismatch"]
+    assert len(found) == 1, rec["findings"]
+    assert found[0]["severity"] == "medium" and rec["verdict"] != "clean"
+    assert sorted(found[0]["related"]) == ["E1", "E2"]
+    assert USUAL in found[0]["message"] and "001234567899" in found[0]["message"]
+    assert found[0]["box"] == rec["fields"]["merchant_tax_id"]["box"]
+    assert rec["checks"]["issuer_identity"] == "done"
+
+
+def test_the_usual_id_a_far_id_or_a_single_other_upload_is_not_flagged(settings, blob_root):
+    store = _two_usual(settings, blob_root)
+    same = _upload(store, settings, blob_root, "E3", "S3", USUAL, "CS00014589", seed=4)
+    # another company under the same trading name: its id is nowhere near
+    franchise = _upload(store, settings, blob_root, "E4", "S4", "009876501234", "CS00015678", seed=5)
+    # one other upload is no consensus: which of the two is the altered one?
+    lone = _upload(store, settings, blob_root, "F1", "S5", "007777777770", "CS00016789",
+                   name="SYARIKAT CONTOH DAGANG")
+    lone2 = _upload(store, settings, blob_root, "F2", "S6", "007777777771", "CS00017890",
+                    name="SYARIKAT CONTOH DAGANG", seed=6)
+    for rec in (same, franchise, lone, lone2):
+        assert "identifier_mismatch" not in {f["code"] for f in rec["findings"]}, rec["findings"]
+    assert [r["fields"]["merchant_tax_id"]["value"] for r in (same, franchise, lone, lone2)] == [
+        USUAL, "009876501234", "007777777770", "007777777771"]
