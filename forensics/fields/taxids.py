@@ -47,7 +47,7 @@ EU_VAT_FORMATS: dict[str, str] = {
     "NL": r"\d{9}B\d{2}",
     "PL": r"\d{10}",
     "PT": r"\d{9}",
-    "RO": r"\d{2,10}",
+    "RO": r"[1-9]\d{1,9}",  # a Romanian CUI is a number: no leading zero
     "SE": r"\d{10}01",
     "SI": r"\d{8}",
     "SK": r"\d{10}",
@@ -232,9 +232,12 @@ _CN_LABEL = r"(?:纳税人识别号|统一社会信用代码|税号|识别号)"
 _EU_PREFIXES = "|".join(sorted(EU_VAT_FORMATS) + ["GR"])
 _EU_RE = re.compile(rf"(?<![A-Z0-9])(?P<cc>{_EU_PREFIXES}|GB)\s?(?P<body>[0-9A-Z][0-9A-Z .\-]{{6,16}}[0-9A-Z])")
 _USCC_RE = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
-#: "GST ID No: (001531760640": a bracket (printed or a speck read as one) before the number
-_MY_GST_RE = re.compile(rf"{_GST_LABEL}\s*[:;]?\s*[(\[{{]?\s*(?P<v>\d[\d\s\-]{{10,16}}\d)", re.IGNORECASE)
+#: up to eight characters but digits between the label and the number: a colon, a bracket
+#: ("GST ID No: (001531760640") or the rest of a label OCR garbled ("GSTI se (001531760640")
+_MY_GST_RE = re.compile(rf"{_GST_LABEL}[^\d\n]{{0,8}}?(?P<v>\d[\d\s\-]{{10,16}}\d)", re.IGNORECASE)
 _MY_SST_RE = re.compile(r"(?<![A-Z0-9])(?P<v>[A-Z]\d{2}-\d{4}-\d{8})(?!\d)")
+#: an amount with its cents inside what looks like an unlabelled VAT id: a line of amounts
+_AMOUNT_INSIDE = re.compile(r"\d[.,]\d{2}(?!\d)")
 _LABEL_BEFORE = re.compile(rf"(?:{_VAT_LABEL}|{_CN_LABEL}|{_GST_LABEL})\W{{0,6}}$", re.IGNORECASE)
 
 
@@ -254,9 +257,13 @@ def find_tax_ids(text: str) -> list[TaxIdMatch]:
     for m in _MY_SST_RE.finditer(upper):
         add(m.group("v"), "MY_SST", m.start("v"), m.end("v"), True)
     for m in _MY_GST_RE.finditer(text):
-        digits = re.sub(r"\D", "", m.group("v"))
+        start, value = m.start("v"), m.group("v")
+        digits = re.sub(r"\D", "", value)
+        if len(digits) != 12 and (first := re.match(r"\d[\d\-]*", value)):
+            value = first.group(0)  # the number printed twice, or a second number after it
+            digits = re.sub(r"\D", "", value)
         if len(digits) == 12:
-            add(digits, "MY_GST", m.start("v"), m.end("v"), True)
+            add(digits, "MY_GST", start, start + len(value), True)
     for m in _USCC_RE.finditer(upper):
         code = m.group(0)
         if sum(c.isdigit() for c in code) < 10:
@@ -277,6 +284,9 @@ def find_tax_ids(text: str) -> list[TaxIdMatch]:
                 continue
             labelled = bool(_LABEL_BEFORE.search(text[: m.start()]))
             value = cc + national
+            if not labelled and (not text[m.start():m.start() + 2].isupper()
+                                 or _AMOUNT_INSIDE.search(body[:cut])):
+                break  # "Si 0.00 30.45 0", "GR 1801 4 26.00": a line of amounts, not an id
             if labelled or validate_tax_id(value, scheme):
                 add(value, scheme, m.start(), m.start("body") + cut, labelled)
                 pos = m.start("body") + cut

@@ -27,9 +27,20 @@ def test_find_with_schemes():
         ("EU_VAT", "DE136695976"), ("MY_GST", "000306020352"), ("CN_USCC", "91350100M000100Y43")]
 
 
-def test_a_bracket_between_the_gst_label_and_its_number_is_passed_over():
-    for text in ("GST ID No: (001531760640", "GST REG NO: [000306020352"):
+def test_a_bracket_or_a_garbled_label_end_before_the_gst_number_is_passed_over():
+    for text in ("GST ID No: (001531760640", "GST REG NO: [000306020352", "GSTI se (001531760640"):
         assert [(m.value, m.scheme) for m in find_tax_ids(text)] == [(text[-12:], "MY_GST")]
+    found = find_tax_ids("GSTI se (001531760640 001531760640 TAX INVOICE")
+    assert [(m.value, m.raw) for m in found] == [("001531760640", "001531760640")]
+
+
+def test_lines_of_amounts_and_zero_led_numbers_are_no_unlabelled_vat_ids():
+    # a tax summary row read as "SI" + digits, a Romanian-looking number with a leading zero
+    for text in ("Si 0.00 12.50 0", "ee 15.00 0 15.00", "GR 1801 4 26.00", "TRX RO00123456"):
+        assert find_tax_ids(text) == [], text
+    # printed as ids they are still found
+    assert [m.value for m in find_tax_ids("DE136695976")] == ["DE136695976"]
+    assert [m.value for m in find_tax_ids("VAT: FR 28 613 076 348")] == ["FR28613076348"]
 
 
 def test_ean_luhn():
