@@ -403,6 +403,8 @@ def labelled_serials(analysis: Analysis, store: Any) -> list[dict[str, Any]]:
     labels = {label_key(label) for m in meta.values()
               if (label := (((m.get("fields") or {}).get("serial") or {}).get("label")))}
     labels = {lab for lab in labels if len(lab) >= 2}
+    if not labels:
+        return []
     by_serial: dict[str, list[dict[str, Any]]] = {}
     for u in uses:
         by_serial.setdefault(u["serial"], []).append(u)
