@@ -28,8 +28,9 @@ records.jsonl, misses.txt):
   with the visible total raised while the embedded Factur-X XML keeps the true one.
 
 A record is flagged when its verdict is not clean; a finding fires when its severity is not info.
-Per detector, ``honest_fp`` is the share of honest uploads it fires on and ``alone`` the share its
-findings would send to review by themselves.
+Per detector, ``honest_fp`` is the share of honest uploads it fires on, ``alone`` the share its
+findings would send to review by themselves, and ``alone_rcpt`` that share on the honest receipts
+only (SROIE scans and generated receipts, without the specimen PDFs).
 The last line is ``reupload_recall=… edited_recall=… link_recall=… honest_flagged=… overall_f1=…``.
 """
 
@@ -533,10 +534,13 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> Scores:
     # per detector: recall on the kinds it is meant for, precision over every record it fires on
     sc.lines.append("")
     sc.lines.append(f"{'detector':18} {'fires':>6} {'prec':>6} {'recall':>7} {'pos':>5} {'honest_fp':>9} "
-                    f"{'alone':>6}")
-    max_fp = max_alone = 0.0
+                    f"{'alone':>6} {'alone_rcpt':>10}")
+    # honest receipts (scans and generated) apart from the PDFs: the specimen invoices carry
+    # placeholder VAT ids and XML that contradicts their text, which the detectors rightly flag
+    receipts = [e for e in honest if e["kind"] in ("honest", "honest_synth")]
+    max_fp = max_alone = max_alone_rcpt = 0.0
     for det, codes in DETECTORS.items():
-        fires = tp = pos = found = fp_honest = alone_honest = 0
+        fires = tp = pos = found = fp_honest = alone_honest = alone_rcpt = 0
         for e in ev:
             rec = by_id[e["evidence_id"]]
             hit = bool({f["code"] for f in fired(rec)} & set(codes))
@@ -547,13 +551,18 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> Scores:
             pos += meant
             found += hit and meant
             fp_honest += hit and e["kind"] in HONEST_KINDS
-            alone_honest += hit and e["kind"] in HONEST_KINDS and _flags_alone(rec, codes)
+            alone = hit and e["kind"] in HONEST_KINDS and _flags_alone(rec, codes)
+            alone_honest += alone
+            alone_rcpt += alone and e["kind"] in ("honest", "honest_synth")
         fp_rate = _ratio(fp_honest, len(honest))
         alone_rate = _ratio(alone_honest, len(honest))
+        rcpt_rate = _ratio(alone_rcpt, len(receipts))
         max_fp = max(max_fp, fp_rate)
         max_alone = max(max_alone, alone_rate)
+        max_alone_rcpt = max(max_alone_rcpt, rcpt_rate)
         sc.lines.append(f"{det:18} {fires:6d} {_fmt(_ratio(tp, fires)):>6} "
-                        f"{_fmt(_ratio(found, pos)):>7} {pos:5d} {fp_rate:9.3f} {alone_rate:6.3f}")
+                        f"{_fmt(_ratio(found, pos)):>7} {pos:5d} {fp_rate:9.3f} {alone_rate:6.3f} "
+                        f"{rcpt_rate:10.3f}")
 
     forged = [e for e in ev if e["kind"] not in HONEST_KINDS and e["kind"] != "victim"]
     tp = sum(flagged(by_id[e["evidence_id"]]) for e in forged)
@@ -576,7 +585,8 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> Scores:
                                                         for e in ev if e["kind"] == "honest"),
                                                     sum(e["kind"] == "honest" for e in ev)),
                   "shared_honest_flagged": s_flag, "max_detector_honest_rate": max_fp,
-                  "max_detector_honest_flag_alone": max_alone}
+                  "max_detector_honest_flag_alone": max_alone,
+                  "max_detector_honest_receipt_alone": max_alone_rcpt}
     return sc
 
 
