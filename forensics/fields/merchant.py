@@ -136,11 +136,18 @@ def _is_address(text: str) -> bool:
 
 #: a price ("10.00", "12,50"): item and total lines carry one, a business name does not
 PRICE = re.compile(r"(?<![\d.,])\d{1,6}[.,]\d\d(?![\d.,])")
+#: the greeting at the foot of a receipt, read at the top of a page turned or cut short
+GREETING = re.compile(
+    r"\b(?:THANK\s*YOU|THANKS|TQ\s+FOR|VISIT\s+US|COME\s+AGAIN|TERIMA\s*KASIH|SILA\s+DATANG|"
+    r"DANKE|VIELEN\s+DANK|MERCI|谢谢)",
+    re.IGNORECASE,
+)
 
 
 def _looks_like_name(line: TextLine) -> bool:
     text = _clean(line.text)
-    if _is_noise(line) or HEADER_END.search(text) or REG_NO_LINE.match(text) or _is_address(text) or PRICE.search(text):
+    if (_is_noise(line) or HEADER_END.search(text) or REG_NO_LINE.match(text) or _is_address(text)
+            or PRICE.search(text) or GREETING.search(text)):
         return False
     return _upper_share(text) >= 0.6 or bool(BUSINESS_WORDS.search(text)) or bool(CJK_BUSINESS.search(text))
 
@@ -151,6 +158,7 @@ def _plain_name(line: TextLine) -> bool:
     return not (
         _is_noise(line) or HEADER_END.search(text) or _is_registration(text) or _is_address(text)
         or sum(c.isdigit() for c in text) > 1 or len(text.split()) > 6 or PRICE.search(text)
+        or GREETING.search(text)
     )
 
 
@@ -184,6 +192,9 @@ def _name_text(lines: list[TextLine]) -> str:
     if _upper_share(text) >= 0.8:
         # a trailing scrap with no capital or digit on an upper-case name is a smudge: “a, '
         text = re.sub(r"(?:\s+[^A-Z0-9\s]{1,3})+$", "", text)
+        # and so are lower-case scraps before it, with a lone digit after them: "bee 3 KEDAI
+        # CONTOH" (a digit alone may begin the name: "99 SPEEDMART")
+        text = re.sub(r"^(?:[a-z]{1,3}\s+)+(?:\d\s+)?(?=[A-Z]{2,}\s+[A-Z]{2,})", "", text)
     return text.strip(" :;,|{}[")
 
 

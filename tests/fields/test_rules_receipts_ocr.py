@@ -150,6 +150,22 @@ def test_owner_under_a_trade_name_is_the_business():
     assert address == "No. 1 Jalan Contoh 7/10 Bandar Contoh, 47100 Puchong Selangor, Malaysia"
 
 
+def test_the_foot_greeting_is_never_the_name():
+    # a page read from its foot first (turned, or its head cut off): the greeting is no name
+    name, _ = merchant(["(ee THANK YOU AND DO VISIT US AGAIN.» .e+", "KEDAI CONTOH CASH & CARRY",
+                        "NO 3, JALAN SS2/1", "47300 PETALING JAYA"])
+    assert name == "KEDAI CONTOH CASH & CARRY"
+    name, _ = merchant(["a. TQ FOR SHOPPING WITH CONTOH.COM", "Terima Kasih, Sila Datang Lagi"])
+    assert name is None
+
+
+def test_lower_case_scraps_before_an_upper_case_name_are_dropped():
+    name, _ = merchant(["bee 3 KEDAI CONTOH REST AREA", "NO 3, JALAN SS2/1", "47300 PETALING JAYA"])
+    assert name == "KEDAI CONTOH REST AREA"
+    name, _ = merchant(["99 CONTOH MART SDN BHD", "NO 3, JALAN SS2/1"])
+    assert name == "99 CONTOH MART SDN BHD"  # a number may begin a name
+
+
 def test_unbracketed_registration_number_after_the_legal_form_is_cut():
     name, _ = merchant(["CONTOH NIAGA SDN BHD 3320815-V", "NO 3, JALAN SS2/1", "47300 PETALING JAYA"])
     assert name == "CONTOH NIAGA SDN BHD"
