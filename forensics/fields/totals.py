@@ -36,7 +36,7 @@ TOTAL_LABELS: list[tuple[float, re.Pattern[str]]] = [
 #: labels that contain "total" but are not the amount due
 NOT_TOTAL = re.compile(
     rf"sub\s*-?\s*{TOTAL_WORD}|{TOTAL_WORD}\s*(?:qty|quantity|quantities|items?|pcs|units|discount|savings?|saving|"
-    r"tax|gst|sst|vat|mwst|excl|exclusive|excluding|before|ht\b|net\b|netto|weight|points?|includes\b)|"
+    r"tax|gst|sst|vat|mwst|excl|exclusive|excluding|before|ht\b|net\b|netto|weight|points?|includes\b|included\b)|"
     r"zwischensumme|nettobetrag|netto|\bht\b|montant\s*ht|total\s*hors|gst\s*summary|"
     r"excl\.?\s*gst|excluding\s*gst|tax\s*amount|change|tendered|cash|rounding|qty|"
     r"offener\s*betrag|bereits\s*bezahlt|already\s*paid|anzahlung|"
@@ -184,6 +184,8 @@ def find_totals(lines: list[TextLine], *, decimal_comma: bool | None = None) -> 
         rounded = _rounded_total(lines, best[1], best[3].value, decimal_comma)
         if rounded is not None:
             out["total"] = (rounded[0], rounded[1], min(1.0, 0.5 + best[0] / 8))
+        elif (grossed := _tax_added_below(lines, best[1], best[3].value, decimal_comma)) is not None:
+            out["total"] = (grossed[0], grossed[1], min(1.0, 0.5 + best[0] / 8))
     elif paid is not None and paid > 0:
         # on the first payment line with an amount ("Paid Time 13:51" carries none)
         for i, line in enumerate(lines):
@@ -263,6 +265,30 @@ def _total_from_parts(lines: list[TextLine], out: dict, rounding_at: int, decima
         after_tax = "tax" in at and 0 <= at["tax"] < k
         if after_tax or 0 <= rounding_at < k:
             return line, amount, 0.3
+    return None
+
+
+#: how many lines under an amount its tax, and under the tax their sum, are looked for
+TAX_ADDED_WITHIN = 3
+
+
+def _tax_added_below(lines: list[TextLine], at: int, value, decimal_comma: bool | None):  # noqa: ANN001, ANN202
+    """The amount printed under a tax line that is ``value`` (the total chosen, on line ``at``)
+    plus that tax, as (line, amount): "Gross Amount 40.00 / Total GST 2.40 / Sub Total 42.40"
+    prints the amount due last, under a label weaker than the first. None when there is none."""
+    for k in range(at + 1, min(at + 1 + TAX_ADDED_WITHIN, len(lines))):
+        m = TAX_LABEL.search(lines[k].text)
+        taxes = _priced(lines[k].text[m.end():], decimal_comma) if m else []
+        if not taxes or not 0 < taxes[-1].value < value:
+            continue
+        want = value + taxes[-1].value
+        for j in range(k + 1, min(k + 1 + TAX_ADDED_WITHIN, len(lines))):
+            if CASH.search(lines[j].text) or CHANGE.search(lines[j].text):
+                continue
+            for a in _priced(lines[j].text, decimal_comma):
+                if a.value == want:
+                    return lines[j], a
+        return None
     return None
 
 

@@ -97,6 +97,19 @@ def test_last_subtotal_after_the_tax_line_is_the_total_when_none_is_labelled():
     assert total(["SUBTOTAL 96.20", "CASH 100.00"]) is None  # before any tax line: not the total
 
 
+def test_an_amount_and_its_tax_summed_on_a_later_line_make_that_line_the_total():
+    lines = ["Gross Amount : 40.00", "Total GST Amt : 2.40", "Sub Total : 42.40", "Total (RM) (aesa0)",
+             "Amount Paid : 47-40", "Amount Change : 0.00"]
+    assert total(lines) == "42.40"
+    # a later amount that is not the sum is not taken for it
+    assert total(["Gross Amount : 40.00", "GST : 2.40", "Deposit : 50.00"]) == "40.00"
+
+
+def test_the_tax_a_total_includes_is_not_the_total():
+    lines = ["Qty 8 19.20", "Due 19.20", "(Total Included GST @ 6% 1.09)"]
+    assert total(lines) != "1.09"
+
+
 def test_zero_read_as_letter_after_currency_mark():
     (m,) = find_amounts("Change RMO.00")
     assert m.value == Decimal("0.00") and m.currency == "MYR"
