@@ -208,6 +208,14 @@ def find_totals(lines: list[TextLine], *, decimal_comma: bool | None = None) -> 
         found = _total_from_parts(lines, out, rounding_at, decimal_comma)
         if found is not None:
             out["total"] = found
+        elif cash is not None and cash > 0 and change is None and "subtotal" not in out:
+            # no total, subtotal or change read: an exact payment, what was paid was due
+            for i, line in enumerate(lines):
+                m = CASH.search(line.text)
+                hit = _line_amount(lines, i, m.end(), decimal_comma) if m else None
+                if hit:
+                    out["total"] = (hit[0], hit[1], 0.3)
+                    break
     elif paid is None or out["total"][1].value != paid:
         # a labelled total that is not subtotal + tax while a line under them is: OCR slipped a
         # digit of the total ("TOTAL 728.10" over "DEBIT CARD 78.10" for 74.04 + 4.04)

@@ -105,6 +105,14 @@ def test_an_amount_and_its_tax_summed_on_a_later_line_make_that_line_the_total()
     assert total(["Gross Amount : 40.00", "GST : 2.40", "Deposit : 50.00"]) == "40.00"
 
 
+def test_an_exact_payment_is_the_total_when_no_total_line_was_read():
+    lines = ["Slice Cake 1 RM12.60", "Cheese Slice 1 RM13.50", "(Bill Inclusive of 6% GST : RM1.47)",
+             "Cash RM26.10"]
+    assert total(lines) == "26.10"
+    # with change given, what was paid is not what was due
+    assert total(["Slice Cake 1 RM12.60", "Cash RM20.00", "Change RM7.40"]) == "12.60"
+
+
 def test_the_tax_a_total_includes_is_not_the_total():
     lines = ["Qty 8 19.20", "Due 19.20", "(Total Included GST @ 6% 1.09)"]
     assert total(lines) != "1.09"
