@@ -116,4 +116,6 @@ def correct_address(text: str) -> str:
     # address (a closing comma is printed where the address runs on: it stays)
     text = re.sub(r"(?<=[A-Za-z]{3})[’`](?=[A-Za-z]{3})", " ", text)
     text = re.sub(r"\s*[:;]\s*$", "", text)
+    # a lone character after the town that follows the postcode is a speck ("40170 TOWN 3")
+    text = re.sub(r"(\b\d{5}\s+[A-Za-z][A-Za-z .,'-]*[A-Za-z.,])\s+[^\sA-Za-z]$", r"\1", text)
     return _WORD.sub(lambda m: correct_word(m.group(0)), text)

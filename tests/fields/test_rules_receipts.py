@@ -171,6 +171,10 @@ def test_correct_address():
     assert correct_address("Lot 3, Jalan’Contoh 23/1, 40300 Shah Alam :") == "Lot 3, Jalan Contoh 23/1, 40300 Shah Alam"
     assert correct_address("NO 24, JALAN CONTOH 4,") == "NO 24, JALAN CONTOH 4,"
     assert correct_address("KEDAI O’REILLY, JALAN CONTOH") == "KEDAI O’REILLY, JALAN CONTOH"
+    # a speck after the town that follows the postcode goes; a house number before it stays
+    assert correct_address("NO 3, JALAN CONTOH, 40170 SETIA ALAM 3") == "NO 3, JALAN CONTOH, 40170 SETIA ALAM"
+    assert correct_address("43300 SERI CONTOH, SELANGOR .") == "43300 SERI CONTOH, SELANGOR"
+    assert correct_address("JALAN CONTOH 3") == "JALAN CONTOH 3"
 
 
 def test_correct_word_leaves_real_and_ambiguous_words():
