@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from forensics.detectors.issuer_identity import digits_off
 from forensics.pipeline import analyse
 from forensics.store import Store
@@ -36,7 +38,9 @@ def test_digits_off_counts_positions_of_one_length():
     assert digits_off("001234567890", "01234567890") is None
 
 
-def test_a_tax_id_a_digit_off_the_merchants_usual_one_is_flagged(settings, blob_root):
+@pytest.mark.parametrize("store_settings", ["settings", "pg_settings"])
+def test_a_tax_id_a_digit_off_the_merchants_usual_one_is_flagged(store_settings, blob_root, request):
+    settings = request.getfixturevalue(store_settings)  # SQLite, then the real PostgreSQL
     store = _two_usual(settings, blob_root)
     rec = _upload(store, settings, blob_root, "E3", "S3", "001234567899", "CS00014589", seed=4)
     assert rec["fields"]["merchant_tax_id"]["value"] == "001234567899"

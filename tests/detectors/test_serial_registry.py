@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from forensics.detectors.serial_registry import (
     known_same_issuer,
     label_key,
@@ -139,9 +141,11 @@ def _receipt_with_serial(path, serial: str, *, total: str = "33.81", seed: int =
                    seed=seed, width=width).save(path)
 
 
-def test_a_digit_misread_on_the_original_is_caught_by_reading_its_box_again(settings, blob_root):
+@pytest.mark.parametrize("store_settings", ["settings", "pg_settings"])
+def test_a_digit_misread_on_the_original_is_caught_by_reading_its_box_again(store_settings, blob_root, request):
     # E1's page reading gave CS00011985. To stand for a print that reads CS00011955 on a second
     # look, its file is replaced by one printing CS00011955 (same layout, same box) before E2.
+    settings = request.getfixturevalue(store_settings)  # SQLite, then the real PostgreSQL
     _receipt_with_serial(blob_root / "a.png", "CS00011985")
     store = Store(settings.database_url)
     analyse({"evidence_id": "E1", "seller_id": "S1", "blob": "a.png"}, store, settings)
