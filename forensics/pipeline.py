@@ -199,6 +199,11 @@ class LinkView:
     def evidence_meta(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         return registries.evidence_meta(self.conn, ids)
 
+    def issuer_uploads(self, *, name_key: str | None, reg_key: str | None, phone_key: str | None,
+                       limit: int) -> list[dict[str, Any]]:
+        return registries.issuer_uploads(self.conn, name_key=name_key, reg_key=reg_key,
+                                         phone_key=phone_key, limit=limit)
+
 
 def _fail(event: UploadEvent, store: Store, sha256: str | None, exc: ForensicsError, started: float,
           checks: dict[str, str] | None = None, document: Document | None = None) -> Outcome:
@@ -282,12 +287,15 @@ def _reading_json(reading: Reading, sha256: str | None) -> dict[str, Any]:
 
 
 def _register(conn, analysis: Analysis, sha256: str | None) -> None:  # noqa: ANN001
-    """Put this upload's fingerprints and serial in the registries for later uploads."""
-    from forensics.detectors import duplicates, serial_registry
+    """Put this upload's fingerprints, serial and issuer mark in the registries for later uploads."""
+    from forensics.detectors import duplicates, issuer_identity, serial_registry
 
     registries.clear_registrations(conn, analysis.event.evidence_id)
     registries.add_fingerprints(conn, duplicates.fingerprint_rows(analysis, sha256))
     row = serial_registry.registry_row(analysis)
     if row is not None:
         registries.register_serial(conn, row)
+    mark = issuer_identity.issuer_mark(analysis)
+    if mark is not None:
+        registries.register_issuer(conn, mark)
 

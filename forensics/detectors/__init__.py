@@ -54,6 +54,12 @@ class StoreView(Protocol):
         """Seller, upload time, file (``blob``, ``media_type``) and fields of records, by id."""
         ...
 
+    def issuer_uploads(self, *, name_key: str | None, reg_key: str | None, phone_key: str | None,
+                       limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` issuer marks (tax key, name, registration and telephone keys of
+        an upload) agreeing with any of the keys given."""
+        ...
+
 
 class Detector(Protocol):
     """The interface every detector module exposes (as a module-level instance)."""

@@ -25,8 +25,9 @@ receipts were flagged, each a 6 read as 8 (or 8 as 6) on the page and again in t
 confidence 0.86 and 0.69); with the confidence rule too, neither is, and of the ten repainted
 GST ids, one (0 repainted as 9, confidence 0.92) is found that no other detector found.
 
-The merchant's other uploads are those in the serial registry (uploads whose serial was read),
-the newest :data:`SEARCH_LIMIT` of them.
+The merchant's other uploads are found in the issuer marks every analysed upload leaves
+(:func:`issuer_mark`: its tax id and its name, registration and telephone keys), the newest
+:data:`SEARCH_LIMIT` of them.
 """
 
 from __future__ import annotations
@@ -63,6 +64,17 @@ def digits_off(a: str, b: str) -> int | None:
     return sum(map(str.__ne__, a, b)) if len(a) == len(b) else None
 
 
+def issuer_mark(analysis: Analysis) -> dict[str, Any] | None:
+    """The issuer mark this upload leaves for later ones, or None when it shows no identity."""
+    tax = analysis.extraction.fields.get("merchant_tax_id")
+    mark = {"tax_key": _compact(tax.value) if tax is not None and tax.value else None,
+            "name_key": name_key(analysis), "reg_key": reg_key(analysis), "phone_key": phone_key(analysis)}
+    if all(v is None for v in mark.values()):
+        return None
+    ev = analysis.event
+    return {**mark, "evidence_id": ev.evidence_id, "seller_id": ev.seller_id, "uploaded_at": ev.uploaded_at}
+
+
 class IssuerIdentity:
     """Compares this upload's merchant tax id with the one the merchant's other uploads carry."""
 
@@ -77,12 +89,12 @@ class IssuerIdentity:
         if all(v is None for v in keys.values()):
             return CheckResult.skipped("no merchant name, registration or telephone to find its other uploads by")
         mine = _compact(tax.value)
-        rows = [u for u in store.issuer_serials(**keys, other_than_seller=None, limit=SEARCH_LIMIT)
-                if u["evidence_id"] != analysis.event.evidence_id and known_same_issuer(keys, u)]
         carried: dict[str, set[str]] = {}
-        for u in rows:
-            if (u["issuer_key"] or "").startswith("tax:"):
-                carried.setdefault(u["issuer_key"][4:], set()).add(u["evidence_id"])
+        for u in store.issuer_uploads(name_key=keys["name_key"], reg_key=keys["reg_key"],
+                                      phone_key=keys["phone_key"], limit=SEARCH_LIMIT):
+            if u["evidence_id"] != analysis.event.evidence_id and u["tax_key"] and known_same_issuer(
+                    keys, {**u, "issuer_key": "tax:" + u["tax_key"]}):
+                carried.setdefault(u["tax_key"], set()).add(u["evidence_id"])
         if not carried or mine in carried:
             return CheckResult(status="done")
         usual, uploads = Counter({k: len(v) for k, v in carried.items()}).most_common(1)[0]

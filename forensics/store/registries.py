@@ -16,6 +16,7 @@ from forensics.store.schema import (
     cluster_members,
     clusters,
     evidence,
+    issuer_marks,
     page_fingerprints,
     relations,
     serials,
@@ -134,6 +135,30 @@ def serials_ending(conn: Connection, tail: str) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(q).all()]
 
 
+# -- issuer marks -----------------------------------------------------------------------------
+
+
+def register_issuer(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(issuer_marks).values(**row))
+
+
+def issuer_uploads(conn: Connection, *, name_key: str | None, reg_key: str | None,
+                   phone_key: str | None, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` marks agreeing on the name, registration or telephone key (any one);
+    none when no key is given."""
+    same = []
+    if name_key is not None:
+        same.append(issuer_marks.c.name_key == name_key)
+    if reg_key is not None:
+        same.append(issuer_marks.c.reg_key == reg_key)
+    if phone_key is not None:
+        same.append(issuer_marks.c.phone_key == phone_key)
+    if not same:
+        return []
+    q = select(issuer_marks).where(or_(*same)).order_by(issuer_marks.c.id.desc()).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(q).all()]
+
+
 # -- relations ---------------------------------------------------------------------------------
 
 
@@ -176,10 +201,11 @@ def evidence_meta(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, A
 
 
 def clear_registrations(conn: Connection, evidence_id: str) -> None:
-    """Drop an upload's fingerprints and serials before (re-)registering them, so a message
+    """Drop an upload's fingerprints, serial and issuer mark before (re-)registering them, so a message
     delivered twice and analysed twice still registers once."""
     conn.execute(delete(page_fingerprints).where(page_fingerprints.c.evidence_id == evidence_id))
     conn.execute(delete(serials).where(serials.c.evidence_id == evidence_id))
+    conn.execute(delete(issuer_marks).where(issuer_marks.c.evidence_id == evidence_id))
 
 
 def forget_evidence(conn: Connection, evidence_id: str) -> set[str]:

@@ -126,6 +126,21 @@ serials = Table(
     Index("ix_serials_issuer_serial", "issuer_key", "serial"),
 )
 
+#: every analysed upload's merchant identity as read: its tax id and the keys that find the
+#: merchant's other uploads (name, company registration, telephone), serial or not
+issuer_marks = Table(
+    "issuer_marks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("evidence_id", ID, ForeignKey("evidence.evidence_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("seller_id", ID, nullable=False),
+    Column("tax_key", String(64), nullable=True),
+    Column("name_key", String(256), nullable=True, index=True),
+    Column("reg_key", String(64), nullable=True, index=True),
+    Column("phone_key", String(32), nullable=True, index=True),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+)
+
 #: confirmed links between two uploads (a < b); the clusters and relation findings derive from them
 relations = Table(
     "relations",

@@ -67,3 +67,15 @@ def test_the_usual_id_a_far_id_or_a_single_other_upload_is_not_flagged(settings,
         assert "identifier_mismatch" not in {f["code"] for f in rec["findings"]}, rec["findings"]
     assert [r["fields"]["merchant_tax_id"]["value"] for r in (same, franchise, lone, lone2)] == [
         USUAL, "009876501234", "007777777770", "007777777771"]
+
+
+def test_uploads_without_a_serial_count_as_the_merchants_other_uploads(settings, blob_root):
+    store = Store(settings.database_url)
+    lines = [ln for ln in RECEIPT_LINES if not ln.startswith("RECEIPT NO")]
+    for eid, gst, seed in (("E1", USUAL, 0), ("E2", USUAL, 2), ("E3", "001234567899", 4)):
+        simple_receipt([ln.replace("001234567890", gst) for ln in lines], seed=seed).save(blob_root / f"{eid}.png")
+        analyse({"evidence_id": eid, "seller_id": "S" + eid[1:], "blob": f"{eid}.png"}, store, settings)
+    e3 = store.get("E3")
+    assert "serial" not in e3["fields"] and e3["fields"]["merchant_tax_id"]["value"] == "001234567899"
+    found = [f for f in e3["findings"] if f["code"] == "identifier_mismatch"]
+    assert len(found) == 1 and sorted(found[0]["related"]) == ["E1", "E2"], e3["findings"]

@@ -74,4 +74,10 @@ def test_two_workers_make_the_same_clusters_as_one(pg_settings, redis_url, tmp_p
         w.stop_all()
     two_clusters, two_pairs = outcome(store)
     assert two_clusters == one_clusters
-    assert two_pairs == one_pairs
+    # every link between two uploads is found whichever of them reaches the match lock first;
+    # "same_layout" pairs are not all: the nearest page by pixel hash is aligned even beyond the
+    # hash radius (duplicates.NEAREST_PIXEL_CANDIDATES), and which page is nearest depends on
+    # what is on file yet. On a loaded machine two workers swapped arrivals and made four more.
+    links = lambda pairs: {p for p in pairs if p[2] != "same_layout"}  # noqa: E731
+    assert links(two_pairs) == links(one_pairs)
+    assert any(p[2] == "same_layout" for p in two_pairs)
