@@ -28,7 +28,7 @@ import numpy as np
 from forensics.detectors import Analysis, StoreView
 from forensics.fields.taxids import ean_valid, find_tax_ids, luhn_valid, validate_tax_id
 from forensics.model import Box, CheckResult, Field, Finding, Word
-from forensics.ocr import read_box
+from forensics.ocr import read_page_box
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +123,7 @@ def _misread_explains(value: str, scheme: str, confidence: float | None) -> bool
 def _read_again_alike(analysis: Analysis, page_no: int | None, box: Box | None, value: str) -> bool:
     """Does a second, independent reading of ``box`` read the same id? Then OCR is not the
     likelier explanation of its failed check: two readings seldom make one slip alike."""
-    page = next((p for p in analysis.document.pages if p.number == page_no), None)
-    if page is None or page.image is None or box is None:
-        return False
-    return value in _compact(read_box(page.image, box, analysis.settings))
+    return value in _compact(read_page_box(analysis.document, page_no, box, analysis.settings))
 
 
 def scheme_name(scheme: str) -> str:

@@ -45,7 +45,7 @@ from forensics.detectors.identifiers import (
 )
 from forensics.detectors.serial_registry import known_same_issuer, name_key, phone_key, reg_key
 from forensics.model import CheckResult, Finding
-from forensics.ocr import read_box
+from forensics.ocr import read_page_box
 
 #: other uploads of the merchant that must agree on one tax id before a different one counts
 CONSENSUS_MIN = 2
@@ -125,10 +125,7 @@ class IssuerIdentity:
         """Is this upload's reading of its id more than a misread of the usual one: read again
         the same in a second reading of its box, and, where every differing digit is one OCR
         confuses, read with a trusted confidence?"""
-        page = next((p for p in analysis.document.pages if p.number == (tax.page or 1)), None)
-        if page is None or page.image is None or not tax.box:
-            return False
-        if mine not in _compact(read_box(page.image, tuple(tax.box), analysis.settings)):
+        if mine not in _compact(read_page_box(analysis.document, tax.page or 1, tax.box, analysis.settings)):
             return False
         confusable = all(b in OCR_CONFUSIONS.get(a, "") or a in OCR_CONFUSIONS.get(b, "")
                          for a, b in zip(mine, usual, strict=True) if a != b)

@@ -64,7 +64,7 @@ from forensics.fields.regno import reg_key as registration_key
 from forensics.fields.serials import serial_after
 from forensics.fingerprints import normalise_merchant
 from forensics.model import CheckResult
-from forensics.ocr import read_box
+from forensics.ocr import read_page_box
 
 #: serials at least this long are matched across issuers (chance collisions are rare)
 ISSUER_FREE_MIN_LEN = 8
@@ -307,17 +307,9 @@ def readings_agree(a: str, b: str) -> bool:
     return len(run_a) >= DIGIT_RUN_MIN and run_a == run_b and _edits(a, b) <= NEAR_EDITS
 
 
-def _read_serial_again(image: Any, field: Any, settings: Any) -> str:
-    """A second reading of a serial's box, normalised; "" without an image or a box."""
-    box = field.get("box") if isinstance(field, dict) else field.box
-    if image is None or not box:
-        return ""
-    return normalise_serial(read_box(image, tuple(box), settings))
-
-
-def _page_image(document: Any, page_no: int | None) -> Any:
-    page = next((p for p in document.pages if p.number == (page_no or 1)), None)
-    return page.image if page is not None else None
+def _read_serial_again(document: Any, page_no: int | None, box: Any, settings: Any) -> str:
+    """A second reading of a serial's box, normalised; "" without a page image or a box."""
+    return normalise_serial(read_page_box(document, page_no or 1, box, settings))
 
 
 def _other_second_reading(store: Any, use: dict[str, Any], settings: Any) -> str:
@@ -330,7 +322,7 @@ def _other_second_reading(store: Any, use: dict[str, Any], settings: Any) -> str
     try:
         data = resolve_blob(meta["blob"], settings.blob_root_path).read_bytes()
         document = load_document(data, claimed_type=meta.get("media_type"), settings=settings)
-        return _read_serial_again(_page_image(document, field.get("page")), field, settings)
+        return _read_serial_again(document, field.get("page"), field.get("box"), settings)
     except (ForensicsError, OSError):
         return ""
 
@@ -349,8 +341,7 @@ def second_reading_uses(analysis: Analysis, store: Any, row: dict[str, Any]) -> 
     if not near_uses:
         return []
     near_uses.sort(key=lambda u: (_edits(row["serial"], u["serial"]), -u["id"]))
-    mine = _read_serial_again(_page_image(analysis.document, serial_field.page), serial_field,
-                              analysis.settings)
+    mine = _read_serial_again(analysis.document, serial_field.page, serial_field.box, analysis.settings)
     found = []
     for use in near_uses[:MAX_SECOND_READINGS]:
         # the two page readings disagree: only a second reading may say they read one serial

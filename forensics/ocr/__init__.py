@@ -48,7 +48,8 @@ from forensics.settings import Settings
 # 2 cores); set before the engine library is loaded by anyone.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-__all__ = ["OcrEngine", "get_engine", "read_box", "read_document", "read_page", "recover_lines"]
+__all__ = ["OcrEngine", "get_engine", "read_box", "read_document", "read_page", "read_page_box",
+           "recover_lines"]
 
 _engines: dict[tuple[str, str, float], OcrEngine] = {}
 
@@ -149,6 +150,15 @@ def read_box(image, box: tuple[int, int, int, int], settings: Settings) -> str: 
     crop = image.convert("L").crop((left, top, right, bottom))
     crop = crop.resize((round(crop.width * READ_BOX_SCALE), round(crop.height * READ_BOX_SCALE)))
     return " ".join(w.text for w in get_engine(settings).words(crop, psm=SINGLE_LINE_PSM))
+
+
+def read_page_box(document: Document, page_no: int | None, box, settings: Settings) -> str:  # noqa: ANN001
+    """:func:`read_box` on page ``page_no`` of ``document``: "" when that page has no image (a
+    text-layer PDF page) or there is no box. How a detector reads a field's box a second time."""
+    page = next((p for p in document.pages if p.number == page_no), None)
+    if page is None or page.image is None or not box:
+        return ""
+    return read_box(page.image, tuple(box), settings)
 
 
 #: a pixel is ink when it is this much darker than the page's paper (its 90th percentile grey)
