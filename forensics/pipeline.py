@@ -191,7 +191,7 @@ class LinkView:
         return registries.serials_ending(self.conn, tail)
 
     def issuer_serials(self, *, issuer_key: str | None, name_key: str | None, reg_key: str | None,
-                       phone_key: str | None, other_than_seller: str | None, limit: int) -> list[dict[str, Any]]:
+                       phone_key: str | None, other_than_seller: str, limit: int) -> list[dict[str, Any]]:
         return registries.issuer_serials(self.conn, issuer_key=issuer_key, name_key=name_key,
                                          reg_key=reg_key, phone_key=phone_key,
                                          other_than_seller=other_than_seller, limit=limit)

@@ -45,9 +45,9 @@ class StoreView(Protocol):
         ...
 
     def issuer_serials(self, *, issuer_key: str | None, name_key: str | None, reg_key: str | None,
-                       phone_key: str | None, other_than_seller: str | None, limit: int) -> list[dict[str, Any]]:
+                       phone_key: str | None, other_than_seller: str, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` registrations of one issuer's serials, whatever their number,
-        by sellers other than ``other_than_seller`` (any seller when None)."""
+        by sellers other than ``other_than_seller``."""
         ...
 
     def evidence_meta(self, ids: list[str]) -> dict[str, dict[str, Any]]:

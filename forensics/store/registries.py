@@ -114,18 +114,15 @@ def serial_uses(conn: Connection, issuer_key: str | None, serial: str, *, name_k
 
 
 def issuer_serials(conn: Connection, *, issuer_key: str | None, name_key: str | None,
-                   reg_key: str | None, phone_key: str | None, other_than_seller: str | None,
+                   reg_key: str | None, phone_key: str | None, other_than_seller: str,
                    limit: int) -> list[dict[str, Any]]:
     """The newest ``limit`` registrations, whatever their serial, of the issuer these keys
-    name, by sellers other than ``other_than_seller`` (by any seller when None); none when no
-    key is given."""
+    name, by sellers other than ``other_than_seller``; none when no key is given."""
     same = _same_issuer(issuer_key, name_key, reg_key, phone_key)
     if not same:
         return []
-    where = or_(*same)
-    if other_than_seller is not None:
-        where = and_(where, serials.c.seller_id != other_than_seller)
-    q = select(serials).where(where).order_by(serials.c.id.desc()).limit(limit)
+    q = (select(serials).where(and_(or_(*same), serials.c.seller_id != other_than_seller))
+         .order_by(serials.c.id.desc()).limit(limit))
     return [dict(r._mapping) for r in conn.execute(q).all()]
 
 
