@@ -30,8 +30,10 @@ T = TypeVar("T")
 
 #: how many lines from the top of page 1 an unlabelled number may stand on
 HEAD_LINES = 14
-#: a Malaysian registration number: optional letter prefix, digits, optional check letter
-_MY_VALUE = r"(?P<p>[A-Z]{1,2}(?=\d))?(?P<d>\d{4,12})(?:\s?-*\s?(?P<c>[A-Z]))?(?![A-Z0-9])"
+#: a Malaysian registration number: optional letter prefix, digits, optional check letter; the
+#: digits may be split once by a space OCR put in ("0026930 74-K") when the check letter follows
+_MY_VALUE = (r"(?P<p>[A-Z]{1,2}(?=\d))?(?P<d>\d{3,10}\s\d{1,3}(?=\s?-*\s?[A-Z](?![A-Z0-9]))|\d{4,12})"
+             r"(?:\s?-*\s?(?P<c>[A-Z]))?(?![A-Z0-9])")
 #: the label of a company registration (not of a GST, SST or VAT registration)
 _MY_LABEL = re.compile(
     r"(?:\bCO(?:MPANY)?\b\.?\s*[-.]?\s*(?:REG(?:ISTRATION)?|RE[I1L])\b\.?\s*(?:N[O0A]\b\.?|#)?"
@@ -80,8 +82,8 @@ def normalise_my(prefix: str | None, digits: str, check: str | None) -> str:
 
 
 def _my(m: re.Match[str], labelled: bool) -> RegNo | None:
-    digits = m.group("d")
-    if len(digits.lstrip("0")) < 4:
+    digits = re.sub(r"\s", "", m.group("d"))
+    if len(digits.lstrip("0")) < 4 or len(digits) > 12:
         return None
     if not labelled and not m.group("c"):
         return None  # unlabelled numbers need their check letter: "(12345)" may be anything

@@ -41,6 +41,9 @@ def test_labelled_malaysian_numbers(line, value):
         (["KEDAI RUNCIT MAJU JAYA", "(913462-U)", "12, JALAN MERAH 3"], "913462U"),
         (["KEDAI RUNCIT MAJU JAYA", "JM0326955-V", "12, JALAN MERAH 3"], "JM326955V"),
         (["ROTI SEGAR (KL) SDN BHD (248517 X)", "LOT 3, JALAN PELABUR 23/1"], "248517X"),
+        # OCR split the number with a space: the check letter after it still makes it one
+        (["KEDAI RUNCIT MAJU JAYA", "0026930 74-K", "12, JALAN MERAH 3"], "2693074K"),
+        (["KEDAI RUNCIT MAJU JAYA", "Co. No: 64512 8-M", "12, JALAN MERAH 3"], "645128M"),
     ],
 )
 def test_bracketed_or_bare_number_under_the_name(lines, value):
@@ -54,6 +57,7 @@ def test_bracketed_or_bare_number_under_the_name(lines, value):
         ["KEDAI RUNCIT MAJU JAYA", "(GST REG NO 000243941376)", "12, JALAN MERAH 3"],  # a tax registration
         ["KEDAI RUNCIT MAJU JAYA", "12, JALAN MERAH 3, 81100 JOHOR", "TEL: 03-1234 5678"],
         ["KEDAI RUNCIT MAJU JAYA", "ORD #18 -REG #19- 21/03/2018 19:53:23"],  # a till number
+        ["KEDAI RUNCIT MAJU JAYA", "81100 12", "12, JALAN MERAH 3"],  # split digits, no check letter
     ],
 )
 def test_other_numbers_are_not_registrations(lines):
