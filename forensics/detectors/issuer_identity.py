@@ -13,8 +13,10 @@ or two away from it.
 - the two ids are of one length and at most :data:`MAX_DIGITS_OFF` digits apart (ids further
   apart are another company trading under a like name: a franchise, not an edit);
 - where the id was read by OCR, a second reading of its box (:func:`forensics.ocr.read_box`)
-  reads this upload's id again: a misread is the likelier story when the second reading gives
-  the merchant's usual id, or neither; and where every differing digit is one OCR confuses
+  reads a differing digit the same way (:func:`read_twice`): a misread is the likelier story
+  where the two readings disagree, or where the second gives the merchant's usual digit (the
+  leading zeros of "000306020302" read as "@9@…" once and "90…" again still leave the "0" where
+  the usual id has "5"); and where every differing digit is one OCR confuses
   (:data:`~forensics.detectors.identifiers.OCR_CONFUSIONS`: 6/8, 0/9, 1/7 ...), the id's words
   were also read with a confidence of at least
   :data:`~forensics.detectors.identifiers.TRUSTED_WORD_CONFIDENCE`, the rule the identifiers
@@ -44,6 +46,7 @@ from forensics.detectors.identifiers import (
     scheme_name,
 )
 from forensics.detectors.serial_registry import known_same_issuer, name_key, phone_key, reg_key
+from forensics.fields.taxids import GST_ZEROS
 from forensics.model import CheckResult, Finding
 from forensics.ocr import read_page_box
 
@@ -101,38 +104,65 @@ class IssuerIdentity:
         off = digits_off(mine, usual)
         if uploads < CONSENSUS_MIN or off is None or off > MAX_DIGITS_OFF:
             return CheckResult(status="done")
-        if tax.source == "ocr" and not self._ocr_stands(analysis, tax, mine, usual):
-            return CheckResult(status="done")
+        if tax.source == "ocr":
+            stands = self._ocr_stands(analysis, tax, mine, usual)
+            if stands is None:
+                return CheckResult(status="done")
+            off = digits_off(stands, usual)
+        else:
+            stands = mine
         others = sorted(carried[usual])
         scheme = scheme_name(str(tax.extra.get("scheme") or ""))
         digit = "one digit" if off == 1 else f"{off} digits"
+        evidence = {"tax_id": stands, "usual_tax_id": usual, "uploads_with_usual": uploads, "digits_off": off}
+        if stands != mine:
+            evidence["read_as"] = mine
         return CheckResult(status="done", findings=(Finding(
             code="identifier_mismatch",
             severity="medium",
             score=0.7,
-            message=(f"The merchant's {scheme} {mine} differs in {digit} from {usual}, which "
+            message=(f"The merchant's {scheme} {stands} differs in {digit} from {usual}, which "
                      f"{uploads} other uploads of this merchant (same name, registration number "
                      "or telephone) carry: compare the two numbers on the images."),
             related=tuple(others[:6]),
             page=tax.page,
             box=tax.box,
-            evidence={"tax_id": mine, "usual_tax_id": usual, "uploads_with_usual": uploads,
-                      "digits_off": off},
+            evidence=evidence,
         ),))
 
     @staticmethod
-    def _ocr_stands(analysis: Analysis, tax: Any, mine: str, usual: str) -> bool:
-        """Is this upload's reading of its id more than a misread of the usual one: read again
-        the same in a second reading of its box, and, where every differing digit is one OCR
-        confuses, read with a trusted confidence?"""
-        if mine not in _compact(read_page_box(analysis.document, tax.page or 1, tax.box, analysis.settings)):
-            return False
+    def _ocr_stands(analysis: Analysis, tax: Any, mine: str, usual: str) -> str | None:
+        """The id as two readings read it (:func:`read_twice`, with a second reading of its
+        box) when it still differs from the usual one, and, where every digit it differs in is
+        one OCR confuses, its words were read with a trusted confidence; else None."""
+        again = read_page_box(analysis.document, tax.page or 1, tax.box, analysis.settings)
+        if mine.isdigit():
+            again = again.translate(GST_ZEROS)  # read as extraction reads it: "@9@3..." is 093...
+        stands = read_twice(mine, _compact(again), usual)
+        if stands is None:
+            return None
         confusable = all(b in OCR_CONFUSIONS.get(a, "") or a in OCR_CONFUSIONS.get(b, "")
-                         for a, b in zip(mine, usual, strict=True) if a != b)
+                         for a, b in zip(stands, usual, strict=True) if a != b)
         if not confusable:
-            return True
+            return stands
         confidence = ocr_confidence(analysis, tax.page or 1, tax.box)
-        return confidence is not None and confidence >= TRUSTED_WORD_CONFIDENCE
+        return stands if confidence is not None and confidence >= TRUSTED_WORD_CONFIDENCE else None
+
+
+def read_twice(mine: str, again: str, usual: str) -> str | None:
+    """The id two readings agree on: ``again`` (a second reading, compacted) is lined up with
+    ``mine`` where it differs least (more than :data:`MAX_DIGITS_OFF` digits everywhere: it
+    read something else, None); where the two readings differ, a misread on one side is the
+    likelier story and the usual id's digit is kept. None when that leaves the usual id."""
+    n = len(mine)
+    windows = [again[i:i + n] for i in range(len(again) - n + 1)]
+    if not windows:
+        return None
+    best = min(windows, key=lambda w: digits_off(w, mine))
+    if digits_off(best, mine) > MAX_DIGITS_OFF:
+        return None
+    stands = "".join(m if m == a else u for m, a, u in zip(mine, best, usual, strict=True))
+    return stands if stands != usual else None
 
 
 detector = IssuerIdentity()

@@ -234,7 +234,11 @@ _EU_RE = re.compile(rf"(?<![A-Z0-9])(?P<cc>{_EU_PREFIXES}|GB)\s?(?P<body>[0-9A-Z
 _USCC_RE = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
 #: up to eight characters but digits between the label and the number: a colon, a bracket
 #: ("GST ID No: (001531760640") or the rest of a label OCR garbled ("GSTI se (001531760640")
-_MY_GST_RE = re.compile(rf"{_GST_LABEL}[^\d\n]{{0,8}}?(?P<v>\d[\d\s\-]{{10,16}}\d)", re.IGNORECASE)
+#: OCR reads a GST id's 0 as "@" or "O" now and then ("@9@306020302"): taken as 0 when the
+#: id has at least :data:`GST_MIN_DIGITS` real digits
+_MY_GST_RE = re.compile(rf"{_GST_LABEL}[^\d\n]{{0,8}}?(?P<v>[\d@O][\d@O\s\-]{{10,16}}\d)", re.IGNORECASE)
+GST_ZEROS = str.maketrans("@Oo", "000")
+GST_MIN_DIGITS = 9
 _MY_SST_RE = re.compile(r"(?<![A-Z0-9])(?P<v>[A-Z]\d{2}-\d{4}-\d{8})(?!\d)")
 #: an amount with its cents inside what looks like an unlabelled VAT id: a line of amounts
 _AMOUNT_INSIDE = re.compile(r"\d[.,]\d{2}(?!\d)")
@@ -258,11 +262,11 @@ def find_tax_ids(text: str) -> list[TaxIdMatch]:
         add(m.group("v"), "MY_SST", m.start("v"), m.end("v"), True)
     for m in _MY_GST_RE.finditer(text):
         start, value = m.start("v"), m.group("v")
-        digits = re.sub(r"\D", "", value)
-        if len(digits) != 12 and (first := re.match(r"\d[\d\-]*", value)):
+        digits = re.sub(r"\D", "", value.translate(GST_ZEROS))
+        if len(digits) != 12 and (first := re.match(r"[\d@Oo][\d@Oo\-]*", value)):
             value = first.group(0)  # the number printed twice, or a second number after it
-            digits = re.sub(r"\D", "", value)
-        if len(digits) == 12:
+            digits = re.sub(r"\D", "", value.translate(GST_ZEROS))
+        if len(digits) == 12 and len(re.sub(r"\D", "", value)) >= GST_MIN_DIGITS:
             add(digits, "MY_GST", start, start + len(value), True)
     for m in _USCC_RE.finditer(upper):
         code = m.group(0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from forensics.detectors.issuer_identity import digits_off
+from forensics.detectors.issuer_identity import digits_off, read_twice
 from forensics.pipeline import analyse
 from forensics.store import Store
 from tests.conftest import RECEIPT_LINES, simple_receipt
@@ -36,6 +36,23 @@ def test_digits_off_counts_positions_of_one_length():
     assert digits_off("001234567890", "001234567899") == 1
     assert digits_off("001234567890", "001234567890") == 0
     assert digits_off("001234567890", "01234567890") is None
+
+
+@pytest.mark.parametrize(
+    "mine,again,stands",
+    [
+        ("001234567899", "001234567899", "001234567899"),  # read alike twice
+        ("001234567899", "(GST:001234567899)", "001234567899"),  # the box holds more than the id
+        ("001234567899", "001234567890", None),  # the second reading gives the usual id
+        ("001234567899", "001234567866", None),  # the readings disagree where it differs
+        ("001234567899", "998877665544", None),  # the second reading read something else
+        ("001234567899", "0012345", None),  # too short to hold the id
+        # the leading zeros misread differently each time; the last-but-one digit read alike
+        ("091234567899", "1901234567899", "001234567899"),
+    ],
+)
+def test_read_twice_keeps_what_both_readings_read_alike(mine, again, stands):
+    assert read_twice(mine, again, USUAL) == stands
 
 
 @pytest.mark.parametrize("store_settings", ["settings", "pg_settings"])

@@ -34,6 +34,15 @@ def test_a_bracket_or_a_garbled_label_end_before_the_gst_number_is_passed_over()
     assert [(m.value, m.raw) for m in found] == [("001531760640", "001531760640")]
 
 
+def test_zeros_read_as_at_signs_or_letters_o_in_a_gst_number_are_zeros():
+    found = find_tax_ids("(GST ID No :@9@306020302)")
+    assert [(m.value, m.raw, m.scheme) for m in found] == [("090306020302", "@9@306020302", "MY_GST")]
+    assert [m.value for m in find_tax_ids("GST No: OO1147981824")] == ["001147981824"]
+    # mostly zeros read as symbols is no reading of a number; a GST rate is no id
+    for text in ("GST ID: @@@@O@@12345", "GST @6% RM 15.40", "Total Incl. GST@6% RM 15.40"):
+        assert find_tax_ids(text) == [], text
+
+
 def test_lines_of_amounts_and_zero_led_numbers_are_no_unlabelled_vat_ids():
     # a tax summary row read as "SI" + digits, a Romanian-looking number with a leading zero
     for text in ("Si 0.00 12.50 0", "ee 15.00 0 15.00", "GR 1801 4 26.00", "TRX RO00123456"):
