@@ -56,6 +56,22 @@ def test_tax_id_check_digits(make, scheme):
     assert bad in result.findings[0].message and result.findings[0].box == (10, 20, 200, 40)
 
 
+def test_a_buyers_wrong_check_digit_is_low_and_does_not_flag_alone():
+    from forensics.verdict import verdict_of
+
+    rng = random.Random(7)
+    seller, buyer = make_de_vat(rng), corrupt_check_digit(make_de_vat(rng), rng)
+    fields = {"merchant_tax_id": tax_field(seller, "EU_VAT"),
+              "buyer_tax_id": Field("buyer_tax_id", buyer, buyer, 0.9, 1, (10, 60, 200, 80), "text_layer",
+                                    {"scheme": "EU_VAT"})}
+    # the buyer's id printed again in the text is not checked a second time as an unknown id
+    result = detector.run(analysis_of(fields, [f"USt-IdNr {seller}", f"Kunde USt-IdNr {buyer}"]), None)
+    assert [(f.code, f.severity) for f in result.findings] == [("invalid_identifier", "low")]
+    assert "buyer's" in result.findings[0].message and buyer in result.findings[0].message
+    records = [{"severity": f.severity, "score": f.score} for f in result.findings]
+    assert verdict_of(records, {"identifiers": "done"}, Settings())[1] == "clean"
+
+
 def misread_vat() -> tuple[str, str, dict[str, Field], list[str]]:
     """A valid VAT id, a reading of it off by one digit OCR confuses (8 <-> 3 and friends), and
     the fields and lines of a page read so."""
