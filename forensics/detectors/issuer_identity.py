@@ -115,13 +115,15 @@ class IssuerIdentity:
         scheme = scheme_name(str(tax.extra.get("scheme") or ""))
         digit = "one digit" if off == 1 else f"{off} digits"
         evidence = {"tax_id": stands, "usual_tax_id": usual, "uploads_with_usual": uploads, "digits_off": off}
+        as_read = ""
         if stands != mine:
             evidence["read_as"] = mine
+            as_read = f" (the digits two readings agree on; the page reads {tax.raw})"
         return CheckResult(status="done", findings=(Finding(
             code="identifier_mismatch",
             severity="medium",
             score=0.7,
-            message=(f"The merchant's {scheme} {stands} differs in {digit} from {usual}, which "
+            message=(f"The merchant's {scheme} {stands}{as_read} differs in {digit} from {usual}, which "
                      f"{uploads} other uploads of this merchant (same name, registration number "
                      "or telephone) carry: compare the two numbers on the images."),
             related=tuple(others[:6]),

@@ -201,6 +201,8 @@ def find_totals(lines: list[TextLine], *, decimal_comma: bool | None = None) -> 
             if not m or (key == "tax" and SUBTOTAL_LABEL.search(line.text)):
                 continue
             hit = _line_amount(lines, i, m.end(), decimal_comma)
+            if hit and key == "tax" and "total" in out and hit[1].value == out["total"][1].value != 0:
+                continue  # "Total Incl. GST@6% RM 15.40": the total, naming its tax
             if hit:
                 out[key] = (hit[0], hit[1], 0.7)
                 break

@@ -118,6 +118,13 @@ def test_the_tax_a_total_includes_is_not_the_total():
     assert total(lines) != "1.09"
 
 
+def test_a_total_line_naming_its_tax_is_not_the_tax():
+    lines = ["Item(s) : 4 Qty(s) : 5", "Total Incl. GST@6% RM 15.40", "CASH RM 15.40",
+             "GST @6% included in total RM 0.87"]
+    fields = extract(reading_of(lines), None).fields
+    assert fields["total"].value == "15.40" and fields["tax"].value == "0.87"
+
+
 def test_zero_read_as_letter_after_currency_mark():
     (m,) = find_amounts("Change RMO.00")
     assert m.value == Decimal("0.00") and m.currency == "MYR"
