@@ -40,6 +40,8 @@ EINVOICE_ROOTS = ("CrossIndustryInvoice", "CrossIndustryDocument", "Invoice", "C
 
 #: a gap wider than this share of the line height splits a word (word spaces are ~0.25 em)
 WORD_GAP = 0.3
+#: ... when the glyphs' advances are also this far apart (touching advances are one word)
+ADVANCE_GAP = 0.1
 
 #: baselines closer than this share of the line height are the same printed line
 BASELINE_TOLERANCE = 0.5
@@ -93,6 +95,9 @@ class _Char:
     gap_before: bool
     #: the glyph's box on the rendered page (x0, y0, x1, y1)
     box: tuple[float, float, float, float]
+    #: extent of the glyph's advance (its loose box) along the reading direction, when known
+    a0: float | None = None
+    a1: float | None = None
 
 
 @dataclass(slots=True)
@@ -172,15 +177,18 @@ def _chars(textpage: pdfium.PdfTextPage, to_px: Affine) -> list[list[_Char]]:
         py0, py1 = d * lx0 + e * ly0 + f, d * lx1 + e * ly1 + f
         box = (min(px0, px1), min(py0, py1), max(px0, px1), max(py0, py1))
         us = (ux * box[0] + uy * box[1], ux * box[2] + uy * box[3])
+        advance: tuple[float, float] | tuple[None, None] = (None, None)
         if has_loose:  # the font's line height: the loose box across the reading direction
             qx0, qx1 = a * loose.left + b * loose.bottom + c, a * loose.right + b * loose.top + c
             qy0, qy1 = d * loose.left + e * loose.bottom + f, d * loose.right + e * loose.top + f
             line_h = abs(vx * (qx1 - qx0) + vy * (qy1 - qy0))
+            qu = (ux * min(qx0, qx1) + uy * min(qy0, qy1), ux * max(qx0, qx1) + uy * max(qy0, qy1))
+            advance = (min(qu), max(qu))
         else:
             line_h = abs(vx * (box[2] - box[0]) + vy * (box[3] - box[1]))
         origin_x, origin_y = a * ox.value + b * oy.value + c, d * ox.value + e * oy.value + f
         out[direction].append(
-            _Char(ch, min(us), max(us), vx * origin_x + vy * origin_y, max(line_h, 1.0), gap, box)
+            _Char(ch, min(us), max(us), vx * origin_x + vy * origin_y, max(line_h, 1.0), gap, box, *advance)
         )
         gap = False
     return [chars for chars in out if chars]
@@ -264,12 +272,24 @@ def _line_words(line: _LineGroup) -> Iterator[tuple[str, tuple[float, float, flo
         chars.extend(run)
     word: list[_Char] = []
     for ch in chars:
-        if word and (ch.gap_before or ch.u0 - word[-1].u1 > WORD_GAP * ch.height):
+        if word and (ch.gap_before or _apart(word[-1], ch)):
             yield _word(word)
             word = []
         word.append(ch)
     if word:
         yield _word(word)
+
+
+def _apart(prev: _Char, ch: _Char) -> bool:
+    """Is there a word gap between two characters of a line with no space between them? Their
+    ink more than :data:`WORD_GAP` line heights apart, and their advances (loose boxes) more
+    than :data:`ADVANCE_GAP` apart when both are known: in a monospaced font a comma's ink is a
+    sliver in the middle of a full advance ("326,50" would split at its comma otherwise)."""
+    if ch.u0 - prev.u1 <= WORD_GAP * ch.height:
+        return False
+    if ch.a0 is None or prev.a1 is None:
+        return True
+    return ch.a0 - prev.a1 > ADVANCE_GAP * ch.height
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:

@@ -124,6 +124,16 @@ def test_text_drawn_twice_for_fake_bold_counts_once() -> None:
     assert [w.text for w in page.text_words] == ["TOTAL", "9.99"]
 
 
+def test_a_monospaced_comma_does_not_split_an_amount() -> None:
+    # Courier's comma is a sliver of ink inside a full advance: its ink gaps pass for word gaps
+    pdf = FPDF(unit="pt", format=(400, 300))
+    pdf.add_page()
+    pdf.set_font("Courier", size=8)
+    pdf.text(30, 40, "326,50 -8,10 1.234,56 EUR 518,99")
+    page = load(bytes(pdf.output())).pages[0]
+    assert [w.text for w in page.text_words] == ["326,50", "-8,10", "1.234,56", "EUR", "518,99"]
+
+
 def test_page_without_text_has_no_text_layer() -> None:
     blank, _ = text_pdf([])
     spaces, _ = text_pdf([("    ", 30, 40)])
