@@ -119,6 +119,35 @@ def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
     return any(start < e and s < end for s, e in spans)
 
 
+#: most rows of amounts read under a column heading (a tax breakdown: a row a rate and a sum)
+COLUMN_ROWS = 6
+#: currency codes and marks a row of amounts may carry besides its numbers
+_CURRENCY_MARKS = re.compile(r"\b(?:RM|MYR|EUR|USD|GBP|CHF|SGD)\b|[€$£¥]", re.IGNORECASE)
+
+
+def _column_amount(lines: list[TextLine], i: int, label_start: int, label_end: int,
+                   decimal_comma: bool | None) -> tuple[TextLine, AmountMatch] | None:
+    """The amount under a total's label that heads a column: a heading row of three words or
+    more with no amount, over two or more rows of amounts only ("Nettobetrag MwSt-Betrag
+    MwSt-% Endbetrag" over a row a tax rate and their sum). The last row's amount standing
+    under the label is the total; one row, or rows with words, are left to
+    :func:`_line_amount`."""
+    head = lines[i]
+    if len(head.text.split()) < 3 or _priced(head.text, decimal_comma):
+        return None
+    hx0, _, hx1, _ = head.span_box(label_start, label_end)
+    rows: list[tuple[TextLine, AmountMatch]] = []
+    for row in lines[i + 1 : i + 1 + COLUMN_ROWS]:
+        if sum(c.isalpha() for c in _CURRENCY_MARKS.sub("", row.text)) > 1:
+            break
+        under = [a for a in _priced(row.text, decimal_comma)
+                 if (b := row.span_box(a.start, a.end))[0] < hx1 and hx0 < b[2]]
+        if not under:
+            break
+        rows.append((row, under[-1]))
+    return rows[-1] if len(rows) >= 2 else None
+
+
 #: a whole number of three digits or more alone at the end of a line: an amount whose decimal
 #: point OCR lost ("GRAND TOTAL 1000" for 10.00)
 LOST_POINT = re.compile(r"(?<![\d.,])(?P<n>\d{3,7})[\s|.:;~_-]*$")
@@ -161,7 +190,8 @@ def find_totals(lines: list[TextLine], *, decimal_comma: bool | None = None) -> 
             m = pattern.search(line.text)
             if not m:
                 continue
-            hit = _line_amount(lines, i, m.end(), decimal_comma) or _lost_point(lines, i, m.end(), decimal_comma)
+            hit = (_column_amount(lines, i, m.start(), m.end(), decimal_comma)
+                   or _line_amount(lines, i, m.end(), decimal_comma) or _lost_point(lines, i, m.end(), decimal_comma))
             if hit is None:
                 break
             where, amount = hit
