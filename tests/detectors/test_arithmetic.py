@@ -107,6 +107,18 @@ def test_implausible_rate_is_noted():
     assert Decimal("6") in PLAUSIBLE_RATES["MYR"]
 
 
+def test_a_rate_not_in_force_whose_tax_one_in_force_explains_is_a_misread_rate():
+    # "GST@4%" read for 6%: 1.30 is 6% of 22.90 tax included; only the rate's own note remains
+    lines = ["Total Incl. GST@4% RM 22.90", "CASH RM 23.00", "CHANGE RM 0.10", "GST @4% included in total RM 1.30"]
+    fields = {"total": "22.90", "tax": "1.30", "tax_rate": "4", "currency": "MYR"}
+    result = detector.run(analysis_of(fields, lines), None)
+    assert {f.evidence["check"] for f in result.findings} == {"tax_rate"}
+    assert flagged(result) == []
+    # a tax no rate in force explains is still held against the total
+    wrong = detector.run(analysis_of({**fields, "tax": "3.10"}, [ln.replace("1.30", "3.10") for ln in lines]), None)
+    assert "tax" in {f.evidence["check"] for f in wrong.findings}
+
+
 def test_skipped_without_amounts():
     result = detector.run(analysis_of({"merchant": "SHOP"}, ["SHOP"]), None)
     assert result.status.startswith("skipped:")
