@@ -157,6 +157,9 @@ def test_credit_note_total_may_be_negative():
         ("MR. A.1.Z. (M) SDN BHD", "MR. A.I.Z. (M) SDN BHD"),
         ("K.0.K. TRADING", "K.O.K. TRADING"),
         ("No. 1.2 PLAZA", "No. 1.2 PLAZA"),
+        # trade words of a name with a letter slipped
+        ("ROTI CONTOH BAKERLES (KL) SDN BHD", "ROTI CONTOH BAKERIES (KL) SDN BHD"),
+        ("CONTOH HEALTHGARE SDN BHD", "CONTOH HEALTHCARE SDN BHD"),
     ],
 )
 def test_correct_name(raw: str, fixed: str):
