@@ -277,18 +277,22 @@ def _find_address(head: list[TextLine], start: int, *, strict: bool = False) -> 
         if not picked and strict and not _is_street(text):
             break
         picked.append(ln)
-        if POSTCODE.search(text):
+        if (post := POSTCODE.search(text)):
             # state and country lines may follow the postcode line ("Wilayah Persekutuan Kuala"
-            # / "Lumpur, Malaysia.")
+            # / "Lumpur, Malaysia."); a postcode closing its line has its town on the next one
+            # ("..., 47301" / "PETALING JAYA, SELANGOR DARUL EHSAN."), however many words
+            town_next = not re.search(r"[A-Za-z]", text[post.end():])
             while i < len(head) and len(picked) < ADDRESS_MAX_LINES + 1:
                 after = _clean(head[i].text)
                 if not (
-                    ADDRESS_WORDS.search(after)
+                    (ADDRESS_WORDS.search(after) or town_next)
                     and not HEADER_END.search(after)
+                    and not _is_registration(after)
                     and not any(c.isdigit() for c in after)
-                    and len(after.split()) <= 3
+                    and (len(after.split()) <= 3 or town_next)
                 ):
                     break
+                town_next = False
                 picked.append(head[i])
                 i += 1
             break

@@ -85,6 +85,16 @@ def test_branch_line_between_name_and_street_is_skipped():
     assert address == "No 2A Jalan Cochrane 55100 KUALA LUMPUR"
 
 
+def test_a_postcode_closing_its_line_takes_the_town_line_under_it():
+    _, address = merchant(["KEDAI CONTOH SDN BHD", "NO 5, JALAN CONTOH 3, BANDAR CONTOH, 47301",
+                           "PETALING JAYA, SELANGOR DARUL EHSAN.", "TEL: 03-1234 5678"])
+    assert address == "NO 5, JALAN CONTOH 3, BANDAR CONTOH, 47301 PETALING JAYA, SELANGOR DARUL EHSAN."
+    # with its town on the postcode's line, a long line under it is not taken
+    _, address = merchant(["KEDAI CONTOH SDN BHD", "NO 5, JALAN CONTOH 3, 47301 PETALING JAYA",
+                           "SELAMAT DATANG KE KEDAI KAMI", "TEL: 03-1234 5678"])
+    assert address == "NO 5, JALAN CONTOH 3, 47301 PETALING JAYA"
+
+
 # --------------------------------------------------------------------------- totals
 
 
@@ -178,6 +188,8 @@ def test_correct_address():
     assert correct_address("NO 3, JALAN CONTOH, 40170 SETIA ALAM 3") == "NO 3, JALAN CONTOH, 40170 SETIA ALAM"
     assert correct_address("43300 SERI CONTOH, SELANGOR .") == "43300 SERI CONTOH, SELANGOR"
     assert correct_address("JALAN CONTOH 3") == "JALAN CONTOH 3"
+    # a place name one letter off a vocabulary word is not that word
+    assert correct_address("NO 14 JALAN PERMAS 4/3") == "NO 14 JALAN PERMAS 4/3"
 
 
 def test_correct_word_leaves_real_and_ambiguous_words():
