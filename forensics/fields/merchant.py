@@ -173,8 +173,9 @@ def _joins_previous(prev: str, text: str) -> bool:
     m = LEGAL_FORM.search(text)
     if not m:
         return False
-    # the words before the legal form: "RESTAURANT SDN BHD", "(KAJANG) SDN BHD"
-    before = text[: m.start()].strip()
+    # the words before the legal form, a bracketed branch or place aside: "RESTAURANT SDN BHD",
+    # "(KAJANG) SDN BHD", "ENTERPRISE (SETIA ALAM) SDN BHD"
+    before = re.sub(r"\([^()]*\)", " ", text[: m.start()]).strip()
     return text.lstrip().startswith("(") or len(before.split()) <= 2
 
 
@@ -218,14 +219,18 @@ def find_merchant(lines: list[TextLine]) -> tuple[Found | None, Found | None]:
         if not candidates and not plain:
             return None, _find_address(head, 0, strict=True)
         start = min(candidates[:1] + plain[:1])
-    above = head[start - 1] if start > 0 else None
-    if (
-        above is not None and not _is_noise(above) and not HEADER_END.search(above.text)
-        and _joins_previous(_clean(above.text), _clean(head[start].text))
-    ):
+    # the name may begin a line or two above (a long name broken over three lines): the line
+    # above joins what is read of the name so far, up to the end of the line with the legal form
+    first = start
+    while start > max(0, first - 2):
+        above = head[start - 1]
+        upto = head[start: first + 1]
+        if (_is_noise(above) or HEADER_END.search(above.text) or not re.search(r"[A-Za-z]{3}", above.text)
+                or not _joins_previous(_clean(above.text), " ".join(_clean(ln.text) for ln in upto))):
+            break
         start -= 1
-    name_lines = [head[start]]
-    nxt = start + 1
+    name_lines = list(head[start: first + 1])
+    nxt = first + 1
     while nxt < len(head) and nxt < end:
         text = _clean(head[nxt].text)
         prev = _clean(name_lines[-1].text)

@@ -80,6 +80,16 @@ def test_owner_named_after_by_is_the_business():
     assert name == "CHEF KITCHEN SDN BHD"
 
 
+def test_a_name_broken_over_three_lines_is_joined():
+    name, address = merchant(["KEDAI CONTOH HARDWARE", "ENTERPRISE (SERI", "CONTOH) SDN BHD", "822737-X",
+                              "NO. 17, JALAN CONTOH 2, 40170 SHAH ALAM"])
+    assert name == "KEDAI CONTOH HARDWARE ENTERPRISE (SERI CONTOH) SDN BHD"
+    assert address == "NO. 17, JALAN CONTOH 2, 40170 SHAH ALAM"
+    # a scrap without a word above the name is not part of it
+    name, _ = merchant(["BY J", "MR. A.B.C. (M) SDN BHD", "LOT 3, JALAN CONTOH 6, 43300 SERI CONTOH"])
+    assert name == "MR. A.B.C. (M) SDN BHD"
+
+
 def test_branch_line_between_name_and_street_is_skipped():
     _, address = merchant(["HANDEL CONTOH SDN BHD", "(1074617K)", "STORE Cheras", "No 2A Jalan Cochrane", "55100 KUALA LUMPUR"])
     assert address == "No 2A Jalan Cochrane 55100 KUALA LUMPUR"
