@@ -238,8 +238,12 @@ def find_totals(lines: list[TextLine], *, decimal_comma: bool | None = None) -> 
                 break
     if "total" not in out:
         found = _total_from_parts(lines, out, rounding_at, decimal_comma)
+        due = paid if paid is not None else cash if change is None else None
         if found is not None:
             out["total"] = found
+        elif "subtotal" in out and due is not None and due > 0 and out["subtotal"][1].value == due:
+            # no total line, and what was paid is the subtotal: the subtotal was the amount due
+            out["total"] = (out["subtotal"][0], out["subtotal"][1], 0.3)
         elif cash is not None and cash > 0 and change is None and "subtotal" not in out:
             # no total, subtotal or change read: an exact payment, what was paid was due
             for i, line in enumerate(lines):

@@ -113,6 +113,13 @@ def test_an_exact_payment_is_the_total_when_no_total_line_was_read():
     assert total(["Slice Cake 1 RM12.60", "Cash RM20.00", "Change RM7.40"]) == "12.60"
 
 
+def test_a_subtotal_paid_exactly_or_with_change_is_the_total_when_no_total_line_was_read():
+    assert total(["BUN RM4.90", "ROLL RM8.60", "SUBTOTAL RM13.50", "CASH RM13.50"]) == "13.50"
+    assert total(["BUN 4.90", "ROLL 8.60", "SUBTOTAL 13.50", "CASH 20.00", "CHANGE 6.50"]) == "13.50"
+    # paid otherwise than the subtotal: the subtotal is not taken for the total
+    assert total(["BUN 4.90", "ROLL 8.60", "SUBTOTAL 13.50", "CASH 20.00", "CHANGE 5.69"]) != "13.50"
+
+
 def test_the_tax_a_total_includes_is_not_the_total():
     lines = ["Qty 8 19.20", "Due 19.20", "(Total Included GST @ 6% 1.09)"]
     assert total(lines) != "1.09"
