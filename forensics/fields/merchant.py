@@ -34,7 +34,12 @@ HEADER_END = re.compile(
     re.IGNORECASE,
 )
 #: a line that is (only) a company registration number, e.g. ``(913462-U)`` or ``JM0326955-V``
-REG_NO_LINE = re.compile(r"^[\s(\[]*(?:CO\.?\s*NO\.?|ROC|REG\.?\s*NO\.?)?[\s:.]*[A-Z]{0,3}\d{4,}[\s-]*[A-Z]?[)\]]?[\s.,:]*$", re.IGNORECASE)
+REG_NO_LINE = re.compile(r"^[\s(\[]*(?:CO\.?\s*NO\.?|ROC|REG\.?\s*NO\.?|BR\.?\s*NO\.?|NO\.?)?[\s:.(\[]*[A-Z]{0,3}\d{4,}[\s-]*[A-Z]?[)\]]?[\s.,:]*$", re.IGNORECASE)
+#: a line opening with a street word is the street, not a branch name ("JALAN LAPANGAN TERBANG
+#: SUBANG" over "47200 SUBANG"; a branch in brackets, "(JALAN KLANG LAMA)", is still a branch)
+STREET_START = re.compile(r"^(?:JALAN|JLN|LORONG|LRG|PERSIARAN|LEBUH|LEBUHRAYA)\b", re.IGNORECASE)
+#: a line that is only a telephone number ("016-5498845", "03 - 1234 5678"): the address has ended
+PHONE_ONLY = re.compile(r"^[\s(+]*\d[\d\s()-]{7,15}\d[\s)]*$")
 #: words that mark an address line
 ADDRESS_WORDS = re.compile(
     r"\b(NO|LOT|JALAN|JLN|TAMAN|TMN|BATU|KAWASAN|BANDAR|LORONG|PERSIARAN|BLOK|BLOCK|LEVEL|"
@@ -46,7 +51,7 @@ ADDRESS_WORDS = re.compile(
     re.IGNORECASE,
 )
 #: a five-digit postcode; a lot or house number ("LOT 26151") is not one
-POSTCODE = re.compile(r"(?<!\d)(?<!LOT )(?<!LOT\.)(?<!NO )(?<!NO\.)(?<!No )(?<!No\.)(?<!Lot )\d{5}(?!\d)")
+POSTCODE = re.compile(r"(?<!\d)(?<!LOT )(?<!LOT\.)(?<!NO )(?<!NO\.)(?<!No )(?<!No\.)(?<!Lot )(?<!P\.T\. )(?<!PT )(?<!PT\. )\d{5}(?!\d)")
 #: a line that starts with a house or lot number ("NO 24, 25 & 26,", "LOT 12A,")
 STREET_NUMBER = re.compile(r"^(?:NO|LOT|BLK|BLOCK|UNIT)\b\.?\s*[:.]?\s*\d+[A-Z]?\b\s*(?:[,&/-]|$)", re.IGNORECASE)
 #: how many lines from the top the merchant's name may start at
@@ -271,11 +276,11 @@ def _find_address(head: list[TextLine], start: int, *, strict: bool = False) -> 
             continue  # registration number or a smudge between name and address
         if (
             not picked and not skipped_branch and i < len(head) and not HEADER_END.search(text)
-            and not any(c.isdigit() for c in text) and _street_follows(head, i)
+            and not any(c.isdigit() for c in text) and not STREET_START.match(text) and _street_follows(head, i)
         ):
             skipped_branch = True  # a branch name ("IKEA Cheras") between the name and the street
             continue
-        if HEADER_END.search(text) or _is_registration(text):
+        if HEADER_END.search(text) or _is_registration(text) or PHONE_ONLY.match(text):
             break
         if not picked and not (ADDRESS_WORDS.search(text) or any(c.isdigit() for c in text)):
             break

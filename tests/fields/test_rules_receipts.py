@@ -90,6 +90,26 @@ def test_a_name_broken_over_three_lines_is_joined():
     assert name == "MR. A.B.C. (M) SDN BHD"
 
 
+def test_registration_phone_and_lot_lines_around_an_address():
+    # a registration in brackets opens no address; a bare telephone number closes it
+    _, address = merchant(["PASARAYA CONTOH SDN BHD", "BR NO. :(124525-H)", "NO 19-G JALAN CONTOH 4,",
+                           "MEDAN NIAGA CONTOH", "016-5498845", "GST NO.:"])
+    assert address == "NO 19-G JALAN CONTOH 4, MEDAN NIAGA CONTOH"
+    _, address = merchant(["KEDAI CONTOH SDN BHD", "(NO. 193573-M)", "LEVEL G2, BLOCK D1,", "50480 KUALA LUMPUR."])
+    assert address == "LEVEL G2, BLOCK D1, 50480 KUALA LUMPUR."
+    # a land lot number ("P.T. 33198") is not a postcode: the address goes on to the real one
+    _, address = merchant(["KEDAI CONTOH S/B (519537-X)", "LOT P.T. 33198, BATU 4", "JALAN CONTOH, MUKIM CONTOH",
+                           "42100 KLANG, SELANGOR", "GST ID. NO : 000181747712"])
+    assert address == "LOT P.T. 33198, BATU 4 JALAN CONTOH, MUKIM CONTOH 42100 KLANG, SELANGOR"
+
+
+def test_a_street_line_without_a_number_is_not_skipped_as_a_branch():
+    _, address = merchant(["KEDAI CONTOH SUBANG AIRPORT", "JALAN LAPANGAN CONTOH", "47200 SUBANG", "SELANGOR"])
+    assert address == "JALAN LAPANGAN CONTOH 47200 SUBANG SELANGOR"
+    _, address = merchant(["KEDAI CONTOH SDN BHD", "(JALAN KLANG LAMA)", "LOT 29, JLN CONTOH 8,", "58000 KUALA LUMPUR."])
+    assert address == "LOT 29, JLN CONTOH 8, 58000 KUALA LUMPUR."
+
+
 def test_branch_line_between_name_and_street_is_skipped():
     _, address = merchant(["HANDEL CONTOH SDN BHD", "(1074617K)", "STORE Cheras", "No 2A Jalan Cochrane", "55100 KUALA LUMPUR"])
     assert address == "No 2A Jalan Cochrane 55100 KUALA LUMPUR"
