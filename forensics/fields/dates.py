@@ -50,7 +50,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "num",
         re.compile(
-            rf"(?<![\d.])(?P<a>\d{{1,2}})\s?(?P<s>{_SEP})\s?(?P<b>\d{{1,2}})\s?(?P=s)\s?(?P<y>\d{{4}}|\d{{2}})(?![\d])"
+            rf"(?<![\d.A-Za-z])(?P<a>\d{{1,2}})\s?(?P<s>{_SEP})\s?(?P<b>\d{{1,2}})\s?(?P=s)\s?(?P<y>\d{{4}}|\d{{2}})(?![\d])"
         ),
     ),
     (
@@ -177,7 +177,7 @@ def _interpret(form: str, m: re.Match[str], locale: str | None) -> tuple[dt.date
 
 #: a numeric date whose order its own numbers settle: first > 12 (day first) or second > 12
 _ORDER_RE = re.compile(
-    rf"(?<![\d.])(?P<a>\d{{1,2}})(?P<s>{_SEP})(?P<b>\d{{1,2}})(?P=s)(?:\d{{4}}|\d{{2}})(?!\d)(?!\s?[AaPp]\.?[Mm]\b)"
+    rf"(?<![\d.A-Za-z])(?P<a>\d{{1,2}})(?P<s>{_SEP})(?P<b>\d{{1,2}})(?P=s)(?:\d{{4}}|\d{{2}})(?!\d)(?!\s?[AaPp]\.?[Mm]\b)"
 )
 
 
