@@ -100,7 +100,7 @@ TITLE_LINE = re.compile(
 )
 #: a legal form followed by a registration number, bracketed or not: the name ends at the
 #: legal form ("X SDN BHD (615424-H)", "x sdn bhd 3320815-V")
-NAME_THEN_REG_NO = re.compile(r"(SDN\.?\s*BHD\.?|\bBHD\.?|S/B)\s*(?:[(\[{][^)\]}]*\d|\d{4,})", re.IGNORECASE)
+NAME_THEN_REG_NO = re.compile(r"(SDN\.?\s*BHD\.?|\bBHD\.?|S/B|\bSB)\s*(?:[(\[{][^)\]}]*\d|\d{4,})", re.IGNORECASE)
 
 
 def _clean(text: str) -> str:

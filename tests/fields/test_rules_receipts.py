@@ -73,6 +73,9 @@ def test_registration_number_after_the_legal_form_ends_the_name():
     assert name == "TRI JAYA SDN BHD"
     name, _ = merchant(["Bintang Example Sdn Bhd (Co. Na:20154-T)", "27, Jalan Sultan Ismail,", "50250 Kuala Lumpur."])
     assert name == "Bintang Example Sdn Bhd"
+    # "SB" for Sdn Bhd, a registration glued to it and a former name after it
+    name, _ = merchant(["KEDAI CONTOH RETAIL SB(306295-X) FKA CONTOH STORES SB", "LOT 2, JALAN CONTOH", "47301 PETALING JAYA"])
+    assert name == "KEDAI CONTOH RETAIL SB"
 
 
 def test_owner_named_after_by_is_the_business():
