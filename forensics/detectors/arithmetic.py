@@ -315,8 +315,7 @@ def tax_supports(tax: Amount | None, rate_field: Field | None, subtotal: Amount 
     rate = _dec(rate_field.value) if rate_field else None
     if tax is None or subtotal is None or rate is None or not 0 < rate < 100:
         return False
-    return any(_close(tax.value, b, TOLERANCE * 2)
-               for b in (subtotal.value * rate / 100, subtotal.value * rate / (100 + rate)))
+    return any(_close(tax.value, b, TOLERANCE * 2) for b in _tax_bases(rate, tax, subtotal, None))
 
 
 def items_support(items: Field | None, subtotal: Amount | None) -> bool:
