@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from forensics import investigate
-from forensics.cli import ExitCode, _fail, _store, app, console
+from forensics.cli_common import app, console, fail, open_store
+from forensics.errors import BadInput, ExitCode
 from forensics.settings import get_settings
 
 clusters_app = typer.Typer(help="Duplicate and template clusters across sellers.", no_args_is_help=True)
@@ -28,7 +29,9 @@ def clusters_list(
 
     Example: [bold]forensics clusters list --min-sellers 2 --kind template[/bold]
     """
-    rows = investigate.list_clusters(_store(get_settings()), kind=kind, min_sellers=min_sellers)
+    if kind not in (None, "duplicate", "template"):
+        fail(f"--kind must be duplicate or template, not {kind!r}", ExitCode.bad_args)
+    rows = investigate.list_clusters(open_store(get_settings()), kind=kind, min_sellers=min_sellers)
     if as_json:
         console.print_json(json.dumps(rows))
         return
@@ -47,9 +50,9 @@ def clusters_show(
 
     Example: [bold]forensics clusters show T1[/bold]
     """
-    detail = investigate.cluster_detail(_store(get_settings()), cluster_id)
+    detail = investigate.cluster_detail(open_store(get_settings()), cluster_id)
     if detail is None:
-        _fail(f"no cluster {cluster_id!r}", ExitCode.not_found)
+        fail(f"no cluster {cluster_id!r}", ExitCode.not_found)
     if as_json:
         console.print_json(json.dumps(detail, default=str))
         return
@@ -79,7 +82,7 @@ def clusters_export(
 
     Example: [bold]forensics clusters export --format graphml --out links.graphml[/bold]
     """
-    g = investigate.graph(_store(get_settings()))
+    g = investigate.graph(open_store(get_settings()))
     if fmt == "graphml":
         text = investigate.to_graphml(g)
     elif fmt == "json":
@@ -91,7 +94,7 @@ def clusters_export(
         w.writerows(g["edges"])
         text = buf.getvalue()
     else:
-        _fail(f"--format must be graphml, json or csv, not {fmt!r}", ExitCode.bad_args)
+        fail(f"--format must be graphml, json or csv, not {fmt!r}", ExitCode.bad_args)
     if out:
         out.write_text(text, encoding="utf-8")
         console.print(f"Wrote {len(g['nodes'])} nodes and {len(g['edges'])} edges to {out}.")
@@ -110,7 +113,10 @@ def similar(
     Example: [bold]forensics similar suspicious.jpg --radius 12[/bold]
     """
     settings = get_settings()
-    rows = investigate.similar(_store(settings), settings, file.read_bytes(), radius=radius)
+    try:
+        rows = investigate.similar(open_store(settings), settings, file.read_bytes(), radius=radius)
+    except BadInput as exc:
+        fail(f"{file} cannot be compared: {exc.message} ({exc.code})", ExitCode.bad_args)
     if as_json:
         console.print_json(json.dumps(rows))
         return
@@ -130,12 +136,12 @@ def seller(
 
     Example: [bold]forensics seller S017[/bold]
     """
-    rep = investigate.seller_report(_store(get_settings()), seller_id)
+    rep = investigate.seller_report(open_store(get_settings()), seller_id)
+    if not rep["evidence"]:
+        fail(f"no evidence from seller {seller_id!r}", ExitCode.not_found)
     if as_json:
         console.print_json(json.dumps(rep))
         return
-    if not rep["evidence"]:
-        _fail(f"no evidence from seller {seller_id!r}", ExitCode.not_found)
     t = Table("evidence", "status", "verdict", "risk", "uploaded", title=f"Seller {seller_id}")
     for e in rep["evidence"]:
         t.add_row(e["evidence_id"], e["status"], str(e["verdict"]), str(e["risk"]), str(e["uploaded_at"])[:19])

@@ -33,6 +33,7 @@ from forensics.errors import (
     EmptyFile,
     EncryptedPdf,
     FileTooLarge,
+    TooExpensive,
     TooManyPages,
     UnsupportedMedia,
 )
@@ -226,27 +227,42 @@ def _load_pages_locked(data: bytes, settings: Settings) -> tuple[Page, ...]:
             raise TooManyPages(f"The PDF has {count} pages; the limit is {settings.max_pages}.")
         if count < 1:
             raise CorruptFile("The PDF has no pages.")
+        sizes = [pdf.get_page_size(i) for i in range(count)]
+        check_document_pixels([_pixels(w, h, page_dpi(w, h, settings)) for w, h in sizes], settings)
         return tuple(_render_page(pdf, i, settings) for i in range(count))
     finally:
         pdf.close()
 
 
 def page_dpi(width_pt: float, height_pt: float, settings: Settings) -> int:
-    """The render DPI for a page: ``render_dpi`` unless the page would exceed ``max_pixels``."""
+    """The render DPI for a page: ``render_dpi`` unless the page would exceed the render budget
+    (the smaller of ``render_max_pixels`` and ``max_pixels``)."""
     if not (width_pt > 0 and height_pt > 0) or math.isinf(width_pt * height_pt):
         raise CorruptFile(f"A page has an invalid size {width_pt}x{height_pt} pt.")
+    budget = min(settings.max_pixels, settings.render_max_pixels)
     dpi = settings.render_dpi
-    fit = 72.0 * math.sqrt(settings.max_pixels / (width_pt * height_pt))
+    fit = 72.0 * math.sqrt(budget / (width_pt * height_pt))
     if fit < dpi:
         dpi = int(fit)
-        while dpi > 0 and _pixels(width_pt, height_pt, dpi) > settings.max_pixels:
+        while dpi > 0 and _pixels(width_pt, height_pt, dpi) > budget:
             dpi -= 1
     if dpi < 1:
         raise DecompressionBomb(
             f"A page of {width_pt:.0f}x{height_pt:.0f} pt cannot be rendered within "
-            f"{settings.max_pixels:,} pixels even at 1 DPI."
+            f"{budget:,} pixels even at 1 DPI."
         )
     return dpi
+
+
+def check_document_pixels(page_pixels: list[int], settings: Settings) -> None:
+    """Refuse a document whose pages together exceed ``max_document_pixels``, before any page
+    is rendered, decoded or read: its OCR alone would hold a worker for minutes."""
+    total = sum(page_pixels)
+    if total > settings.max_document_pixels:
+        raise TooExpensive(
+            f"The document's {len(page_pixels)} page(s) come to {total:,} pixels to read; one upload may "
+            f"have at most {settings.max_document_pixels:,} (FORENSICS_MAX_DOCUMENT_PIXELS)."
+        )
 
 
 def _pixels(width_pt: float, height_pt: float, dpi: int) -> int:
@@ -314,8 +330,11 @@ def _decode_image_unchecked(
     if damaged:
         meta["png_damaged_chunks"] = ",".join(damaged)
     pages: list[Page] = []
+    pixels: list[int] = []
     for number, frame in enumerate(_frames(im, media_type, settings), start=1):
         scale = _check_pixels(frame, media_type, settings, number)
+        pixels.append((frame.width // scale) * (frame.height // scale))
+        check_document_pixels(pixels, settings)
         if scale > 1:
             # DCT-domain reduction: libjpeg decodes straight to the smaller size
             frame.draft(frame.mode, (frame.width // scale, frame.height // scale))

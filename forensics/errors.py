@@ -110,6 +110,25 @@ class OcrTimeout(BadInput):
     code = "ocr_timeout"
 
 
+class TooExpensive(BadInput):
+    """The document would cost more than one upload may (FORENSICS_DOCUMENT_TIMEOUT seconds of
+    work, or FORENSICS_WORKER_MEMORY_MB of memory); it is refused rather than hold a worker."""
+
+    code = "too_expensive"
+
+
+class WorkerCrashed(BadInput):
+    """Analysing this upload ended the worker process several times (killed, out of memory)."""
+
+    code = "worker_crashed"
+
+
+class EvidenceConflict(BadInput):
+    """The evidence id is already another seller's: the first record is kept, the attempt logged."""
+
+    code = "evidence_conflict"
+
+
 class TransientError(ForensicsError):
     """A failure around the upload that may go away: retry later."""
 
@@ -126,6 +145,18 @@ class StoreUnavailable(TransientError):
     """The evidence store cannot be reached."""
 
     code = "store_unavailable"
+
+
+class BrokerUnavailable(TransientError):
+    """The message broker (FORENSICS_BROKER_URL) cannot be reached."""
+
+    code = "broker_unavailable"
+
+
+class InternalError(ForensicsError):
+    """A bug: the analysis crashed where it should not have. The record says so; retried."""
+
+    code = "internal_error"
 
 
 class MissingDependency(ForensicsError):

@@ -16,6 +16,40 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 #: fields a seller may claim about the document
 CLAIM_FIELDS = ("merchant", "date", "total", "currency", "serial")
+#: a claimed amount: digits with optional thousands separators and decimals, a currency mark
+#: or code before it at most ("12.50", "1,234.50", "RM 12.50", "12,50")
+CLAIM_AMOUNT = re.compile(r"^(?:[A-Za-z]{1,3}\s?|[$€£¥])?\s*-?\d[\d.,' ]*$")
+#: a claimed date: digits in one of the usual orders, or a month name ("2019-03-04", "4/3/2019")
+CLAIM_DATE = re.compile(r"^(?=.*\d)[\w ./,-]{6,40}$")
+#: a claimed free-text value (merchant, serial): at most this long
+CLAIM_TEXT_MAX = 256
+
+
+def validate_claims(claimed: Any, *, strict: bool = False) -> dict[str, str]:
+    """The claims of an event, checked: an amount for ``total``, a date for ``date``, a
+    three-letter code for ``currency``. Unknown names are ignored (producers may send more),
+    or refused when ``strict`` (the CLI, where a typo is the user's). Raises InvalidEvent."""
+    if not isinstance(claimed, dict):
+        raise InvalidEvent("claimed must be an object like {\"total\": \"12.50\"}.")
+    unknown = sorted(k for k in claimed if k not in CLAIM_FIELDS)
+    if strict and unknown:
+        raise InvalidEvent(f"unknown claim {', '.join(map(repr, unknown))}; claims are {', '.join(CLAIM_FIELDS)}.")
+    out = {}
+    for key in CLAIM_FIELDS:
+        value = claimed.get(key)
+        if value is None:
+            continue
+        text = str(value).strip()
+        if not text or len(text) > CLAIM_TEXT_MAX:
+            raise InvalidEvent(f"claimed {key} must be 1-{CLAIM_TEXT_MAX} characters; got {text[:40]!r}.")
+        if key == "total" and not CLAIM_AMOUNT.match(text):
+            raise InvalidEvent(f"claimed total {text!r} is not an amount like 12.50.")
+        if key == "date" and not CLAIM_DATE.match(text):
+            raise InvalidEvent(f"claimed date {text!r} is not a date like 2024-03-15.")
+        if key == "currency" and not re.fullmatch(r"[A-Za-z]{3}", text):
+            raise InvalidEvent(f"claimed currency {text!r} is not a three-letter ISO 4217 code like EUR.")
+        out[key] = text
+    return out
 
 
 @dataclass(frozen=True)
@@ -48,10 +82,7 @@ class UploadEvent:
         uploaded_at = received_at or datetime.now(UTC)
         if data.get("uploaded_at"):
             uploaded_at = parse_timestamp(data["uploaded_at"])
-        claimed_raw = data.get("claimed") or {}
-        if not isinstance(claimed_raw, dict):
-            raise InvalidEvent("claimed must be an object like {\"total\": \"12.50\"}.")
-        claimed = {k: str(v) for k, v in claimed_raw.items() if k in CLAIM_FIELDS and v is not None}
+        claimed = validate_claims(data.get("claimed") or {})
         optional = {}
         for key in ("content_type", "listing_id", "brand"):
             value = data.get(key)
@@ -66,6 +97,18 @@ class UploadEvent:
             claimed=claimed,
             **optional,
         )
+
+    @classmethod
+    def partial(cls, data: Any) -> UploadEvent | None:
+        """The part of an invalid event that still names its evidence and seller, to record the
+        failure under; None when even those are missing or invalid."""
+        if not isinstance(data, dict):
+            return None
+        ids = [data.get(k) for k in ("evidence_id", "seller_id")]
+        if not all(isinstance(v, str) and ID_PATTERN.match(v) for v in ids):
+            return None
+        blob = data.get("blob")
+        return cls(evidence_id=ids[0], seller_id=ids[1], blob=blob if isinstance(blob, str) else "")
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

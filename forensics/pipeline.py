@@ -18,9 +18,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from forensics.detectors import Analysis
 from forensics.documents import load_document
-from forensics.errors import BadInput, FileTooLarge, ForensicsError
+from forensics.errors import (
+    BadInput,
+    EvidenceConflict,
+    FileTooLarge,
+    ForensicsError,
+    InternalError,
+    InvalidEvent,
+    TooExpensive,
+    WorkerCrashed,
+)
 from forensics.events import UploadEvent, resolve_blob
 from forensics.fields import extract
 from forensics.fingerprints import fingerprint_page
@@ -39,9 +50,12 @@ class Outcome:
     """What :func:`analyse` did: the record, and whether it analysed anything new."""
 
     record: dict[str, Any]
-    #: ``analyzed``, ``failed`` or ``duplicate_delivery`` (already done with these bytes)
+    #: ``analyzed``, ``failed``, ``duplicate_delivery`` (already done with these bytes) or
+    #: ``conflict`` (the evidence id is another seller's; nothing was written but the attempt)
     action: str
     seconds: float
+    #: why the upload was refused, for ``conflict`` (``failed`` records carry their own error)
+    error: dict[str, str] | None = None
 
 
 def single_document_detectors() -> list[Any]:
@@ -75,7 +89,15 @@ def analyse(event: UploadEvent | dict[str, Any], store: Store, settings: Setting
     started = time.perf_counter()
     stage = on_stage or (lambda _s: None)
     if not isinstance(event, UploadEvent):
-        event = UploadEvent.from_json(event)
+        try:
+            event = UploadEvent.from_json(event)
+        except InvalidEvent as exc:
+            # an event that names a valid evidence and seller id is recorded as failed, unless
+            # that id already has a record (a broken redelivery must not wipe a good record)
+            partial = UploadEvent.partial(event)
+            if partial is None or store.status_of(partial.evidence_id) is not None:
+                raise
+            return _fail(partial, store, None, exc, started)
     sha256: str | None = None
     try:
         path = resolve_blob(event.blob, settings.blob_root_path)
@@ -88,12 +110,39 @@ def analyse(event: UploadEvent | dict[str, Any], store: Store, settings: Setting
         data = path.read_bytes()
         sha256 = hashlib.sha256(data).hexdigest()
     except BadInput as exc:
+        if store.seller_of(event.evidence_id) not in (None, event.seller_id):
+            store.log_conflict(event, sha256)
+            return _conflict(event, store, started)
         return _fail(event, store, sha256, exc, started)
 
-    action, unlinked = store.begin(event, sha256)
+    action, unlinked = store.begin(event, sha256, crash_limit=settings.worker_crash_limit)
     if action == "done":
         return Outcome(store.get(event.evidence_id) or {}, "duplicate_delivery", time.perf_counter() - started)
+    if action == "conflict":
+        return _conflict(event, store, started)
+    if action == "crashed":
+        return _fail(event, store, sha256, WorkerCrashed(
+            f"Analysing this upload ended the worker {settings.worker_crash_limit} times (killed, or out of "
+            "memory) without finishing; it is not tried again. FORENSICS_WORKER_CRASH_LIMIT sets how often."),
+            started)
+    try:
+        return _analyse_new(event, store, settings, data, sha256, unlinked, started, stage)
+    except MemoryError:
+        return _fail(event, store, sha256, TooExpensive(
+            "Analysing this upload needed more memory than a worker may use "
+            "(FORENSICS_WORKER_MEMORY_MB); it was stopped."), started)
+    except (ForensicsError, SQLAlchemyError):
+        raise  # transient: the caller retries
+    except Exception as exc:  # noqa: BLE001 - a bug must end as a record, not a pending one
+        log.exception("analysis of %s crashed", event.evidence_id)
+        return _fail(event, store, sha256, InternalError(
+            f"The analysis crashed ({type(exc).__name__}: {exc}). This is a bug; the upload can be "
+            "analysed again once it is fixed."), started)
 
+
+def _analyse_new(event: UploadEvent, store: Store, settings: Settings, data: bytes, sha256: str,
+                 unlinked: set[str], started: float, stage: Callable[[str], None]) -> Outcome:
+    """Everything after :meth:`Store.begin` said the upload is new: the analysis proper."""
     checks: dict[str, str] = {}
     try:
         stage("decode")
@@ -107,6 +156,7 @@ def analyse(event: UploadEvent | dict[str, Any], store: Store, settings: Setting
     stage("fields")
     extraction = extract(reading, document)
     checks["fields"] = "done" if extraction.fields else "done: no fields found"
+    own_reading = _reading_findings(reading, extraction)
     stage("fingerprints")
     imaged = [p for p in document.pages if p.image is not None]
     shas = document.pixel_sha256 if len(document.pixel_sha256) == len(imaged) else (None,) * len(imaged)
@@ -116,7 +166,7 @@ def analyse(event: UploadEvent | dict[str, Any], store: Store, settings: Setting
     analysis = Analysis(event=event, document=document, reading=reading, extraction=extraction,
                         settings=settings, fingerprints=fingerprints)
 
-    own: list[Finding] = list(_document_findings(document))
+    own: list[Finding] = list(_document_findings(document)) + own_reading
     stage("detectors")
     for det in single_document_detectors():
         result = _run_detector(det, analysis, store)
@@ -212,6 +262,17 @@ def _fail(event: UploadEvent, store: Store, sha256: str | None, exc: ForensicsEr
     return Outcome(store.get(event.evidence_id) or {}, "failed", time.perf_counter() - started)
 
 
+def _conflict(event: UploadEvent, store: Store, started: float) -> Outcome:
+    """The evidence id is another seller's: the first record is kept (the attempt is already
+    logged in the store); say so."""
+    owner = store.seller_of(event.evidence_id)
+    message = (f"Evidence id {event.evidence_id} belongs to seller {owner}; seller {event.seller_id} "
+               "cannot upload under it. The first record is kept and this attempt is logged.")
+    log.warning("evidence %s refused: %s", event.evidence_id, message)
+    return Outcome(store.get(event.evidence_id) or {}, "conflict", time.perf_counter() - started,
+                   error={"code": EvidenceConflict.code, "message": message})
+
+
 def _run_detector(det: Any, analysis: Analysis, view: Any) -> CheckResult:
     """Run one detector; a crash is its check's failure, never the upload's."""
     try:
@@ -252,6 +313,22 @@ def _document_findings(document: Document) -> list[Finding]:
             message="The PDF carries JavaScript, which receipts and invoices do not need (it was not run).",
         ))
     return out
+
+
+def _reading_findings(reading: Reading, extraction: Any) -> list[Finding]:
+    """Nothing read is not evidence of honesty: a document with no text and no fields is for a
+    person to look at (a blank page, a photo of something else, an image too poor to read)."""
+    words = sum(len(p.words) for p in reading.pages)
+    if words or extraction.fields:
+        return []
+    return [Finding(
+        code="nothing_read",
+        severity="medium",
+        score=0.6,
+        message=("No text could be read on this document and no field was found, so none of the checks "
+                 "that rest on its content could vouch for it: look at it yourself (a blank page, a "
+                 "picture of something else, or a scan too poor to read)."),
+    )]
 
 
 def _document_summary(document: Document, extraction: Any) -> dict[str, Any]:

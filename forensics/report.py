@@ -5,12 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from forensics.verdict import explain
 
 VERDICT_STYLE = {"clean": "green", "review": "yellow", "likely_forgery": "bold red", "error": "red"}
+
+
+def styled(verdict: str | None) -> str:
+    """A verdict or status as rich markup (a word with no style is printed plain)."""
+    word = escape(str(verdict or "unknown"))
+    style = VERDICT_STYLE.get(verdict or "")
+    return f"[{style}]{word}[/]" if style else word
 
 
 def verdict_table(records: list[dict[str, Any]]) -> Table:
@@ -25,15 +33,15 @@ def verdict_table(records: list[dict[str, Any]]) -> Table:
             codes = [(r.get("error") or {}).get("code", "error")]
         verdict = r.get("verdict") or r.get("status")
         table.add_row(
-            r["evidence_id"], r["seller_id"],
-            str((f.get("document_type") or {}).get("value") or r.get("media_type") or ""),
-            str((f.get("merchant") or {}).get("value") or "")[:28],
-            str((f.get("serial") or {}).get("value") or ""),
-            str((f.get("date") or {}).get("value") or ""),
-            " ".join(str(x) for x in ((f.get("currency") or {}).get("value"), (f.get("total") or {}).get("value")) if x),
-            f"[{VERDICT_STYLE.get(verdict or '', '')}]{verdict}[/]",
+            escape(r["evidence_id"]), escape(r["seller_id"]),
+            escape(str((f.get("document_type") or {}).get("value") or r.get("media_type") or "")),
+            escape(str((f.get("merchant") or {}).get("value") or "")[:28]),
+            escape(str((f.get("serial") or {}).get("value") or "")),
+            escape(str((f.get("date") or {}).get("value") or "")),
+            escape(" ".join(str(x) for x in ((f.get("currency") or {}).get("value"), (f.get("total") or {}).get("value")) if x)),
+            styled(verdict),
             "" if r.get("risk") is None else str(r["risk"]),
-            ", ".join(dict.fromkeys(codes)),
+            escape(", ".join(dict.fromkeys(codes))),
         )
     return table
 
@@ -42,11 +50,11 @@ def render_record(console: Console, record: dict[str, Any], *, reading: dict[str
                   history: list[dict[str, Any]] | None = None) -> None:
     """A readable record: the explanation first, then fields, findings, checks, clusters."""
     verdict = record.get("verdict") or record.get("status")
-    title = (f"{record['evidence_id']} · seller {record['seller_id']} · "
-             f"[{VERDICT_STYLE.get(verdict or '', '')}]{verdict}[/] · risk {record.get('risk')}")
+    title = (f"{escape(record['evidence_id'])} · seller {escape(record['seller_id'])} · "
+             f"{styled(verdict)} · risk {record.get('risk')}")
     meta = (f"{record.get('media_type')}, {record.get('pages')} page(s), sha256 {str(record.get('sha256'))[:16]}…, "
             f"uploaded {record.get('uploaded_at')}, analysed {record.get('analyzed_at')} by {record.get('analyzer_version')}")
-    console.print(Panel("\n".join(explain(record)) + f"\n[dim]{meta}[/dim]", title=title, expand=False))
+    console.print(Panel(escape("\n".join(explain(record))) + f"\n[dim]{escape(meta)}[/dim]", title=title, expand=False))
 
     fields = record.get("fields") or {}
     if fields:
@@ -56,14 +64,15 @@ def render_record(console: Console, record: dict[str, Any], *, reading: dict[str
             if name == "line_items" and isinstance(value, list):
                 value = f"{len(value)} item(s)"
             extra = f" ({f['scheme']})" if f.get("scheme") else ""
-            t.add_row(name, f"{value}{extra}", str(f.get("raw", ""))[:40], f"{f.get('confidence', 0):.2f}",
-                      str(f.get("page") or ""), str(tuple(f["box"])) if f.get("box") else "", str(f.get("source", "")))
+            t.add_row(escape(name), escape(f"{value}{extra}"), escape(str(f.get("raw", ""))[:40]),
+                      f"{f.get('confidence', 0):.2f}", str(f.get("page") or ""),
+                      str(tuple(f["box"])) if f.get("box") else "", escape(str(f.get("source", ""))))
         console.print(t)
         items = fields.get("line_items", {}).get("value")
         if isinstance(items, list) and items:
             it = Table("description", "qty", "unit price", "amount", title="Line items")
             for i in items:
-                it.add_row(*(str(i.get(k) or "") for k in ("description", "quantity", "unit_price", "amount")))
+                it.add_row(*(escape(str(i.get(k) or "")) for k in ("description", "quantity", "unit_price", "amount")))
             console.print(it)
 
     findings = record.get("findings") or []
@@ -71,7 +80,8 @@ def render_record(console: Console, record: dict[str, Any], *, reading: dict[str
         t = Table("severity", "code", "message", "related", "where", title="Findings")
         for f in findings:
             where = f"p{f.get('page') or 1} {tuple(f['box'])}" if f.get("box") else ""
-            t.add_row(f["severity"], f["code"], f["message"], ", ".join(f.get("related") or []), where)
+            t.add_row(escape(f["severity"]), escape(f["code"]), escape(f["message"]),
+                      escape(", ".join(f.get("related") or [])), where)
         console.print(t)
 
     checks = record.get("checks") or {}
@@ -79,13 +89,18 @@ def render_record(console: Console, record: dict[str, Any], *, reading: dict[str
         t = Table("check", "status", title="Checks")
         for k, v in checks.items():
             style = "red" if str(v).startswith("failed") else ("dim" if str(v).startswith("skipped") else "")
-            t.add_row(k, f"[{style}]{v}[/]" if style else str(v))
+            t.add_row(escape(k), f"[{style}]{escape(str(v))}[/]" if style else escape(str(v)))
         console.print(t)
     for c in record.get("clusters") or []:
         console.print(f"Member of {c['kind']} cluster {c['id']}: {c['size']} uploads from {c['sellers']} seller(s) "
-                      f"(forensics clusters show {c['id']}).")
+                      f"(forensics clusters show {c['id']}).", markup=False)
     for h in history or []:
-        console.print(f"[dim]Earlier analysis of other bytes (sha256 {str(h.get('sha256'))[:16]}…): "
-                      f"{h.get('verdict')} archived {h.get('archived_at')}[/dim]")
+        if h.get("kind") == "conflict":
+            console.print(f"Refused upload under this id by seller {h.get('seller_id')} "
+                          f"(sha256 {str(h.get('sha256'))[:16]}…) at {h.get('archived_at')}: evidence_conflict",
+                          style="yellow", markup=False)
+            continue
+        console.print(f"Earlier analysis of other bytes (sha256 {str(h.get('sha256'))[:16]}…): "
+                      f"{h.get('verdict')} archived {h.get('archived_at')}", style="dim", markup=False)
     if reading:
-        console.print(Panel(reading["text"], title="Text read", expand=False))
+        console.print(Panel(escape(reading["text"]), title="Text read", expand=False))

@@ -35,8 +35,23 @@ class Settings:
     max_pages: int = 20
     #: OCR time limit per page, seconds
     ocr_timeout: float = 60.0
+    #: work budget of one document (decoding, OCR of every page), seconds; past it the upload
+    #: ends ``too_expensive`` and the worker moves on
+    document_timeout: float = 180.0
     #: DPI at which PDF pages without a text layer are rendered for OCR
     render_dpi: int = 300
+    #: most pixels one PDF page is rendered at (a larger page is rendered at a lower DPI);
+    #: an A4 page at 300 DPI is 8.7 million
+    render_max_pixels: int = 16_000_000
+    #: most pixels of all pages of one document together, checked before rendering or OCR
+    #: (about 17 A4 pages at 300 DPI); a larger document ends ``too_expensive`` at once
+    max_document_pixels: int = 150_000_000
+    #: address-space limit of each worker process, MiB (0: none); an upload that needs more
+    #: ends ``too_expensive`` instead of the kernel's OOM killer ending the worker
+    worker_memory_mb: int = 4096
+    #: an upload whose analysis was started this many times without finishing (each time its
+    #: worker died) ends ``worker_crashed`` instead of killing workers for ever (0: no limit)
+    worker_crash_limit: int = 3
     #: risk at or above which the verdict is ``review``
     review_risk: int = 30
     #: risk at or above which the verdict is ``likely_forgery``
@@ -51,9 +66,14 @@ class Settings:
     max_backoff_ms: int = 60_000
     #: Redis broker: a worker silent this long is dead and its in-flight messages are
     #: re-queued (a SIGKILLed worker loses nothing), milliseconds
-    redis_heartbeat_ms: int = 60_000
+    redis_heartbeat_ms: int = 15_000
     #: Redis broker: per-million chance that a fetch also runs that re-queueing maintenance
-    redis_maintenance_chance: int = 1000
+    #: (a worker fetches about once a second when idle and once per message when busy, so
+    #: 100000 runs it every few seconds; it costs a lookup of dead workers' heartbeats)
+    redis_maintenance_chance: int = 100_000
+
+    #: show tracebacks of internal errors in the CLI (they are one line otherwise)
+    debug: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -45,6 +45,12 @@ def explain(record: dict[str, Any]) -> list[str]:
     if record.get("status") == "failed":
         err = record.get("error") or {}
         return [f"Could not be analysed: {err.get('message', 'unknown error')} ({err.get('code')})."]
+    if record.get("status") == "pending":
+        pending = record.get("pending") or {}
+        return [f"Not analysed yet: pending since {pending.get('since')} (attempt {pending.get('attempts', 1)}).",
+                "A worker is reading it, or the worker that took it died and the broker will redeliver "
+                "it: RabbitMQ at once, Redis once the dead worker's heartbeat is older than "
+                "FORENSICS_REDIS_HEARTBEAT_MS (15 s by default, then at its next maintenance pass)."]
     lines = []
     flagged = [f for f in record.get("findings", []) if f.get("severity") != "info"]
     if verdict == "clean":

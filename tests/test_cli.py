@@ -20,7 +20,7 @@ runner = CliRunner()
 #: every command and sub-command a user can call
 COMMANDS = [["ingest"], ["export"], ["show"], ["submit"], ["demo"], ["similar"], ["seller"],
             ["db", "upgrade"], ["dead-letters", "list"], ["dead-letters", "redrive"],
-            ["clusters", "list"], ["clusters", "show"], ["clusters", "export"]]
+            ["clusters", "list"], ["clusters", "show"], ["clusters", "export"], ["worker"]]
 
 
 @pytest.fixture
@@ -35,15 +35,17 @@ def env(tmp_path: Path, monkeypatch) -> Path:  # noqa: ANN001
     get_settings.cache_clear()
 
 
-def run(*args: str, ok: tuple[int, ...] = (0,)) -> str:
+def run(*args: str, ok: tuple[int, ...] = (0,), stream: str = "stdout") -> str:
+    """Run the command as a user would; return its standard output (or ``stream``: "stderr",
+    or "output" for both interleaved as a terminal shows them)."""
     result = runner.invoke(app, list(args), catch_exceptions=False)
     assert result.exit_code in ok, result.output
-    return result.output
+    return getattr(result, stream)
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
 def test_every_command_explains_itself_with_an_example(cmd):
-    out = run(*cmd, "--help")
+    out = run(*cmd, "--help", stream="output")
     assert "Example" in out, out
 
 
@@ -151,7 +153,7 @@ def test_same_id_other_bytes_keeps_history(env: Path):
 
 def test_enqueue_without_broker_says_what_to_do(env: Path):
     (env / "M.csv").write_text("evidence_id,seller_id,path\nE1,S1,a.png\n")
-    out = run("ingest", str(env / "M.csv"), "--enqueue", ok=(2,))
+    out = run("ingest", str(env / "M.csv"), "--enqueue", ok=(2,), stream="stderr")
     assert "FORENSICS_BROKER_URL" in out
 
 

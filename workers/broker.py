@@ -43,8 +43,10 @@ def middleware(settings: Settings) -> list[dramatiq.Middleware]:
     dramatiq runs ``after_*`` hooks in reverse order, so DeadLetters stands before Retries to
     see the message after Retries decided to give up on it."""
     from workers.dead_letters import DeadLetters
+    from workers.limits import MemoryLimit
 
     return [
+        MemoryLimit(settings),
         DeadLetters(settings),
         AgeLimit(),
         # the per-page OCR timeout bounds real work; this bounds a stuck message

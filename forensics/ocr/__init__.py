@@ -38,7 +38,7 @@ import time
 
 import numpy as np
 
-from forensics.errors import MissingDependency
+from forensics.errors import MissingDependency, TooExpensive
 from forensics.model import Document, PageReading, Reading, Word
 from forensics.ocr.engines import OcrEngine, PytesseractEngine, TesserocrEngine
 from forensics.ocr.preprocess import boxes_to_original, prepare_page
@@ -112,9 +112,20 @@ def read_page(page_number: int, image, settings: Settings) -> PageReading:  # no
 
 
 def read_document(document: Document, settings: Settings) -> Reading:
-    """Read every page: the PDF text layer where there is one, OCR everywhere else."""
+    """Read every page: the PDF text layer where there is one, OCR everywhere else.
+
+    Raises :class:`~forensics.errors.TooExpensive` once the reading has taken longer than
+    ``settings.document_timeout`` (checked between pages; each page is bounded by
+    ``ocr_timeout``), so one document cannot hold a worker for ever."""
+    started = time.perf_counter()
     pages: list[PageReading] = []
     for page in document.pages:
+        spent = time.perf_counter() - started
+        if spent > settings.document_timeout:
+            raise TooExpensive(
+                f"Reading {len(pages)} of {len(document.pages)} pages took {spent:.0f} s; one document may "
+                f"take at most {settings.document_timeout:g} s (FORENSICS_DOCUMENT_TIMEOUT)."
+            )
         if page.text_words:
             pages.append(
                 PageReading(

@@ -21,6 +21,7 @@ from forensics.store.schema import (
     clusters,
     dead_letters,
     evidence,
+    evidence_conflicts,
     evidence_history,
     readings,
 )
@@ -146,13 +147,18 @@ class Store:
                 row = c.execute(q).first()
         return (row.status, row.sha256) if row else None
 
-    def begin(self, event: UploadEvent, sha256: str | None) -> tuple[str, set[str]]:
+    def begin(self, event: UploadEvent, sha256: str | None, *,
+              crash_limit: int = 0) -> tuple[str, set[str]]:
         """Register that an upload is being analysed; say what to do with it.
 
         Returns (``done``, …) when this evidence id was already analysed with these bytes (a
-        duplicate delivery: nothing to do), else (``analyse``, ids). A record whose bytes changed
-        is archived to ``evidence_history`` and its links dropped; ``ids`` are the uploads it was
-        linked to, whose findings the caller must refresh.
+        duplicate delivery: nothing to do); (``conflict``, …) when the id is another seller's
+        (the record is kept as it is, the attempt is logged in ``evidence_conflicts``);
+        (``crashed``, …) when the upload was started ``crash_limit`` times already without an
+        analysis ever finishing (each start ended its worker: killed, out of memory); else
+        (``analyse``, ids). A record whose bytes changed is archived to ``evidence_history`` and
+        its links dropped; ``ids`` are the uploads it was linked to, whose findings the caller
+        must refresh.
         """
         with self.transaction() as conn:
             row = conn.execute(select(evidence).where(evidence.c.evidence_id == event.evidence_id)).first()
@@ -173,8 +179,15 @@ class Store:
                     )
                 )
                 return "analyse", set()
+            if row.seller_id != event.seller_id:
+                conn.execute(insert(evidence_conflicts).values(
+                    evidence_id=event.evidence_id, seller_id=event.seller_id, sha256=sha256,
+                    event=event.to_json(), attempted_at=now()))
+                return "conflict", set()
             if row.status in ("analyzed", "failed") and row.sha256 == sha256 and sha256 is not None:
                 return "done", set()
+            if crash_limit and row.status == "pending" and row.sha256 == sha256 and row.attempts >= crash_limit:
+                return "crashed", set()
             touched: set[str] = set()
             if row.status in ("analyzed", "failed") and row.sha256 != sha256:
                 conn.execute(
@@ -192,6 +205,19 @@ class Store:
                 .values(status="pending", sha256=sha256, attempts=evidence.c.attempts + 1, **values)
             )
             return "analyse", touched
+
+    def seller_of(self, evidence_id: str) -> str | None:
+        """The seller an evidence id belongs to (its first upload's), or None when it is new."""
+        with self.transaction() as conn:
+            return conn.execute(select(evidence.c.seller_id)
+                                .where(evidence.c.evidence_id == evidence_id)).scalar_one_or_none()
+
+    def log_conflict(self, event: UploadEvent, sha256: str | None) -> None:
+        """Keep an upload refused because its evidence id is another seller's."""
+        with self.transaction() as conn:
+            conn.execute(insert(evidence_conflicts).values(
+                evidence_id=event.evidence_id, seller_id=event.seller_id, sha256=sha256,
+                event=event.to_json(), attempted_at=now()))
 
     def save_failed(self, event: UploadEvent, sha256: str | None, code: str, message: str,
                     *, checks: dict[str, str] | None = None, document: dict[str, Any] | None = None) -> None:
@@ -257,14 +283,23 @@ class Store:
             return {"text": row.text, "pages": row.pages, "sha256": row.sha256} if row else None
 
     def history(self, evidence_id: str) -> list[dict[str, Any]]:
-        """Earlier analyses of an id whose bytes changed, oldest first."""
+        """What happened to an id before its current record, oldest first: earlier analyses of
+        other bytes (``kind`` ``earlier_bytes``, the archived record) and uploads refused because
+        the id is another seller's (``kind`` ``conflict``)."""
         with self.transaction() as conn:
             rows = conn.execute(
                 select(evidence_history.c.record, evidence_history.c.archived_at)
                 .where(evidence_history.c.evidence_id == evidence_id)
                 .order_by(evidence_history.c.id)
             ).all()
-        return [dict(r.record, archived_at=_iso(r.archived_at)) for r in rows]
+            refused = conn.execute(
+                select(evidence_conflicts).where(evidence_conflicts.c.evidence_id == evidence_id)
+                .order_by(evidence_conflicts.c.id)
+            ).all()
+        out = [dict(r.record, kind="earlier_bytes", archived_at=_iso(r.archived_at)) for r in rows]
+        out += [{"kind": "conflict", "seller_id": r.seller_id, "sha256": r.sha256, "event": r.event,
+                 "archived_at": _iso(r.attempted_at)} for r in refused]
+        return sorted(out, key=lambda h: h["archived_at"] or "")
 
     def records(self, *, seller_id: str | None = None, status: str | None = None,
                 batch: int = 500) -> Iterator[dict[str, Any]]:
@@ -342,6 +377,9 @@ class Store:
             record["claimed"] = row.claimed
         if row.document:
             record["document"] = row.document
+        if row.status == "pending":
+            # how long it has waited, for a reviewer who opens it while work is in flight
+            record["pending"] = {"since": _iso(row.updated_at), "attempts": row.attempts}
         return record
 
     # -- dead letters -------------------------------------------------------------------------

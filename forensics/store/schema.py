@@ -70,6 +70,18 @@ evidence_history = Table(
     Column("archived_at", DateTime(timezone=True), nullable=False),
 )
 
+#: uploads refused because their evidence id is another seller's (the first record is kept)
+evidence_conflicts = Table(
+    "evidence_conflicts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("evidence_id", ID, nullable=False, index=True),
+    Column("seller_id", ID, nullable=False),
+    Column("sha256", String(64), nullable=True),
+    Column("event", JSON, nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+)
+
 #: what was read, for reviewers and re-analysis (kept apart: it is the bulky part)
 readings = Table(
     "readings",

@@ -1,0 +1,41 @@
+"""``forensics worker``: the supervised worker fleet (what systemd and compose run)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+
+from forensics.cli_common import app, err
+
+
+@app.command()
+def worker(
+    processes: int = typer.Option(os.cpu_count() or 1, "--processes", "-p", min=1,
+                                  help="Worker processes (one per core: OCR is CPU-bound)."),
+    threads: int = typer.Option(1, "--threads", "-t", min=1, help="Threads per process (1: OCR is CPU-bound)."),
+) -> None:
+    """Run worker processes on FORENSICS_BROKER_URL and restart any that dies.
+
+    Unlike `dramatiq workers --processes N`, where one killed child (the OOM killer, a crash)
+    shuts down every worker, each process here is supervised on its own: it is restarted at
+    once (with a backoff when it keeps crashing), the others go on, and the message it held is
+    redelivered by the broker. SIGTERM or Ctrl-C stops them all gracefully.
+
+    Example: [bold]FORENSICS_BROKER_URL=redis://127.0.0.1:6379/0 forensics worker --processes 2[/bold]
+    """
+    from forensics.errors import ExitCode
+    from forensics.settings import get_settings
+    from workers.supervisor import Supervisor, worker_command
+
+    settings = get_settings()
+    if not settings.broker_url:
+        err.print("error: FORENSICS_BROKER_URL is empty; workers need redis://… or amqp://… "
+                  "(without a broker, `forensics ingest` analyses in-process).", markup=False)
+        raise typer.Exit(int(ExitCode.bad_args))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    env = dict(os.environ)
+    env.setdefault("OMP_THREAD_LIMIT", "1")
+    supervisor = Supervisor(processes, command=worker_command(threads), env=env)
+    raise typer.Exit(supervisor.run())
