@@ -34,7 +34,7 @@ def worker(
         err.print("error: FORENSICS_BROKER_URL is empty; workers need redis://… or amqp://… "
                   "(without a broker, `forensics ingest` analyses in-process).", markup=False)
         raise typer.Exit(int(ExitCode.bad_args))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     env = dict(os.environ)
     env.setdefault("OMP_THREAD_LIMIT", "1")
     supervisor = Supervisor(processes, command=worker_command(threads), env=env)

@@ -23,7 +23,10 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 #: where the real services listen on this machine (override for another machine)
 POSTGRES_URL = os.environ.get("FORENSICS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("FORENSICS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-RABBITMQ_URL = os.environ.get("FORENSICS_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+#: the tests' own RabbitMQ virtual host: they purge queues, which must never be production's
+#: (vhost "/" holds the real `uploads` queue); created with rabbitmqctl when it is missing
+RABBITMQ_TEST_VHOST = "forensics_test"
+RABBITMQ_URL = os.environ.get("FORENSICS_TEST_RABBITMQ_URL", f"amqp://guest:guest@127.0.0.1:5672/{RABBITMQ_TEST_VHOST}")
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
@@ -99,8 +102,34 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+def _ensure_rabbitmq_vhost(url: str) -> None:
+    """Create the test vhost (and give the URL's user rights on it) with rabbitmqctl, which
+    needs the machine's RabbitMQ node and root: as on this machine and in CI."""
+    import subprocess
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    vhost, user = unquote(parts.path.lstrip("/")) or "/", parts.username or "guest"
+    if vhost == "/":
+        return
+    for args in (["add_vhost", vhost], ["set_permissions", "-p", vhost, user, ".*", ".*", ".*"]):
+        subprocess.run(["rabbitmqctl", *args], capture_output=True, timeout=60, check=False)
+
+
+@pytest.fixture(scope="session")
+def _rabbitmq_vhost() -> str:
+    """The tests' vhost exists (made once per session)."""
+    import subprocess
+
+    try:
+        _ensure_rabbitmq_vhost(RABBITMQ_URL)
+    except (OSError, subprocess.SubprocessError):
+        pass  # no rabbitmqctl here: the vhost must exist already, or rabbitmq_url says it is missing
+    return RABBITMQ_URL
+
+
 @pytest.fixture
-def rabbitmq_url() -> str:
+def rabbitmq_url(_rabbitmq_vhost: str) -> str:
     try:
         import pika
 
