@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-deu tesseract-ocr-fra \
-      fonts-dejavu-core fonts-wqy-zenhei libzbar0 \
+      fonts-dejavu-core fonts-wqy-zenhei libzbar0 procps \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
@@ -23,6 +23,7 @@ RUN useradd --create-home --uid 10001 forensics && mkdir -p /data/blobs && chown
 USER forensics
 VOLUME ["/data"]
 
-# one process per core, one thread each: OCR is CPU-bound and long
-ENTRYPOINT ["dramatiq", "workers"]
-CMD ["--processes", "2", "--threads", "1"]
+# one process per core, one thread each: OCR is CPU-bound and long. `forensics worker`
+# supervises them: a killed worker is restarted and the others go on.
+ENTRYPOINT ["forensics"]
+CMD ["worker", "--processes", "2", "--threads", "1"]

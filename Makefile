@@ -9,7 +9,7 @@ DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-
 	tesseract-ocr-fra fonts-dejavu-core fonts-wqy-zenhei libzbar0
 export OMP_THREAD_LIMIT ?= 1
 
-.PHONY: setup system-packages venv demo test test-fast lint worker bench clean
+.PHONY: setup system-packages venv constraints demo test test-fast lint worker bench clean
 
 setup: system-packages venv
 
@@ -28,10 +28,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# tesserocr (the fast OCR engine) is optional: without a wheel or build it falls back to pytesseract
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,fast]' || $(BIN)/pip install -q -e '.[dev]'
+# tesserocr (the fast OCR engine) is optional: without a wheel or build it falls back to pytesseract.
+# constraints.txt pins every package to the versions the suite passed with.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,fast]' || $(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
+
+# after changing pyproject.toml's dependencies: pin what is now installed
+constraints: venv
+	{ echo "# Exact versions 'make' installs (pip install -c constraints.txt): a fresh machine gets the set the"; \
+	  echo "# tests passed with. Regenerate after changing pyproject.toml: make constraints"; \
+	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt
 
 venv: $(VENV)/.installed
 
@@ -47,9 +54,10 @@ test: setup lint
 test-fast: venv
 	$(BIN)/pytest -q -m "not integration and not slow"
 
-# Real workers on FORENSICS_BROKER_URL (redis://… or amqp://…): one process per core, one thread each.
+# Real workers on FORENSICS_BROKER_URL (redis://… or amqp://…): one process per core, one thread
+# each, supervised (a killed worker is restarted; the others go on).
 worker: setup
-	$(BIN)/dramatiq workers --processes $$(nproc) --threads 1
+	$(BIN)/forensics worker --processes $$(nproc) --threads 1
 
 bench: setup
 	$(BIN)/python bench/ingest.py
