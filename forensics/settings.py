@@ -74,6 +74,14 @@ class Settings:
 
     #: show tracebacks of internal errors in the CLI (they are one line otherwise)
     debug: bool = False
+    #: workers: port of the Prometheus metrics and /healthz, /readyz endpoints (0: off)
+    metrics_port: int = 9191
+    #: address the workers' metrics endpoint binds to
+    metrics_host: str = "0.0.0.0"
+    #: log lines as ``text`` (for people) or ``json`` (one object a line, for log collectors)
+    log_format: str = "text"
+    #: log level name (``DEBUG``, ``INFO``, ``WARNING``)
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

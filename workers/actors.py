@@ -33,12 +33,15 @@ def analyze_upload(event: dict[str, Any]) -> None:
     name its evidence is kept as a dead letter rather than dropped.
     """
     from forensics.pipeline import analyse
+    from workers.metrics import StageClock, record_invalid_event, record_outcome
 
     settings = get_settings()
     store = store_for(settings)
+    clock = StageClock()  # times the stages (metrics) and names them in the log context
     try:
-        outcome = analyse(event, store, settings)
+        outcome = analyse(event, store, settings, on_stage=clock)
     except InvalidEvent as exc:
+        record_invalid_event()
         message = dramatiq.middleware.CurrentMessage.get_current_message()
         message_id = message.message_id if message else f"invalid:{hash(repr(event))}"
         store.add_dead_letter(message_id, event if isinstance(event, dict) else {"raw": repr(event)},
@@ -47,6 +50,7 @@ def analyze_upload(event: dict[str, Any]) -> None:
         return
     log.info("evidence %s: %s (%s, %.2fs)", outcome.record.get("evidence_id"), outcome.action,
              outcome.record.get("verdict"), outcome.seconds)
+    record_outcome(outcome, store, clock)
 
 
 #: the declared actor, set by :func:`declare`

@@ -44,9 +44,12 @@ def middleware(settings: Settings) -> list[dramatiq.Middleware]:
     see the message after Retries decided to give up on it."""
     from workers.dead_letters import DeadLetters
     from workers.limits import MemoryLimit
+    from workers.logs import UploadLogs
 
     return [
+        UploadLogs(settings),
         MemoryLimit(settings),
+        *_metrics_middleware(settings),
         DeadLetters(settings),
         AgeLimit(),
         # the per-page OCR timeout bounds real work; this bounds a stuck message
@@ -57,6 +60,16 @@ def middleware(settings: Settings) -> list[dramatiq.Middleware]:
         Retries(max_retries=settings.max_retries, min_backoff=settings.min_backoff_ms,
                 max_backoff=settings.max_backoff_ms),
     ]
+
+
+def _metrics_middleware(settings: Settings) -> list[dramatiq.Middleware]:
+    """Prometheus metrics for real workers (a broker URL and FORENSICS_METRICS_PORT > 0); they
+    stand before Retries to see whether it gave up on a message (like DeadLetters)."""
+    if settings.metrics_port <= 0 or not settings.broker_url.strip():
+        return []
+    from workers.metrics import WorkerMetrics
+
+    return [WorkerMetrics(settings)]
 
 
 def make_broker(settings: Settings) -> dramatiq.Broker:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
@@ -121,19 +122,30 @@ class Store:
 
     # -- transactions -------------------------------------------------------------------------
 
+    #: each is called as ``observer(seconds_waited, seconds_held)`` after every exclusive
+    #: transaction of every store in the process (the workers turn it into metrics)
+    lock_observers: ClassVar[list[Callable[[float, float], None]]] = []
+
     @contextmanager
     def transaction(self, *, exclusive: bool = False) -> Iterator[Connection]:
         """A transaction; ``exclusive`` also serialises it against every other worker's
         exclusive transaction (the match-and-register step must see every earlier upload)."""
+        asked = time.perf_counter()
+        got: float | None = None
         try:
             with self.engine.begin() as conn:
                 if exclusive and conn.dialect.name == "postgresql":
                     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MATCH_LOCK_KEY})")
+                got = time.perf_counter()  # SQLite's BEGIN IMMEDIATE waited inside begin()
                 yield conn
         except (OperationalError, SAInterfaceError) as exc:
             if getattr(exc, "connection_invalidated", False) or _is_unavailable(exc):
                 raise StoreUnavailable(f"The evidence store failed: {exc.orig}") from exc
             raise
+        finally:
+            if exclusive and got is not None:
+                for observe in self.lock_observers:
+                    observe(got - asked, time.perf_counter() - got)
 
     # -- records ------------------------------------------------------------------------------
 
