@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 
 import typer
 
@@ -37,5 +38,20 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     env = dict(os.environ)
     env.setdefault("OMP_THREAD_LIMIT", "1")
+    if settings.metrics_port > 0:
+        # one multiprocess folder per fleet, shared by its slots; one endpoint, served here
+        if "dramatiq_prom_db" not in os.environ:
+            os.environ["dramatiq_prom_db"] = env["dramatiq_prom_db"] = tempfile.mkdtemp(prefix="forensics-metrics-")
+        env["FORENSICS_METRICS_SERVED_BY"] = "supervisor"
     supervisor = Supervisor(processes, command=worker_command(threads), env=env)
-    raise typer.Exit(supervisor.run())
+    server = None
+    if settings.metrics_port > 0:
+        from workers.metrics import serve_fleet_endpoints
+
+        server = serve_fleet_endpoints(settings, lambda: (len(supervisor.pids), len(supervisor.slots)))
+    try:
+        code = supervisor.run()
+    finally:
+        if server is not None:
+            server.shutdown()
+    raise typer.Exit(code)

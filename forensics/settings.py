@@ -78,6 +78,10 @@ class Settings:
     metrics_port: int = 9191
     #: address the workers' metrics endpoint binds to
     metrics_host: str = "0.0.0.0"
+    #: who serves that endpoint: each ``dramatiq workers`` process (``worker``) or the
+    #: ``forensics worker`` supervisor for its whole fleet (``supervisor``; it sets this for its
+    #: children, so that one port answers for every slot and outlives a killed one)
+    metrics_served_by: str = "worker"
     #: log lines as ``text`` (for people) or ``json`` (one object a line, for log collectors)
     log_format: str = "text"
     #: log level name (``DEBUG``, ``INFO``, ``WARNING``)

@@ -92,7 +92,8 @@ class WorkerMetrics(Prometheus):
 
     @property
     def forks(self):  # noqa: ANN201
-        return [serve_endpoints]
+        # under `forensics worker` the supervisor serves the fleet's endpoint itself
+        return [serve_endpoints] if self.settings.metrics_served_by != "supervisor" else []
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
         global _metrics
@@ -277,6 +278,52 @@ class _Endpoints(BaseHTTPRequestHandler):
 
     def log_message(self, fmt: str, *args: Any) -> None:
         log.debug(fmt, *args)
+
+
+class _FleetEndpoints(_Endpoints):
+    """The supervisor's endpoint: the same /metrics and /readyz (every slot writes to the shared
+    multiprocess folder), and /healthz alive while the supervisor has a live worker process."""
+
+    live_slots: Any = None  # () -> (live, total)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            live, total = type(self).live_slots()
+            self._reply(200 if live else 503, f"{live} of {total} worker process(es) alive\n")
+        elif path == "/readyz":
+            live, total = type(self).live_slots()
+            if live < total:
+                self._reply(503, f"{live} of {total} worker process(es) alive (one is restarting)\n")
+            else:
+                self._readyz()
+        else:
+            super().do_GET()
+
+
+def serve_fleet_endpoints(settings: Settings, live_slots: Any) -> ThreadingHTTPServer | None:
+    """Serve the fleet's /metrics, /healthz and /readyz from the supervisor, in a thread.
+
+    ``live_slots()`` returns (live, total) worker slots. Returns the server, or None when the
+    port is off or taken (logged; the fleet runs on without an endpoint)."""
+    import threading
+
+    if settings.metrics_port <= 0:
+        return None
+    _FleetEndpoints.settings = settings
+    _FleetEndpoints.live_slots = staticmethod(live_slots)
+    _forget_dead_processes(DB_PATH)
+    try:
+        httpd = ThreadingHTTPServer((settings.metrics_host, settings.metrics_port), _FleetEndpoints)
+    except OSError as exc:
+        log.error("metrics endpoint not started: cannot listen on %s:%d (%s); set FORENSICS_METRICS_PORT",
+                  settings.metrics_host, settings.metrics_port, exc)
+        return None
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, name="metrics-endpoint", daemon=True).start()
+    log.info("fleet metrics, /healthz and /readyz on %s:%d (multiprocess folder %s)",
+             settings.metrics_host, settings.metrics_port, DB_PATH)
+    return httpd
 
 
 def serve_endpoints() -> int:

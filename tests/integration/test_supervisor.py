@@ -65,8 +65,24 @@ def broker_url(request) -> str:  # noqa: ANN001
     return request.getfixturevalue(f"{request.param}_url")
 
 
+def _get(port: int, path: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
 def test_killing_a_worker_child_keeps_the_fleet_consuming(pg_settings, broker_url, blob_root, tmp_path):
+    from tests.integration.test_observability_workers import _free_port
+
     env = _env(pg_settings, broker_url)
+    port = _free_port()
+    env.update({"FORENSICS_METRICS_PORT": str(port), "FORENSICS_METRICS_HOST": "127.0.0.1"})
+    env.pop("dramatiq_prom_db", None)
     pages = [simple_receipt(RECEIPT_LINES, seed=i, size=30) for i in range(6)]
     pages[0].save(blob_root / "long.tiff", save_all=True, append_images=pages[1:])
     for i in range(3):
@@ -105,6 +121,13 @@ def test_killing_a_worker_child_keeps_the_fleet_consuming(pg_settings, broker_ur
         long_rec = wait_for(store, "E-long", ("analyzed",), Logs())
         assert long_rec["pages"] == 6
         assert fleet.poll() is None, "the supervisor itself must live on"
+        # the supervisor's endpoint answered for the whole fleet through the kill
+        status, body = _get(port, "/healthz")
+        assert status == 200 and "2 of 2" in body, body
+        metrics = _get(port, "/metrics")[1]
+        analysed = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                       if line.startswith("forensics_uploads_total{") and 'outcome="analyzed"' in line)
+        assert analysed >= 4, metrics[:2000]  # every slot's count, the killed one's included
         assert len([p for p in descendants(fleet.pid) if "dramatiq" in _cmdline(p)]) >= 2
         with store.transaction() as conn:
             pages_of_long = conn.execute(select(func.count()).select_from(page_fingerprints)
