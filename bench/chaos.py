@@ -222,8 +222,10 @@ def run(broker: str, args: argparse.Namespace) -> str:
                   or len({(f["code"], f["message"]) for f in r["findings"]}) != len(r["findings"])]
     latency = sorted(_ts(r["analyzed_at"]) - published[e] for e, r in records.items()
                      if r.get("analyzed_at") and e in published)
-    ready = [_log_ts(m) for m in re.findall(r"\[([\d\- :,]+)\] \[PID \d+\] \[MainThread\] \[dramatiq.WorkerProcess\(0\)\] "
-                                              r"\[INFO\] Worker process is ready", log_path.read_text(errors="replace"))]
+    # "Worker process is ready for action", in dramatiq's log format or ours
+    ready = [_log_ts(m.group(1)) for line in log_path.read_text(errors="replace").splitlines()
+             if "Worker process is ready" in line
+             and (m := re.search(r"(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d{3})", line))]
     back = [min((r - k for r in ready if r > k), default=float("inf")) for k in kills]
     p50 = statistics.median(latency) if latency else float("nan")
     p95 = latency[int(0.95 * (len(latency) - 1))] if latency else float("nan")
@@ -246,7 +248,8 @@ def _ts(iso: str) -> float:
 
 
 def _log_ts(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    """A log line's local time stamp, as seconds since the epoch."""
+    return datetime.strptime(text.replace("T", " ").replace(".", ","), "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
 def main() -> None:
