@@ -11,7 +11,7 @@ export OMP_THREAD_LIMIT ?= 1
 
 .PHONY: setup system-packages venv constraints demo test test-fast lint worker bench clean
 
-setup: system-packages venv
+setup: system-packages venv $(BIN)/promtool
 
 system-packages:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -41,6 +41,14 @@ constraints: venv
 	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt
 
 venv: $(VENV)/.installed
+
+# promtool checks the Prometheus alert rules in deploy/ (a test runs it). Taken out of Debian's
+# prometheus package without installing the package, which would start a Prometheus server.
+$(BIN)/promtool: | $(BIN)/python
+	@tmp=$$(mktemp -d) && cd $$tmp && { apt-get download prometheus >/dev/null 2>&1 \
+	  || { apt-get update -qq && apt-get download prometheus >/dev/null; }; } \
+	  && dpkg-deb -x prometheus_*.deb x && cp x/usr/bin/promtool $(CURDIR)/$@ && cd / && rm -rf $$tmp \
+	  || echo "promtool could not be fetched (apt-get download prometheus): the alert rules are checked against their schema only"
 
 demo: setup
 	$(BIN)/forensics demo
