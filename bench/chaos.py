@@ -39,6 +39,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from workers.supervisor import cpu_ticks, worker_processes  # noqa: E402
+
 SROIE = ROOT.parent / "shared" / "datasets" / "sroie-dev"
 POSTGRES = "postgresql://root@127.0.0.1:5432/test"
 BROKERS = {"redis": "redis://127.0.0.1:6379/9", "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/forensics_chaos"}
@@ -70,42 +72,6 @@ def corpus(root: Path, n: int, hostile: float, rng: random.Random) -> list[tuple
             simple_receipt(RECEIPT_LINES, seed=i).save(root / name)
         out.append((eid, name))
     return out
-
-
-def descendants(pid: int) -> list[int]:
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    out, frontier = [], [pid]
-    while frontier:
-        frontier = [p for p, parent in parents.items() if parent in frontier]
-        out += frontier
-    return out
-
-
-def cpu_ticks(pid: int) -> int:
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(f[11]) + int(f[12])
-    except (OSError, IndexError):
-        return 0
-
-
-def worker_processes(fleet: int) -> list[int]:
-    """The dramatiq worker processes (grandchildren of the supervisor: slot -> worker)."""
-    slots = set(descendants(fleet)) & {p for p in descendants(fleet) if _parent(p) == fleet}
-    return [p for p in descendants(fleet) if _parent(p) in slots]
-
-
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError):
-        return -1
 
 
 def run(broker: str, args: argparse.Namespace) -> str:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.chaos import BROKERS, POSTGRES, cpu_ticks, worker_processes  # noqa: E402
+from bench.chaos import BROKERS, POSTGRES  # noqa: E402
+from workers.supervisor import cpu_ticks, worker_processes  # noqa: E402
 
 
 def once(broker: str) -> float:

@@ -52,6 +52,22 @@ def settings(tmp_path: Path, blob_root: Path) -> Settings:
     return Settings(database_url=f"sqlite:///{tmp_path / 'forensics.db'}", blob_root=str(blob_root))
 
 
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The CLI as a user runs it on embedded defaults: SQLite in tmp_path, in-process, the blob
+    root a fresh folder (returned)."""
+    root = tmp_path / "blobs"
+    root.mkdir(exist_ok=True)
+    monkeypatch.setenv("FORENSICS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("FORENSICS_BLOB_ROOT", str(root))
+    monkeypatch.setenv("FORENSICS_BROKER_URL", "")
+    from forensics.settings import get_settings
+
+    get_settings.cache_clear()
+    yield root
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped at the end."""

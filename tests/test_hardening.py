@@ -31,15 +31,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch) -> Path:  # noqa: ANN001
-    root = tmp_path / "blobs"
-    root.mkdir()
-    monkeypatch.setenv("FORENSICS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("FORENSICS_BLOB_ROOT", str(root))
-    monkeypatch.setenv("FORENSICS_BROKER_URL", "")
-    get_settings.cache_clear()
-    yield root
-    get_settings.cache_clear()
+def env(cli_env: Path) -> Path:
+    return cli_env
 
 
 def invoke(*args: str):  # noqa: ANN201

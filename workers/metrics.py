@@ -310,18 +310,25 @@ def serve_fleet_endpoints(settings: Settings, live_slots: Any) -> ThreadingHTTPS
 
     if settings.metrics_port <= 0:
         return None
-    _FleetEndpoints.settings = settings
     _FleetEndpoints.live_slots = staticmethod(live_slots)
+    httpd = _bind(settings, _FleetEndpoints)
+    if httpd is not None:
+        threading.Thread(target=httpd.serve_forever, name="metrics-endpoint", daemon=True).start()
+    return httpd
+
+
+def _bind(settings: Settings, handler: type[_Endpoints]) -> ThreadingHTTPServer | None:
+    """The endpoint's server on ``FORENSICS_METRICS_PORT``, or None (logged) when it is taken."""
+    handler.settings = settings
     _forget_dead_processes(DB_PATH)
     try:
-        httpd = ThreadingHTTPServer((settings.metrics_host, settings.metrics_port), _FleetEndpoints)
+        httpd = ThreadingHTTPServer((settings.metrics_host, settings.metrics_port), handler)
     except OSError as exc:
         log.error("metrics endpoint not started: cannot listen on %s:%d (%s); set FORENSICS_METRICS_PORT",
                   settings.metrics_host, settings.metrics_port, exc)
         return None
     httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, name="metrics-endpoint", daemon=True).start()
-    log.info("fleet metrics, /healthz and /readyz on %s:%d (multiprocess folder %s)",
+    log.info("metrics, /healthz and /readyz on %s:%d (multiprocess folder %s)",
              settings.metrics_host, settings.metrics_port, DB_PATH)
     return httpd
 
@@ -336,17 +343,9 @@ def serve_endpoints() -> int:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = DB_PATH
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
-    _Endpoints.settings = settings
     _Endpoints.parent_pid = os.getppid()
-    _forget_dead_processes(DB_PATH)
-    try:
-        httpd = ThreadingHTTPServer((settings.metrics_host, settings.metrics_port), _Endpoints)
-    except OSError as exc:
-        log.error("metrics endpoint not started: cannot listen on %s:%d (%s); set FORENSICS_METRICS_PORT",
-                  settings.metrics_host, settings.metrics_port, exc)
+    httpd = _bind(settings, _Endpoints)
+    if httpd is None:
         return 1
-    httpd.daemon_threads = True
-    log.info("metrics, /healthz and /readyz on %s:%d (multiprocess folder %s)",
-             settings.metrics_host, settings.metrics_port, DB_PATH)
     httpd.serve_forever()
     return 0

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 log = logging.getLogger("forensics.supervisor")
 
@@ -152,3 +153,39 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+# -- the process tree, read from /proc (Linux): for the chaos bench and the tests that kill workers
+
+
+def parent_of(pid: int) -> int:
+    """The parent process id of ``pid`` (-1 when it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``: its children, then theirs."""
+    parents = {int(e.name): parent_of(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit()}
+    out, frontier = [], [pid]
+    while frontier:
+        frontier = [p for p, parent in parents.items() if parent in frontier]
+        out += frontier
+    return out
+
+
+def cpu_ticks(pid: int) -> int:
+    """Clock ticks of CPU (user and system) a process has used; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def worker_processes(supervisor_pid: int) -> list[int]:
+    """The dramatiq worker processes of a ``forensics worker`` fleet (slot -> worker)."""
+    slots = {p for p in descendants(supervisor_pid) if parent_of(p) == supervisor_pid}
+    return [p for p in descendants(supervisor_pid) if parent_of(p) in slots]

@@ -17,27 +17,9 @@ from forensics.store import Store
 from forensics.store.schema import page_fingerprints
 from tests.conftest import RECEIPT_LINES, simple_receipt
 from tests.integration.test_workers import REPO, _env, submit, wait_for
-from workers.supervisor import Supervisor
+from workers.supervisor import Supervisor, cpu_ticks, descendants, parent_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, read from /proc (children before grandchildren)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    out, frontier = [], [pid]
-    while frontier:
-        kids = [p for p, parent in parents.items() if parent in frontier]
-        out += kids
-        frontier = kids
-    return out
 
 
 def test_a_killed_slot_is_restarted_and_the_others_are_untouched():
@@ -65,19 +47,8 @@ def broker_url(request) -> str:  # noqa: ANN001
     return request.getfixturevalue(f"{request.param}_url")
 
 
-def _get(port: int, path: str) -> tuple[int, str]:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_killing_a_worker_child_keeps_the_fleet_consuming(pg_settings, broker_url, blob_root, tmp_path):
-    from tests.integration.test_observability_workers import _free_port
+    from tests.integration.test_observability_workers import _free_port, _get
 
     env = _env(pg_settings, broker_url)
     port = _free_port()
@@ -100,11 +71,11 @@ def test_killing_a_worker_child_keeps_the_fleet_consuming(pg_settings, broker_ur
         submit(env, blob_root / "long.tiff", "S1", "E-long")
         rec = wait_for(store, "E-long", ("pending", "analyzed"), Logs(), timeout=90)
         assert rec["status"] == "pending", "the long upload finished before it could be interrupted"
-        slots = [p for p in descendants(fleet.pid) if "dramatiq" in _cmdline(p) and _parent(p) == fleet.pid]
+        slots = [p for p in descendants(fleet.pid) if "dramatiq" in _cmdline(p) and parent_of(p) == fleet.pid]
         assert len(slots) == 2, slots
         # the slot whose worker has used the most CPU is the one reading the long upload:
         # SIGKILL it and its worker process, as the OOM killer would
-        victim_slot = max(slots, key=lambda slot: sum(_cpu(p) for p in descendants(slot)))
+        victim_slot = max(slots, key=lambda slot: sum(cpu_ticks(p) for p in descendants(slot)))
         killed = [*descendants(victim_slot), victim_slot]
         for pid in killed:
             try:
@@ -145,19 +116,6 @@ def test_killing_a_worker_child_keeps_the_fleet_consuming(pg_settings, broker_ur
         except subprocess.TimeoutExpired:
             os.killpg(fleet.pid, signal.SIGKILL)
         log.close()
-
-
-def _parent(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def _cpu(pid: int) -> int:
-    """User plus system clock ticks a process has used."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
 
 
 def _cmdline(pid: int) -> str:
