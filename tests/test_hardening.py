@@ -274,6 +274,21 @@ def test_the_memory_limit_is_applied_in_a_child_process(tmp_path: Path):
     assert out.stdout.split() == [str(2048 * 1024 * 1024), "refused"], out.stderr
 
 
+def test_a_worker_inside_another_program_leaves_its_memory_limit_alone():
+    import resource
+
+    import dramatiq
+
+    from workers.broker import make_broker
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    broker = make_broker(Settings(worker_memory_mb=1024))  # the in-process stub broker
+    worker = dramatiq.Worker(broker, worker_threads=1)
+    worker.start()
+    worker.stop()
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
 def _manifest(root: Path, rows: list[tuple[str, str, str]]) -> str:
     path = root / "M.csv"
     with path.open("w", newline="") as fh:

@@ -26,12 +26,16 @@ def apply_memory_limit(megabytes: int) -> None:
 
 
 class MemoryLimit(dramatiq.Middleware):
-    """Apply ``FORENSICS_WORKER_MEMORY_MB`` in each worker process as it boots."""
+    """Apply ``FORENSICS_WORKER_MEMORY_MB`` in each ``dramatiq workers`` process as it boots.
+
+    ``process_boot`` is emitted only by dramatiq's command line, so a Worker started inside
+    another program (a test, a notebook) leaves that program's limits alone: an address-space
+    limit is inherited by every child it starts, a browser included."""
 
     def __init__(self, settings: Settings) -> None:
         self.megabytes = settings.worker_memory_mb
 
-    def after_worker_boot(self, broker, worker):  # noqa: ANN001
+    def after_process_boot(self, broker):  # noqa: ANN001
         try:
             apply_memory_limit(self.megabytes)
         except (ValueError, OSError) as exc:  # a container may forbid raising or setting it

@@ -4,6 +4,7 @@ and nothing it held is lost or analysed twice — on Redis and on RabbitMQ, into
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -76,6 +77,8 @@ def test_killing_a_worker_child_keeps_the_fleet_consuming(pg_settings, broker_ur
         # the slot whose worker has used the most CPU is the one reading the long upload:
         # SIGKILL it and its worker process, as the OOM killer would
         victim_slot = max(slots, key=lambda slot: sum(cpu_ticks(p) for p in descendants(slot)))
+        limits = Path(f"/proc/{descendants(victim_slot)[0]}/limits").read_text()
+        assert re.search(r"Max address space\s+4294967296", limits), limits  # FORENSICS_WORKER_MEMORY_MB
         killed = [*descendants(victim_slot), victim_slot]
         for pid in killed:
             try:
