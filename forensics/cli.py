@@ -23,7 +23,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from forensics import cli_ingest, cli_investigate, cli_ops, cli_worker  # noqa: F401 - they register commands
+from forensics import cli_ingest, cli_investigate, cli_ops, cli_web, cli_worker  # noqa: F401 - they register commands
 from forensics.cli_common import app, console, err, fail, open_store
 from forensics.cli_ingest import event_for_row, read_manifest, run_ingest  # noqa: F401 - public API
 from forensics.errors import (
@@ -212,6 +212,7 @@ def demo(
     ids = [r["evidence_id"] for r in read_manifest(manifest)]
     console.print(verdict_table([r for r in (store.get(i) for i in ids) if r]))
     console.print(f"Explore: [bold]forensics show {ids[0]}[/bold], [bold]forensics export --format jsonl[/bold]")
+    cli_web.demo_login(settings)
 
 
 # -- db ----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from forensics.allowlist import TemplateAllowlist
 from forensics.detectors import Analysis
 from forensics.documents import load_document
 from forensics.errors import (
@@ -39,7 +40,7 @@ from forensics.links import LINK_CODES, link_findings
 from forensics.model import CheckResult, Document, Finding, Reading
 from forensics.ocr import read_document
 from forensics.settings import Settings
-from forensics.store import Store, registries
+from forensics.store import Store, registries, reviews
 from forensics.verdict import verdict_of
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,9 @@ def single_document_detectors() -> list[Any]:
 
 def linking_detectors() -> list[Any]:
     """Detectors that match an upload against everything on file (run under the match lock)."""
-    from forensics.detectors import duplicates, issuer_identity, serial_registry
+    from forensics.detectors import duplicates, issuer_identity, known_forgeries, serial_registry
 
-    return [serial_registry.detector, issuer_identity.detector, duplicates.detector]
+    return [serial_registry.detector, issuer_identity.detector, duplicates.detector, known_forgeries.detector]
 
 
 def analyse(event: UploadEvent | dict[str, Any], store: Store, settings: Settings,
@@ -215,11 +216,13 @@ def refresh_link_findings(conn, evidence_ids: set[str], settings: Settings) -> N
     rels = registries.relations_of(conn, evidence_ids)
     ids = set(evidence_ids) | {r["a"] for r in rels} | {r["b"] for r in rels}
     meta = registries.evidence_meta(conn, ids)
+    allow = TemplateAllowlist.load(conn, evidence_ids)
     for eid in evidence_ids:
         me = meta.get(eid)
         if me is None or me["status"] != "analyzed":
             continue
         findings = list(me["own_findings"] or []) + [f.to_json() for f in link_findings(eid, rels, meta)]
+        findings = allow.soften(eid, findings)
         risk, verdict = verdict_of(findings, me["checks"] or {}, settings)
         conn.execute(update(evidence).where(evidence.c.evidence_id == eid)
                      .values(findings=findings, risk=risk, verdict=verdict))
@@ -248,6 +251,9 @@ class LinkView:
 
     def evidence_meta(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         return registries.evidence_meta(self.conn, ids)
+
+    def known_forgery_prints(self) -> list[dict[str, Any]]:
+        return reviews.known_forgery_prints(self.conn)
 
     def issuer_uploads(self, *, name_key: str | None, reg_key: str | None, phone_key: str | None,
                        limit: int) -> list[dict[str, Any]]:

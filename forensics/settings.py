@@ -87,6 +87,14 @@ class Settings:
     #: log level name (``DEBUG``, ``INFO``, ``WARNING``)
     log_level: str = "INFO"
 
+    #: signs the web app's session cookies; empty: a random key per process (sessions end
+    #: when the app restarts). Set it for several app processes or restarts
+    secret_key: str = ""
+    #: web app: how long a login lasts, seconds
+    session_seconds: int = 12 * 3600
+    #: web app: failed logins per account or client address within a minute before refusing
+    login_attempts: int = 5
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``FORENSICS_*`` variables; unknown or empty ones keep their defaults."""

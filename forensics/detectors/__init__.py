@@ -61,6 +61,11 @@ class StoreView(Protocol):
         ...
 
 
+    def known_forgery_prints(self) -> list[dict[str, Any]]:
+        """Page fingerprints of the uploads people confirmed as forgeries, with the decision."""
+        ...
+
+
 class Detector(Protocol):
     """The interface every detector module exposes (as a module-level instance)."""
 

@@ -392,6 +392,9 @@ class Store:
         if row.status == "pending":
             # how long it has waited, for a reviewer who opens it while work is in flight
             record["pending"] = {"since": _iso(row.updated_at), "attempts": row.attempts}
+        from forensics.store.reviews import review_of  # people's decision, beside the analysis
+
+        record["review"] = review_of(conn, row.evidence_id)
         return record
 
     # -- dead letters -------------------------------------------------------------------------

@@ -201,3 +201,85 @@ dead_letters = Table(
     Column("failed_at", DateTime(timezone=True), nullable=False),
     Column("redriven_at", DateTime(timezone=True), nullable=True),
 )
+
+# -- people: the reviewer's web app (migration 0009) -------------------------------------------
+
+#: accounts of the web app; ``role`` is reviewer, investigator or admin
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    #: argon2id hash (argon2-cffi's encoded form, salt and parameters included)
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: API tokens for programs: only the sha256 of the token is kept
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: append-only: who did what to which object, before and after; never updated nor deleted
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("object_id", String(128), nullable=False),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("reason", String(64), nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Index("ix_audit_log_object", "object_type", "object_id"),
+)
+
+#: a person's current decision on an upload, beside the machine's analysis (never inside it)
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("evidence_id", ID, ForeignKey("evidence.evidence_id", ondelete="CASCADE"), primary_key=True),
+    Column("status", String(32), nullable=False, index=True),
+    Column("reason", String(64), nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("decided_by", String(64), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("audit_id", Integer, nullable=False),
+)
+
+#: "this is the shop's own template": later layout matches of the issuer drop to information
+template_allowlist = Table(
+    "template_allowlist",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issuer_key", String(256), nullable=False, index=True),
+    #: page-1 layout hash of the upload decided on (signed like page_fingerprints')
+    Column("layout_hash", BigInteger, nullable=False),
+    Column("evidence_id", ID, nullable=False),
+    Column("audit_id", Integer, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("removed_by", String(64), nullable=True),
+    Column("removed_at", DateTime(timezone=True), nullable=True),
+)
+
+#: uploads a person confirmed as forgeries: their fingerprints (page_fingerprints) are matched
+known_forgeries = Table(
+    "known_forgeries",
+    metadata,
+    Column("evidence_id", ID, ForeignKey("evidence.evidence_id", ondelete="CASCADE"), primary_key=True),
+    Column("audit_id", Integer, nullable=False),
+    Column("decided_by", String(64), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("reason", String(64), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""The reviewer's web app (FastAPI + Jinja2 + htmx): ``forensics serve``."""
