@@ -153,4 +153,7 @@ def screenshot(page, name: str) -> None:  # noqa: ANN001
     """Save a README screenshot when FORENSICS_SCREENSHOTS=1 (SQLite run only: one set)."""
     if os.environ.get("FORENSICS_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.set_viewport_size({"width": 1440, "height": 960})
+        page.mouse.move(0, 0)
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)

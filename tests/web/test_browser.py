@@ -65,6 +65,7 @@ def test_finding_box_is_drawn_over_its_place_and_toggles(page, served, web_blobs
     assert boxed, record["findings"]
     login(page, served, next_path="/evidence/W2")
     page.wait_for_function("document.querySelector('img.page-image').complete")
+    _shot(page, served, "evidence")
     width = Image.open(root / "w2.png").width
     scale = PAGE_WIDTH / width
     image = page.locator("img.page-image").first.bounding_box()
@@ -91,7 +92,6 @@ def test_finding_box_is_drawn_over_its_place_and_toggles(page, served, web_blobs
         break
     else:
         pytest.fail("no finding with a box in the list")
-    _shot(page, served, "evidence")
 
 
 def test_side_by_side_shows_both_pages_with_their_differing_boxes(page, served):

@@ -7,7 +7,13 @@ import secrets
 from fastapi import Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from forensics.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, User, current_user, verify_password
+from forensics.web.auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    User,
+    current_user,
+    verify_password,
+)
 from forensics.web.routes.common import make_router, page, web
 
 router = make_router()
