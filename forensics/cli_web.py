@@ -19,6 +19,8 @@ DEMO_USER = "demo"
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
+    workers: int = typer.Option(1, "--workers", help="Processes (one per core); more than one needs "
+                                "FORENSICS_SECRET_KEY so that they share sessions."),
 ) -> None:
     """Run the reviewer's web app (queue, evidence pages, decisions) on FORENSICS_DATABASE_URL.
 
@@ -32,9 +34,16 @@ def serve(
     from forensics.web.app import create_app
 
     settings = get_settings()
-    web = create_app(settings)
+    if workers > 1 and not settings.secret_key:
+        _fail("--workers above 1 needs FORENSICS_SECRET_KEY (a long random string): each process would "
+              "otherwise sign sessions with its own key", ExitCode.bad_args)
+    _store(settings).close()  # migrate once, before any worker starts
     err.print(f"Serving {settings.database_url} on http://{host}:{port} (Ctrl-C stops).")
-    uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+    if workers > 1:
+        uvicorn.run("forensics.web.app:app_from_env", factory=True, workers=workers, host=host, port=port,
+                    log_level="info", server_header=False)
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False)
 
 
 def _add_user(settings: Settings, name: str, role: str, *, reset: bool = False) -> str:

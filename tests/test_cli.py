@@ -20,7 +20,8 @@ runner = CliRunner()
 #: every command and sub-command a user can call
 COMMANDS = [["ingest"], ["export"], ["show"], ["submit"], ["demo"], ["similar"], ["seller"],
             ["db", "upgrade"], ["dead-letters", "list"], ["dead-letters", "redrive"],
-            ["clusters", "list"], ["clusters", "show"], ["clusters", "export"], ["worker"]]
+            ["clusters", "list"], ["clusters", "show"], ["clusters", "export"], ["worker"],
+            ["serve"], ["users", "add"], ["users", "token"], ["users", "reset"], ["users", "list"]]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ adds a ``template_allowlist`` entry (applied by :mod:`forensics.allowlist`).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +40,9 @@ REASONS = {
 }
 #: review filters of the queue besides a status: ``open`` = undecided or needing more information
 REVIEW_FILTERS = ("open", "undecided", "decided", "any", *STATUSES)
-#: the approximate count of the queue stops counting here ("more than 10,000")
-COUNT_CAP = 10_000
+#: the queue counts matching uploads up to here; past it PostgreSQL's planner estimates the
+#: number ("about 93,000") and SQLite says "more than 1,000" (an exact count walks every row)
+COUNT_CAP = 1_000
 #: the queue's columns: never the reading (OCR text) nor the fields
 _QUEUE_COLUMNS = (evidence.c.evidence_id, evidence.c.seller_id, evidence.c.status, evidence.c.verdict,
                   evidence.c.risk, evidence.c.uploaded_at, evidence.c.findings,
@@ -159,7 +161,7 @@ class Reviews:
 
         ``after`` is the (risk, evidence id) of the last row of the previous page. Rows carry no
         reading and no fields: the strongest finding in words, the number of linked uploads.
-        Returns ``{"rows", "next", "count", "count_capped"}``.
+        Returns ``{"rows", "next", "count", "count_capped", "count_estimated"}``.
         """
         filters = dict(verdict=verdict, code=code, seller=seller, review=review, since=since, until=until)
         q = self._filtered(select(*_QUEUE_COLUMNS), **filters)
@@ -174,21 +176,33 @@ class Reviews:
                                 and_(evidence.c.risk == after[0], evidence.c.evidence_id > after[1])))
         with self.store.transaction() as conn:
             rows = conn.execute(q.limit(limit + 1)).all()
-            counted = self._filtered(select(evidence.c.evidence_id), **filters).limit(COUNT_CAP + 1).subquery()
+            counting = self._filtered(select(evidence.c.evidence_id), **filters)
+            counted = counting.limit(COUNT_CAP + 1).subquery()
             count = int(conn.execute(select(func.count()).select_from(counted)).scalar_one())
+            capped = count > COUNT_CAP
+            estimated = capped and conn.dialect.name == "postgresql"
+            count = max(COUNT_CAP, _planner_rows(conn, counting)) if estimated else min(count, COUNT_CAP)
         more = len(rows) > limit
         rows = rows[:limit]
         out = [_queue_row(r) for r in rows]
         nxt = (rows[-1].risk, rows[-1].evidence_id) if more and rows else None
-        return {"rows": out, "next": nxt, "count": min(count, COUNT_CAP), "count_capped": count > COUNT_CAP}
+        return {"rows": out, "next": nxt, "count": count, "count_capped": capped and not estimated,
+                "count_estimated": estimated}
 
     def next_after(self, evidence_id: str, risk: int | None) -> str | None:
         """The open upload after this one in queue order (wrapping to the top), or None."""
-        page = self.queue(after=(risk, evidence_id) if risk is not None else None, limit=2)
-        ids = [r["evidence_id"] for r in page["rows"] if r["evidence_id"] != evidence_id]
-        if not ids:
-            ids = [r["evidence_id"] for r in self.queue(limit=2)["rows"] if r["evidence_id"] != evidence_id]
-        return ids[0] if ids else None
+        base = self._filtered(select(evidence.c.evidence_id), verdict=None, code=None, seller=None,
+                              review="open", since=None, until=None)
+        base = base.where(evidence.c.evidence_id != evidence_id).order_by(evidence.c.risk.desc(),
+                                                                          evidence.c.evidence_id).limit(1)
+        with self.store.transaction() as conn:
+            if risk is not None:
+                after = base.where(or_(evidence.c.risk < risk,
+                                       and_(evidence.c.risk == risk, evidence.c.evidence_id > evidence_id)))
+                found = conn.execute(after).scalar()
+                if found:
+                    return found
+            return conn.execute(base).scalar()
 
     def briefs(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Seller, verdict, risk, pages and upload time of some uploads (the related-uploads strip)."""
@@ -295,6 +309,14 @@ class Reviews:
         with self.store.transaction() as conn:
             rows = conn.execute(select(known_forgeries).order_by(known_forgeries.c.decided_at.desc())).all()
         return [dict(r._mapping, decided_at=_iso(r.decided_at)) for r in rows]
+
+
+def _planner_rows(conn: Connection, query: Any) -> int:
+    """PostgreSQL's estimate of how many rows ``query`` returns (no rows are read)."""
+    sql = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}").scalar()
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _like_escape(value: str) -> str:

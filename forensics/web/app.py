@@ -114,6 +114,13 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app on the environment's settings (``forensics serve --workers N`` imports this)."""
+    from forensics.settings import get_settings
+
+    return create_app(get_settings())
+
+
 def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "image/" not in request.headers.get("accept", "")[:6] \
         and not request.url.path.endswith((".jpg", ".png"))

@@ -1,0 +1,256 @@
+"""Benchmark: the reviewer's web app over HTTP on PostgreSQL with 100,000 records.
+
+Writes a fresh PostgreSQL database directly (no OCR): evidence rows with fields, findings,
+checks and document summaries of realistic size, one page fingerprint each, readings (words
+with boxes) for the uploads the evidence route opens. Serves the app with ``forensics serve``
+in its own process, logs in 8 clients (threads, one session each) and has each request, in
+turn, the queue page, an evidence page, a decision (POST with its CSRF token) and the login
+page (the baseline: a template with no store query), interleaved. The app runs with
+``--workers 2`` (one process per core of the machine it was written on) unless told otherwise. Prints p50/p95 per route,
+each route's p50 as a ratio to the baseline's, and last::
+
+    web_p95_ms=X      (the worst p95 of queue, evidence and decision)
+
+    python bench/web.py                               # 100,000 records, 8 clients, 50 rounds
+    python bench/web.py --records 20000 --rounds 20 --keep
+    FORENSICS_BENCH_POSTGRES_URL=postgresql://root@127.0.0.1:5432/test python bench/web.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from statistics import quantiles
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import httpx  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from forensics.store import Store  # noqa: E402
+from forensics.store.people import People  # noqa: E402
+from forensics.store.schema import evidence, page_fingerprints, readings  # noqa: E402
+from forensics.web.auth import hash_password  # noqa: E402
+
+ADMIN_URL = os.environ.get("FORENSICS_BENCH_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
+#: rows per INSERT batch
+BATCH = 2000
+#: uploads that get a reading (the evidence route opens only these)
+WITH_READING = 5000
+CODES = [("serial_reuse", "high"), ("edited_copy", "high"), ("duplicate_upload", "high"),
+         ("amounts_inconsistent", "medium"), ("invalid_identifier", "low"), ("local_edit", "medium"),
+         ("same_layout_cross_seller", "info"), ("claim_mismatch", "medium"), ("pdf_editor", "low")]
+CHECKS = ("ocr", "fields", "arithmetic", "identifiers", "dates_claims", "document_traces", "local_edits",
+          "serial_registry", "issuer_identity", "duplicates", "known_forgery")
+
+
+def _box(rng: random.Random) -> list[int]:
+    x, y = rng.randint(20, 500), rng.randint(20, 1500)
+    return [x, y, x + rng.randint(40, 200), y + rng.randint(14, 30)]
+
+
+def _record(i: int, rng: random.Random, start: datetime) -> dict:
+    eid = f"B{i:07d}"
+    roll = rng.random()
+    n = 0 if roll < 0.75 else rng.randint(1, 4)
+    findings = []
+    for _ in range(n):
+        code, sev = rng.choice(CODES)
+        related = [f"B{rng.randrange(i + 1):07d}" for _ in range(rng.randint(0, 3))]
+        f = {"code": code, "severity": sev, "score": round(rng.uniform(0.5, 1), 3),
+             "message": f"The {code.replace('_', ' ')} check found that serial CS{rng.randrange(10**8):08d} of "
+                        f"this shop also appears on evidence {', '.join(related) or 'none'} uploaded by other sellers.",
+             "related": related}
+        if rng.random() < 0.5:
+            f["page"], f["box"] = 1, _box(rng)
+        findings.append(f)
+    risk = 0 if not findings else rng.randint(20, 99)
+    verdict = "clean" if risk < 30 else "review" if risk < 70 else "likely_forgery"
+    fields = {name: {"value": f"{name}-{rng.randrange(10**6)}", "raw": f"{name} {rng.randrange(10**6)}",
+                     "confidence": round(rng.uniform(0.5, 1), 2), "page": 1, "box": _box(rng)}
+              for name in ("merchant", "merchant_address", "serial", "date", "time", "total", "subtotal", "tax",
+                           "currency", "payment_method")}
+    return {"evidence_id": eid, "seller_id": f"S{rng.randrange(20000):05d}", "status": "analyzed",
+            "verdict": verdict, "risk": risk, "sha256": secrets.token_hex(32), "media_type": "image/jpeg",
+            "claimed_type": None, "pages": 1, "blob": f"uploads/{eid}.jpg",
+            "uploaded_at": start + timedelta(seconds=i * 30), "listing_id": None, "brand": None, "claimed": None,
+            "fields": fields, "own_findings": findings, "findings": findings,
+            "checks": {c: "done" for c in CHECKS}, "document": {"media_type": "image/jpeg", "pages": 1,
+                                                                "size_bytes": rng.randint(80_000, 900_000),
+                                                                "image_meta": {"exif_software": "camera"}},
+            "error_code": None, "error_message": None, "attempts": 1, "analyzed_at": start,
+            "analyzer_version": "bench", "updated_at": start}
+
+
+def _signed(rng: random.Random) -> int:
+    return rng.randrange(-(2**63), 2**63)
+
+
+def fill(store: Store, records: int, seed: int) -> list[str]:
+    """Write ``records`` rows directly; return the ids that have a reading."""
+    rng = random.Random(seed)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    t0 = time.perf_counter()
+    with_reading = []
+    for lo in range(0, records, BATCH):
+        rows = [_record(i, rng, start) for i in range(lo, min(records, lo + BATCH))]
+        prints = [{"evidence_id": r["evidence_id"], "seller_id": r["seller_id"], "page": 1, "version": "fp1",
+                   "phash": _signed(rng), "dhash": _signed(rng), "layout_hash": _signed(rng),
+                   "pixel_sha256": secrets.token_hex(32), "file_sha256": r["sha256"], "content_key": None,
+                   "date_total_key": None, "text_hash": _signed(rng), "text_version": "t1"} for r in rows]
+        reads = []
+        for r in rows[: max(0, WITH_READING - len(with_reading))]:
+            words = [[f"w{k}", *_box(rng), 0.9, 1, k // 6] for k in range(120)]
+            reads.append({"evidence_id": r["evidence_id"], "sha256": r["sha256"],
+                          "text": " ".join(w[0] for w in words),
+                          "pages": [{"page": 1, "source": "ocr", "engine": "bench", "width": 1000, "height": 1800,
+                                     "seconds": 0.9, "words": words}]})
+            with_reading.append(r["evidence_id"])
+        with store.transaction() as conn:
+            conn.execute(insert(evidence), rows)
+            conn.execute(insert(page_fingerprints), prints)
+            if reads:
+                conn.execute(insert(readings), reads)
+    with store.transaction() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    print(f"wrote {records} records in {time.perf_counter() - t0:.1f} s", flush=True)
+    return with_reading
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _login(base: str, name: str, password: str) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=base, timeout=60, follow_redirects=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    r = client.post("/login", data={"name": name, "password": password, "csrf_token": token})
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', r.text)
+    assert r.status_code == 200 and csrf, (r.status_code, r.text[:200])
+    return client, csrf.group(1)
+
+
+def run_clients(base: str, users: list[tuple[str, str]], ids: list[str], rounds: int,
+                seed: int) -> dict[str, list[float]]:
+    """Each client does ``rounds`` rounds of every route, in an order that rotates per round."""
+    times: dict[str, list[float]] = {"login page (baseline)": [], "queue": [], "evidence": [], "decision": []}
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def client_loop(k: int, name: str, password: str) -> None:
+        rng = random.Random(seed + k)
+        client, csrf = _login(base, name, password)
+        anon = httpx.Client(base_url=base, timeout=60)  # the baseline, kept alive like the others
+        routes = list(times)
+        for n in range(rounds):
+            for route in routes[n % 4:] + routes[: n % 4]:
+                eid = rng.choice(ids)
+                t0 = time.perf_counter()
+                if route == "queue":
+                    r = client.get("/queue")
+                elif route == "evidence":
+                    r = client.get(f"/evidence/{eid}")
+                elif route == "decision":
+                    r = client.post(f"/evidence/{eid}/decision",
+                                    data={"status": "needs_more_information", "reason": "ask_seller",
+                                          "comment": "bench", "csrf_token": csrf, "then": "stay"},
+                                    follow_redirects=False)
+                else:
+                    r = anon.get("/login")
+                ms = (time.perf_counter() - t0) * 1000
+                if r.status_code not in (200, 303):
+                    errors.append(f"{route}: {r.status_code}")
+                with lock:
+                    times[route].append(ms)
+        client.close()
+        anon.close()
+
+    threads = [threading.Thread(target=client_loop, args=(k, *u)) for k, u in enumerate(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        print(f"{len(errors)} error(s), e.g. {errors[:3]}")
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=50, help="rounds of every route per client")
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    ap.add_argument("--workers", type=int, default=2, help="app processes (forensics serve --workers)")
+    args = ap.parse_args()
+
+    import psycopg
+
+    admin = psycopg.connect(ADMIN_URL, autocommit=True)
+    name = f"forensics_bench_web_{os.getpid()}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    server = None
+    try:
+        store = Store(url)
+        ids = fill(store, args.records, args.seed)
+        people = People(store)
+        users = [(f"bench{k}", f"bench-pass-{k}") for k in range(args.clients)]
+        for u, p in users:
+            people.add_user(u, "reviewer", hash_password(p))
+        store.close()
+        port = _free_port()
+        env = {**os.environ, "FORENSICS_DATABASE_URL": url, "FORENSICS_SECRET_KEY": secrets.token_hex(16),
+               "FORENSICS_LOGIN_ATTEMPTS": "1000"}
+        server = subprocess.Popen([sys.executable, "-m", "forensics", "serve", "--port", str(port),
+                                   "--workers", str(args.workers)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                httpx.get(f"{base}/login", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        run_clients(base, users[:1], ids, 2, args.seed)  # warm up: imports, template compilation, pool
+        cpu0 = os.times()
+        t0 = time.perf_counter()
+        times = run_clients(base, users, ids, args.rounds, args.seed)
+        wall = time.perf_counter() - t0
+        total = sum(len(v) for v in times.values())
+        print(f"{args.records} records, {args.clients} concurrent clients, {total} requests in {wall:.1f} s "
+              f"({total / wall:.0f}/s); client CPU {os.times().user - cpu0.user:.1f} s")
+        base_p50 = quantiles(times["login page (baseline)"], n=100)[49]
+        worst = 0.0
+        print(f"{'route':24} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p50 / baseline':>15}")
+        for route, ms in times.items():
+            q = quantiles(ms, n=100)
+            if "baseline" not in route:
+                worst = max(worst, q[94])
+            print(f"{route:24} {len(ms):5d} {q[49]:8.1f} {q[94]:8.1f} {q[49] / base_p50:15.2f}")
+        print(json.dumps({"records": args.records, "clients": args.clients, "workers": args.workers}))
+        print(f"web_p95_ms={worst:.1f}")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+        if not args.keep:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+if __name__ == "__main__":
+    main()
