@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Text, and_, cast, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Text, cast, delete, func, insert, or_, select, update
 
 from forensics.store.people import audit
 from forensics.store.schema import (
@@ -157,7 +157,7 @@ class Reviews:
     def queue(self, *, verdict: str | None = None, code: str | None = None, seller: str | None = None,
               review: str = "open", since: datetime | None = None, until: datetime | None = None,
               after: tuple[int | None, str] | None = None, limit: int = 50) -> dict[str, Any]:
-        """One page of the queue, highest risk first (then evidence id), keyset-paginated.
+        """One page of the queue, highest risk first (then evidence id, descending), keyset-paginated.
 
         ``after`` is the (risk, evidence id) of the last row of the previous page. Rows carry no
         reading and no fields: the strongest finding in words, the number of linked uploads.
@@ -165,17 +165,14 @@ class Reviews:
         """
         filters = dict(verdict=verdict, code=code, seller=seller, review=review, since=since, until=until)
         q = self._filtered(select(*_QUEUE_COLUMNS), **filters)
-        if verdict == "error":
-            q = q.order_by(evidence.c.evidence_id)
-            if after:
-                q = q.where(evidence.c.evidence_id > after[1])
-        else:
-            q = q.order_by(evidence.c.risk.desc(), evidence.c.evidence_id)
-            if after and after[0] is not None:
-                q = q.where(or_(evidence.c.risk < after[0],
-                                and_(evidence.c.risk == after[0], evidence.c.evidence_id > after[1])))
         with self.store.transaction() as conn:
-            rows = conn.execute(q.limit(limit + 1)).all()
+            if verdict == "error":  # no risk: by evidence id
+                q = q.order_by(evidence.c.evidence_id)
+                if after:
+                    q = q.where(evidence.c.evidence_id > after[1])
+                rows = conn.execute(q.limit(limit + 1)).all()
+            else:
+                rows = _walk(conn, q, (after[0], after[1]) if after and after[0] is not None else None, limit + 1)
             counting = self._filtered(select(evidence.c.evidence_id), **filters)
             counted = counting.limit(COUNT_CAP + 1).subquery()
             count = int(conn.execute(select(func.count()).select_from(counted)).scalar_one())
@@ -193,16 +190,11 @@ class Reviews:
         """The open upload after this one in queue order (wrapping to the top), or None."""
         base = self._filtered(select(evidence.c.evidence_id), verdict=None, code=None, seller=None,
                               review="open", since=None, until=None)
-        base = base.where(evidence.c.evidence_id != evidence_id).order_by(evidence.c.risk.desc(),
-                                                                          evidence.c.evidence_id).limit(1)
+        base = base.where(evidence.c.evidence_id != evidence_id)
         with self.store.transaction() as conn:
-            if risk is not None:
-                after = base.where(or_(evidence.c.risk < risk,
-                                       and_(evidence.c.risk == risk, evidence.c.evidence_id > evidence_id)))
-                found = conn.execute(after).scalar()
-                if found:
-                    return found
-            return conn.execute(base).scalar()
+            rows = _walk(conn, base, (risk, evidence_id), 1) if risk is not None else []
+            rows = rows or _walk(conn, base, None, 1)  # past the end: from the top
+        return rows[0].evidence_id if rows else None
 
     def briefs(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Seller, verdict, risk, pages and upload time of some uploads (the related-uploads strip)."""
@@ -309,6 +301,26 @@ class Reviews:
         with self.store.transaction() as conn:
             rows = conn.execute(select(known_forgeries).order_by(known_forgeries.c.decided_at.desc())).all()
         return [dict(r._mapping, decided_at=_iso(r.decided_at)) for r in rows]
+
+
+#: the queue's order: highest risk first, then evidence id (both descending, so that the keyset
+#: pages walk the ``ix_evidence_queue`` index backwards, see :func:`_walk`)
+_QUEUE_ORDER = (evidence.c.risk.desc(), evidence.c.evidence_id.desc())
+
+
+def _walk(conn: Connection, q: Any, after: tuple[int, str] | None, limit: int) -> list[Any]:
+    """Rows of ``q`` in queue order after (risk, evidence id): the rest of that risk, then the
+    lower risks. Two plain range conditions rather than one row-value comparison, for which
+    PostgreSQL's planner guesses one row and then sorts the whole remainder instead of walking
+    the index."""
+    q = q.order_by(*_QUEUE_ORDER)
+    if after is None:
+        return conn.execute(q.limit(limit)).all()
+    risk, evidence_id = after
+    rows = conn.execute(q.where(evidence.c.risk == risk, evidence.c.evidence_id < evidence_id).limit(limit)).all()
+    if len(rows) < limit:
+        rows += conn.execute(q.where(evidence.c.risk < risk).limit(limit - len(rows))).all()
+    return rows
 
 
 def _planner_rows(conn: Connection, query: Any) -> int:

@@ -283,3 +283,6 @@ known_forgeries = Table(
     Column("decided_at", DateTime(timezone=True), nullable=False),
     Column("reason", String(64), nullable=False),
 )
+
+#: the review queue walks uploads by risk, then id, backwards (keyset pagination, no OFFSET)
+Index("ix_evidence_queue", evidence.c.risk, evidence.c.evidence_id)

@@ -86,8 +86,9 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reason", sa.String(64), nullable=False),
     )
-    # the queue walks uploads by risk, highest first, then id (keyset pagination, no OFFSET)
-    op.create_index("ix_evidence_queue", "evidence", [sa.text("risk DESC"), "evidence_id"])
+    # the queue walks uploads by risk, highest first, then id: this index backwards (keyset
+    # pagination with one row-value comparison, no OFFSET)
+    op.create_index("ix_evidence_queue", "evidence", ["risk", "evidence_id"])
 
 
 def downgrade() -> None:
