@@ -127,6 +127,22 @@ def fill(store: Store, records: int, seed: int) -> list[str]:
     return with_reading
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo += [int(c) for c in open(f"/proc/{p}/task/{task}/children").read().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -226,13 +242,16 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
         run_clients(base, users[:1], ids, 2, args.seed)  # warm up: imports, template compilation, pool
-        cpu0 = os.times()
+        cpu0, server0, load0 = os.times(), _cpu_seconds(server.pid), os.getloadavg()[0]
         t0 = time.perf_counter()
         times = run_clients(base, users, ids, args.rounds, args.seed)
         wall = time.perf_counter() - t0
         total = sum(len(v) for v in times.values())
+        server_cpu = _cpu_seconds(server.pid) - server0
         print(f"{args.records} records, {args.clients} concurrent clients, {total} requests in {wall:.1f} s "
-              f"({total / wall:.0f}/s); client CPU {os.times().user - cpu0.user:.1f} s")
+              f"({total / wall:.0f}/s); app CPU {server_cpu:.1f} s ({server_cpu / total * 1000:.1f} ms a "
+              f"request), client CPU {os.times().user - cpu0.user:.1f} s; load average "
+              f"{load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         base_p50 = quantiles(times["login page (baseline)"], n=100)[49]
         worst = 0.0
         print(f"{'route':24} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p50 / baseline':>15}")

@@ -39,6 +39,17 @@ def audit(conn: Connection, *, actor: str, role: str, action: str, object_type: 
     return int(result.inserted_primary_key[0])
 
 
+def audit_rows(conn: Connection, *, object_type: str | None = None, object_id: str | None = None,
+               limit: int = 200) -> list[dict[str, Any]]:
+    """Audit rows, newest first, optionally of one object (inside the caller's transaction)."""
+    q = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    if object_type:
+        q = q.where(audit_log.c.object_type == object_type)
+    if object_id:
+        q = q.where(audit_log.c.object_id == object_id)
+    return [_audit_json(r) for r in conn.execute(q).all()]
+
+
 def _audit_json(row: Any) -> dict[str, Any]:
     return {"id": row.id, "at": _iso(row.at), "actor": row.actor, "role": row.role, "action": row.action,
             "object_type": row.object_type, "object_id": row.object_id, "before": row.before,
@@ -129,13 +140,8 @@ class People:
     def audit_rows(self, *, object_type: str | None = None, object_id: str | None = None,
                    limit: int = 200) -> list[dict[str, Any]]:
         """Audit rows, newest first, optionally of one object."""
-        q = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-        if object_type:
-            q = q.where(audit_log.c.object_type == object_type)
-        if object_id:
-            q = q.where(audit_log.c.object_id == object_id)
         with self.store.transaction() as conn:
-            return [_audit_json(r) for r in conn.execute(q).all()]
+            return audit_rows(conn, object_type=object_type, object_id=object_id, limit=limit)
 
     def record_audit(self, **values: Any) -> int:
         """Append one audit row in its own transaction (a login, a refused request)."""

@@ -188,26 +188,49 @@ class Reviews:
 
     def next_after(self, evidence_id: str, risk: int | None) -> str | None:
         """The open upload after this one in queue order (wrapping to the top), or None."""
+        with self.store.transaction() as conn:
+            return self._next(conn, evidence_id, risk)
+
+    def _next(self, conn: Connection, evidence_id: str, risk: int | None) -> str | None:
         base = self._filtered(select(evidence.c.evidence_id), verdict=None, code=None, seller=None,
                               review="open", since=None, until=None)
         base = base.where(evidence.c.evidence_id != evidence_id)
-        with self.store.transaction() as conn:
-            rows = _walk(conn, base, (risk, evidence_id), 1) if risk is not None else []
-            rows = rows or _walk(conn, base, None, 1)  # past the end: from the top
+        rows = _walk(conn, base, (risk, evidence_id), 1) if risk is not None else []
+        rows = rows or _walk(conn, base, None, 1)  # past the end: from the top
         return rows[0].evidence_id if rows else None
 
     def briefs(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Seller, verdict, risk, pages and upload time of some uploads (the related-uploads strip)."""
-        if not ids:
-            return {}
         with self.store.transaction() as conn:
-            rows = conn.execute(select(evidence.c.evidence_id, evidence.c.seller_id, evidence.c.verdict,
-                                       evidence.c.risk, evidence.c.pages, evidence.c.uploaded_at,
-                                       evidence.c.status)
-                                .where(evidence.c.evidence_id.in_(ids))).all()
-        return {r.evidence_id: {"evidence_id": r.evidence_id, "seller_id": r.seller_id, "verdict": r.verdict,
-                                "risk": r.risk, "pages": r.pages, "status": r.status,
-                                "uploaded_at": _iso(r.uploaded_at)} for r in rows}
+            return _briefs(conn, ids)
+
+    def evidence_page(self, evidence_id: str) -> dict[str, Any] | None:
+        """Everything the evidence page shows, read in one transaction: ``record``, ``pages``
+        (the reading's page sizes, without its text), ``archived`` (earlier analyses),
+        ``audit`` (people's actions on it, oldest first), ``briefs`` of the related uploads and
+        ``next`` (the next open upload of the queue). None when there is no such upload."""
+        from forensics.store.people import audit_rows
+        from forensics.store.schema import evidence_history, readings
+
+        with self.store.transaction() as conn:
+            row = conn.execute(select(evidence).where(evidence.c.evidence_id == evidence_id)).first()
+            if row is None:
+                return None
+            record = self.store._record_from_row(conn, row)  # the record exactly as Store.get has it
+            pages = conn.execute(select(readings.c.pages).where(readings.c.evidence_id == evidence_id)).scalar()
+            archived = conn.execute(select(evidence_history.c.record, evidence_history.c.archived_at)
+                                    .where(evidence_history.c.evidence_id == evidence_id)
+                                    .order_by(evidence_history.c.id)).all()
+            related = list(dict.fromkeys(r for f in record.get("findings") or [] for r in f.get("related") or []
+                                         if r != evidence_id))
+            return {
+                "record": record,
+                "pages": [{k: p.get(k) for k in ("page", "width", "height", "source")} for p in pages or []],
+                "archived": [dict(a.record, archived_at=_iso(a.archived_at)) for a in archived],
+                "audit": list(reversed(audit_rows(conn, object_type="evidence", object_id=evidence_id))),
+                "briefs": _briefs(conn, related),
+                "next": self._next(conn, evidence_id, record.get("risk")),
+            }
 
     def review(self, evidence_id: str) -> dict[str, Any] | None:
         with self.store.transaction() as conn:
@@ -306,6 +329,17 @@ class Reviews:
 #: the queue's order: highest risk first, then evidence id (both descending, so that the keyset
 #: pages walk the ``ix_evidence_queue`` index backwards, see :func:`_walk`)
 _QUEUE_ORDER = (evidence.c.risk.desc(), evidence.c.evidence_id.desc())
+
+
+def _briefs(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    rows = conn.execute(select(evidence.c.evidence_id, evidence.c.seller_id, evidence.c.verdict, evidence.c.risk,
+                               evidence.c.pages, evidence.c.uploaded_at, evidence.c.status)
+                        .where(evidence.c.evidence_id.in_(ids))).all()
+    return {r.evidence_id: {"evidence_id": r.evidence_id, "seller_id": r.seller_id, "verdict": r.verdict,
+                            "risk": r.risk, "pages": r.pages, "status": r.status,
+                            "uploaded_at": _iso(r.uploaded_at)} for r in rows}
 
 
 def _walk(conn: Connection, q: Any, after: tuple[int, str] | None, limit: int) -> list[Any]:

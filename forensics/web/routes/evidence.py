@@ -20,18 +20,17 @@ def _record(request: Request, evidence_id: str) -> dict:
     return record
 
 
-def _history(request: Request, record: dict) -> list[dict]:
+def _history(record: dict, archived: list[dict], audit: list[dict]) -> list[dict]:
     """Analyses (earlier ones archived when the bytes changed, then the current) and people's
     actions on this upload, oldest first."""
-    s = web(request)
     items = [{"at": old.get("analyzed_at") or old.get("archived_at"), "kind": "analysis",
               "text": f"Analysed: {old.get('verdict')} (risk {old.get('risk')}), file {str(old.get('sha256'))[:12]}…"}
-             for old in s.store.history(record["evidence_id"])]
+             for old in archived]
     if record.get("analyzed_at"):
         items.append({"at": record["analyzed_at"], "kind": "analysis",
                       "text": f"Analysed: {record.get('verdict')} (risk {record.get('risk')}) "
                               f"by {record.get('analyzer_version')}"})
-    for a in reversed(s.people.audit_rows(object_type="evidence", object_id=record["evidence_id"])):
+    for a in audit:
         after = a.get("after") or {}
         if a["action"] == "decide":
             text = f"{a['actor']} ({a['role']}) decided {after.get('status')}, reason {a['reason']}"
@@ -46,7 +45,7 @@ def _history(request: Request, record: dict) -> list[dict]:
         elif a["action"] == "allowlist_remove":
             text = f"{a['actor']} ({a['role']}) removed the shop's-own-template entry"
         else:
-            text = f"{a['actor']} ({a['role']}): {views._words(a['action'])}"
+            text = f"{a['actor']} ({a['role']}): {a['action'].replace('_', ' ')}"
         items.append({"at": a["at"], "kind": "decision", "text": text, "audit_id": a["id"]})
     return sorted(items, key=lambda i: str(i["at"]))
 
@@ -54,20 +53,20 @@ def _history(request: Request, record: dict) -> list[dict]:
 @router.get("/evidence/{evidence_id}", include_in_schema=False)
 def evidence_page(request: Request, evidence_id: str, decided: str | None = None,
                   user: User = Depends(require("reviewer"))) -> Response:
-    s = web(request)
-    record = _record(request, evidence_id)
-    reading = s.store.reading(evidence_id)
+    data = web(request).reviews.evidence_page(evidence_id)
+    if data is None:
+        raise HTTPException(404, f"No evidence {evidence_id!r}.")
+    record = data["record"]
     findings = views.sorted_findings(record)
     boxes = views.finding_boxes(record, findings) + views.field_boxes(record)
     related = views.related_ids(record)
-    briefs = s.reviews.briefs(related)
     boxed = {b.id for b in boxes}
     return page(request, "evidence.html", user, r=record, findings=findings, boxed=boxed,
-                pages=views.pages_of(record, reading, boxes), checks=views.checks_by_outcome(record.get("checks")),
-                traces=views.traces(record), related=[briefs[i] for i in related if i in briefs],
-                comparable=views.COMPARABLE_CODES, history=_history(request, record),
-                statuses=STATUSES, reasons=REASONS, decided=decided,
-                next_id=s.reviews.next_after(evidence_id, record.get("risk")))
+                pages=views.pages_of(record, {"pages": data["pages"]}, boxes),
+                checks=views.checks_by_outcome(record.get("checks")), traces=views.traces(record),
+                related=[data["briefs"][i] for i in related if i in data["briefs"]],
+                comparable=views.COMPARABLE_CODES, history=_history(record, data["archived"], data["audit"]),
+                statuses=STATUSES, reasons=REASONS, decided=decided, next_id=data["next"])
 
 
 @router.get("/evidence/{evidence_id}/compare/{other_id}", include_in_schema=False)
@@ -99,14 +98,13 @@ def decide(request: Request, evidence_id: str, status: str = Form(...), reason: 
            comment: str = Form(""), own_template: str | None = Form(None), then: str = Form("stay"),
            user: User = Depends(require("reviewer"))) -> Response:
     s = web(request)
-    record = _record(request, evidence_id)
     try:
         s.reviews.decide(evidence_id, status, reason, comment, actor=user.name, role=user.role,
                          request_id=request.state.request_id, own_template=bool(own_template))
     except ValueError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise HTTPException(404 if str(exc).startswith("no evidence") else 400, str(exc)) from None
     if then == "next":
-        nxt = s.reviews.next_after(evidence_id, record.get("risk"))
+        nxt = s.reviews.next_after(evidence_id, _record(request, evidence_id).get("risk"))
         if nxt:
             return RedirectResponse(f"/evidence/{nxt}?decided={evidence_id}", status_code=303)
         return RedirectResponse("/queue", status_code=303)
