@@ -35,9 +35,9 @@ def serve(
 
     settings = get_settings()
     if workers > 1 and not settings.secret_key:
-        _fail("--workers above 1 needs FORENSICS_SECRET_KEY (a long random string): each process would "
+        fail("--workers above 1 needs FORENSICS_SECRET_KEY (a long random string): each process would "
               "otherwise sign sessions with its own key", ExitCode.bad_args)
-    _store(settings).close()  # migrate once, before any worker starts
+    open_store(settings).close()  # migrate once, before any worker starts
     err.print(f"Serving {settings.database_url} on http://{host}:{port} (Ctrl-C stops).")
     if workers > 1:
         uvicorn.run("forensics.web.app:app_from_env", factory=True, workers=workers, host=host, port=port,

@@ -87,6 +87,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)
+    # operators' endpoints, no login (Prometheus scrapes them; they carry route names, no data):
+    # /metrics, /healthz, /readyz and per-request metrics
+    from forensics.observability.http_metrics import instrument
+
+    instrument(app, settings)
 
     @app.middleware("http")
     async def request_id_and_headers(request: Request, call_next: Any) -> Response:
