@@ -156,14 +156,21 @@ def test_markup_read_off_a_receipt_renders_inert(page, served):
     assert dialogs == []
 
 
-def test_pages_send_a_content_security_policy_without_inline_script(page, served):
+def test_pages_send_a_content_security_policy_and_break_none_of_it(page, served):
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     login(page, served)
     response = page.goto(f"{served.url}/evidence/W1")
+    page.wait_for_load_state("networkidle")
     headers = response.headers
     assert "script-src 'self'" in headers["content-security-policy"]
     assert "unsafe-inline" not in headers["content-security-policy"]
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["x-frame-options"] == "DENY"
+    page.goto(f"{served.url}/evidence/W2/compare/W1")
+    page.wait_for_load_state("networkidle")
+    # a CSP violation (an inline script or style) or a missing file shows as a console error
+    assert errors == []
 
 
 def test_screenshots_of_failures_are_configured(pytestconfig):
