@@ -41,6 +41,17 @@ def chromium_path() -> str | None:
     return shutil.which("chromium")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _browser_address_space() -> None:
+    """Lift a soft address-space limit an earlier test left on this process before the browser
+    starts (an in-process dramatiq worker applies FORENSICS_WORKER_MEMORY_MB to the process it
+    boots in): Chromium reserves far more virtual memory than it uses and dies (SIGTRAP) under it."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     """pytest-playwright's launch arguments with Debian's chromium."""
