@@ -138,6 +138,25 @@ class _Indexes:
             analysis.memo[key] = (self.last_id, found)
             return found
 
+    def nearest(self, analysis: Analysis, name: str, value: int, k: int, max_distance: int) -> list[tuple[int, int]]:
+        """The ``k`` nearest stored (id, distance) within ``max_distance``, by (distance, id);
+        repeated for one upload, only rows added since are scanned (the k nearest of the old
+        answer and the new rows are the k nearest of all)."""
+        key = ("nearest", name, value, k, max_distance)
+        with self.lock:
+            known = analysis.memo.get(key)
+            if known is not None:
+                upto, found = known
+                extra = self._since(name, upto, value, max_distance)
+                if extra is not None:
+                    found = sorted(found + extra, key=lambda x: (x[1], x[0]))[:k]
+                    analysis.memo[key] = (self.last_id, found)
+                    return found
+            ids, dists = getattr(self, name).nearest(value, k, max_distance)
+            found = list(zip(ids.tolist(), dists.tolist(), strict=True))
+            analysis.memo[key] = (self.last_id, found)
+            return found
+
     def _since(self, name: str, upto: int, value: int, radius: int) -> list[tuple[int, int]] | None:
         """Hits among rows with id > ``upto``; None when they are no longer all kept apart."""
         chunks = self.recent.get(name, [])
@@ -252,21 +271,27 @@ def _candidate_ids(idx: _Indexes, analysis: Analysis, view: Any, fp: Any, text_h
                    dt_key: str | None, me: str, radius: int) -> list[int]:
     """Fingerprint ids worth aligning with page ``fp``, best first: the nearest by text (the
     most specific source, and the one crops cannot move), then by pixel hash, then the pages
-    sharing the date and total, then the few nearest by pixel hash beyond the radius."""
-    # one search per hash reaches both the radius and the nearest pages beyond it
+    sharing the date and total, then the few nearest by pixel hash beyond the radius (at most
+    :data:`WIDE_PIXEL_RADIUS`): a k-nearest query, not a scan of that wide radius."""
     near: dict[int, int] = {}
     for name, value in (("phash", fp.phash), ("dhash", fp.dhash)):
-        for fid, dist in idx.search(analysis, name, value, max(radius, WIDE_PIXEL_RADIUS)):
+        for fid, dist in idx.search(analysis, name, value, radius):
             near[fid] = min(dist, near.get(fid, 99))
-    by_distance = sorted(near, key=lambda i: (near[i], i))
     ordered: list[int] = []
     if text_hash is not None:
         ordered += [fid for fid, _ in idx.search(analysis, "text", text_hash, TEXT_RADIUS)[:TEXT_CANDIDATES]]
-    ordered += [fid for fid in by_distance if near[fid] <= radius]
+    ordered += sorted(near, key=lambda i: (near[i], i))
     if fp.page == 1 and dt_key:
         ordered += [row.id for row in view.evidence_with("date_total_key", dt_key, exclude=me)]
     seen = set(ordered)
-    nearest = [fid for fid in by_distance if fid not in seen]
+    # the first few pages by (nearest of the two distances, id) that are not candidates yet:
+    # each is among the k nearest of the hash that gives its distance, for k this large
+    k = NEAREST_PIXEL_CANDIDATES + 8 + len(seen)
+    wide: dict[int, int] = {}
+    for name, value in (("phash", fp.phash), ("dhash", fp.dhash)):
+        for fid, dist in idx.nearest(analysis, name, value, k, WIDE_PIXEL_RADIUS):
+            wide[fid] = min(dist, wide.get(fid, 99))
+    nearest = [fid for fid in sorted(wide, key=lambda i: (wide[i], i)) if fid not in seen]
     if nearest:  # other uploads' pages only (this upload's own rows exist when re-analysed)
         rows = view.fingerprint_rows(nearest[: NEAREST_PIXEL_CANDIDATES + 8])
         others = {r.id for r in rows if r.evidence_id != me}
