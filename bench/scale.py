@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import multiprocessing
 import os
 import random
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -121,22 +123,22 @@ def populate(url: str, size: int, bases: list[dict], skew: np.ndarray, rng: rand
     import psycopg
 
     shops = [f"shop{i:04d}" for i in range(2000)]
-    weights = [1 / (i + 1) for i in range(len(shops))]
+    cum = list(itertools.accumulate(1 / (i + 1) for i in range(len(shops))))
     half = [max(0, int(x) // 2) for x in skew]
     ev, fp, se, im, rel = (io.StringIO() for _ in range(5))
     for i in range(size):
         b = bases[i % len(bases)]
         eid, seller = f"P{i:08d}", f"S{rng.randrange(size // 20 + 1):06d}"
         at = (T0 + timedelta(seconds=i)).isoformat()
-        shop = rng.choices(shops, weights)[0]
-        ev.write(f"{eid}\t{seller}\tanalyzed\tclean\t0\t{secrets.token_hex(32)}\timage/jpeg\t1\t{b['path']}\t{at}\t"
+        shop = rng.choices(shops, cum_weights=cum)[0]
+        ev.write(f"{eid}\t{seller}\tanalyzed\tclean\t0\t{rng.getrandbits(256):064x}\timage/jpeg\t1\t{b['path']}\t{at}\t"
                  f"{{}}\t[]\t[]\t{{}}\t1\t{at}\n")
         text = "\\N" if b["text"] is None else str(to_signed64(flip(rng, b["text"], rng.choice(half))))
         text_version = "\\N" if b["text"] is None else TEXT_HASH_VERSION
         date_total = f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}|{rng.randrange(1, 500)}.{rng.randrange(100):02d}"
         fp.write(f"{eid}\t{seller}\t1\t{FINGERPRINT_VERSION}\t{to_signed64(flip(rng, b['phash'], rng.choice(half)))}\t"
                  f"{to_signed64(flip(rng, b['dhash'], rng.choice(half)))}\t{to_signed64(b['layout'])}\t"
-                 f"{secrets.token_hex(32)}\t{secrets.token_hex(32)}\t{date_total}\t{text}\t{text_version}\n")
+                 f"{rng.getrandbits(256):064x}\t{rng.getrandbits(256):064x}\t{date_total}\t{text}\t{text_version}\n")
         serial = f"INV{rng.randrange(10**7):07d}"
         se.write(f"name:{shop}\t{serial}\t{eid}\t{seller}\t\\N\t\\N\t{at}\t{serial[-6:]}\tname:{shop}\t\\N\t\\N\n")
         im.write(f"{eid}\t{seller}\t\\N\tname:{shop}\t\\N\t\\N\t{at}\n")
@@ -234,6 +236,7 @@ def main() -> None:
     print(f"real pages: {len(bases)}; pHash distance between real pages: p5={np.percentile(skew, 5):.0f} "
           f"p50={np.percentile(skew, 50):.0f} p95={np.percentile(skew, 95):.0f}")
     sizes = [int(s) for s in args.sizes.split(",")]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # still drop the databases
     admin = psycopg.connect(POSTGRES, autocommit=True)
     urls: list[str] = []
     results = {}
