@@ -5,14 +5,14 @@ per id prefix, bumped with UPDATE ... RETURNING, costs the same at any size and 
 two transactions at once. Seeded from the ids already on file.
 
 Revision ID: 0010_scale
-Revises: 0007
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_scale"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
