@@ -1,21 +1,33 @@
-"""Seconds per receipt: `forensics ingest` (the whole analysis) vs the bare `tesseract` CLI.
+"""CPU per upload through the whole analysis, paired with a bare OCR or text extraction.
 
-Run by hand, not by CI::
+Run by hand, not by CI (needs PostgreSQL; makes and drops its own database)::
 
-    .venv/bin/python bench/ingest.py [--n 40] [--engine auto|tesserocr|pytesseract]
+    OMP_THREAD_LIMIT=1 .venv/bin/python bench/ingest.py [--n 40] [--store 10000]
+    OMP_THREAD_LIMIT=1 .venv/bin/python bench/ingest.py --pdf [--n 47]
 
-Uses the first N receipt scans of ../shared/datasets/sroie-dev when present, else generated
-receipts (fixtures). Both sides run on one core (OMP_THREAD_LIMIT=1), sequentially, on the same
-images, in this run; the baseline is `tesseract IMAGE stdout --psm 6` per image, which is what a
-bare OCR costs including its process start-up. The last line is
-``ingest_s_per_receipt=X tesseract_cli_s_per_receipt=Y ratio=Z``.
+Both sides run in CPU time (user + system), one core, interleaved upload by upload (which side
+goes first alternates), in this run:
+
+- receipts (default): ``analyse`` in this process (decode, OCR, fields, hashes, detectors,
+  linking, store) against the bare ``tesseract IMAGE stdout --psm 6`` (its child CPU time), on
+  the first N receipt scans of ../shared/datasets/sroie-dev (else generated receipts). Last
+  line ``ingest_cpu_s_per_receipt=X tesseract_cli_cpu_s_per_receipt=Y ratio=Z``.
+- ``--pdf``: ``analyse`` of the text PDFs of ../shared/datasets/invoices-pdf-dev against
+  pypdfium2 reading their text layer alone; also the CPU of the full-page OCR the text-layer
+  check ran before (up to 3 pages a file), to show ingest with it. Last line
+  ``ingest_pages_per_cpu_s=X pypdfium2_pages_per_cpu_s=Y ratio=Z``.
+
+The store is PostgreSQL holding ``--store`` records first (written directly, as bench/scale.py
+writes them: real page hashes of sroie-dev perturbed, serials, issuer marks, relations); the
+database server's CPU is not counted.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
+import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -24,15 +36,15 @@ from pathlib import Path
 
 os.environ["OMP_THREAD_LIMIT"] = "1"
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 SROIE = ROOT.parent / "shared" / "datasets" / "sroie-dev"
+PDFS = ROOT.parent / "shared" / "datasets" / "invoices-pdf-dev"
 
 
 def images(n: int, work: Path) -> list[Path]:
     if SROIE.is_dir():
         return sorted(SROIE.glob("*.jpg"))[:n]
-    sys.path.insert(0, str(ROOT))
-    import random
-
     from fixtures.receipts import make_receipt_data, make_shop, render_receipt
 
     rng = random.Random(1)
@@ -46,40 +58,112 @@ def images(n: int, work: Path) -> list[Path]:
     return out
 
 
+def child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def tesseract_cpu(path: Path) -> float:
+    before = child_cpu()
+    subprocess.run(["tesseract", str(path), "stdout", "--psm", "6"], check=True, capture_output=True, timeout=120)
+    return child_cpu() - before
+
+
+def pdfium_cpu(path: Path) -> tuple[float, int]:
+    import pypdfium2 as pdfium
+
+    t0 = time.process_time()
+    pdf = pdfium.PdfDocument(path.read_bytes())
+    pages = len(pdf)
+    for i in range(pages):
+        tp = pdf[i].get_textpage()
+        tp.get_text_range()
+        tp.close()
+    pdf.close()
+    return time.process_time() - t0, pages
+
+
+def full_ocr_cpu(path: Path, settings) -> float:  # noqa: ANN001
+    """CPU of what the text-layer check did before: OCR of up to 3 text pages in full."""
+    from forensics.documents import load_document
+    from forensics.ocr import read_page
+
+    doc = load_document(path.read_bytes(), claimed_type=None, settings=settings)
+    t0 = time.process_time()
+    for page in [p for p in doc.pages if p.has_text_layer and p.image is not None][:3]:
+        read_page(page.number, page.image, settings)
+    return time.process_time() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=40, help="number of receipts")
+    ap.add_argument("--n", type=int, default=40, help="number of uploads")
+    ap.add_argument("--store", type=int, default=10_000, help="records in the store before the uploads")
+    ap.add_argument("--pdf", action="store_true", help="text PDFs against pypdfium2's text extraction")
     ap.add_argument("--engine", default="auto", help="FORENSICS_OCR_ENGINE for the ingest side")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        imgs = images(args.n, work)
-        started = time.perf_counter()
-        for p in imgs:
-            subprocess.run(["tesseract", str(p), "stdout", "--psm", "6"], check=True,
-                           capture_output=True, timeout=120)
-        cli_s = (time.perf_counter() - started) / len(imgs)
+    import psycopg
+    import scale
 
-        manifest = work / "MANIFEST.csv"
-        with manifest.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["evidence_id", "seller_id", "path"])
-            for i, p in enumerate(imgs):
-                w.writerow([f"B{i:04d}", f"S{i % 7}", str(p)])
-        env = dict(os.environ, FORENSICS_DATABASE_URL=f"sqlite:///{work / 'bench.db'}",
-                   FORENSICS_BLOB_ROOT="/", FORENSICS_OCR_ENGINE=args.engine, FORENSICS_BROKER_URL="")
-        started = time.perf_counter()
-        run = subprocess.run([sys.executable, "-m", "forensics", "ingest", str(manifest), "--json"],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
-        ingest_s = (time.perf_counter() - started) / len(imgs)
-        if run.returncode not in (0, 3):
-            sys.exit(f"ingest failed: {run.stderr[-2000:]}")
-    print(f"receipts: {len(imgs)} from {'sroie-dev' if SROIE.is_dir() else 'generated fixtures'}; "
-          f"engine {args.engine}; one core")
-    print(f"bare tesseract CLI (psm 6, OCR only):       {cli_s:.3f} s/receipt")
-    print(f"forensics ingest (decode, OCR, fields, hashes, detectors, linking, store, process start): "
-          f"{ingest_s:.3f} s/receipt")
-    print(f"ingest_s_per_receipt={ingest_s:.3f} tesseract_cli_s_per_receipt={cli_s:.3f} ratio={ingest_s / cli_s:.2f}")
+    from forensics.detectors.duplicates import indexes_for
+    from forensics.pipeline import analyse
+    from forensics.settings import Settings
+    from forensics.store import Store
+    from forensics.store.view import RegistryView
+
+    admin = psycopg.connect(scale.POSTGRES, autocommit=True)
+    url = scale.new_database(admin)
+    try:
+        Store(url).close()
+        if args.store and SROIE.is_dir():
+            scans = sorted(SROIE.glob("*.jpg"))
+            bases = scale.real_bases(scans[60:160])
+            scale.populate(url, args.store, bases, scale.measured_skew(bases), random.Random(5))
+        settings = Settings(database_url=url, blob_root="/", ocr_engine=args.engine)
+        store = Store(url, migrate=False)
+        with store.transaction() as conn:  # worker start, not per upload
+            indexes_for(url).catch_up(RegistryView(store, conn))
+        with tempfile.TemporaryDirectory() as tmp:
+            files = sorted(PDFS.glob("*.pdf"))[:args.n] if args.pdf else images(args.n, Path(tmp))
+            ours, base, pages, removed = 0.0, 0.0, 0, 0.0
+            for i, p in enumerate(files):
+                def mine(i=i, p=p) -> float:  # noqa: ANN001
+                    t0 = time.process_time()
+                    analyse({"evidence_id": f"B{i:05d}", "seller_id": f"S{i % 7}", "blob": str(p),
+                             "uploaded_at": "2025-01-01T00:00:00Z"}, store, settings)
+                    return time.process_time() - t0
+                if args.pdf:
+                    other = lambda p=p: pdfium_cpu(p)  # noqa: E731
+                else:
+                    other = lambda p=p: (tesseract_cpu(p), 1)  # noqa: E731
+                if i % 2:
+                    b, n = other()
+                    o = mine()
+                else:
+                    o = mine()
+                    b, n = other()
+                ours += o
+                base += b
+                pages += n
+                if args.pdf:
+                    removed += full_ocr_cpu(p, settings)
+        store.close()
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        admin.close()
+    print(f"uploads: {len(files)} ({pages} pages) from {'invoices-pdf-dev' if args.pdf else 'sroie-dev'}; "
+          f"store held {args.store} records; engine {args.engine}; CPU time, one core, interleaved")
+    if args.pdf:
+        print(f"forensics ingest: {pages / ours:.2f} pages per CPU second; pypdfium2 text only: {pages / base:.1f}; "
+              f"ingest with the full-page OCR the text-layer check used to run: {pages / (ours + removed):.2f} "
+              f"(speed-up {(ours + removed) / ours:.2f}x)")
+        print(f"ingest_pages_per_cpu_s={pages / ours:.2f} pypdfium2_pages_per_cpu_s={pages / base:.1f} "
+              f"ratio={(pages / ours) / (pages / base):.4f}")
+    else:
+        print(f"bare tesseract CLI (psm 6): {base / len(files):.3f} CPU s/receipt; forensics ingest "
+              f"(everything, in process): {ours / len(files):.3f} CPU s/receipt")
+        print(f"ingest_cpu_s_per_receipt={ours / len(files):.3f} tesseract_cli_cpu_s_per_receipt="
+              f"{base / len(files):.3f} ratio={ours / base:.2f}")
 
 
 if __name__ == "__main__":

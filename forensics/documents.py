@@ -38,7 +38,7 @@ from forensics.errors import (
     UnsupportedMedia,
 )
 from forensics.model import Document, Page
-from forensics.pdf import page_to_bitmap, read_pdf_info, text_layer_words
+from forensics.pdf import overlay_boxes, page_to_bitmap, read_pdf_info, text_layer_words
 from forensics.settings import Settings
 
 #: how far into the file a PDF header may start (bytes); Acrobat tolerates junk before it
@@ -286,6 +286,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings) -> Pag
             words = text_layer_words(textpage, to_px, image.width, image.height)
         finally:
             textpage.close()
+        overlays = overlay_boxes(page, to_px) if words else ()
         return Page(
             number=index + 1,
             width=image.width,
@@ -293,6 +294,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings) -> Pag
             image=image,
             dpi=dpi,
             text_words=words,
+            overlays=overlays,
         )
     finally:
         page.close()

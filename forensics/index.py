@@ -44,6 +44,9 @@ TAIL_MERGE_FRACTION = 0.125
 #: a random gather costs several times a sequential scan step (skewed-hash guard)
 CANDIDATE_GUARD_FRACTION = 0.05
 
+#: radii tried in turn by :meth:`HammingIndex.nearest` before its ``max_distance``
+KNN_RADII = (4, 8, 12, 16)
+
 _U64 = np.uint64
 _INT32_MAX = np.iinfo(np.int32).max
 _INT32_MIN = np.iinfo(np.int32).min
@@ -70,6 +73,17 @@ def _layout(n: int) -> list[tuple[int, int]]:
         top -= w
         out.append((top, w))
     return out
+
+
+def smallest(ids: np.ndarray, dists: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` smallest (distance, id) pairs, in that order (ties broken by id)."""
+    if len(ids) > k:
+        # every pair at or below the k-th smallest distance, then an exact order of those few
+        cut = np.partition(dists, k - 1)[k - 1]
+        keep = dists <= cut
+        ids, dists = ids[keep], dists[keep]
+    order = np.lexsort((ids, dists))[:k]
+    return ids[order], dists[order]
 
 
 def scan(hashes: np.ndarray, query: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,8 +198,13 @@ class HammingIndex:
 
     def search(self, query: int, radius: int) -> list[tuple[int, int]]:
         """Every stored (id, distance) with distance <= ``radius``, nearest first."""
+        ids, dists = self.search_arrays(query, radius)
+        return list(zip(ids.tolist(), dists.tolist(), strict=True))
+
+    def search_arrays(self, query: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` as arrays (ids int64, distances int64), by (distance, id)."""
         if radius < 0:
-            return []
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         query = int(query) & 0xFFFFFFFFFFFFFFFF
         pos, dist = self._search_main(query, radius)
         ids = [self._ids[pos].astype(np.int64)]
@@ -198,7 +217,32 @@ class HammingIndex:
         all_ids = np.concatenate(ids)
         all_d = np.concatenate(dists).astype(np.int64)
         order = np.lexsort((all_ids, all_d))
-        return list(zip(all_ids[order].tolist(), all_d[order].tolist(), strict=True))
+        return all_ids[order], all_d[order]
+
+    def nearest(self, query: int, k: int, max_distance: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest stored (ids, distances) within ``max_distance``, by (distance, id):
+        exact. Range searches of growing radius stop as soon as ``k`` are found, so a page with
+        close neighbours never pays for the wide radius, and no more than ``k`` leave numpy."""
+        if k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        ids = dists = np.empty(0, dtype=np.int64)
+        for radius in [r for r in KNN_RADII if r < max_distance] + [max_distance]:
+            ids, dists = self._range_unsorted(query, radius)
+            if len(ids) >= k:
+                break
+        return smallest(ids, dists, k)
+
+    def _range_unsorted(self, query: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        query = int(query) & 0xFFFFFFFFFFFFFFFF
+        pos, dist = self._search_main(query, radius)
+        ids = [self._ids[pos].astype(np.int64)]
+        dists = [dist.astype(np.int64)]
+        tail_ids, tail_hashes = self._tail()
+        if len(tail_hashes):
+            tpos, tdist = scan(tail_hashes, query, radius)
+            ids.append(tail_ids[tpos])
+            dists.append(tdist.astype(np.int64))
+        return np.concatenate(ids), np.concatenate(dists)
 
     def _search_main(self, query: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
         n = len(self._hashes)

@@ -88,15 +88,15 @@ def similar(store: Store, settings: Settings, data: bytes, *, radius: int | None
     from forensics.detectors.duplicates import indexes_for, page_image
     from forensics.documents import load_document
     from forensics.fingerprints import fingerprint_page, from_signed64, hamming
-    from forensics.pipeline import LinkView
+    from forensics.store.view import RegistryView
 
     radius = settings.hash_radius if radius is None else radius
     doc = load_document(data, claimed_type=None, settings=settings)
     out: dict[tuple[str, int, int], dict[str, Any]] = {}
     with store.transaction() as conn:
+        view = RegistryView(store, conn)
         idx = indexes_for(store.url)
-        idx.catch_up(conn)
-        view = LinkView(store, conn)
+        idx.catch_up(view)
         for page in doc.pages:
             if page.image is None:
                 continue

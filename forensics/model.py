@@ -84,6 +84,9 @@ class Page:
     image: Image.Image | None = None
     dpi: int = 300
     text_words: tuple[Word, ...] | None = None
+    #: PDF pages: boxes (pixels) where an image or filled shape is painted over earlier text,
+    #: the only places the render can show something other than the text layer
+    overlays: tuple[Box, ...] = ()
 
     @property
     def has_text_layer(self) -> bool:

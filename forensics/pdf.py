@@ -133,6 +133,56 @@ def text_layer_words(
     return tuple(words) or None
 
 
+#: most page objects visited when looking for overlays (a hostile page may hold millions)
+OVERLAY_WALK_BUDGET = 20_000
+
+
+def overlay_boxes(page: pdfium.PdfPage, to_px: Affine) -> tuple[tuple[int, int, int, int], ...]:
+    """Where an image or a filled shape is painted over text drawn before it, in pixels.
+
+    The boxes are the intersections of such an object's bounds with the earlier text objects'
+    bounds: the only places a number in the text layer can be hidden under something else (a
+    white box or a picture of another number). A text layer elsewhere is what the render shows,
+    so the text-versus-pixels check reads only these boxes instead of the whole page.
+    Call under the caller's PDFium lock.
+    """
+    texts: list[tuple[float, float, float, float]] = []
+    out: list[tuple[int, int, int, int]] = []
+    fill, stroke = ctypes.c_int(0), ctypes.c_int(0)
+    for n, obj in enumerate(page.get_objects(max_depth=4)):
+        if n >= OVERLAY_WALK_BUDGET:
+            break
+        kind = obj.type
+        if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
+            texts.append(_px_box(obj.get_bounds(), to_px))
+            continue
+        if kind == pdfium_c.FPDF_PAGEOBJ_PATH:
+            ok = pdfium_c.FPDFPath_GetDrawMode(obj.raw, ctypes.byref(fill), ctypes.byref(stroke))
+            if not ok or fill.value == 0:
+                continue  # a stroked line or frame hides no text
+        elif kind not in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING):
+            continue
+        if not texts:
+            continue
+        ox0, oy0, ox1, oy1 = _px_box(obj.get_bounds(), to_px)
+        for tx0, ty0, tx1, ty1 in texts:
+            x0, y0, x1, y1 = max(ox0, tx0), max(oy0, ty0), min(ox1, tx1), min(oy1, ty1)
+            if x1 > x0 and y1 > y0:
+                out.append((int(x0), int(y0), int(math.ceil(x1)), int(math.ceil(y1))))
+    return tuple(out)
+
+
+def _px_box(bounds: tuple[float, float, float, float], to_px: Affine) -> tuple[float, float, float, float]:
+    """A page-space box (left, bottom, right, top) as a pixel box (x0, y0, x1, y1)."""
+    a, b, c, d, e, f = to_px
+    left, bottom, right, top = bounds
+    xs, ys = [], []
+    for x, y in ((left, bottom), (right, top), (left, top), (right, bottom)):
+        xs.append(a * x + b * y + c)
+        ys.append(d * x + e * y + f)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 def _chars(textpage: pdfium.PdfTextPage, to_px: Affine) -> list[list[_Char]]:
     """Visible characters with pixel boxes, in content-stream order, one list per direction."""
     a, b, c, d, e, f = to_px

@@ -68,9 +68,13 @@ class Settings:
     #: re-queued (a SIGKILLed worker loses nothing), milliseconds
     redis_heartbeat_ms: int = 15_000
     #: Redis broker: per-million chance that a fetch also runs that re-queueing maintenance
-    #: (a worker fetches about once a second when idle and once per message when busy, so
-    #: 100000 runs it every few seconds; it costs a lookup of dead workers' heartbeats)
-    redis_maintenance_chance: int = 100_000
+    #: (every worker process polls its delay queue every ``redis_poll_ms``, busy or not, so
+    #: 10000 runs it about once a second per process; it costs a lookup of dead workers' heartbeats)
+    redis_maintenance_chance: int = 10_000
+    #: Redis broker: longest pause between polls of an idle queue, milliseconds (dramatiq's
+    #: default, 1000, left an idle worker a median 427 ms behind a new upload; an idle worker
+    #: now fetches up to 20 times a second, each with the maintenance chance above)
+    redis_poll_ms: int = 50
 
     #: show tracebacks of internal errors in the CLI (they are one line otherwise)
     debug: bool = False

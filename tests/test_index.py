@@ -129,3 +129,23 @@ def test_memory_per_hash_is_small() -> None:
     idx._merge()
     assert idx._tables
     assert idx.nbytes / n <= 28
+
+
+@pytest.mark.usefixtures("small_tables")
+@pytest.mark.parametrize("skewed", [False, True])
+def test_k_nearest_is_exact_with_ties_broken_by_id(skewed: bool) -> None:
+    rng = np.random.default_rng(5)
+    if skewed:
+        centres = rng.integers(0, 2**64, 4, dtype=np.uint64)
+        hashes = flipped(rng, centres[rng.integers(0, 4, 3000)], 6)
+    else:
+        hashes = rng.integers(0, 2**64, 3000, dtype=np.uint64)
+    ids = rng.permutation(3000).astype(np.int64)
+    idx = HammingIndex()
+    idx.add(ids[:2500], hashes[:2500])
+    idx.add(ids[2500:], hashes[2500:])  # some in the unsorted tail
+    for q in queries(rng, hashes, 5):
+        for k, max_d in ((1, 64), (5, 20), (9, 20), (40, 12), (3, 2)):
+            got_ids, got_d = idx.nearest(q, k, max_d)
+            want = brute(ids, hashes, q, max_d)[:k]
+            assert list(zip(got_ids.tolist(), got_d.tolist(), strict=True)) == want

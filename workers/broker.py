@@ -81,8 +81,15 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
     if url.startswith(("redis://", "rediss://", "unix://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url, middleware=mw, heartbeat_timeout=settings.redis_heartbeat_ms,
-                           maintenance_chance=settings.redis_maintenance_chance)
+        class PromptRedisBroker(RedisBroker):
+            """Redis polls an idle queue at most ``redis_poll_ms`` apart (dramatiq backs off to
+            its worker timeout, a second, between polls: uploads waited that long)."""
+
+            def consume(self, queue_name, prefetch=1, timeout=5000):  # noqa: ANN001, ANN202
+                return super().consume(queue_name, prefetch, min(timeout, settings.redis_poll_ms))
+
+        return PromptRedisBroker(url=url, middleware=mw, heartbeat_timeout=settings.redis_heartbeat_ms,
+                                 maintenance_chance=settings.redis_maintenance_chance)
     if url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 

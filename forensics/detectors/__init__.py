@@ -7,7 +7,8 @@ check status). Detectors never call each other; :mod:`forensics.pipeline` runs t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from forensics.model import CheckResult, Document, Extraction, Reading
@@ -28,10 +29,24 @@ class Analysis:
     settings: Settings
     #: page fingerprints from :mod:`forensics.fingerprints` (None before that stage exists)
     fingerprints: Any = None
+    #: results of expensive steps (page comparisons, second readings, index searches) kept
+    #: from the linking detectors' run outside the match lock for their run inside it
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+
+def remember(analysis: Analysis, key: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per upload and key: the run inside the match lock reuses what the
+    run before it (against the snapshot) computed, so the lock covers only what is new."""
+    if key not in analysis.memo:
+        analysis.memo[key] = compute()
+    return analysis.memo[key]
 
 
 class StoreView(Protocol):
     """Read-only queries a detector may make of the evidence store."""
+
+    #: the store's URL (in-memory indexes are kept per store)
+    url: str
 
     def serial_uses(self, issuer_key: str | None, serial: str, *, name_key: str | None = None,
                     reg_key: str | None = None, phone_key: str | None = None) -> list[dict[str, Any]]:
@@ -58,6 +73,26 @@ class StoreView(Protocol):
                        limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` issuer marks (tax key, name, registration and telephone keys of
         an upload) agreeing with any of the keys given."""
+        ...
+
+    def fingerprints_since(self, last_id: int, *, limit: int) -> list[Any]:
+        """Page fingerprint rows with id > ``last_id``, oldest first."""
+        ...
+
+    def fingerprint_rows(self, ids: list[int]) -> list[Any]:
+        """Page fingerprint rows by id."""
+        ...
+
+    def evidence_with(self, column: str, value: str, *, exclude: str) -> list[Any]:
+        """Fingerprint rows of other uploads sharing a pixel hash, content key or date + total."""
+        ...
+
+    def same_file(self, sha256: str, *, exclude: str) -> list[str]:
+        """Ids of other analysed uploads of exactly these bytes."""
+        ...
+
+    def file_of(self, evidence_id: str) -> tuple[str, str | None] | None:
+        """(blob, claimed type) of an upload, or None."""
         ...
 
 

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from forensics.alignment import compare_pages
-from forensics.detectors import Analysis
+from forensics.detectors import Analysis, remember
 from forensics.fingerprints import (
     FINGERPRINT_VERSION,
     TEXT_HASH_VERSION,
@@ -42,7 +42,6 @@ from forensics.fingerprints import (
 from forensics.index import HammingIndex
 from forensics.model import CheckResult
 from forensics.store import registries
-from forensics.store.schema import evidence
 
 log = logging.getLogger(__name__)
 
@@ -75,30 +74,102 @@ RELIABLE_SOURCES = ("text_layer", "xml")
 IDENTITY_FIELDS = ("serial", "date")
 
 
+#: rows of the newest fingerprints kept apart per process, so a search repeated inside the
+#: match lock scans only what arrived since the same search outside it
+RECENT_ROWS = 200_000
+
+
 @dataclass
 class _Indexes:
-    """One process's view of every stored fingerprint (phash, dhash, text hash), caught up by id."""
+    """One process's view of every stored fingerprint (phash, dhash, text hash), caught up by id.
+
+    Fingerprint ids are given out inside the match lock and committed in order, so "every row
+    up to ``last_id``" is a consistent snapshot of the registry whenever it is read."""
 
     last_id: int = 0
     phash: HammingIndex = field(default_factory=HammingIndex)
     dhash: HammingIndex = field(default_factory=HammingIndex)
     text: HammingIndex = field(default_factory=HammingIndex)
+    #: per index name: chunks of (ids, hashes) added recently, oldest first ...
+    recent: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    #: ... holding every row of that index with an id above this
+    recent_from: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def catch_up(self, conn) -> None:  # noqa: ANN001
-        while True:
-            rows = registries.fingerprints_since(conn, self.last_id, limit=CATCH_UP_BATCH)
-            if not rows:
-                return
-            cur = [r for r in rows if r.version == FINGERPRINT_VERSION]
-            if cur:
-                ids = np.array([r.id for r in cur], dtype=np.int64)
-                self.phash.add(ids, np.array([from_signed64(r.phash) for r in cur], dtype=np.uint64))
-                self.dhash.add(ids, np.array([from_signed64(r.dhash) for r in cur], dtype=np.uint64))
-            texts = [r for r in rows if r.text_version == TEXT_HASH_VERSION and r.text_hash is not None]
-            if texts:
-                self.text.add(np.array([r.id for r in texts], dtype=np.int64),
+    def catch_up(self, view) -> int:  # noqa: ANN001
+        """Add every fingerprint row stored since the last catch-up; returns ``last_id``."""
+        with self.lock:
+            while True:
+                rows = view.fingerprints_since(self.last_id, limit=CATCH_UP_BATCH)
+                if not rows:
+                    return self.last_id
+                cur = [r for r in rows if r.version == FINGERPRINT_VERSION]
+                if cur:
+                    ids = np.array([r.id for r in cur], dtype=np.int64)
+                    self._add("phash", ids, np.array([from_signed64(r.phash) for r in cur], dtype=np.uint64))
+                    self._add("dhash", ids, np.array([from_signed64(r.dhash) for r in cur], dtype=np.uint64))
+                texts = [r for r in rows if r.text_version == TEXT_HASH_VERSION and r.text_hash is not None]
+                if texts:
+                    self._add("text", np.array([r.id for r in texts], dtype=np.int64),
                               np.array([from_signed64(r.text_hash) for r in texts], dtype=np.uint64))
-            self.last_id = rows[-1].id
+                self.last_id = rows[-1].id
+
+    def _add(self, name: str, ids: np.ndarray, hashes: np.ndarray) -> None:
+        getattr(self, name).add(ids, hashes)
+        chunks = self.recent.setdefault(name, [])
+        chunks.append((ids, hashes))
+        while len(chunks) > 1 and sum(len(c[0]) for c in chunks) > RECENT_ROWS:
+            self.recent_from[name] = int(chunks.pop(0)[0][-1])
+
+    def search(self, analysis: Analysis, name: str, value: int, radius: int) -> list[tuple[int, int]]:
+        """(id, distance) of every stored hash within ``radius``, nearest first; repeated for
+        one upload, only the rows added since the last time are scanned (same answer)."""
+        key = ("search", name, value, radius)
+        with self.lock:
+            known = analysis.memo.get(key)
+            if known is not None:
+                upto, found = known
+                extra = self._since(name, upto, value, radius)
+                if extra is not None:
+                    found = sorted(found + extra, key=lambda x: (x[1], x[0]))
+                    analysis.memo[key] = (self.last_id, found)
+                    return found
+            found = getattr(self, name).search(value, radius)
+            analysis.memo[key] = (self.last_id, found)
+            return found
+
+    def nearest(self, analysis: Analysis, name: str, value: int, k: int, max_distance: int) -> list[tuple[int, int]]:
+        """The ``k`` nearest stored (id, distance) within ``max_distance``, by (distance, id);
+        repeated for one upload, only rows added since are scanned (the k nearest of the old
+        answer and the new rows are the k nearest of all)."""
+        key = ("nearest", name, value, k, max_distance)
+        with self.lock:
+            known = analysis.memo.get(key)
+            if known is not None:
+                upto, found = known
+                extra = self._since(name, upto, value, max_distance)
+                if extra is not None:
+                    found = sorted(found + extra, key=lambda x: (x[1], x[0]))[:k]
+                    analysis.memo[key] = (self.last_id, found)
+                    return found
+            ids, dists = getattr(self, name).nearest(value, k, max_distance)
+            found = list(zip(ids.tolist(), dists.tolist(), strict=True))
+            analysis.memo[key] = (self.last_id, found)
+            return found
+
+    def _since(self, name: str, upto: int, value: int, radius: int) -> list[tuple[int, int]] | None:
+        """Hits among rows with id > ``upto``; None when they are no longer all kept apart."""
+        chunks = self.recent.get(name, [])
+        if upto >= self.last_id or not chunks:
+            return []
+        if upto < self.recent_from.get(name, 0):
+            return None
+        ids = np.concatenate([c[0] for c in chunks])
+        hashes = np.concatenate([c[1] for c in chunks])
+        new = ids > upto
+        d = np.bitwise_count(hashes[new] ^ np.uint64(value & 0xFFFFFFFFFFFFFFFF))
+        hit = d <= radius
+        return list(zip(ids[new][hit].tolist(), d[hit].astype(np.int64).tolist(), strict=True))
 
 
 _indexes: dict[str, _Indexes] = {}
@@ -177,16 +248,15 @@ def page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: 
     from forensics.errors import ForensicsError
     from forensics.events import resolve_blob
 
-    key = (view.store.url, evidence_id, page)
+    key = (view.url, evidence_id, page)
     if key in _page_cache:
         _page_cache.move_to_end(key)
         return _page_cache[key]
-    row = view.conn.execute(select(evidence.c.blob, evidence.c.claimed_type)
-                            .where(evidence.c.evidence_id == evidence_id)).first()
+    row = view.file_of(evidence_id)
     image = None
     if row is not None:
         try:
-            path = resolve_blob(row.blob, settings.blob_root_path)
+            path = resolve_blob(row[0], settings.blob_root_path)
             doc = load_document(path.read_bytes(), claimed_type=None, settings=settings)
             image = doc.pages[page - 1].image if page <= len(doc.pages) else None
         except (ForensicsError, OSError) as exc:
@@ -197,27 +267,33 @@ def page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: 
     return image
 
 
-def _candidate_ids(idx: _Indexes, conn, fp: Any, text_hash: int | None,  # noqa: ANN001
+def _candidate_ids(idx: _Indexes, analysis: Analysis, view: Any, fp: Any, text_hash: int | None,
                    dt_key: str | None, me: str, radius: int) -> list[int]:
     """Fingerprint ids worth aligning with page ``fp``, best first: the nearest by text (the
     most specific source, and the one crops cannot move), then by pixel hash, then the pages
-    sharing the date and total, then the few nearest by pixel hash beyond the radius."""
-    # one search per hash reaches both the radius and the nearest pages beyond it
+    sharing the date and total, then the few nearest by pixel hash beyond the radius (at most
+    :data:`WIDE_PIXEL_RADIUS`): a k-nearest query, not a scan of that wide radius."""
     near: dict[int, int] = {}
-    for index, value in ((idx.phash, fp.phash), (idx.dhash, fp.dhash)):
-        for fid, dist in index.search(value, max(radius, WIDE_PIXEL_RADIUS)):
+    for name, value in (("phash", fp.phash), ("dhash", fp.dhash)):
+        for fid, dist in idx.search(analysis, name, value, radius):
             near[fid] = min(dist, near.get(fid, 99))
-    by_distance = sorted(near, key=lambda i: (near[i], i))
     ordered: list[int] = []
     if text_hash is not None:
-        ordered += [fid for fid, _ in idx.text.search(text_hash, TEXT_RADIUS)[:TEXT_CANDIDATES]]
-    ordered += [fid for fid in by_distance if near[fid] <= radius]
+        ordered += [fid for fid, _ in idx.search(analysis, "text", text_hash, TEXT_RADIUS)[:TEXT_CANDIDATES]]
+    ordered += sorted(near, key=lambda i: (near[i], i))
     if fp.page == 1 and dt_key:
-        ordered += [row.id for row in registries.evidence_with(conn, "date_total_key", dt_key, exclude=me)]
+        ordered += [row.id for row in view.evidence_with("date_total_key", dt_key, exclude=me)]
     seen = set(ordered)
-    nearest = [fid for fid in by_distance if fid not in seen]
+    # the first few pages by (nearest of the two distances, id) that are not candidates yet:
+    # each is among the k nearest of the hash that gives its distance, for k this large
+    k = NEAREST_PIXEL_CANDIDATES + 8 + len(seen)
+    wide: dict[int, int] = {}
+    for name, value in (("phash", fp.phash), ("dhash", fp.dhash)):
+        for fid, dist in idx.nearest(analysis, name, value, k, WIDE_PIXEL_RADIUS):
+            wide[fid] = min(dist, wide.get(fid, 99))
+    nearest = [fid for fid in sorted(wide, key=lambda i: (wide[i], i)) if fid not in seen]
     if nearest:  # other uploads' pages only (this upload's own rows exist when re-analysed)
-        rows = registries.fingerprint_rows(conn, nearest[: NEAREST_PIXEL_CANDIDATES + 8])
+        rows = view.fingerprint_rows(nearest[: NEAREST_PIXEL_CANDIDATES + 8])
         others = {r.id for r in rows if r.evidence_id != me}
         ordered += [fid for fid in nearest if fid in others][:NEAREST_PIXEL_CANDIDATES]
     return list(dict.fromkeys(ordered))
@@ -234,9 +310,8 @@ class Duplicates:
             return CheckResult.skipped("no page image to fingerprint")
         me = analysis.event.evidence_id
         settings = analysis.settings
-        conn = view.conn
-        idx = indexes_for(view.store.url)
-        idx.catch_up(conn)
+        idx = indexes_for(view.url)
+        idx.catch_up(view)
         relations: dict[tuple[str, str], dict[str, Any]] = {}
         my_identity = _reliable({k: f.to_json() for k, f in analysis.extraction.fields.items()
                                  if k in IDENTITY_FIELDS})
@@ -263,24 +338,23 @@ class Duplicates:
                 relations[key] = {"other": other, "kind": kind, "score": score, "details": details}
 
         sha = analysis.document.sha256
-        for row in conn.execute(select(evidence.c.evidence_id).where(
-                (evidence.c.sha256 == sha) & (evidence.c.evidence_id != me) & (evidence.c.status == "analyzed"))).all():
-            link(row.evidence_id, "same_file", 1.0, {"sha256": sha})
+        for other in view.same_file(sha, exclude=me):
+            link(other, "same_file", 1.0, {"sha256": sha})
         key = _content_key(analysis)
         if key:
-            for row in registries.evidence_with(conn, "content_key", key, exclude=me):
+            for row in view.evidence_with("content_key", key, exclude=me):
                 link(row.evidence_id, "same_content", 0.9, {"fields": ["merchant", "serial", "date", "total"]})
 
         dt_key = date_total_key(analysis)
         aligned = 0
         for fp in fps:
-            for row in registries.evidence_with(conn, "pixel_sha256", fp.pixel_sha256, exclude=me):
+            for row in view.evidence_with("pixel_sha256", fp.pixel_sha256, exclude=me):
                 link(row.evidence_id, "same_image", 1.0, {"pixels": "identical", "page": fp.page})
             if fp.ink_fraction < MIN_INK_FRACTION:
                 continue
-            ids = _candidate_ids(idx, conn, fp, fp.text_hash, dt_key, me, settings.hash_radius)
+            ids = _candidate_ids(idx, analysis, view, fp, fp.text_hash, dt_key, me, settings.hash_radius)
             rank = {fid: i for i, fid in enumerate(ids)}
-            rows = registries.fingerprint_rows(conn, ids[: MAX_CANDIDATES * 2])
+            rows = view.fingerprint_rows(ids[: MAX_CANDIDATES * 2])
             rows = sorted((r for r in rows if r.evidence_id != me), key=lambda r: rank[r.id])
             mine = analysis.document.pages[fp.page - 1].image
             done_pairs: set[str] = set()
@@ -290,15 +364,25 @@ class Duplicates:
                 done_pairs.add(r.evidence_id)
                 if (r.evidence_id, "duplicate") in relations and relations[(r.evidence_id, "duplicate")]["score"] >= 1.0:
                     continue
-                other = page_image(view, settings, r.evidence_id, r.page)
-                if other is None or mine is None:
+                if mine is None:
                     continue
-                rel = compare_pages(mine, other)
+                # the fingerprint row's id names this registration of that page: a re-upload
+                # with other bytes registers anew, so a comparison is never reused across them
+                rel = remember(analysis, ("compare", fp.page, r.id),
+                               lambda r=r, mine=mine: _compare(view, settings, mine, r))
+                if rel is None:
+                    continue
                 aligned += 1
                 if rel.kind in LINK_KINDS:
                     link(r.evidence_id, rel.kind, float(rel.score), _link_details(me, fp, r, rel))
         status = "done" if aligned == 0 else f"done: {aligned} candidate page(s) aligned"
         return CheckResult(status=status, relations=tuple(relations.values()))
+
+
+def _compare(view: Any, settings: Any, mine: Any, r: Any) -> Any:
+    """Align this page with an earlier upload's page; None when that page cannot be re-read."""
+    other = page_image(view, settings, r.evidence_id, r.page)
+    return None if other is None else compare_pages(mine, other)
 
 
 def _link_details(me: str, fp: Any, r: Any, rel: Any) -> dict[str, Any]:

@@ -38,7 +38,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from forensics.detectors import Analysis, StoreView
+from forensics.detectors import Analysis, StoreView, remember
 from forensics.detectors.identifiers import (
     OCR_CONFUSIONS,
     TRUSTED_WORD_CONFIDENCE,
@@ -137,7 +137,8 @@ class IssuerIdentity:
         """The id as two readings read it (:func:`read_twice`, with a second reading of its
         box) when it still differs from the usual one, and, where every digit it differs in is
         one OCR confuses, its words were read with a trusted confidence; else None."""
-        again = read_page_box(analysis.document, tax.page or 1, tax.box, analysis.settings)
+        again = remember(analysis, ("tax_again",), lambda: read_page_box(
+            analysis.document, tax.page or 1, tax.box, analysis.settings))
         if mine.isdigit():
             again = again.translate(GST_ZEROS)  # read as extraction reads it: "@9@3..." is 093...
         stands = read_twice(mine, _compact(again), usual)

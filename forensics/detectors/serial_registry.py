@@ -54,7 +54,7 @@ from decimal import Decimal, InvalidOperation
 from difflib import SequenceMatcher
 from typing import Any
 
-from forensics.detectors import Analysis
+from forensics.detectors import Analysis, remember
 from forensics.documents import load_document
 from forensics.errors import ForensicsError
 from forensics.events import resolve_blob
@@ -341,14 +341,16 @@ def second_reading_uses(analysis: Analysis, store: Any, row: dict[str, Any]) -> 
     if not near_uses:
         return []
     near_uses.sort(key=lambda u: (_edits(row["serial"], u["serial"]), -u["id"]))
-    mine = _read_serial_again(analysis.document, serial_field.page, serial_field.box, analysis.settings)
+    mine = remember(analysis, ("serial_again",), lambda: _read_serial_again(
+        analysis.document, serial_field.page, serial_field.box, analysis.settings))
     found = []
     for use in near_uses[:MAX_SECOND_READINGS]:
         # the two page readings disagree: only a second reading may say they read one serial
         if mine != row["serial"] and readings_agree(mine, use["serial"]):
             found.append((use, mine))
             continue
-        theirs = _other_second_reading(store, use, analysis.settings)
+        theirs = remember(analysis, ("serial_again", use["evidence_id"], use["id"]),
+                          lambda use=use: _other_second_reading(store, use, analysis.settings))
         if theirs != use["serial"] and (readings_agree(theirs, row["serial"])
                                          or readings_agree(theirs, mine)):
             found.append((use, theirs))

@@ -152,15 +152,20 @@ def read_box(image, box: tuple[int, int, int, int], settings: Settings) -> str: 
     """A second, independent reading of one box of a page (with a margin, scaled up, read as a
     single line): the words' text joined by spaces, "" when nothing was read. A detector that
     doubts the page reading of a value asks whether a second reading agrees."""
+    return " ".join(w.text for w in read_box_words(image, box, get_engine(settings)))
+
+
+def read_box_words(image, box: tuple[int, int, int, int], engine: OcrEngine) -> list[Word]:  # noqa: ANN001
+    """The words :func:`read_box` reads in one box (boxes in the crop's pixels, not the page's)."""
     x0, y0, x1, y1 = box
     pad = round((y1 - y0) * READ_BOX_MARGIN)
     left, top = max(0, x0 - pad), max(0, y0 - pad)
     right, bottom = min(image.width, x1 + pad), min(image.height, y1 + pad)
     if right - left < 2 or bottom - top < 2:
-        return ""  # an empty box, or one off the page
-    crop = image.convert("L").crop((left, top, right, bottom))
+        return []  # an empty box, or one off the page
+    crop = image.crop((left, top, right, bottom)).convert("L")
     crop = crop.resize((round(crop.width * READ_BOX_SCALE), round(crop.height * READ_BOX_SCALE)))
-    return " ".join(w.text for w in get_engine(settings).words(crop, psm=SINGLE_LINE_PSM))
+    return engine.words(crop, psm=SINGLE_LINE_PSM)
 
 
 def read_page_box(document: Document, page_no: int | None, box, settings: Settings) -> str:  # noqa: ANN001

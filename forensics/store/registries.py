@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 from forensics.store.schema import (
     cluster_members,
     clusters,
+    counters,
     evidence,
     issuer_marks,
     page_fingerprints,
@@ -183,6 +184,46 @@ def relations_of(conn: Connection, evidence_ids: Iterable[str]) -> list[dict[str
     return [dict(r._mapping) for r in rows]
 
 
+def relations_with_sellers(conn: Connection, evidence_id: str,
+                           kinds: Iterable[str] | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The relations of one upload (of some kinds only, if given) and the seller of every
+    upload on their other side: what its link findings are made of, without loading the
+    other records."""
+    kinds = None if kinds is None else sorted(set(kinds))
+    out: list[dict[str, Any]] = []
+    sellers: dict[str, str] = {}
+    for mine, theirs in ((relations.c.a, relations.c.b), (relations.c.b, relations.c.a)):
+        q = (select(relations, evidence.c.seller_id.label("other_seller"))
+             .join(evidence, evidence.c.evidence_id == theirs).where(mine == evidence_id))
+        if kinds is not None:
+            q = q.where(relations.c.kind.in_(kinds))
+        for r in conn.execute(q).all():
+            row = dict(r._mapping)
+            sellers[r.b if r.a == evidence_id else r.a] = row.pop("other_seller")
+            out.append(row)
+    out.sort(key=lambda r: r["id"])
+    return out, sellers
+
+
+def findings_state(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Seller, status, own findings, checks and current findings of some records, by id."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(evidence.c.evidence_id, evidence.c.seller_id, evidence.c.status, evidence.c.own_findings,
+               evidence.c.checks, evidence.c.findings)
+        .where(evidence.c.evidence_id.in_(ids))
+    ).all()
+    return {r.evidence_id: dict(r._mapping) for r in rows}
+
+
+def set_findings(conn: Connection, evidence_id: str, findings: list[dict[str, Any]], risk: int,
+                 verdict: str) -> None:
+    conn.execute(update(evidence).where(evidence.c.evidence_id == evidence_id)
+                 .values(findings=findings, risk=risk, verdict=verdict))
+
+
 def evidence_meta(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """seller, upload time, file, fields and own findings of some records, by id."""
     ids = list(ids)
@@ -287,24 +328,72 @@ def rebuild_clusters(conn: Connection, evidence_id: str) -> list[str]:
 
 
 def _next_cluster_id(conn: Connection, prefix: str) -> str:
-    ids = conn.execute(select(clusters.c.id).where(clusters.c.id.like(prefix + "%"))).scalars().all()
-    return f"{prefix}{max((int(i[1:]) for i in ids), default=0) + 1}"
+    """The next id of a cluster kind, from its counter (one row, whatever the number of clusters)."""
+    name = "cluster_" + prefix
+    value = conn.execute(update(counters).where(counters.c.name == name)
+                         .values(value=counters.c.value + 1).returning(counters.c.value)).scalar()
+    if value is None:  # a store created before the counters: start after the ids on file
+        ids = conn.execute(select(clusters.c.id).where(clusters.c.id.like(prefix + "%"))).scalars().all()
+        value = max((int(i[1:]) for i in ids), default=0) + 1
+        conn.execute(insert(counters).values(name=name, value=value))
+    return f"{prefix}{value}"
+
+
+def join_clusters(conn: Connection, a: str, b: str, relation_kind: str) -> None:
+    """Put ``a`` and ``b`` in one cluster of the kind a new relation of ``relation_kind`` makes:
+    a new cluster, one joining the other's, or the union of two (the older id stays). Touches
+    the two uploads' memberships, and the members of the younger cluster when two merge."""
+    for kind, (rel_kinds, prefix) in CLUSTER_KINDS.items():
+        if relation_kind not in rel_kinds or a == b:
+            continue
+        rows = conn.execute(
+            select(cluster_members.c.evidence_id, cluster_members.c.cluster_id)
+            .join(clusters, clusters.c.id == cluster_members.c.cluster_id)
+            .where(and_(clusters.c.kind == kind, cluster_members.c.evidence_id.in_([a, b])))
+        ).all()
+        of = {r.evidence_id: r.cluster_id for r in rows}
+        ca, cb = of.get(a), of.get(b)
+        if ca is not None and ca == cb:
+            continue
+        if ca is None and cb is None:
+            keep = _next_cluster_id(conn, prefix)
+            conn.execute(insert(clusters).values(id=keep, kind=kind, size=0, sellers=0, first_seen=_now(),
+                                                 last_seen=_now(), updated_at=_now()))
+            _add_members(conn, keep, [a, b])
+        elif ca is None or cb is None:
+            keep = ca or cb
+            _add_members(conn, keep, [b if ca else a])
+        else:
+            keep, gone = sorted((ca, cb), key=lambda cid: int(cid[1:]))
+            conn.execute(update(cluster_members).where(cluster_members.c.cluster_id == gone)
+                         .values(cluster_id=keep))
+            conn.execute(delete(clusters).where(clusters.c.id == gone))
+        _refresh_cluster_counts(conn, keep)
+
+
+def _add_members(conn: Connection, cluster_id: str, ids: list[str]) -> None:
+    rows = conn.execute(select(evidence.c.evidence_id, evidence.c.seller_id)
+                        .where(evidence.c.evidence_id.in_(ids))).all()
+    if rows:
+        conn.execute(insert(cluster_members), [
+            {"cluster_id": cluster_id, "evidence_id": r.evidence_id, "seller_id": r.seller_id} for r in rows])
 
 
 def _refresh_cluster_counts(conn: Connection, cluster_id: str) -> None:
-    rows = conn.execute(
-        select(cluster_members.c.evidence_id, cluster_members.c.seller_id, evidence.c.uploaded_at)
-        .join(evidence, evidence.c.evidence_id == cluster_members.c.evidence_id)
+    """Size, sellers and first/last upload of a cluster, by one aggregate query (no rows to Python)."""
+    row = conn.execute(
+        select(func.count(), func.count(func.distinct(cluster_members.c.seller_id)),
+               func.min(evidence.c.uploaded_at), func.max(evidence.c.uploaded_at))
+        .select_from(cluster_members.join(evidence, evidence.c.evidence_id == cluster_members.c.evidence_id))
         .where(cluster_members.c.cluster_id == cluster_id)
-    ).all()
-    if len(rows) < 2:
+    ).one()
+    size, sellers, first, last = row
+    if size < 2:
         conn.execute(delete(cluster_members).where(cluster_members.c.cluster_id == cluster_id))
         conn.execute(delete(clusters).where(clusters.c.id == cluster_id))
         return
-    times = [r.uploaded_at for r in rows]
     conn.execute(update(clusters).where(clusters.c.id == cluster_id).values(
-        size=len(rows), sellers=len({r.seller_id for r in rows}),
-        first_seen=min(times), last_seen=max(times), updated_at=_now()))
+        size=size, sellers=sellers, first_seen=first, last_seen=last, updated_at=_now()))
 
 
 def list_clusters(conn: Connection, *, kind: str | None = None, min_sellers: int = 1) -> list[dict[str, Any]]:

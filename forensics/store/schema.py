@@ -188,6 +188,14 @@ cluster_members = Table(
     Index("ix_cluster_members_evidence", "evidence_id"),
 )
 
+#: named sequences (``cluster_D``, ``cluster_T``: the last cluster number given out)
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
 #: messages whose transient failures outlived every retry; `forensics dead-letters` re-drives them
 dead_letters = Table(
     "dead_letters",

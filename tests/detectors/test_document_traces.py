@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from PIL import Image, ImageDraw, ImageFont
 
 from forensics.detectors import Analysis
-from forensics.detectors.document_traces import compare_layer, detector, is_blank
+from forensics.detectors.document_traces import compare_layer, covered_words, detector, is_blank
 from forensics.events import UploadEvent
 from forensics.model import (
     Document,
@@ -123,13 +123,75 @@ def test_text_layer_mismatch_end_to_end_with_ocr():
     img = render([((60, 100), "TOTAL"), ((400, 100), "95.45"), ((60, 200), "INVOICE 2024-0117")])
     layer = (layer_word("TOTAL", (60, 100)), layer_word("85.45", (400, 100)),
              layer_word("INVOICE", (60, 200)), layer_word("2024-0117", (290, 200)))
-    page = Page(1, 900, 600, image=img, text_words=layer)
+    page = Page(1, 900, 600, image=img, text_words=layer, overlays=(layer[1].box,))
     result = detector.run(analysis_of(pdf=PdfInfo(page_count=1), pages=(page,)), None)
     found = [f for f in result.findings if f.code == "text_layer_mismatch"]
     assert found and "85.45" in found[0].message and found[0].box == layer[1].box
     honest = Page(1, 900, 600, image=render([((60, 100), "TOTAL"), ((400, 100), "85.45")]),
                   text_words=layer[:2])
     assert detector.run(analysis_of(pdf=PdfInfo(page_count=1), pages=(honest,)), None).findings == ()
+
+
+def _pdf(draw) -> bytes:  # noqa: ANN001
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format=(400, 300))
+    pdf.add_page()
+    pdf.set_font("helvetica", size=20)
+    draw(pdf)
+    return bytes(pdf.output())
+
+
+def test_number_painted_over_in_a_real_pdf_is_found_by_reading_its_box_only(monkeypatch):
+    from forensics.documents import load_document
+    from forensics.ocr import engines
+
+    def forged(pdf):  # noqa: ANN001
+        pdf.set_fill_color(235, 235, 235)
+        pdf.rect(20, 20, 360, 40, style="F")  # a shaded band drawn before the text: no overlay
+        pdf.text(40, 50, "TOTAL")
+        pdf.text(200, 50, "85.45")
+        pdf.text(40, 150, "INVOICE 2024-0117")
+        pdf.set_fill_color(255, 255, 255)
+        pdf.rect(300, 100, 60, 60, style="F")  # over a corner of a number: not hiding it
+        pdf.rect(196, 28, 80, 28, style="F")  # a white box over the total ...
+        pdf.text(200, 50, "95.45")  # ... and another number drawn on it
+
+    settings = Settings()
+    doc = load_document(_pdf(forged), claimed_type=None, settings=settings)
+    page = doc.pages[0]
+    assert page.overlays and not any("INVOICE" in w.text for w in covered_words(page))
+    # the number drawn on the box sits where the hidden one was: read too, and agrees
+    assert sorted(w.text for w in covered_words(page)) == ["85.45", "95.45"]
+    crops = []
+    for cls in (engines.TesserocrEngine, engines.PytesseractEngine):
+        orig = cls.words
+
+        def spy(self, image, *, psm=6, _orig=orig):  # noqa: ANN001
+            crops.append(image.size)
+            return _orig(self, image, psm=psm)
+        monkeypatch.setattr(cls, "words", spy)
+    analysis = analysis_of(pdf=PdfInfo(page_count=1), pages=doc.pages)
+    found = [f for f in detector.run(analysis, None).findings if f.code == "text_layer_mismatch"]
+    assert len(found) == 1 and "85.45" in found[0].message and "95.45" in found[0].message
+    # one small crop read (the place both numbers share), never the whole page
+    assert len(crops) == 1 and crops[0][0] * crops[0][1] < page.width * page.height / 20
+
+
+def test_honest_pdf_has_no_overlays_and_reads_nothing_again():
+    from forensics.documents import load_document
+
+    def honest(pdf):  # noqa: ANN001
+        pdf.set_fill_color(235, 235, 235)
+        pdf.rect(20, 20, 360, 40, style="F")
+        pdf.text(40, 50, "TOTAL")
+        pdf.text(200, 50, "85.45")
+        pdf.line(20, 60, 380, 60)
+
+    doc = load_document(_pdf(honest), claimed_type=None, settings=Settings())
+    assert doc.pages[0].overlays == () and covered_words(doc.pages[0]) == []
+    result = detector.run(analysis_of(pdf=PdfInfo(page_count=1), pages=doc.pages), None)
+    assert not [f for f in result.findings if f.code == "text_layer_mismatch"]
 
 
 def test_unrendered_text_layer_is_said_in_the_status():

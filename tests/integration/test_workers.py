@@ -172,3 +172,20 @@ def test_worker_killed_mid_task_loses_nothing(pg_settings, workers, blob_root):
     workers.start()
     rec = wait_for(store, "E-kill", ("analyzed",), workers)
     assert rec["pages"] == 8
+
+
+def test_idle_redis_consumer_polls_at_most_redis_poll_ms_apart(redis_url):
+    """dramatiq backs off between polls of an idle queue up to the worker timeout it is given
+    (a second by default); ours caps that at redis_poll_ms, so an idle worker starts promptly."""
+    from forensics.settings import Settings
+    from workers.broker import UPLOADS_QUEUE, make_broker
+
+    broker = make_broker(Settings(broker_url=redis_url, redis_poll_ms=40))
+    try:
+        broker.declare_queue(UPLOADS_QUEUE)
+        consumer = broker.consume(UPLOADS_QUEUE, prefetch=1, timeout=1000)
+        assert consumer.timeout == 40
+        assert next(consumer) is None  # an empty queue: one short backoff, no message
+        consumer.close()
+    finally:
+        broker.close()

@@ -1,0 +1,286 @@
+"""Cost per upload against the size of the store, and the match lock, on PostgreSQL.
+
+Run by hand, not by CI (needs PostgreSQL; makes and drops its own databases)::
+
+    OMP_THREAD_LIMIT=1 .venv/bin/python bench/scale.py [--sizes 1000,100000,1000000] [--uploads 50]
+
+1. Real page hashes: the first ``--bases`` receipt scans of ../shared/datasets/sroie-dev (after
+   the uploads) are fingerprinted (pHash, dHash, layout hash; text hash of their ground-truth
+   words). The skew is measured on them: the Hamming distances between real pages.
+2. Stores of each size are written directly (COPY): every stored page is a real page's hashes
+   with as many bits flipped as a distance drawn from half the measured real-pair distances
+   (so stored pages cluster around real layouts, as a popular shop's receipts do); its blob is
+   that real page (so alignments re-read a real image); serials, issuer marks (merchant keys
+   drawn Zipf-like from 2,000 shops), date + total keys and 1% ``same_layout`` relations.
+3. The same ``--uploads`` real uploads go into each store through ``analyse`` in this process:
+   the first receipt scans of sroie-dev, one in five a re-upload (rotated 1 degree, JPEG q70) of
+   a stored real page. Measured per upload: CPU seconds of this process (the database server's
+   CPU is not included) and seconds the match lock was held. The index catch-up of a fresh
+   process (worker start) is timed apart, before the uploads.
+4. On the middle size: the uploads by one process, then by two (forked, half each, sharing the
+   lock), wall time each, the uploads removed between.
+
+The last line is ``cpu_ratio_1M_vs_1k=X lock_p95_ms=Y workers2_speedup=Z`` (X: CPU per upload
+at the largest size over the smallest; Y: lock held p95 at the largest size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import multiprocessing
+import os
+import random
+import secrets
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SROIE = ROOT.parent / "shared" / "datasets" / "sroie-dev"
+POSTGRES = os.environ.get("FORENSICS_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from forensics.fingerprints import (  # noqa: E402
+    FINGERPRINT_VERSION,
+    TEXT_HASH_VERSION,
+    fingerprint_page,
+    text_hash_of,
+    to_signed64,
+)
+from forensics.settings import Settings  # noqa: E402
+from forensics.store import Store  # noqa: E402
+
+T0 = datetime(2023, 1, 1, tzinfo=UTC)
+
+
+class TimedStore(Store):
+    """A store that notes how long each exclusive (match-lock) transaction is held."""
+
+    held: list[float]
+
+    @contextmanager
+    def transaction(self, *, exclusive: bool = False):  # noqa: ANN201
+        if not exclusive:
+            with super().transaction() as conn:
+                yield conn
+            return
+        with super().transaction(exclusive=True) as conn:
+            t0 = time.perf_counter()  # after the lock is taken: held, not waited
+            yield conn
+        self.held.append(time.perf_counter() - t0)
+
+
+def words_of(box_csv: Path) -> list[str]:
+    out = []
+    for line in box_csv.read_text(errors="replace").splitlines():
+        parts = line.split(",", 8)
+        if len(parts) == 9:
+            out.extend(parts[8].split())
+    return out
+
+
+def real_bases(files: list[Path]) -> list[dict]:
+    bases = []
+    for p in files:
+        fp = fingerprint_page(1, Image.open(p).convert("L"))
+        bases.append({"path": str(p), "phash": fp.phash, "dhash": fp.dhash, "layout": fp.layout_hash,
+                      "text": text_hash_of(words_of(p.with_suffix(".box.csv")))})
+    return bases
+
+
+def measured_skew(bases: list[dict]) -> np.ndarray:
+    """Hamming distances (pHash) between every pair of real pages."""
+    h = np.array([b["phash"] for b in bases], dtype=np.uint64)
+    d = np.bitwise_count(h[:, None] ^ h[None, :])
+    return d[np.triu_indices(len(h), 1)].astype(int)
+
+
+def flip(rng: random.Random, value: int, bits: int) -> int:
+    for b in rng.sample(range(64), bits):
+        value ^= 1 << b
+    return value
+
+
+def new_database(admin) -> str:  # noqa: ANN001
+    name = f"forensics_scale_{os.getpid()}_{secrets.token_hex(3)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    return POSTGRES.rsplit("/", 1)[0] + "/" + name
+
+
+def populate(url: str, size: int, bases: list[dict], skew: np.ndarray, rng: random.Random) -> None:
+    """Write ``size`` analysed single-page records with their registrations, by COPY."""
+    import psycopg
+
+    shops = [f"shop{i:04d}" for i in range(2000)]
+    cum = list(itertools.accumulate(1 / (i + 1) for i in range(len(shops))))
+    half = [max(0, int(x) // 2) for x in skew]
+    ev, fp, se, im, rel = (io.StringIO() for _ in range(5))
+    for i in range(size):
+        b = bases[i % len(bases)]
+        eid, seller = f"P{i:08d}", f"S{rng.randrange(size // 20 + 1):06d}"
+        at = (T0 + timedelta(seconds=i)).isoformat()
+        shop = rng.choices(shops, cum_weights=cum)[0]
+        ev.write(f"{eid}\t{seller}\tanalyzed\tclean\t0\t{rng.getrandbits(256):064x}\timage/jpeg\t1\t{b['path']}\t{at}\t"
+                 f"{{}}\t[]\t[]\t{{}}\t1\t{at}\n")
+        text = "\\N" if b["text"] is None else str(to_signed64(flip(rng, b["text"], rng.choice(half))))
+        text_version = "\\N" if b["text"] is None else TEXT_HASH_VERSION
+        date_total = f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}|{rng.randrange(1, 500)}.{rng.randrange(100):02d}"
+        fp.write(f"{eid}\t{seller}\t1\t{FINGERPRINT_VERSION}\t{to_signed64(flip(rng, b['phash'], rng.choice(half)))}\t"
+                 f"{to_signed64(flip(rng, b['dhash'], rng.choice(half)))}\t{to_signed64(b['layout'])}\t"
+                 f"{rng.getrandbits(256):064x}\t{rng.getrandbits(256):064x}\t{date_total}\t{text}\t{text_version}\n")
+        serial = f"INV{rng.randrange(10**7):07d}"
+        se.write(f"name:{shop}\t{serial}\t{eid}\t{seller}\t\\N\t\\N\t{at}\t{serial[-6:]}\tname:{shop}\t\\N\t\\N\n")
+        im.write(f"{eid}\t{seller}\t\\N\tname:{shop}\t\\N\t\\N\t{at}\n")
+        if i and rng.random() < 0.01:
+            other = f"P{rng.randrange(i):08d}"
+            a, c = sorted((eid, other))
+            rel.write(f"{a}\t{c}\tsame_layout\t0.5\t\\N\t{at}\n")
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        for table, cols, buf in (
+            ("evidence", "evidence_id, seller_id, status, verdict, risk, sha256, media_type, pages, blob, "
+             "uploaded_at, fields, own_findings, findings, checks, attempts, updated_at", ev),
+            ("page_fingerprints", "evidence_id, seller_id, page, version, phash, dhash, layout_hash, "
+             "pixel_sha256, file_sha256, date_total_key, text_hash, text_version", fp),
+            ("serials", "issuer_key, serial, evidence_id, seller_id, date, total, uploaded_at, serial_tail, "
+             "name_key, reg_key, phone_key", se),
+            ("issuer_marks", "evidence_id, seller_id, tax_key, name_key, reg_key, phone_key, uploaded_at", im),
+            ("relations", "a, b, kind, score, details, created_at", rel),
+        ):
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                copy.write(buf.getvalue())
+        cur.execute("ANALYZE")
+
+
+def make_uploads(files: list[Path], bases: list[dict], work: Path, rng: random.Random) -> list[str]:
+    """Paths of the uploads: receipt scans, one in five a re-upload of a stored real page."""
+    out = []
+    for i, p in enumerate(files):
+        if i % 5 == 4:
+            src = Image.open(bases[rng.randrange(len(bases))]["path"]).convert("L")
+            q = work / f"reupload{i:03d}.jpg"
+            src.rotate(1.0, expand=True, fillcolor=245).save(q, quality=70)
+            out.append(str(q))
+        else:
+            out.append(str(p))
+    return out
+
+
+def event(i: int, path: str, tag: str) -> dict:
+    return {"evidence_id": f"U{tag}{i:04d}", "seller_id": f"US{i % 9}", "blob": path,
+            "uploaded_at": (T0 + timedelta(days=400, seconds=i)).isoformat()}
+
+
+def analyse_all(url: str, settings: Settings, uploads: list[tuple[int, str]], tag: str) -> tuple[list[float], list[float]]:
+    """(CPU seconds per upload, lock-held seconds per upload) in this process."""
+    from forensics.detectors.duplicates import indexes_for
+    from forensics.pipeline import analyse
+    from forensics.store.view import RegistryView
+
+    store = TimedStore(url, migrate=False)
+    store.held = []
+    with store.transaction() as conn:  # worker start: the in-memory index catches up
+        indexes_for(url).catch_up(RegistryView(store, conn))
+    cpu = []
+    for i, path in uploads:
+        t0 = time.process_time()
+        analyse(event(i, path, tag), store, settings)
+        cpu.append(time.process_time() - t0)
+    store.close()
+    return cpu, store.held
+
+
+def _child(args: tuple) -> tuple[list[float], list[float]]:
+    return analyse_all(*args)
+
+
+def remove_uploads(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM relations WHERE a LIKE 'U%' OR b LIKE 'U%'")
+        conn.execute("DELETE FROM cluster_members WHERE evidence_id LIKE 'U%'")
+        conn.execute("DELETE FROM clusters c WHERE NOT EXISTS (SELECT 1 FROM cluster_members m WHERE m.cluster_id = c.id)")
+        conn.execute("DELETE FROM evidence WHERE evidence_id LIKE 'U%'")
+
+
+def pct(xs: list[float], q: float) -> float:
+    return sorted(xs)[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,100000,1000000", help="stored pages per store")
+    ap.add_argument("--uploads", type=int, default=50)
+    ap.add_argument("--bases", type=int, default=150, help="real pages the stored hashes derive from")
+    ap.add_argument("--seed", type=int, default=11)
+    args = ap.parse_args()
+    import psycopg
+
+    if not SROIE.is_dir():
+        sys.exit(f"needs the receipt scans in {SROIE}")
+    scans = sorted(SROIE.glob("*.jpg"))
+    rng = random.Random(args.seed)
+    bases = real_bases(scans[args.uploads:args.uploads + args.bases])
+    skew = measured_skew(bases)
+    print(f"real pages: {len(bases)}; pHash distance between real pages: p5={np.percentile(skew, 5):.0f} "
+          f"p50={np.percentile(skew, 50):.0f} p95={np.percentile(skew, 95):.0f}")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # still drop the databases
+    admin = psycopg.connect(POSTGRES, autocommit=True)
+    urls: list[str] = []
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        uploads = list(enumerate(make_uploads(scans[:args.uploads], bases, Path(tmp), rng)))
+        settings = Settings(blob_root="/", broker_url="")
+        try:
+            for size in sizes:
+                url = new_database(admin)
+                urls.append(url)
+                Store(url).close()
+                t0 = time.perf_counter()
+                populate(url, size, bases, skew, random.Random(args.seed + size))
+                fill_s = time.perf_counter() - t0
+                t0 = time.process_time()
+                cpu, held = analyse_all(url, settings.with_(database_url=url), uploads, "a")
+                results[size] = (cpu, held)
+                print(f"size={size:8d} written_s={fill_s:6.1f} cpu_per_upload_s p50={statistics.median(cpu):.3f} "
+                      f"mean={statistics.mean(cpu):.3f} lock_held_ms p50={1000 * statistics.median(held):.1f} "
+                      f"p95={1000 * pct(held, 0.95):.1f} max={1000 * max(held):.1f}", flush=True)
+            mid = urls[len(urls) // 2]
+            s_mid = settings.with_(database_url=mid)
+            remove_uploads(mid)
+            t0 = time.perf_counter()
+            analyse_all(mid, s_mid, uploads, "b")
+            one_s = time.perf_counter() - t0
+            remove_uploads(mid)
+            halves = [[u for u in uploads if u[0] % 2 == k] for k in (0, 1)]
+            t0 = time.perf_counter()
+            with multiprocessing.get_context("fork").Pool(2) as pool:
+                parts = pool.map(_child, [(mid, s_mid, h, "c") for h in halves])
+            two_s = time.perf_counter() - t0
+            held2 = parts[0][1] + parts[1][1]
+            print(f"size={sizes[len(sizes) // 2]} one worker {one_s:.1f} s, two workers {two_s:.1f} s "
+                  f"(lock held p95 with two: {1000 * pct(held2, 0.95):.1f} ms)")
+        finally:
+            for url in urls:
+                admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+            admin.close()
+    lo, hi = min(sizes), max(sizes)
+    ratio = statistics.mean(results[hi][0]) / statistics.mean(results[lo][0])
+    print(f"cpu_ratio_1M_vs_1k={ratio:.3f} lock_p95_ms={1000 * pct(results[hi][1], 0.95):.1f} "
+          f"workers2_speedup={one_s / two_s:.3f}")
+
+
+if __name__ == "__main__":
+    main()
