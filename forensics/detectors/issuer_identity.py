@@ -15,7 +15,7 @@ or two away from it.
 - where the id was read by OCR, a second reading of its box (:func:`forensics.ocr.read_box`)
   reads a differing digit the same way (:func:`read_twice`): a misread is the likelier story
   where the two readings disagree, or where the second gives the merchant's usual digit (the
-  leading zeros of "000306020302" read as "@9@…" once and "90…" again still leave the "0" where
+  leading zeros of "000418070203" read as "@9@…" once and "90…" again still leave the "0" where
   the usual id has "5"); and where every differing digit is one OCR confuses
   (:data:`~forensics.detectors.identifiers.OCR_CONFUSIONS`: 6/8, 0/9, 1/7 ...), the id's words
   were also read with a confidence of at least

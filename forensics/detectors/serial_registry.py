@@ -18,7 +18,7 @@ Both are relations, so the older upload's record learns of the newer one too.
 
 One OCR slip must not hide a reuse: a long serial is also compared with the registrations that
 end in the same :data:`TAIL_LEN` characters, and two readings that differ only where one has a
-letter or symbol and the other a digit ("$070058756" and "9070058756"), or by one character
+letter or symbol and the other a digit ("$080064712" and "9080064712"), or by one character
 read in extra in a number of :data:`INSERTION_MIN_LEN` or more, are taken as one serial on two
 sellers' uploads. Two digits that differ are never a slip: consecutive receipts of one shop
 differ exactly so, and no reuse may be invented from them.

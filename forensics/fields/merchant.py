@@ -38,7 +38,7 @@ REG_NO_LINE = re.compile(r"^[\s(\[]*(?:CO\.?\s*NO\.?|ROC|REG\.?\s*NO\.?|BR\.?\s*
 #: a line opening with a street word is the street, not a branch name ("JALAN LAPANGAN TERBANG
 #: SUBANG" over "47200 SUBANG"; a branch in brackets, "(JALAN KLANG LAMA)", is still a branch)
 STREET_START = re.compile(r"^(?:JALAN|JLN|LORONG|LRG|PERSIARAN|LEBUH|LEBUHRAYA)\b", re.IGNORECASE)
-#: a line that is only a telephone number ("016-5498845", "03 - 1234 5678"): the address has ended
+#: a line that is only a telephone number ("016-7302918", "03 - 1234 5678"): the address has ended
 PHONE_ONLY = re.compile(r"^[\s(+]*\d[\d\s()-]{7,15}\d[\s)]*$")
 #: words that mark an address line
 ADDRESS_WORDS = re.compile(
@@ -131,7 +131,7 @@ def _is_registration(text: str) -> bool:
 
 def _is_address(text: str) -> bool:
     if LEGAL_WORD.search(text):
-        return False  # "X SDN BHD (20154-T)": a name with its registration number, not a postcode
+        return False  # "X SDN BHD (31265-T)": a name with its registration number, not a postcode
     if STREET_NUMBER.match(text):
         return True  # "NO 24, 25 & 26,", "LOT 12,": few letters, but a street number
     if sum(c.isalpha() for c in text) < 3:

@@ -1,7 +1,7 @@
 """The issuing business's telephone number (``merchant_phone``).
 
 A receipt prints its shop's telephone number in the header ("TEL: 03-7865 4321", "Tel No.
-012-665 1793", "H/P 016-5498845", "Telefon 0221 123456", "Tél. 01 23 45 67 89"). Like the
+012-665 1793", "H/P 016-7302918", "Telefon 0221 123456", "Tél. 01 23 45 67 89"). Like the
 registration number it names the shop however its name was read, and OCR reads it more steadily
 than the name: the serial registry takes two uploads with one telephone number for one issuer's.
 

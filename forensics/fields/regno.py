@@ -31,7 +31,7 @@ T = TypeVar("T")
 #: how many lines from the top of page 1 an unlabelled number may stand on
 HEAD_LINES = 14
 #: a Malaysian registration number: optional letter prefix, digits, optional check letter; the
-#: digits may be split once by a space OCR put in ("0026930 74-K") when the check letter follows
+#: digits may be split once by a space OCR put in ("0037141 85-K") when the check letter follows
 _MY_VALUE = (r"(?P<p>[A-Z]{1,2}(?=\d))?(?P<d>\d{3,10}\s\d{1,3}(?=\s?-*\s?[A-Z](?![A-Z0-9]))|\d{4,12})"
              r"(?:\s?-*\s?(?P<c>[A-Z]))?(?![A-Z0-9])")
 #: the label of a company registration (not of a GST, SST or VAT registration)

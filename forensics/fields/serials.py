@@ -45,7 +45,7 @@ SERIAL_LABELS = [
 SERIAL_LABEL_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(SERIAL_LABELS) + r")", re.IGNORECASE)
 #: the value after a serial label: a token with at least one digit (letters, - / . allowed).
 #: Separators as printed or misread (":" as "s", ">" or "»"); the symbols OCR reads for C and
-#: S ("€$00012543", "©S00012494") are allowed and mapped back by :data:`SYMBOL_LETTERS`.
+#: S ("€$00012543", "©S00023505") are allowed and mapped back by :data:`SYMBOL_LETTERS`.
 _VALUE_RE = re.compile(
     r"\s*(?:(?:[.:#;=,~>»\-]|s(?=\s))\s*){0,3}"
     r"(?P<v>\(?[A-Za-z0-9€©$§][A-Za-z0-9€©$§\-/_.]*[A-Za-z0-9](?:(?:\s/|/\s)\d[A-Za-z0-9\-/]*)*|\d)")
@@ -110,7 +110,7 @@ def find_serial(text: str) -> SerialMatch | None:
             return SerialMatch(normalise_serial(prefix + number.translate(BRACE_ONES)), raw,
                                m.start("v"), rest.end("n"), label.group(0))
         if len(raw) <= 2 and (longer := _VALUE_RE.match(text, m.end())):
-            # "RECEIPT #2 CS00031180": a colon read as a digit before the real number
+            # "RECEIPT #2 CS00042291": a colon read as a digit before the real number
             m, raw = longer, longer.group("v")
         if not any(c.isdigit() for c in raw) or len(raw) < 3 and not raw.isdigit():
             continue
@@ -138,8 +138,8 @@ def normalise_token(raw: str) -> str:
 
 def _open_paren(raw: str) -> str:
     """A serial read with a leading "(": OCR's reading of a "C" when a letter follows
-    ("(S00251915" is CS00251915), else a bracket that is not part of the number
-    ("(CS00010344", "(12345")."""
+    ("(S00362817" is CS00362817), else a bracket that is not part of the number
+    ("(CS00020455", "(12345")."""
     if not raw.startswith("("):
         return raw
     return "C" + raw[1:] if raw[1:2].isalpha() and raw[1:2].upper() != "C" else raw[1:]

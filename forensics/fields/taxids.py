@@ -233,8 +233,8 @@ _EU_PREFIXES = "|".join(sorted(EU_VAT_FORMATS) + ["GR"])
 _EU_RE = re.compile(rf"(?<![A-Z0-9])(?P<cc>{_EU_PREFIXES}|GB)\s?(?P<body>[0-9A-Z][0-9A-Z .\-]{{6,16}}[0-9A-Z])")
 _USCC_RE = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
 #: up to eight characters but digits between the label and the number: a colon, a bracket
-#: ("GST ID No: (001531760640") or the rest of a label OCR garbled ("GSTI se (001531760640")
-#: OCR reads a GST id's 0 as "@" or "O" now and then ("@9@306020302"): taken as 0 when the
+#: ("GST ID No: (002648730915") or the rest of a label OCR garbled ("GSTI se (002648730915")
+#: OCR reads a GST id's 0 as "@" or "O" now and then ("@9@418070203"): taken as 0 when the
 #: id has at least :data:`GST_MIN_DIGITS` real digits
 _MY_GST_RE = re.compile(rf"{_GST_LABEL}[^\d\n]{{0,8}}?(?P<v>[\d@O][\d@O\s\-]{{10,16}}\d)", re.IGNORECASE)
 GST_ZEROS = str.maketrans("@Oo", "000")

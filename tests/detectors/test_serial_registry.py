@@ -72,17 +72,17 @@ def test_short_serial_found_under_the_name_of_an_upload_without_the_tax_id(setti
 
 
 def test_ocr_slips_are_letters_for_digits_or_one_extra_character():
-    assert ocr_slip("9070058756", "S070058756")  # "$" (S) read for a 9
-    assert ocr_slip("CS00251915", "CS002251915")  # one character read in extra
+    assert ocr_slip("9080064712", "S080064712")  # "$" (S) read for a 9
+    assert ocr_slip("CS00362817", "CS003362817")  # one character read in extra
     assert ocr_slip("TD01167104", "TDO1167104")
     # two digits that differ: the next receipt of the shop, never a slip
-    assert not ocr_slip("9070058756", "9070058757")
-    assert not ocr_slip("CS00011955", "CS00011985")
+    assert not ocr_slip("9080064712", "9080064713")
+    assert not ocr_slip("CS00016755", "CS00016785")
     # the tail must agree; short numbers and short insertions are too easy to meet by chance
-    assert not ocr_slip("S070058756", "9070058750")
+    assert not ocr_slip("S080064712", "9070058750")
     assert not ocr_slip("C1234567", "C12345567")  # shorter than INSERTION_MIN_LEN
-    assert not ocr_slip("CS00251915", "CS00251915")  # equal is an exact match, not a slip
-    assert not ocr_slip("SSOA058756", "9070058756")  # more than MAX_SLIPS positions
+    assert not ocr_slip("CS00362817", "CS00362817")  # equal is an exact match, not a slip
+    assert not ocr_slip("SSOA064712", "9080064712")  # more than MAX_SLIPS positions
 
 
 def _two_receipts(blob_root, first: str, second: str) -> None:
@@ -93,45 +93,45 @@ def _two_receipts(blob_root, first: str, second: str) -> None:
 
 
 def test_a_serial_read_with_a_slip_on_one_upload_is_still_a_reuse(settings, blob_root):
-    # what OCR made of "9070058756" on one of the two uploads
-    _two_receipts(blob_root, "9070058756", "S070058756")
+    # what OCR made of "9080064712" on one of the two uploads
+    _two_receipts(blob_root, "9080064712", "S080064712")
     store = analyse_two(settings)
     e1, e2 = store.get("E1"), store.get("E2")
-    assert e1["fields"]["serial"]["value"] == "9070058756"
-    assert e2["fields"]["serial"]["value"] == "S070058756"
+    assert e1["fields"]["serial"]["value"] == "9080064712"
+    assert e2["fields"]["serial"]["value"] == "S080064712"
     codes = {f["code"]: f for f in e2["findings"]}
     assert codes["serial_reuse"]["related"] == ["E1"], e2["findings"]
     assert codes["serial_reuse"]["severity"] == "high"
-    assert "S070058756" in codes["serial_reuse"]["message"]
+    assert "S080064712" in codes["serial_reuse"]["message"]
     assert "serial_conflict" not in codes  # a slip names a reuse, never a conflict
     assert "serial_reuse" in {f["code"] for f in store.get("E1")["findings"]}
 
 
 def test_the_next_receipt_of_the_shop_is_not_a_slip(settings, blob_root):
-    _two_receipts(blob_root, "9070058756", "9070058757")
+    _two_receipts(blob_root, "9080064712", "9080064713")
     store = analyse_two(settings)
     e2 = store.get("E2")
-    assert e2["fields"]["serial"]["value"] == "9070058757"
+    assert e2["fields"]["serial"]["value"] == "9080064713"
     assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in e2["findings"]}
 
 
 def test_near_serials_are_a_digit_or_two_apart_or_their_digits_are():
-    assert near("CS00011955", "GS00011985")  # two edits
+    assert near("CS00016755", "GS00016785")  # two edits
     assert near("F0R18032902170347", "OR18032802170347")  # digits two edits apart
-    assert near("9070058756", "9070058757")  # the next receipt is near too: only a question
-    assert not near("CS00011955", "CS00011955")
-    assert not near("CS00011955", "CS00042977")
+    assert near("9080064712", "9080064713")  # the next receipt is near too: only a question
+    assert not near("CS00016755", "CS00016755")
+    assert not near("CS00016755", "CS00042977")
     assert not near("1234", "123456789")
 
 
 def test_readings_agree_when_equal_one_slip_or_one_long_digit_run():
-    assert readings_agree("CS00011955", "CS00011955")
-    assert readings_agree("9070058756", "S070058756")  # a letter for a digit
+    assert readings_agree("CS00016755", "CS00016755")
+    assert readings_agree("9080064712", "S080064712")  # a letter for a digit
     assert readings_agree("YR18032902170347", "F0R18032902170347")  # letters in front misread
     assert not readings_agree("YR18032902170347", "OR18032802170347")  # a digit differs
     assert not readings_agree("CS00012345", "INV00012345")  # another series of the shop
     assert not readings_agree("AB1234", "XY1234")  # a short run proves nothing
-    assert not readings_agree("", "CS00011955")
+    assert not readings_agree("", "CS00016755")
 
 
 def _receipt_with_serial(path, serial: str, *, total: str = "33.81", seed: int = 0,
@@ -143,38 +143,38 @@ def _receipt_with_serial(path, serial: str, *, total: str = "33.81", seed: int =
 
 @pytest.mark.parametrize("store_settings", ["settings", "pg_settings"])
 def test_a_digit_misread_on_the_original_is_caught_by_reading_its_box_again(store_settings, blob_root, request):
-    # E1's page reading gave CS00011985. To stand for a print that reads CS00011955 on a second
-    # look, its file is replaced by one printing CS00011955 (same layout, same box) before E2.
+    # E1's page reading gave CS00016785. To stand for a print that reads CS00016755 on a second
+    # look, its file is replaced by one printing CS00016755 (same layout, same box) before E2.
     settings = request.getfixturevalue(store_settings)  # SQLite, then the real PostgreSQL
-    _receipt_with_serial(blob_root / "a.png", "CS00011985")
+    _receipt_with_serial(blob_root / "a.png", "CS00016785")
     store = Store(settings.database_url)
     analyse({"evidence_id": "E1", "seller_id": "S1", "blob": "a.png"}, store, settings)
-    assert store.get("E1")["fields"]["serial"]["value"] == "CS00011985"
-    _receipt_with_serial(blob_root / "a.png", "CS00011955")
-    _receipt_with_serial(blob_root / "b.png", "CS00011955", total="47.20", seed=5, width=760)
+    assert store.get("E1")["fields"]["serial"]["value"] == "CS00016785"
+    _receipt_with_serial(blob_root / "a.png", "CS00016755")
+    _receipt_with_serial(blob_root / "b.png", "CS00016755", total="47.20", seed=5, width=760)
     analyse({"evidence_id": "E2", "seller_id": "S2", "blob": "b.png"}, store, settings)
     codes = {f["code"]: f for f in store.get("E2")["findings"]}
     assert codes["serial_reuse"]["related"] == ["E1"], store.get("E2")["findings"]
     assert "second reading" in codes["serial_reuse"]["message"]
-    assert "CS00011985" in codes["serial_reuse"]["message"]
+    assert "CS00016785" in codes["serial_reuse"]["message"]
     assert "serial_conflict" not in codes
     assert "serial_reuse" in {f["code"] for f in store.get("E1")["findings"]}
 
 
 def test_the_shops_neighbouring_receipt_read_again_is_still_no_reuse(settings, blob_root):
-    _receipt_with_serial(blob_root / "a.png", "CS00011985")
-    _receipt_with_serial(blob_root / "b.png", "CS00011955", total="47.20", seed=5, width=760)
+    _receipt_with_serial(blob_root / "a.png", "CS00016785")
+    _receipt_with_serial(blob_root / "b.png", "CS00016755", total="47.20", seed=5, width=760)
     store = analyse_two(settings)
-    assert store.get("E2")["fields"]["serial"]["value"] == "CS00011955"
+    assert store.get("E2")["fields"]["serial"]["value"] == "CS00016755"
     assert not {"serial_reuse", "serial_conflict"} & {f["code"] for f in store.get("E2")["findings"]}
 
 
 def test_a_near_serial_whose_file_is_gone_is_no_reuse_and_no_error(settings, blob_root):
-    _receipt_with_serial(blob_root / "a.png", "CS00011985")
+    _receipt_with_serial(blob_root / "a.png", "CS00016785")
     store = Store(settings.database_url)
     analyse({"evidence_id": "E1", "seller_id": "S1", "blob": "a.png"}, store, settings)
     (blob_root / "a.png").unlink()
-    _receipt_with_serial(blob_root / "b.png", "CS00011955", total="47.20", seed=5, width=760)
+    _receipt_with_serial(blob_root / "b.png", "CS00016755", total="47.20", seed=5, width=760)
     analyse({"evidence_id": "E2", "seller_id": "S2", "blob": "b.png"}, store, settings)
     e2 = store.get("E2")
     assert e2["status"] == "analyzed"

@@ -91,9 +91,9 @@ def test_a_product_code_glued_to_letters_is_no_date_and_casts_no_vote():
     from forensics.fields.dates import date_order
     from tests.text_readings import reading_of
 
-    assert find_dates("RC11-23-42 - 12/144") == []
-    assert date_order(["RC11-23-42 - 12/144", "15-03-18 15:41 SH01"]) == "dmy"
-    fields = extract(reading_of(["PEN 6BK RC11-23-42 - 12/144", "TOTAL RM 2.90", "15-03-18 15:41 SH01 T2"]), None).fields
+    assert find_dates("RC12-24-41 - 12/144") == []
+    assert date_order(["RC12-24-41 - 12/144", "15-03-18 15:41 SH01"]) == "dmy"
+    fields = extract(reading_of(["PEN 6BK RC12-24-41 - 12/144", "TOTAL RM 2.90", "15-03-18 15:41 SH01 T2"]), None).fields
     assert fields["date"].value == "2018-03-15"
     # a date after a label and a colon or a space is still read
     assert [d.iso for d in find_dates("Date:15/03/2018")] == ["2018-03-15"]

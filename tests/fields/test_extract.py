@@ -6,7 +6,7 @@ RECEIPT = [
     "(123456-X)",
     "NO. 12, JALAN MAWAR 3,",
     "81100 JOHOR BAHRU, JOHOR.",
-    "GST ID: 000306020352",
+    "GST ID: 000418070253",
     "TAX INVOICE",
     "Invoice No: CSO0123",
     "Date: 19/10/2018 20:49",
@@ -39,7 +39,7 @@ def test_receipt_fields():
     assert v["date"] == "2018-10-19" and v["time"] == "20:49"
     assert v["total"] == "60.30" and v["currency"] == "MYR"
     assert v["serial"] == "CS00123" and ex.fields["serial"].raw == "CSO0123"
-    assert v["merchant_tax_id"] == "000306020352" and ex.fields["merchant_tax_id"].extra["scheme"] == "MY_GST"
+    assert v["merchant_tax_id"] == "000418070253" and ex.fields["merchant_tax_id"].extra["scheme"] == "MY_GST"
     assert v["payment_method"] == "cash" and v["document_type"] == "receipt"
     assert ex.fields["total"].box is not None and ex.fields["total"].page == 1
     assert "buyer" not in v

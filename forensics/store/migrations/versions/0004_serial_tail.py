@@ -1,7 +1,7 @@
 """serials.serial_tail: find a long serial that OCR read with a slip on one upload
 
 bench/quality.py: half the reused receipt numbers were read with one character wrong on one of
-the two uploads ("$070058756" for "9070058756", "CSOO2Z5I915" for "CS00251915"), so the exact
+the two uploads ("$080064712" for "9080064712", "CSOO3Z6I817" for "CS00362817"), so the exact
 (issuer, serial) key never met. The last characters of a long number survive most slips; rows
 sharing them are compared character by character (forensics.detectors.serial_registry).
 
