@@ -14,10 +14,26 @@ from forensics.model import Finding
 
 #: codes of the findings this module derives; a record's other findings are its own
 LINK_CODES = frozenset(
-    {"duplicate_upload", "edited_copy", "same_layout_cross_seller", "serial_reuse", "serial_conflict"}
+    {"duplicate_upload", "edited_copy", "same_layout_cross_seller", "serial_reuse", "serial_conflict",
+     "copied_by_later_upload"}
 )
 
 _DUPLICATE = {"same_file", "same_image", "same_content"}
+
+#: link kinds that say a later upload copied this one: on the earlier record they become
+#: ``copied_by_later_upload`` (the seller whose receipt was taken is not told it is forged)
+COPIED_KINDS = frozenset({"duplicate", "edited_copy", "serial_reuse"})
+
+
+def _later(meta: dict[str, dict[str, Any]], me: str, other: str) -> bool:
+    """Whether ``other`` was uploaded after ``me`` (unknown or equal times: not later)."""
+    mine, theirs = meta[me].get("uploaded_at"), meta[other].get("uploaded_at")
+    if mine is None or theirs is None:
+        return False
+    try:
+        return theirs > mine
+    except TypeError:  # one time zone-aware, one naive (SQLite drops the zone): compare as UTC
+        return theirs.replace(tzinfo=None) > mine.replace(tzinfo=None)
 
 
 def link_findings(evidence_id: str, relations: list[dict[str, Any]],
@@ -36,6 +52,8 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
         if other not in meta:
             continue
         kind = "duplicate" if rel["kind"] in _DUPLICATE else rel["kind"]
+        if kind in COPIED_KINDS and _later(meta, evidence_id, other):
+            kind = "copied_by_later"
         by_kind[kind].append((other, rel))
     out: list[Finding] = []
     for kind, links in sorted(by_kind.items()):
@@ -49,7 +67,9 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
         details = {o: {"relation": r["kind"], "score": round(float(r["score"]), 3),
                        **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer", "read_as", "second_reading", "label_read_as")})}
                    for o, r in links}
-        if kind == "duplicate":
+        if kind == "copied_by_later":
+            out.append(_copied_by_later(links, meta, seller, details))
+        elif kind == "duplicate":
             kinds = sorted({r["kind"] for _, r in links})
             out.append(Finding(
                 code="duplicate_upload",
@@ -117,3 +137,33 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
                 evidence={"links": details},
             ))
     return out
+
+
+_COPY_WORDS = {"same_file": "the same file", "same_image": "the same image", "same_content": "the same receipt",
+               "edited_copy": "cut from this scan with a few text areas repainted",
+               "serial_reuse": "printing this receipt's serial"}
+
+
+def _copied_by_later(links: list[tuple[str, dict[str, Any]]], meta: dict[str, dict[str, Any]], seller: str,
+                     details: dict[str, Any]) -> Finding:
+    """The earlier record's side of a copy: it was taken by later uploads, which is no evidence
+    that it is forged itself; ``review`` at most (see verdict.py), naming who copied it."""
+    parts = []
+    for other in sorted({o for o, _ in links}):
+        kinds = sorted({r["kind"] for o, r in links if o == other})
+        by = meta[other]["seller_id"]
+        who = "the same seller" if by == seller else f"seller {by}"
+        parts.append(f"evidence {other} uploaded later by {who} ({'; '.join(_COPY_WORDS.get(k, k) for k in kinds)})")
+    others = tuple(sorted({o for o, _ in links}))
+    cross = any(meta[o]["seller_id"] != seller for o in others)
+    boxes = [b for _, r in links for b in (r.get("details") or {}).get("boxes", [])][:10]
+    return Finding(
+        code="copied_by_later_upload",
+        severity="medium" if cross else "low",
+        score=max(float(r["score"]) for _, r in links),
+        message=("This upload was copied later: " + ", ".join(parts[:6])
+                 + (f" and {len(parts) - 6} more" if len(parts) > 6 else "")
+                 + ". Being copied is no sign that this one is forged; check who holds the real receipt."),
+        related=others,
+        evidence={"links": {o: details[o] for o in others}, **({"differing_boxes": boxes} if boxes else {})},
+    )

@@ -15,6 +15,10 @@ from forensics.settings import Settings
 #: how much one finding of each severity (at score 1.0) weighs, as a probability of forgery
 SEVERITY_WEIGHT = {"info": 0.0, "low": 0.15, "medium": 0.4, "high": 0.85}
 
+#: findings that may send a record to review but never make it ``likely_forgery``: an upload
+#: that others copied later is the victim as often as the source (CONTRACT.md, section 3)
+REVIEW_AT_MOST = frozenset({"copied_by_later_upload"})
+
 
 def risk_of(findings: Iterable[dict[str, Any]]) -> int:
     """Combined risk 0-100 of findings given as record JSON (``severity``, ``score``)."""
@@ -30,7 +34,10 @@ def verdict_of(findings: list[dict[str, Any]], checks: dict[str, str], settings:
     or a detector that failed to run, sends the record to review even at low combined risk."""
     risk = risk_of(findings)
     if risk >= settings.forgery_risk:
-        return risk, "likely_forgery"
+        own = risk_of(f for f in findings if f.get("code") not in REVIEW_AT_MOST)
+        if own >= settings.forgery_risk:
+            return risk, "likely_forgery"
+        risk = settings.forgery_risk - 1  # being copied adds to the risk up to review, no further
     needs_human = any(f.get("severity") in ("medium", "high") for f in findings) or any(
         str(s).startswith("failed") for s in checks.values()
     )

@@ -106,4 +106,4 @@ def test_reupload_found_by_its_text_when_pixels_and_fields_cannot(settings, blob
     dup = [f for f in rec["findings"] if f["code"] == "duplicate_upload"]
     assert dup and dup[0]["related"] == ["E1"], rec["findings"]
     # the older record learns of the newer one too
-    assert "duplicate_upload" in {f["code"] for f in store.get("E1")["findings"]}
+    assert "copied_by_later_upload" in {f["code"] for f in store.get("E1")["findings"]}

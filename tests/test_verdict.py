@@ -53,3 +53,38 @@ def test_link_findings_cross_seller_vs_same_seller():
     e3 = {x.code: x for x in link_findings("E3", rels, meta)}
     assert e3["same_layout_cross_seller"].severity == "info" and e3["same_layout_cross_seller"].related == ("E2",)
     assert set(e3) == {"edited_copy", "same_layout_cross_seller"}
+
+
+def test_an_original_copied_later_is_told_so_and_not_called_forged():
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    meta = {"E1": {"seller_id": "S1", "uploaded_at": t0},
+            "E2": {"seller_id": "S2", "uploaded_at": t0 + timedelta(hours=1)},
+            "E3": {"seller_id": "S3", "uploaded_at": t0 + timedelta(hours=2)}}
+    rels = [
+        {"a": "E1", "b": "E2", "kind": "same_image", "score": 0.97, "details": {}},
+        {"a": "E1", "b": "E3", "kind": "edited_copy", "score": 0.9, "details": {"boxes": [[1, 2, 3, 4]]}},
+        {"a": "E1", "b": "E3", "kind": "serial_reuse", "score": 0.9, "details": {"serial": "CS1"}},
+    ]
+    e1 = {x.code: x for x in link_findings("E1", rels, meta)}
+    assert set(e1) == {"copied_by_later_upload"}, e1
+    copied = e1["copied_by_later_upload"]
+    assert copied.related == ("E2", "E3") and copied.severity == "medium"
+    assert "E2" in copied.message and "seller S2" in copied.message and "seller S3" in copied.message
+    risk, verdict = verdict_of([copied.to_json()], {}, S)
+    assert verdict == "review"
+    # the later uploads keep the findings that accuse them
+    e3 = {x.code for x in link_findings("E3", rels, meta)}
+    assert e3 == {"edited_copy", "serial_reuse"}
+    assert verdict_of([x.to_json() for x in link_findings("E3", rels, meta)], {}, S)[1] == "likely_forgery"
+
+
+def test_being_copied_never_tips_own_evidence_into_likely_forgery():
+    copied = {"code": "copied_by_later_upload", "severity": "medium", "score": 1.0, "message": "m"}
+    own = [f("medium"), f("medium")]  # own evidence alone: review (risk 64)
+    assert verdict_of(own, {}, S)[1] == "review"
+    risk, verdict = verdict_of(own + [copied], {}, S)
+    assert verdict == "review" and risk < S.forgery_risk
+    # own evidence that says more still does
+    assert verdict_of([f("high"), f("high"), copied], {}, S)[1] == "likely_forgery"

@@ -67,4 +67,17 @@ def test_serial_reuse_and_conflict_across_sellers(settings, blob_root):
     assert codes["serial_reuse"]["related"] == ["E1"]
     assert "serial_conflict" in codes and "total" in codes["serial_conflict"]["message"]
     # the older record learns of the newer one
-    assert "serial_reuse" in {f["code"] for f in store.get("E1")["findings"]}
+    assert "copied_by_later_upload" in {f["code"] for f in store.get("E1")["findings"]}
+
+
+def test_the_original_of_a_cross_seller_reupload_is_review_at_most(settings, blob_root):
+    img = simple_receipt(RECEIPT_LINES)
+    img.save(blob_root / "a.png")
+    img.convert("RGB").save(blob_root / "b.jpg", quality=80)
+    store = _ingest(settings, [("E1", "S1", "a.png"), ("E2", "S2", "b.jpg")])
+    e1, e2 = store.get("E1"), store.get("E2")
+    assert e2["verdict"] == "likely_forgery" and "duplicate_upload" in {f["code"] for f in e2["findings"]}
+    copied = [f for f in e1["findings"] if f["code"] == "copied_by_later_upload"]
+    assert copied and copied[0]["related"] == ["E2"] and "seller S2" in copied[0]["message"], e1["findings"]
+    assert "duplicate_upload" not in {f["code"] for f in e1["findings"]}
+    assert e1["verdict"] == "review", e1["findings"]

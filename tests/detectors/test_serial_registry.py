@@ -104,7 +104,7 @@ def test_a_serial_read_with_a_slip_on_one_upload_is_still_a_reuse(settings, blob
     assert codes["serial_reuse"]["severity"] == "high"
     assert "S080064712" in codes["serial_reuse"]["message"]
     assert "serial_conflict" not in codes  # a slip names a reuse, never a conflict
-    assert "serial_reuse" in {f["code"] for f in store.get("E1")["findings"]}
+    assert "copied_by_later_upload" in {f["code"] for f in store.get("E1")["findings"]}
 
 
 def test_the_next_receipt_of_the_shop_is_not_a_slip(settings, blob_root):
@@ -158,7 +158,7 @@ def test_a_digit_misread_on_the_original_is_caught_by_reading_its_box_again(stor
     assert "second reading" in codes["serial_reuse"]["message"]
     assert "CS00016785" in codes["serial_reuse"]["message"]
     assert "serial_conflict" not in codes
-    assert "serial_reuse" in {f["code"] for f in store.get("E1")["findings"]}
+    assert "copied_by_later_upload" in {f["code"] for f in store.get("E1")["findings"]}
 
 
 def test_the_shops_neighbouring_receipt_read_again_is_still_no_reuse(settings, blob_root):
@@ -209,7 +209,7 @@ def test_a_serial_under_a_misread_label_is_found_by_the_label_the_shop_prints(se
     codes = {f["code"]: f for f in e2["findings"]}
     assert codes["serial_reuse"]["related"] == ["E1"], e2["findings"]
     assert "COBH" in codes["serial_reuse"]["message"]
-    assert "serial_reuse" in {f["code"] for f in store.get("E1")["findings"]}
+    assert "copied_by_later_upload" in {f["code"] for f in store.get("E1")["findings"]}
 
 
 def test_a_misread_label_before_another_number_or_of_another_shop_is_no_reuse(settings, blob_root):
