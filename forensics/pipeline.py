@@ -62,16 +62,11 @@ class Outcome:
 
 
 def single_document_detectors() -> list[Any]:
-    """Detectors that look at one upload alone, in the order they run."""
-    from forensics.detectors import (
-        arithmetic,
-        dates_claims,
-        document_traces,
-        identifiers,
-        local_edits,
-    )
+    """Detectors that look at one upload alone, in the order they run (declared in
+    :data:`forensics.detectors.SINGLE_DOCUMENT`)."""
+    from forensics.detectors import registered
 
-    return [d.detector for d in (arithmetic, identifiers, dates_claims, document_traces, local_edits)]
+    return registered()
 
 
 def linking_detectors() -> list[Any]:

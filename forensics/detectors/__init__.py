@@ -3,10 +3,14 @@
 A detector takes the :class:`Analysis` of one upload and a read-only :class:`StoreView` of what
 is already on file, and returns a :class:`~forensics.model.CheckResult` (its findings and its
 check status). Detectors never call each other; :mod:`forensics.pipeline` runs them in order.
+
+A detector declares itself here, in :data:`SINGLE_DOCUMENT`: adding one is its module (with a
+module-level ``detector``) and its name in that tuple, nothing else.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -108,3 +112,12 @@ class Detector(Protocol):
     name: str
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult: ...
+
+
+#: modules of the detectors that look at one upload alone, in the order they run
+SINGLE_DOCUMENT = ("arithmetic", "identifiers", "dates_claims", "document_traces", "local_edits")
+
+
+def registered(modules: tuple[str, ...] = SINGLE_DOCUMENT) -> list[Detector]:
+    """The module-level ``detector`` of each named detector module, in that order."""
+    return [importlib.import_module(f"{__name__}.{m}").detector for m in modules]
