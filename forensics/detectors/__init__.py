@@ -115,7 +115,7 @@ class Detector(Protocol):
 
 
 #: modules of the detectors that look at one upload alone, in the order they run
-SINGLE_DOCUMENT = ("arithmetic", "identifiers", "dates_claims", "document_traces", "local_edits")
+SINGLE_DOCUMENT = ("arithmetic", "identifiers", "dates_claims", "document_traces", "local_edits", "copy_move")
 
 
 def registered(modules: tuple[str, ...] = SINGLE_DOCUMENT) -> list[Detector]:

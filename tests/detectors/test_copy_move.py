@@ -1,0 +1,143 @@
+"""copy_move: a word pasted from another line of the same page, against honest repeats."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from forensics.detectors import copy_move
+from forensics.model import PageReading, Word
+from tests.conftest import font
+
+LINES = ["KEDAI CONTOH 12", "MILO 1KG   2 x 12.50   25.00", "SUGAR 2KG  1 x 6.90    6.90",
+         "TEH 500G   1 x 4.20    4.20", "SUBTOTAL           36.10", "GST 6%              2.17",
+         "TOTAL              38.27", "CASH               50.00", "CHANGE             11.73"]
+
+
+def _page(*, phase: bool, noise: float, seed: int = 1) -> tuple[Image.Image, list[Word]]:
+    """A receipt page and its word boxes. ``phase``: every word printed at its own sub-pixel
+    offset (drawn 4x larger and reduced) and ink darkness, as real print and scan place it;
+    else each repeated text is the same render."""
+    rng = np.random.default_rng(seed)
+    scale = 4 if phase else 1
+    f = font(26 * scale)
+    img = Image.new("L", (640 * scale, (60 + 42 * len(LINES)) * scale), 235)
+    draw = ImageDraw.Draw(img)
+    words: list[Word] = []
+    for i, line in enumerate(LINES):
+        x, y = 30 * scale, (40 + 42 * i) * scale
+        cursor = 0
+        for token in line.split():
+            start = line.index(token, cursor)
+            cursor = start + len(token)
+            at = x + int(draw.textlength(line[:start], font=f)) + (int(rng.integers(0, scale)) if phase else 0)
+            top = y + (int(rng.integers(0, scale)) if phase else 0)
+            draw.text((at, top), token, fill=int(rng.integers(10, 70)) if phase else 25, font=f)
+            b = draw.textbbox((at, top), token, font=f)
+            words.append(Word(token, tuple(v // scale for v in b), 0.95, 1, i))  # type: ignore[arg-type]
+    if phase:
+        img = img.resize((img.width // scale, img.height // scale), Image.LANCZOS)
+    arr = np.asarray(img, dtype=np.float32)
+    if noise:
+        arr = arr + rng.normal(0, noise, arr.shape)
+    return Image.fromarray(arr.clip(0, 255).astype("uint8"), "L"), words
+
+
+def _jpeg(img: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    out = Image.open(buf)
+    out.load()
+    return out
+
+
+def _reading(img: Image.Image, words: list[Word]) -> PageReading:
+    return PageReading(1, "ocr", tuple(words), img.width, img.height)
+
+
+def _word(words: list[Word], text: str, line: int) -> Word:
+    return next(w for w in words if w.text == text and w.line == line)
+
+
+def _paste(img: Image.Image, words: list[Word], source: Word, target: Word) -> tuple[Image.Image, list[Word]]:
+    """The forger's edit: cover ``target`` with paper cut from the same page, paste ``source``'s
+    box (with a margin of its paper) over it, save again as JPEG."""
+    out = img.copy()
+    tw, th = target.box[2] - target.box[0] + 6, target.box[3] - target.box[1] + 6
+    out.paste(img.crop((560, 2, 560 + tw, 2 + th)), (target.box[0] - 3, target.box[1] - 3))  # blank paper
+    out.paste(img.crop((source.box[0] - 3, source.box[1] - 3, source.box[2] + 3, source.box[3] + 3)),
+              (target.box[0] - 3, target.box[1] - 3))
+    moved = Word(source.text, (target.box[0], target.box[1], target.box[0] + source.box[2] - source.box[0],
+                               target.box[1] + source.box[3] - source.box[1]), 0.95, target.block, target.line)
+    return _jpeg(out, 75), [moved if w is target else w for w in words]
+
+
+def test_an_amount_pasted_from_another_line_is_a_copy_with_both_boxes():
+    img, words = _page(phase=True, noise=4.0)
+    source, target = _word(words, "25.00", 1), _word(words, "38.27", 6)
+    forged, forged_words = _paste(img, words, source, target)
+    result = copy_move.detector.run(_analysis(forged, forged_words), None)
+    found = [f for f in result.findings if f.code == "copy_move"]
+    assert len(found) == 1, result.findings
+    f = found[0]
+    assert f.severity == "high" and f.box[:2] == target.box[:2]
+    assert tuple(f.evidence["source_box"]) == source.box and "25.00" in f.message
+    assert str(tuple(source.box)) in f.message  # the reviewer sees both boxes
+
+
+def test_honest_print_repeats_its_text_but_never_its_pixels():
+    # sub-pixel phase and noise of their own: 12.50, 6.90, 4.20 each printed twice
+    img, words = _page(phase=True, noise=4.0)
+    result = copy_move.detector.run(_analysis(_jpeg(img, 75), words), None)
+    assert result.status == "done" and not result.findings, result.findings
+
+
+def test_one_render_printed_twice_with_its_own_noise_is_not_a_copy():
+    # a generated page: identical glyph renders, but the noise of each print is its own
+    img, words = _page(phase=False, noise=4.0)
+    assert not copy_move.detector.run(_analysis(_jpeg(img, 90), words), None).findings
+
+
+def test_a_clean_digital_page_cannot_tell_a_paste_from_its_own_print():
+    # no noise: every repeated text is an exact repeat, so a paste says nothing
+    img, words = _page(phase=False, noise=0.0)
+    forged, forged_words = _paste(img, words, _word(words, "25.00", 1), _word(words, "38.27", 6))
+    assert not copy_move.detector.run(_analysis(forged, forged_words), None).findings
+
+
+def _analysis(img: Image.Image, words: list[Word]):  # noqa: ANN202
+    from types import SimpleNamespace
+
+    page = SimpleNamespace(number=1, image=img)
+    reading = SimpleNamespace(pages=(_reading(img, words),))
+    return SimpleNamespace(document=SimpleNamespace(pages=(page,)), reading=reading)
+
+
+def test_pipeline_records_the_copy_and_show_explains_it_with_both_boxes(settings, blob_root):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from forensics.pipeline import analyse
+    from forensics.report import render_record
+    from forensics.store import Store
+
+    img, words = _page(phase=True, noise=4.0)
+    forged, _ = _paste(img, words, _word(words, "25.00", 1), _word(words, "38.27", 6))
+    forged.save(blob_root / "f.jpg", quality=92)
+    store = Store(settings.database_url)
+    analyse({"evidence_id": "E1", "seller_id": "S1", "blob": "f.jpg"}, store, settings)
+    rec = store.get("E1")
+    assert rec["checks"]["copy_move"] == "done", rec["checks"]
+    found = [f for f in rec["findings"] if f["code"] == "copy_move"]
+    assert found and found[0]["box"] and found[0]["evidence"]["source_box"], rec["findings"]
+    assert rec["verdict"] != "clean"
+    out = StringIO()
+    render_record(Console(file=out, width=200), rec)
+    text = out.getvalue()
+    assert "pixel copy of" in text, (found, text)
+    assert str(tuple(found[0]["evidence"]["source_box"])) in text, (found, text)
+    assert str(tuple(found[0]["box"])) in text
