@@ -22,10 +22,16 @@ a ``medium`` finding (``high`` with three), naming both numbers and their boxes.
 are guarded: one or two confusable digits off (3/8, 1/7, 5/6, 0/8, ...) is a misread; a total
 that is the agreed net amount plus a printed tax, service or rounding is the gross; counts,
 savings and per-rate parts are not totals; and the lone total must be at least 10% above the
-agreed value (forgers raise the total; honest near-misses stay far below that). A lowered
-total is not looked for by this check: measured symmetric, 14 of 220 honest SROIE receipts
-printed a "total" line well below the agreed value (partial totals, totals before service), so
-lowered totals are left to the other relations and to local_edits.
+agreed value (forgers raise the total;
+honest near-misses stay far below that). A total repainted *lower* is flagged the same way
+(a lowered total fails the items, the net plus tax, the cash minus change and the tax table
+just as a raised one does), with the honest lines that print less under a total label set
+aside: measured symmetric without them, 14 of 220 honest SROIE receipts printed such a line
+(the tax "TOTAL INCLUDES 6% GST 1.44", a total before service or rounding, per-rate parts); with
+them (see :func:`forensics.detectors.printed_totals._lowered`), 0 of 220.
+
+The relations live in :mod:`forensics.detectors.amount_relations`, the printed totals in
+:mod:`forensics.detectors.printed_totals`; this module weighs them into findings.
 """
 
 from __future__ import annotations

@@ -67,6 +67,9 @@ FRAGMENT = re.compile(r"^\W*(?:TO|TT)\w{0,2}\W*(?:\s+[^\w\s]*)*\s*(?:RM|MYR)?\s*
                       re.I)
 #: the count line of tills that print the amount due on it ("Total Qty: 4 8.20")
 QTY_TOTAL = re.compile(r"TOTAL\s*(?:QTY|QUANTITY)\W*\d+\W", re.I)
+#: a label that is the word TOTAL alone (as OCR reads it) before the amount
+PLAIN_TOTAL = re.compile(r"^\W*(?:[TFJ1IL!]?[O0A][TF][AE0O][L1I!]\w?|TOTA[I1]|TTL)\W*(?:RM|MYR)?\W*[\d,]+[.,]\s?\d{2}\W*$",
+                         re.I)
 #: words that make a total label the amount due whatever else OCR put beside them
 DUE_WORD = re.compile(r"\bPAY|\bDUE\b|GRAND|\bNETT?\b|INCL|\bAMOUNT\b", re.I)
 #: a printed tax rate ("6%", "@6%", "GST 6 %")
@@ -397,6 +400,25 @@ def _additions(printed: list[Printed]) -> list[Decimal]:
     return sorted(sums)
 
 
+def _lowered(p: Printed, agreed: Decimal, additions: list[Decimal], discounted: bool,
+             agree: list[Source]) -> bool:
+    """Whether ``p`` is the amount due printed lower than the page agrees on, rather than one
+    of the honest lines that print less under a total label (measured on SROIE: taxes "TOTAL
+    INCLUDES 6% GST 1.44", "GST Payable"; totals before tax, service, rounding or a discount;
+    the parts of a per-rate table)."""
+    if p.kind != "total" or p.amount.value * ODD_FACTOR > agreed or discounted:
+        return False
+    if p.amount.value <= agreed * MAX_TAX_SHARE or TAX_LABEL.search(p.label):
+        return False  # as small as a tax: the tax line under a total label
+    if not DUE_WORD.search(p.label) and not PLAIN_TOTAL.match(p.label):
+        return False  # "Total 6% supplies", "Total Sales": parts of the amount due
+    # the per-rate table's sums rest on the same parts: one witness, not two
+    witnesses = {"per-rate" if s.name.startswith("the per-rate") else (s.family or s.name) for s in agree}
+    if len(witnesses) < MAJORITY:
+        return False
+    return not any(_close(p.amount.value + a, agreed, AGREE) for a in additions)
+
+
 def odd_total(printed: list[Printed], sources: list[Source]) -> tuple[Printed, Decimal, list[Source]] | None:
     """A printed total that stands alone against a value several other sources agree on."""
     best: tuple[Printed, Decimal, list[Source]] | None = None
@@ -417,9 +439,12 @@ def odd_total(printed: list[Printed], sources: list[Source]) -> tuple[Printed, D
             continue  # the line states the tendered, tax or net amount under a total label
         for y in sorted({v for s in others for v in s.values if v > 0}):
             agree = _one_per_family([s for s in others if s.says(y)])
-            if len(agree) < MAJORITY or p.amount.value < y * ODD_FACTOR:
+            if len(agree) < MAJORITY:
                 continue
-            if any(_close(p.amount.value, y + a, AGREE) for a in additions):
+            raised = p.amount.value >= y * ODD_FACTOR
+            if not raised and not _lowered(p, y, additions, discounted, agree):
+                continue
+            if raised and any(_close(p.amount.value, y + a, AGREE) for a in additions):
                 continue  # the agreed value is the net amount, the line adds tax or service to it
             slips = 2 if p.confidence < SHAKY else 1
             if any(_misread(p.amount.value, v, slips) for v in everything if v != p.amount.value):

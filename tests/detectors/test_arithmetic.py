@@ -289,3 +289,37 @@ def test_a_total_a_few_cents_off_rate_consistent_numbers_is_still_a_possible_mis
               "currency": "MYR"}
     shaky = _with_confidence(analysis_of(values, lines), {"1327.36", "79.63"}, 0.42)
     assert flagged(detector.run(shaky, None)) == []
+
+
+# --------------------------------------------------------------------------- both directions
+
+
+@pytest.mark.parametrize("lowered", ["54.80", "61.20", "40.10"])
+def test_one_total_repainted_lower_is_flagged_like_a_raised_one(lowered):
+    lines = _repaint(GST_LINES, 4, "84.80", lowered)  # only the TOTAL line repainted
+    analysis = analysis_of(GST_FIELDS, lines)
+    bad = [f for f in flagged(detector.run(analysis, None)) if f.evidence["check"] == "printed_totals"]
+    assert len(bad) == 1, bad
+    assert bad[0].severity == "high" and bad[0].evidence["expected"] == "84.80"
+    assert bad[0].box == next(w for w in analysis.reading.pages[0].words if w.text == lowered).box
+
+
+def test_every_total_lowered_fails_against_subtotal_tax_and_cash():
+    # the extractor's total and the printed total both lowered: cash - change and the net + tax
+    lines = [ln.replace("84.80", "64.80") for ln in GST_LINES]
+    bad = flagged(detector.run(analysis_of({**GST_FIELDS, "total": "64.80"}, lines), None))
+    assert bad and max(f.severity for f in bad) in ("medium", "high"), bad
+    assert any("64.80" in f.message and "84.80" in f.message for f in bad)
+
+
+def test_lines_that_honestly_print_less_than_the_total_stay_quiet():
+    honest = [
+        *GST_LINES[:4], "TOTAL INCLUDES 6% GST 4.80", *GST_LINES[4:],  # the tax under a total label
+        "Total 6% supplies 80.00",  # a per-rate part
+    ]
+    assert flagged(detector.run(analysis_of(GST_FIELDS, honest), None)) == []
+    # a total before service charge: the agreed value less the service line
+    service = ["SUBTOTAL 80.00", "TOTAL 80.00", "SERVICE CHARGE 8.00", "GST 6% 5.28", "GRAND TOTAL 93.28",
+               "CASH 100.00", "CHANGE 6.72"]
+    assert not any(f.evidence.get("check") == "printed_totals"
+                   for f in flagged(detector.run(analysis_of({"currency": "MYR"}, service), None)))
