@@ -26,7 +26,8 @@ agreed value (forgers raise the total;
 honest near-misses stay far below that). A total repainted *lower* is flagged the same way
 (a lowered total fails the items, the net plus tax, the cash minus change and the tax table
 just as a raised one does), with the honest lines that print less under a total label set
-aside: measured symmetric without them, 14 of 220 honest SROIE receipts printed such a line
+aside: measured on the 220 honest SROIE receipts, such lines flagged 14 (an earlier measurement)
+and 6 with the first guards
 (the tax "TOTAL INCLUDES 6% GST 1.44", a total before service or rounding, per-rate parts); with
 them (see :func:`forensics.detectors.printed_totals._lowered`), 0 of 220.
 
