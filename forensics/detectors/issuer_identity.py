@@ -56,6 +56,10 @@ CONSENSUS_MIN = 2
 MAX_DIGITS_OFF = 2
 #: how many of the merchant's newest registrations are looked at
 SEARCH_LIMIT = 500
+#: digit pairs Tesseract confuses on thermal print besides the shape confusions of
+#: :data:`~forensics.detectors.identifiers.OCR_CONFUSIONS` (a faded 3 read as 5, 2 as 7, 1 as 4):
+#: two honest receipts of one shop went to review with "6003815…" read for "0003813…"
+PRINT_CONFUSIONS = {frozenset(p) for p in ("35", "27", "14", "23", "89", "59", "17", "38", "56", "06", "08", "09")}
 
 
 def _compact(value: str) -> str:
@@ -144,12 +148,18 @@ class IssuerIdentity:
         stands = read_twice(mine, _compact(again), usual)
         if stands is None:
             return None
-        confusable = all(b in OCR_CONFUSIONS.get(a, "") or a in OCR_CONFUSIONS.get(b, "")
-                         for a, b in zip(stands, usual, strict=True) if a != b)
-        if not confusable:
-            return stands
         confidence = ocr_confidence(analysis, tax.page or 1, tax.box)
-        return stands if confidence is not None and confidence >= TRUSTED_WORD_CONFIDENCE else None
+        return None if misread_likely(stands, usual, confidence) else stands
+
+
+def misread_likely(stands: str, usual: str, confidence: float | None) -> bool:
+    """Whether OCR misreading the usual id is the likelier story: every digit the two differ in
+    is a pair OCR confuses on print, and the id's words were not read with a trusted confidence
+    (:data:`~forensics.detectors.identifiers.TRUSTED_WORD_CONFIDENCE`)."""
+    confusable = all(b in OCR_CONFUSIONS.get(a, "") or a in OCR_CONFUSIONS.get(b, "")
+                     or frozenset((a, b)) in PRINT_CONFUSIONS
+                     for a, b in zip(stands, usual, strict=True) if a != b)
+    return confusable and (confidence is None or confidence < TRUSTED_WORD_CONFIDENCE)
 
 
 def read_twice(mine: str, again: str, usual: str) -> str | None:

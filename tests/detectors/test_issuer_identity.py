@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from forensics.detectors.issuer_identity import digits_off, read_twice
+from forensics.detectors.issuer_identity import digits_off, misread_likely, read_twice
 from forensics.pipeline import analyse
 from forensics.store import Store
 from tests.conftest import RECEIPT_LINES, simple_receipt
@@ -96,3 +96,16 @@ def test_uploads_without_a_serial_count_as_the_merchants_other_uploads(settings,
     assert "serial" not in e3["fields"] and e3["fields"]["merchant_tax_id"]["value"] == "001234567899"
     found = [f for f in e3["findings"] if f["code"] == "identifier_mismatch"]
     assert len(found) == 1 and sorted(found[0]["related"]) == ["E1", "E2"], e3["findings"]
+
+
+@pytest.mark.parametrize(
+    "stands,confidence,misread",
+    [
+        ("600471500000", 0.80, True),  # 6 for 0 and 5 for 3, faded print read twice alike
+        ("600471500000", 0.95, False),  # read with confidence: the digits are printed so
+        ("000471800000", None, True),  # no confidence known: 8 for 3 is a misread
+        ("000471400000", 0.50, False),  # 4 for 3 is no misread of print, whatever the confidence
+    ],
+)
+def test_an_ocr_misread_of_the_usual_id_is_no_mismatch(stands, confidence, misread):
+    assert misread_likely(stands, "000471300000", confidence) is misread
