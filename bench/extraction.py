@@ -55,6 +55,7 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import halves  # noqa: E402
 
 #: the development data sets (read-only, outside the repository)
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -458,13 +459,15 @@ def main() -> None:
     ap.add_argument("--direct", action="store_true", help="call the library directly, with the reading cache")
     ap.add_argument("--misses", action="store_true", help="print every miss with its cause")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--half", choices=("tune", "held-out", "both"), default="both",
+                    help="SROIE receipts of one half of the split by merchant (bench/halves.py)")
     ap.add_argument("--gt-text", action="store_true",
                     help="also score the rules alone on the organisers' OCR text (NAME.box.csv), "
                          "the input of SROIE task 3, whose best entries scored about 0.89")
     args = ap.parse_args()
     sroie = DATASETS / "sroie-dev"
     pdfs = DATASETS / "invoices-pdf-dev"
-    s_paths = sorted(sroie.glob("*.jpg"))[: args.limit or None]
+    s_paths = halves.select(sorted(sroie.glob("*.jpg")), args.half)[: args.limit or None]
     p_paths = sorted(pdfs.glob("*.pdf"))[: args.limit or None]
     run = direct_records if args.direct else None
     if run is None:

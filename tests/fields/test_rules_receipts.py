@@ -201,8 +201,8 @@ def test_credit_note_total_may_be_negative():
         ("K.0.K. TRADING", "K.O.K. TRADING"),
         ("No. 1.2 PLAZA", "No. 1.2 PLAZA"),
         # trade words of a name with a letter slipped
-        ("ROTI CONTOH BAKERLES (KL) SDN BHD", "ROTI CONTOH BAKERIES (KL) SDN BHD"),
-        ("CONTOH HEALTHGARE SDN BHD", "CONTOH HEALTHCARE SDN BHD"),
+        ("CONTOH PHARNACY (KL) SDN BHD", "CONTOH PHARMACY (KL) SDN BHD"),
+        ("CONTOH HARDWAFE SDN BHD", "CONTOH HARDWARE SDN BHD"),
     ],
 )
 def test_correct_name(raw: str, fixed: str):
