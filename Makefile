@@ -4,10 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the project needs: Tesseract with its languages, fonts for the generated
-# fixtures (DejaVu; WenQuanYi for Chinese fapiao), zbar for barcodes, chromium for the web
+# fixtures (DejaVu; WenQuanYi for Chinese fapiao; Liberation and URW fonts for the careful
+# forger of bench/tampering.py), zbar for barcodes, chromium for the web
 # app's browser tests (Playwright drives it: it cannot download its own browser here).
 DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-deu \
-	tesseract-ocr-fra fonts-dejavu-core fonts-wqy-zenhei libzbar0 chromium
+	tesseract-ocr-fra fonts-dejavu-core fonts-wqy-zenhei libzbar0 chromium \
+	fonts-liberation fonts-urw-base35
 export OMP_THREAD_LIMIT ?= 1
 
 .PHONY: setup system-packages venv constraints demo test test-fast lint worker bench clean

@@ -4,6 +4,7 @@ Run by hand, not by CI (needs ../shared/datasets; several minutes, ~1 s an uploa
 
     .venv/bin/python bench/quality.py                # build, ingest, export, score
     .venv/bin/python bench/quality.py --limit 40     # a quick subset (counts scaled down)
+    .venv/bin/python bench/quality.py --half held-out  # only the merchants nobody tuned on
     .venv/bin/python bench/quality.py --reuse        # score the last export again
     .venv/bin/python bench/quality.py --reuse --reingest   # same set, fresh ingest
 
@@ -18,7 +19,11 @@ records.jsonl, misses.txt):
   up to 2 degrees, brightness) by another seller; its original is a ``victim`` (honest, linked).
 - ``edited_copy``: one scan (never uploaded itself) repainted into several "receipts" (total,
   date, receipt number), each on another seller.
-- ``tampered_total``: a scan uploaded only with its total repainted (raised 1.3-3x).
+- ``tampered_total``: a scan edited by a careful forger (:mod:`fixtures.careful`, its kinds in
+  turn): every copy of the total lowered or raised in a non-DejaVu font or with glyphs cut from
+  the same receipt, on paper cloned from the receipt; another amount of the receipt pasted over
+  the total; one item and every copy of the total raised alike; re-saved as JPEG 60-95.
+  ``bench/tampering.py`` measures each of these kinds alone, per half.
 - ``serial_reuse``: another receipt of the same shop with its receipt number repainted to an
   uploaded one's; that one becomes a ``victim``.
 - ``invalid_tax_id``: a scan with one digit of its GST id repainted (Malaysian GST ids have no
@@ -54,6 +59,7 @@ from typing import Any
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import halves  # noqa: E402
 
 #: the development data sets (read-only, beside the repository)
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -72,7 +78,7 @@ UPLOAD_DAYS = 60
 KIND_CODES: dict[str, tuple[str, ...]] = {
     "reupload": ("duplicate_upload",),
     "edited_copy": ("edited_copy",),
-    "tampered_total": ("amounts_inconsistent", "local_edit"),
+    "tampered_total": ("amounts_inconsistent", "local_edit", "copy_move"),
     "serial_reuse": ("serial_reuse", "serial_conflict"),
     "invalid_tax_id": ("invalid_identifier", "identifier_mismatch", "local_edit"),
     "invalid_tax_id_synth": ("invalid_identifier",),
@@ -119,11 +125,11 @@ class Upload:
 # --------------------------------------------------------------------------- building the set
 
 
-def _jpeg(img: Any, rng: random.Random) -> bytes:
+def _jpeg(img: Any, rng: random.Random, quality: tuple[int, int] = (85, 95)) -> bytes:
     import io
 
     buf = io.BytesIO()
-    img.convert("RGB").save(buf, "JPEG", quality=rng.randint(85, 95))
+    img.convert("RGB").save(buf, "JPEG", quality=rng.randint(*quality))
     return buf.getvalue()
 
 
@@ -173,10 +179,12 @@ def _scale(counts: dict[str, int], n_scans: int) -> dict[str, int]:
             for k, v in counts.items()}
 
 
-def build_set(out: Path, *, limit: int | None, seed: int) -> dict[str, Any]:
-    """Write files/, MANIFEST.csv and truth.json to ``out``; return the truth."""
+def build_set(out: Path, *, limit: int | None, seed: int, half: str = "both") -> dict[str, Any]:
+    """Write files/, MANIFEST.csv and truth.json to ``out``; return the truth (SROIE scans of
+    one ``half`` of the split by merchant, bench/halves.py, or of both)."""
     from PIL import Image
 
+    from fixtures import careful
     from fixtures.forgeries import reupload
     from fixtures.realscans import (
         edit_scan,
@@ -191,7 +199,7 @@ def build_set(out: Path, *, limit: int | None, seed: int) -> dict[str, Any]:
     )
 
     rng = random.Random(seed)
-    paths = sorted((DATASETS / "sroie-dev").glob("*.jpg"))
+    paths = halves.select(sorted((DATASETS / "sroie-dev").glob("*.jpg")), half)
     if limit:
         paths = rng.sample(paths, min(limit, len(paths)))
     counts = _scale(DEFAULT_COUNTS, len(paths))
@@ -275,12 +283,22 @@ def build_set(out: Path, *, limit: int | None, seed: int) -> dict[str, Any]:
                                    changes=edit.changes, edited_boxes=edit.boxes))
         _link(copies, f"template{i}")
 
-    for t in tampered:
-        span = spans[t.name]["total"]
-        edits = {"total": (span, new_amount_text(span.text, round(rng.uniform(1.3, 3.0), 2)))}
-        img, edit = edit_scan(Image.open(t.image_path), t.lines, edits, rng)
-        plan.add(rng.choice(plan.sellers), plan.when(), "tampered_total", _jpeg(img, rng),
-                 t.name, changes=edit.changes, edited_boxes=edit.boxes)
+    # a careful forger's edits (fixtures/careful.py), not the detectors' mirror: totals lowered
+    # and raised, copy-move, glyphs cut from the receipt, consistent edits, on cloned paper, in
+    # fonts other than DejaVu, re-saved as JPEG 60-95
+    for i, t in enumerate(tampered):
+        made = None
+        for k in range(len(careful.KINDS)):
+            made = careful.make(careful.KINDS[(i + k) % len(careful.KINDS)], Image.open(t.image_path),
+                                t.lines, t.total, rng)
+            if made is not None:
+                break
+        if made is None:
+            continue
+        img, cedit = made
+        plan.add(rng.choice(plan.sellers), plan.when(), "tampered_total", _jpeg(img, rng, (60, 95)),
+                 t.name, changes={"total": (cedit.old, cedit.new)}, edited_boxes=cedit.regions,
+                 careful=cedit.kind)
 
     for t in gst:
         span = spans[t.name]["gst"]
@@ -638,6 +656,8 @@ def main() -> None:
                          "the last export")
     ap.add_argument("--reingest", action="store_true", help="with --reuse: ingest again")
     ap.add_argument("--seed", type=int, default=20261123)
+    ap.add_argument("--half", choices=("tune", "held-out", "both"), default="both",
+                    help="SROIE scans of one half of the split by merchant (bench/halves.py)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     if not (DATASETS / "sroie-dev").is_dir():
@@ -647,7 +667,7 @@ def main() -> None:
     if args.reuse and (out / "truth.json").exists():
         truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
     else:
-        truth = build_set(out, limit=args.limit, seed=args.seed)
+        truth = build_set(out, limit=args.limit, seed=args.seed, half=args.half)
         print(f"built {len(truth['evidence'])} uploads in {time.perf_counter() - started:.0f} s: "
               + ", ".join(f"{k} {v}" for k, v in sorted(truth["kinds"].items())), flush=True)
     ingest_s = None
