@@ -133,8 +133,10 @@ def analyse(args: tuple[str, str]) -> dict[str, Any]:
     everything = [f for fs in findings.values() for f in fs]
     _risk, verdict = verdict_of(everything, checks, settings)
     alone = {d: verdict_of(fs, {}, settings)[1] != "clean" for d, fs in findings.items()}
+    # a finding points at the edit with its box, or with a box it names (numbers, a copy's source)
     at_edit = any(
-        _overlaps(f.get("box"), r) or any(_overlaps(n.get("box"), r) for n in (f.get("evidence") or {}).get("numbers", []))
+        _overlaps(f.get("box"), r) or _overlaps((f.get("evidence") or {}).get("source_box"), r)
+        or any(_overlaps(n.get("box"), r) for n in (f.get("evidence") or {}).get("numbers", []))
         for f in everything if f.get("severity") != "info" for r in regions)
     return {"name": name, "kind": kind, "verdict": verdict, "alone": alone, "at_edit": at_edit,
             "codes": sorted({f["code"] for f in everything if f.get("severity") != "info"})}
@@ -173,6 +175,8 @@ def report(half: str, results: list[dict[str, Any]], verbose: bool) -> None:
         print(f"  {kind:22s} n={len(rs):3d} flagged={len(flagged) / len(rs):.3f} at_edit={len(at) / len(rs):.3f} "
               f"codes={dict(sorted(codes.items(), key=lambda kv: -kv[1]))}")
         summary.append(f"{kind}={len(flagged) / len(rs):.2f}/{len(at) / len(rs):.2f}")
+        if verbose:
+            print("    missed: " + " ".join(r["name"] for r in rs if r["verdict"] == "clean"))
     print(f"{half} " + " ".join(summary))
 
 

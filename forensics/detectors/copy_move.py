@@ -21,6 +21,7 @@ white excluded) can tell.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import cv2
@@ -42,6 +43,8 @@ WIDTH_SLACK = 8
 #: characters two words must share (".00", "2.5") for their common part to show how closely
 #: this page repeats its print (the reference a close pair is judged against)
 REFERENCE_CHARS = 3
+#: a line that states an amount due (where a forger pastes)
+TOTAL_LINE = re.compile(r"TOTAL|TOTAI|AMOUNT|\bAMT\b|\bDUE\b|NETT|GRAND|JUMLAH|PAYABLE|BAYAR", re.I)
 #: most reference comparisons made for one page
 MAX_REFERENCES = 40
 #: aligned, blurred difference (RMS over the box's contrast) at or below which a box is a copy
@@ -147,7 +150,8 @@ def compare(noise: PageNoise, copy: Word, source: Word) -> Match | None:
 
 def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noqa: ANN001
     """The value words of a page that are pixel copies of another (closest first, each pair
-    once, the lower word on the page named the copy), and how many pairs were compared."""
+    once, the word on a total line or else the lower one named the copy), and how many pairs
+    were compared."""
     words = [w for w in reading.words if _is_value(w)][:MAX_WORDS]
     if len(words) < 2:
         return [], 0
@@ -176,10 +180,20 @@ def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noq
         seen.add(pair)
         if not _stands_out(m, noise, words):
             continue
-        if (m.copy.box[1], m.copy.box[0]) < (m.source.box[1], m.source.box[0]):
+        if _is_copy_rather(m.source, m.copy, reading):
             m = Match(m.source, m.copy, m.difference, m.noise)
         out.append(m)
     return out, judged
+
+
+def _is_copy_rather(a: Word, b: Word, reading: PageReading) -> bool:
+    """Which of two words that are one pixel copy is the paste: the one on a total line (what
+    forgers change), else the lower one (the total is printed below the amounts it is taken
+    from)."""
+    total_a, total_b = (bool(TOTAL_LINE.search(_line_of(reading, w))) for w in (a, b))
+    if total_a != total_b:
+        return total_a
+    return (a.box[1], a.box[0]) > (b.box[1], b.box[0])
 
 
 def _stands_out(m: Match, noise: PageNoise, words: list[Word]) -> bool:

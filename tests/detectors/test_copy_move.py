@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 from forensics.detectors import copy_move
@@ -75,16 +76,17 @@ def _paste(img: Image.Image, words: list[Word], source: Word, target: Word) -> t
     return _jpeg(out, 75), [moved if w is target else w for w in words]
 
 
-def test_an_amount_pasted_from_another_line_is_a_copy_with_both_boxes():
+@pytest.mark.parametrize("text,line", [("25.00", 1), ("50.00", 7)])  # from above, from the CASH line below
+def test_an_amount_pasted_from_another_line_is_a_copy_with_both_boxes(text, line):
     img, words = _page(phase=True, noise=4.0)
-    source, target = _word(words, "25.00", 1), _word(words, "38.27", 6)
+    source, target = _word(words, text, line), _word(words, "38.27", 6)
     forged, forged_words = _paste(img, words, source, target)
     result = copy_move.detector.run(_analysis(forged, forged_words), None)
     found = [f for f in result.findings if f.code == "copy_move"]
     assert len(found) == 1, result.findings
     f = found[0]
     assert f.severity == "high" and f.box[:2] == target.box[:2]
-    assert tuple(f.evidence["source_box"]) == source.box and "25.00" in f.message
+    assert tuple(f.evidence["source_box"]) == source.box and text in f.message
     assert str(tuple(source.box)) in f.message  # the reviewer sees both boxes
 
 
