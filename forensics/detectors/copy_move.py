@@ -38,8 +38,11 @@ MAX_WORDS = 80
 HEIGHT_SLACK = 4
 #: px around the other word's box searched for the best alignment
 SEARCH_MARGIN = 4
-#: widths (px) of a pasted word and its source as OCR boxes them may differ this much
+#: a pasted word may be this much wider (px) than its source as OCR boxes them ...
 WIDTH_SLACK = 8
+#: ... and its source up to this many times wider or taller (OCR glued it to a neighbour:
+#: "RM15.00", or boxed it with a line above)
+SOURCE_WIDER = 3.0
 #: characters two words must share (".00", "2.5") for their common part to show how closely
 #: this page repeats its print (the reference a close pair is judged against)
 REFERENCE_CHARS = 3
@@ -162,8 +165,9 @@ def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noq
         h = copy.box[3] - copy.box[1]
         w = copy.box[2] - copy.box[0]
         for j, source in enumerate(words):
-            if (i == j or abs((source.box[3] - source.box[1]) - h) > HEIGHT_SLACK
-                    or abs((source.box[2] - source.box[0]) - w) > WIDTH_SLACK or _overlap(copy.box, source.box)):
+            if (i == j or not h - HEIGHT_SLACK <= source.box[3] - source.box[1] <= max(h + HEIGHT_SLACK, SOURCE_WIDER * h)
+                    or not w - WIDTH_SLACK <= source.box[2] - source.box[0] <= max(w + WIDTH_SLACK, SOURCE_WIDER * w)
+                    or _overlap(copy.box, source.box)):
                 continue
             match = compare(noise, copy, source)
             if match is None:
