@@ -98,10 +98,11 @@ DETECTORS: dict[str, tuple[str, ...]] = {
     "dates_claims": ("date_implausible", "claim_mismatch"),
     "document_traces": ("editing_software", "pdf_edited", "text_layer_mismatch", "xml_mismatch"),
     "local_edits": ("local_edit",),
+    "copy_move": ("copy_move",),
     "documents": ("content_type_mismatch", "pdf_javascript"),
 }
 #: finding codes that rest on links between uploads (right on a victim too)
-LINK_CODES = ("duplicate_upload", "edited_copy", "serial_reuse", "serial_conflict")
+LINK_CODES = ("duplicate_upload", "edited_copy", "serial_reuse", "serial_conflict", "copied_by_later_upload")
 #: PDF profile words: one invoice in several profiles is one invoice (one seller uploads it)
 PDF_PROFILE = re.compile(r"(?:_?(?:BASICWL|BASIC|MINIMUM|EN16931|COMFORT|EXTENDED|withBOM|new))+$")
 
@@ -592,7 +593,9 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> Scores:
     sc.lines.append(f"overall (flagged vs forged; victims apart): precision {precision:.3f} "
                     f"recall {recall:.3f} F1 {f1:.3f} (tp {tp}, fp {fp}, forged {len(forged)}); "
                     f"victims flagged {sum(flagged(by_id[e['evidence_id']]) for e in victims)}"
-                    f"/{len(victims)}; max single-detector honest rate {max_fp:.3f}")
+                    f"/{len(victims)} (likely_forgery "
+                    f"{sum(by_id[e['evidence_id']].get('verdict') == 'likely_forgery' for e in victims)}: an "
+                    f"original must never read so for being copied); max single-detector honest rate {max_fp:.3f}")
     sc.summary = {"reupload_recall": per_kind.get("reupload", float("nan")),
                   "edited_recall": per_kind.get("edited_copy", float("nan")),
                   "serial_reuse_recall": per_kind.get("serial_reuse", float("nan")),
