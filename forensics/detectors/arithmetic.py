@@ -47,6 +47,7 @@ from forensics.detectors.amount_relations import (
     Amount,
     Failure,
     _close,
+    _dec,
     _field_amount,
     _join,
     _total_tolerance,
@@ -64,6 +65,7 @@ from forensics.detectors.printed_totals import (
     ODD_FACTOR,
     odd_total,
     printed_amounts,
+    rate_pinned_total,
     total_sources,
 )
 from forensics.fields.amounts import find_amounts
@@ -176,7 +178,7 @@ def _majority_finding(analysis: Analysis, items: Field | None, rate: Field | Non
     printed, rows = printed_amounts(analysis)
     hit = odd_total(printed, total_sources(printed, rows, items, rate))
     if hit is None:
-        return None
+        return _pinned_finding(analysis, printed, rate)
     odd, agreed, agree = hit
     severity, score = ("high", 0.85) if len(agree) > MAJORITY else ("medium", 0.65)
     label = re.sub(r"\s+", " ", odd.label).strip()
@@ -196,6 +198,33 @@ def _majority_finding(analysis: Analysis, items: Field | None, rate: Field | Non
             "expected": f"{agreed:.2f}",
             "agreeing": [s.name for s in agree],
         },
+    )
+
+
+def _pinned_finding(analysis: Analysis, printed: list, rate: Field | None) -> Finding | None:
+    """The finding for totals that all disagree with the net amount plus its tax, which agree
+    with each other at the rate (every copy of the total changed alike)."""
+    hit = rate_pinned_total(analysis, printed, _dec(rate.value) if rate is not None else None)
+    if hit is None:
+        return None
+    pinned, net, tax, totals = hit
+    numbers = [*(p.amount for p in totals), net.amount, tax.amount]
+    # net and tax pin each other at the rate (a misread one would not), the totals need reading
+    if any(_ocr_confidence(analysis, p.amount) < TRUSTED_CONFIDENCE for p in totals):
+        return None
+    shown = ", ".join(sorted({p.amount.text for p in totals}))
+    return Finding(
+        code="amounts_inconsistent",
+        severity="medium",
+        score=0.65,
+        message=(f"Every total printed ({shown}) is far from the subtotal {net.amount.text} plus its tax "
+                 f"{tax.amount.text} ({pinned:.2f}), although subtotal and tax agree with each other at "
+                 "the tax rate: the totals were changed alike, or the subtotal and tax were."),
+        page=totals[0].amount.page,
+        box=totals[0].amount.box,
+        evidence={"check": "rate_pinned_total", "expected": f"{pinned:.2f}",
+                  "numbers": [{"name": a.name, "value": a.text, "page": a.page,
+                               "box": list(a.box) if a.box else None} for a in numbers]},
     )
 
 

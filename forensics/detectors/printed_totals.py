@@ -452,3 +452,52 @@ def odd_total(printed: list[Printed], sources: list[Source]) -> tuple[Printed, D
             if best is None or len(agree) > len(best[2]):
                 best = (p, y, agree)
     return best
+
+
+#: a tax agrees with its rate on the net amount within this (rounding of the tax)
+RATE_TOLERANCE = Decimal("0.016")
+#: labels and rows that mark a receipt taxed at more than one rate (zero-rated or exempt parts):
+#: its net amount and tax cover only part of the amount due
+MIXED_RATES = re.compile(r"\bZR\b|\bZ\s*=|ZERO|EXEMPT|\b0\s*%|\bE\s*=|\bNR\b", re.I)
+
+
+def _mixed_rates(analysis: Analysis) -> bool:
+    """Whether a line marks a zero-rated or exempt part with an amount above zero."""
+    for _page, line in analysis.reading.lines():
+        if MIXED_RATES.search(line.text) and any(v > 0 for v, _b, _c in _word_amounts(line)):
+            return True
+    return False
+
+
+def rate_pinned_total(analysis: Analysis, printed: list[Printed], rate: Decimal | None,
+                      ) -> tuple[Decimal, Printed, Printed, list[Printed]] | None:
+    """Every printed total far from the net amount plus its tax, where the
+    two agree with each other at the tax rate: the amounts a forger who changed every copy of
+    the total left as they were. Returns (net + tax, the net line, the tax line, the totals)."""
+    if _mixed_rates(analysis):
+        return None
+    by_kind: dict[str, list[Printed]] = {}
+    for p in printed:
+        if p.amount.value != 0 or p.kind in ("excl", "tax", "total", "paid"):
+            by_kind.setdefault(p.kind, []).append(p)
+    if by_kind.get("part") or by_kind.get("discount") or by_kind.get("service"):
+        return None
+    # the amount paid is no total: cash tendered above the total is how cash is paid
+    totals = [p for p in by_kind.get("total", []) if p.amount.value > 0]
+    if not totals:
+        return None
+    for net in by_kind.get("excl", []):
+        for tax in by_kind.get("tax", []):
+            r = tax.rate if tax.rate is not None else rate
+            if r is None or not 0 < r < 100 or tax.amount.value <= 0:
+                continue
+            if abs(net.amount.value * r / 100 - tax.amount.value) > RATE_TOLERANCE:
+                continue
+            pinned = net.amount.value + tax.amount.value
+            rounding = [q.amount.value for q in by_kind.get("rounding", [])] or [Decimal(0)]
+            if all(abs(p.amount.value - pinned) > pinned * (ODD_FACTOR - 1)
+                   and not any(_close(p.amount.value, pinned + a, AGREE) for a in rounding)
+                   and not _close(p.amount.value, net.amount.value, AGREE)
+                   for p in totals):
+                return pinned, net, tax, totals
+    return None

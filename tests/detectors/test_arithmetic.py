@@ -323,3 +323,19 @@ def test_lines_that_honestly_print_less_than_the_total_stay_quiet():
                "CASH 100.00", "CHANGE 6.72"]
     assert not any(f.evidence.get("check") == "printed_totals"
                    for f in flagged(detector.run(analysis_of({"currency": "MYR"}, service), None)))
+
+
+def test_every_copy_of_the_total_changed_alike_fails_against_net_and_tax_at_their_rate():
+    # the forger changed the TOTAL line and the total with tax; net + tax at 6% still say 84.80
+    lines = ["Total Sales (Excluding GST) : 80.00", "GST @6% : 4.80", "Total Sales (Inclusive of GST) : 132.50",
+             "TOTAL : 132.50", "CASH : 150.00", "Change : 17.50"]
+    bad = [f for f in flagged(detector.run(analysis_of({"currency": "MYR"}, lines), None))
+           if f.evidence.get("check") == "rate_pinned_total"]
+    assert len(bad) == 1 and bad[0].evidence["expected"] == "84.80" and "132.50" in bad[0].message
+
+
+def test_a_zero_rated_part_explains_a_total_above_net_and_tax():
+    lines = ["Total Sales (Excluding GST) : 80.00", "GST @6% : 4.80", "TOTAL : 132.50",
+             "GST Summary Amount(RM) Tax(RM)", "SR @ 6% 80.00 4.80", "ZR @ 0% 47.70 0.00"]
+    assert not [f for f in flagged(detector.run(analysis_of({"currency": "MYR"}, lines), None))
+                if f.evidence.get("check") == "rate_pinned_total"]
