@@ -201,8 +201,9 @@ def _is_copy_rather(a: Word, b: Word, reading: PageReading) -> bool:
 
 
 def _stands_out(m: Match, noise: PageNoise, words: list[Word]) -> bool:
-    """Whether a close pair is a copy rather than how this page prints: its noise is shared, or
-    the page's other repeated text (outside the pair) repeats far less closely."""
+    """Whether a close pair is a copy rather than how this page prints: the page's other repeated
+    text (outside the pair) repeats far less closely, or, with nothing else repeated, the two
+    boxes share their scan noise."""
     references, copy_like = page_repeats(noise, [w for w in words if w.box not in (m.copy.box, m.source.box)])
     if copy_like:
         return False  # this page repeats its own text as closely: a digital render
