@@ -66,6 +66,10 @@ MIN_NOISE_STD = 0.8
 #: repeats to compare with (honest SROIE repeats: median 0.0; pastes re-saved at JPEG quality
 #: 60-80: 0.27-0.43; a JPEG save removes most of a scan's noise, so this is a weak signal)
 NOISE_CORRELATION = 0.2
+#: noise correlation below which two boxes carry noise of their own: one render printed twice
+#: and scanned twice (a generated honest receipt of bench/quality.py: 0.04; the pastes of
+#: tests/detectors/test_copy_move.py after a JPEG save at 75: 0.11)
+NOISE_INDEPENDENT = 0.06
 
 
 @dataclass(frozen=True)
@@ -201,9 +205,11 @@ def _is_copy_rather(a: Word, b: Word, reading: PageReading) -> bool:
 
 
 def _stands_out(m: Match, noise: PageNoise, words: list[Word]) -> bool:
-    """Whether a close pair is a copy rather than how this page prints: the page's other repeated
-    text (outside the pair) repeats far less closely, or, with nothing else repeated, the two
-    boxes share their scan noise."""
+    """Whether a close pair is a copy rather than how this page prints: not two boxes with noise
+    of their own, and the page's other repeated text (outside the pair) repeats far less
+    closely, or, with nothing else repeated, the two boxes share their scan noise."""
+    if m.noise is not None and m.noise < NOISE_INDEPENDENT:
+        return False
     references, copy_like = page_repeats(noise, [w for w in words if w.box not in (m.copy.box, m.source.box)])
     if copy_like:
         return False  # this page repeats its own text as closely: a digital render
