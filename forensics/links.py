@@ -21,8 +21,9 @@ LINK_CODES = frozenset(
 _DUPLICATE = {"same_file", "same_image", "same_content"}
 
 #: link kinds that say a later upload copied this one: on the earlier record they become
-#: ``copied_by_later_upload`` (the seller whose receipt was taken is not told it is forged)
-COPIED_KINDS = frozenset({"duplicate", "edited_copy", "serial_reuse"})
+#: ``copied_by_later_upload`` (the seller whose receipt was taken is not told it is forged);
+#: a serial conflict too: the later upload took the serial and changed what it prints
+COPIED_KINDS = frozenset({"duplicate", "edited_copy", "serial_reuse", "serial_conflict"})
 
 
 def _later(meta: dict[str, dict[str, Any]], me: str, other: str) -> bool:
@@ -141,7 +142,8 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
 
 _COPY_WORDS = {"same_file": "the same file", "same_image": "the same image", "same_content": "the same receipt",
                "edited_copy": "cut from this scan with a few text areas repainted",
-               "serial_reuse": "printing this receipt's serial"}
+               "serial_reuse": "printing this receipt's serial",
+               "serial_conflict": "printing this receipt's serial with another content"}
 
 
 def _copied_by_later(links: list[tuple[str, dict[str, Any]]], meta: dict[str, dict[str, Any]], seller: str,

@@ -66,6 +66,7 @@ def test_an_original_copied_later_is_told_so_and_not_called_forged():
         {"a": "E1", "b": "E2", "kind": "same_image", "score": 0.97, "details": {}},
         {"a": "E1", "b": "E3", "kind": "edited_copy", "score": 0.9, "details": {"boxes": [[1, 2, 3, 4]]}},
         {"a": "E1", "b": "E3", "kind": "serial_reuse", "score": 0.9, "details": {"serial": "CS1"}},
+        {"a": "E1", "b": "E3", "kind": "serial_conflict", "score": 0.9, "details": {"serial": "CS1", "fields": ["total"]}},
     ]
     e1 = {x.code: x for x in link_findings("E1", rels, meta)}
     assert set(e1) == {"copied_by_later_upload"}, e1
@@ -76,7 +77,7 @@ def test_an_original_copied_later_is_told_so_and_not_called_forged():
     assert verdict == "review"
     # the later uploads keep the findings that accuse them
     e3 = {x.code for x in link_findings("E3", rels, meta)}
-    assert e3 == {"edited_copy", "serial_reuse"}
+    assert e3 == {"edited_copy", "serial_reuse", "serial_conflict"}
     assert verdict_of([x.to_json() for x in link_findings("E3", rels, meta)], {}, S)[1] == "likely_forgery"
 
 
