@@ -14,7 +14,7 @@ from forensics.web.images import PAGE_WIDTH
 #: severities, strongest first (the findings list's order)
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 #: finding codes whose ``related`` uploads can be compared side by side
-COMPARABLE_CODES = frozenset({"duplicate_upload", "edited_copy", "serial_reuse", "serial_conflict",
+COMPARABLE_CODES = frozenset({"duplicate_upload", "edited_copy", "serial_reuse", "serial_conflict", "copied_by_later_upload",
                               "identifier_mismatch", "same_layout_cross_seller", "known_forgery_match"})
 #: fields whose boxes are drawn on both pages of a side-by-side view
 IDENTITY_FIELDS = ("serial", "merchant_tax_id", "invoice_code")
