@@ -114,7 +114,9 @@ def test_queue_is_keyset_paginated_and_filtered(pair, settings):
     ids = [r["evidence_id"] for r in first["rows"] + second["rows"]]
     assert sorted(ids) == ["W1", "W2", "W3", "W4"] and second["next"] is None
     assert all("text" not in r and "fields" not in r for r in first["rows"])
-    assert {r["evidence_id"] for r in reviews.queue(code="edited_copy")["rows"]} == {"W1", "W2"}
+    # the original of the edited copy says it was copied (CONTRACT.md section 3)
+    assert {r["evidence_id"] for r in reviews.queue(code="edited_copy")["rows"]} == {"W2"}
+    assert {r["evidence_id"] for r in reviews.queue(code="copied_by_later_upload")["rows"]} == {"W1"}
     assert [r["evidence_id"] for r in reviews.queue(seller="S4", review="any")["rows"]] == ["W4"]
     assert {r["evidence_id"] for r in reviews.queue(verdict="flagged")["rows"]} == {"W1", "W2"}
     reviews.decide("W1", "legitimate", "other", None, actor="r", role="reviewer")
