@@ -243,8 +243,14 @@ def _refresh(conn, eid: str, kinds: set[str] | None, settings: Settings) -> None
     if me is None or me["status"] != "analyzed":
         return
     rels, sellers = registries.relations_with_sellers(conn, eid, kinds)
-    meta = {eid: {"seller_id": me["seller_id"]}, **{o: {"seller_id": s} for o, s in sellers.items()}}
+    when = {(r["b"] if r["a"] == eid else r["a"]): r.get("other_uploaded_at") for r in rels}
+    meta = {eid: {"seller_id": me["seller_id"], "uploaded_at": me.get("uploaded_at")},
+            **{o: {"seller_id": s, "uploaded_at": when.get(o)} for o, s in sellers.items()}}
     fresh = [f.to_json() for f in link_findings(eid, rels, meta)]
+    if kinds is not None and any(f["code"] == "copied_by_later_upload" for f in fresh):
+        # an original's one finding names every later copy, of whatever kind: all of them
+        _refresh(conn, eid, None, settings)
+        return
     if kinds is not None:
         codes = {f["code"] for f in fresh}
         fresh += [f for f in me["findings"] or [] if f.get("code") in LINK_CODES and f.get("code") not in codes]

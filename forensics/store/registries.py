@@ -188,12 +188,14 @@ def relations_with_sellers(conn: Connection, evidence_id: str,
                            kinds: Iterable[str] | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The relations of one upload (of some kinds only, if given) and the seller of every
     upload on their other side: what its link findings are made of, without loading the
-    other records."""
+    other records. Each relation also carries ``other_uploaded_at`` (which of the two came
+    first: an original is told it was copied, not accused)."""
     kinds = None if kinds is None else sorted(set(kinds))
     out: list[dict[str, Any]] = []
     sellers: dict[str, str] = {}
     for mine, theirs in ((relations.c.a, relations.c.b), (relations.c.b, relations.c.a)):
-        q = (select(relations, evidence.c.seller_id.label("other_seller"))
+        q = (select(relations, evidence.c.seller_id.label("other_seller"),
+                    evidence.c.uploaded_at.label("other_uploaded_at"))
              .join(evidence, evidence.c.evidence_id == theirs).where(mine == evidence_id))
         if kinds is not None:
             q = q.where(relations.c.kind.in_(kinds))
@@ -206,13 +208,13 @@ def relations_with_sellers(conn: Connection, evidence_id: str,
 
 
 def findings_state(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Seller, status, own findings, checks and current findings of some records, by id."""
+    """Seller, upload time, status, own findings, checks and current findings of some records, by id."""
     ids = list(ids)
     if not ids:
         return {}
     rows = conn.execute(
-        select(evidence.c.evidence_id, evidence.c.seller_id, evidence.c.status, evidence.c.own_findings,
-               evidence.c.checks, evidence.c.findings)
+        select(evidence.c.evidence_id, evidence.c.seller_id, evidence.c.uploaded_at, evidence.c.status,
+               evidence.c.own_findings, evidence.c.checks, evidence.c.findings)
         .where(evidence.c.evidence_id.in_(ids))
     ).all()
     return {r.evidence_id: dict(r._mapping) for r in rows}

@@ -81,3 +81,15 @@ def test_the_original_of_a_cross_seller_reupload_is_review_at_most(settings, blo
     assert copied and copied[0]["related"] == ["E2"] and "seller S2" in copied[0]["message"], e1["findings"]
     assert "duplicate_upload" not in {f["code"] for f in e1["findings"]}
     assert e1["verdict"] == "review", e1["findings"]
+
+
+def test_an_original_copied_twice_in_two_ways_names_both_later_uploads(settings, blob_root):
+    img = simple_receipt(RECEIPT_LINES)
+    img.save(blob_root / "a.png")
+    img.convert("RGB").save(blob_root / "b.jpg", quality=80)  # the same receipt again
+    changed = [ln.replace("33.81", "93.81") for ln in RECEIPT_LINES]  # its serial, another total
+    simple_receipt(changed, seed=4, width=760).save(blob_root / "c.png")
+    store = _ingest(settings, [("E1", "S1", "a.png"), ("E2", "S2", "b.jpg"), ("E3", "S3", "c.png")])
+    copied = [f for f in store.get("E1")["findings"] if f["code"] == "copied_by_later_upload"]
+    assert len(copied) == 1 and copied[0]["related"] == ["E2", "E3"], store.get("E1")["findings"]
+    assert store.get("E1")["verdict"] == "review"
