@@ -142,6 +142,8 @@ def test_upload_registered_after_the_snapshot_is_still_matched_under_the_lock(se
     store.before_lock = lambda: analyse({"evidence_id": "E1", "seller_id": "S1", "blob": "a.png"}, store, settings)
     analyse({"evidence_id": "E2", "seller_id": "S2", "blob": "b.jpg"}, store, settings)
     e1, e2 = store.get("E1"), store.get("E2")
-    assert [f["related"] for f in e2["findings"] if f["code"] == "duplicate_upload"] == [["E1"]]
+    # E2's event was received first (its uploaded_at is earlier): E2 is the original that E1
+    # copied, and reads so (CONTRACT.md section 3)
+    assert [f["related"] for f in e2["findings"] if f["code"] == "copied_by_later_upload"] == [["E1"]]
     assert [f["related"] for f in e1["findings"] if f["code"] == "duplicate_upload"] == [["E2"]]
     assert [c["kind"] for c in e2["clusters"]] == ["duplicate"]
