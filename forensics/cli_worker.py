@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 
 import typer
@@ -38,10 +39,12 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     env = dict(os.environ)
     env.setdefault("OMP_THREAD_LIMIT", "1")
+    own_folder = None
     if settings.metrics_port > 0:
         # one multiprocess folder per fleet, shared by its slots; one endpoint, served here
         if "dramatiq_prom_db" not in os.environ:
-            os.environ["dramatiq_prom_db"] = env["dramatiq_prom_db"] = tempfile.mkdtemp(prefix="forensics-metrics-")
+            own_folder = tempfile.mkdtemp(prefix="forensics-metrics-")
+            os.environ["dramatiq_prom_db"] = env["dramatiq_prom_db"] = own_folder
         env["FORENSICS_METRICS_SERVED_BY"] = "supervisor"
     supervisor = Supervisor(processes, command=worker_command(threads), env=env)
     server = None
@@ -54,4 +57,6 @@ def worker(
     finally:
         if server is not None:
             server.shutdown()
+        if own_folder is not None:
+            shutil.rmtree(own_folder, ignore_errors=True)
     raise typer.Exit(code)
