@@ -51,7 +51,8 @@ def worker(
     if settings.metrics_port > 0:
         from workers.metrics import serve_fleet_endpoints
 
-        server = serve_fleet_endpoints(settings, lambda: (len(supervisor.pids), len(supervisor.slots)))
+        server = serve_fleet_endpoints(settings, lambda: (len(supervisor.pids), len(supervisor.slots)),
+                                       os.environ["dramatiq_prom_db"])
     try:
         code = supervisor.run()
     finally:

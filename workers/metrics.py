@@ -230,6 +230,8 @@ def _forget_dead_processes(path: str) -> None:
 
 class _Endpoints(BaseHTTPRequestHandler):
     settings: Settings
+    #: the multiprocess folder the fleet's processes write to
+    folder: str = DB_PATH
     parent_pid: int
     ready: tuple[float, int, str] = (0.0, 503, "")
 
@@ -251,9 +253,9 @@ class _Endpoints(BaseHTTPRequestHandler):
 
         from workers.probes import ScrapeCollector
 
-        _forget_dead_processes(DB_PATH)
+        _forget_dead_processes(self.folder)
         registry = prom.CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=DB_PATH)
+        multiprocess.MultiProcessCollector(registry, path=self.folder)
         registry.register(ScrapeCollector(self.settings))
         self._reply(200, prom.generate_latest(registry), prom.CONTENT_TYPE_LATEST)
 
@@ -301,16 +303,19 @@ class _FleetEndpoints(_Endpoints):
             super().do_GET()
 
 
-def serve_fleet_endpoints(settings: Settings, live_slots: Any) -> ThreadingHTTPServer | None:
+def serve_fleet_endpoints(settings: Settings, live_slots: Any, folder: str) -> ThreadingHTTPServer | None:
     """Serve the fleet's /metrics, /healthz and /readyz from the supervisor, in a thread.
 
-    ``live_slots()`` returns (live, total) worker slots. Returns the server, or None when the
-    port is off or taken (logged; the fleet runs on without an endpoint)."""
+    ``live_slots()`` returns (live, total) worker slots; ``folder`` is the multiprocess folder
+    the supervisor gave its slots (``dramatiq_prom_db``; dramatiq's DB_PATH was fixed when it was
+    imported, before the supervisor chose it). Returns the server, or None when the port is off
+    or taken (logged; the fleet runs on without an endpoint)."""
     import threading
 
     if settings.metrics_port <= 0:
         return None
     _FleetEndpoints.live_slots = staticmethod(live_slots)
+    _FleetEndpoints.folder = folder
     httpd = _bind(settings, _FleetEndpoints)
     if httpd is not None:
         threading.Thread(target=httpd.serve_forever, name="metrics-endpoint", daemon=True).start()
@@ -320,7 +325,7 @@ def serve_fleet_endpoints(settings: Settings, live_slots: Any) -> ThreadingHTTPS
 def _bind(settings: Settings, handler: type[_Endpoints]) -> ThreadingHTTPServer | None:
     """The endpoint's server on ``FORENSICS_METRICS_PORT``, or None (logged) when it is taken."""
     handler.settings = settings
-    _forget_dead_processes(DB_PATH)
+    _forget_dead_processes(handler.folder)
     try:
         httpd = ThreadingHTTPServer((settings.metrics_host, settings.metrics_port), handler)
     except OSError as exc:
@@ -329,7 +334,7 @@ def _bind(settings: Settings, handler: type[_Endpoints]) -> ThreadingHTTPServer 
         return None
     httpd.daemon_threads = True
     log.info("metrics, /healthz and /readyz on %s:%d (multiprocess folder %s)",
-             settings.metrics_host, settings.metrics_port, DB_PATH)
+             settings.metrics_host, settings.metrics_port, handler.folder)
     return httpd
 
 
