@@ -38,6 +38,14 @@ class Analysis:
     memo: dict[Any, Any] = field(default_factory=dict)
 
 
+def scanned_pages(analysis: Analysis) -> list[tuple[Any, Any]]:
+    """(page reading, page image) of every page OCR read words on: what the pixel detectors
+    (local edits, copy-move) look at; text-layer PDF pages have no scan to judge."""
+    images = {p.number: p.image for p in analysis.document.pages if p.image is not None}
+    return [(r, images[r.page]) for r in analysis.reading.pages
+            if r.source == "ocr" and r.words and r.page in images]
+
+
 def remember(analysis: Analysis, key: Any, compute: Callable[[], Any]) -> Any:
     """``compute()`` once per upload and key: the run inside the match lock reuses what the
     run before it (against the snapshot) computed, so the lock covers only what is new."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from forensics.detectors import Analysis, StoreView
+from forensics.detectors import Analysis, StoreView, scanned_pages
 from forensics.model import Box, CheckResult, Finding, PageReading, Word
 
 #: a word is compared when it has this many digits (amounts, dates, numbers: what forgers move)
@@ -288,14 +288,13 @@ class CopyMoveDetector:
     name = "copy_move"
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
-        images = {p.number: p.image for p in analysis.document.pages if p.image is not None}
-        pages = [r for r in analysis.reading.pages if r.source == "ocr" and r.words and r.page in images]
+        pages = scanned_pages(analysis)
         if not pages:
             return CheckResult.skipped("no scanned page with OCR'd words")
         findings: list[Finding] = []
         judged = 0
-        for reading in pages:
-            matches, n = page_matches(reading, images[reading.page])
+        for reading, image in pages:
+            matches, n = page_matches(reading, image)
             judged += n
             findings += [_finding(reading, m) for m in matches]
         if not judged:

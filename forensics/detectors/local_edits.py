@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from forensics.detectors import Analysis, StoreView
+from forensics.detectors import Analysis, StoreView, scanned_pages
 from forensics.model import Box, CheckResult, Finding, PageReading, Word
 
 #: grey levels below the local paper level at which a pixel counts as ink
@@ -659,14 +659,13 @@ class LocalEditsDetector:
     name = "local_edits"
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
-        images = {p.number: p.image for p in analysis.document.pages if p.image is not None}
-        pages = [r for r in analysis.reading.pages if r.source == "ocr" and r.words and r.page in images]
+        pages = scanned_pages(analysis)
         if not pages:
             return CheckResult.skipped("no scanned page with OCR'd words")
         findings: list[Finding] = []
         judged = 0
-        for reading in pages:
-            found, ok = page_findings(reading, images[reading.page])
+        for reading, image in pages:
+            found, ok = page_findings(reading, image)
             findings += found
             judged += ok
         if not judged:
