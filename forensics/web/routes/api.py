@@ -14,9 +14,9 @@ import os
 import re
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
@@ -127,9 +127,12 @@ def get_evidence(request: Request, evidence_id: str, user: User = Depends(requir
 
 
 @router.get("/evidence", response_model=EvidencePage, responses=errors(400))
-def list_evidence(request: Request, verdict: str | None = None, code: str | None = None,
-                  seller: str | None = None, review: str = "any", since: str | None = None,
-                  until: str | None = None, after: str | None = None, limit: int = PAGE_SIZE,
+def list_evidence(request: Request, verdict: Literal[VERDICTS] | None = None, code: str | None = None,  # type: ignore[valid-type]
+                  seller: str | None = None, review: Literal[REVIEW_FILTERS] = "any",  # type: ignore[valid-type]
+                  since: str | None = Query(None, description="First upload day, e.g. 2024-05-01"),
+                  until: str | None = Query(None, description="Last upload day, e.g. 2024-05-31"),
+                  after: str | None = Query(None, description="The previous page's next"),
+                  limit: int = Query(PAGE_SIZE, ge=1, le=MAX_PAGE),
                   user: User = Depends(require("reviewer"))) -> Any:
     """Analysed records, highest risk first (``verdict=error``: failed ones, by id), filtered as
     the review queue is; keyset-paginated by ``after`` (the previous page's ``next``)."""

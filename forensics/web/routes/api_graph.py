@@ -3,9 +3,9 @@ the whole-graph exports. Every route needs the investigator (or admin) role."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import Depends, File, Request, UploadFile
+from fastapi import Depends, File, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -64,7 +64,8 @@ def _store(request: Request) -> Any:
 
 
 @router.get("/clusters", response_model=list[Cluster], responses=errors(400))
-def list_clusters(request: Request, kind: str | None = None, min_sellers: int = 1,
+def list_clusters(request: Request, kind: Literal[KINDS] | None = None,  # type: ignore[valid-type]
+                  min_sellers: int = Query(1, ge=1, le=1_000_000),
                   user: User = Depends(require("investigator"))) -> Any:
     """Clusters with at least ``min_sellers`` sellers, widest first."""
     if kind and kind not in KINDS:
@@ -121,7 +122,8 @@ def similar(request: Request, file: UploadFile = File(..., description="Any rece
 
 
 @router.get("/graph", response_model=Graph, responses=errors(400, 404))
-def graph(request: Request, seed: str, hops: int = 2, limit: int = 500,
+def graph(request: Request, seed: str = Query(..., description="seller:<seller id>", examples=["seller:S1"]),
+          hops: int = Query(2, ge=1, le=MAX_HOPS), limit: int = Query(500, ge=1, le=MAX_NODES),
           user: User = Depends(require("investigator"))) -> Any:
     """Sellers linked through shared clusters, serials and issuers, ``hops`` out from ``seed``
     (``seller:<id>``); ``truncated`` says the node cap was reached, a node's ``more`` that it
@@ -140,7 +142,8 @@ def graph(request: Request, seed: str, hops: int = 2, limit: int = 500,
 @router.get("/export", response_class=StreamingResponse, responses={
     200: {"content": {t: {} for t in dict.fromkeys(graph_export.FORMATS.values())},
           "description": "The whole graph, streamed."}, **errors(400)})
-def export(request: Request, format: str = "graphml", user: User = Depends(require("investigator"))) -> Any:  # noqa: A002
+def export(request: Request, format: Literal[tuple(graph_export.WRITERS)] = "graphml",  # type: ignore[valid-type]  # noqa: A002
+           user: User = Depends(require("investigator"))) -> Any:
     """The whole graph of sellers, uploads, clusters and serials (stable ids, nothing capped):
     graphml, gexf (Gephi), csv (edge list) or neo4j (a zip for ``neo4j-admin database import``)."""
     if format not in graph_export.WRITERS:
