@@ -64,9 +64,9 @@ def graphml(parts: Parts) -> Iterator[bytes]:
 
 
 def gexf(parts: Parts) -> Iterator[bytes]:
-    """GEXF 1.3, Gephi's own format."""
+    """GEXF 1.2 (Gephi's own format; the version networkx and Gephi both read)."""
     def gen() -> Iterator[str]:
-        yield ('<?xml version="1.0" encoding="UTF-8"?>\n<gexf xmlns="http://gexf.net/1.3" version="1.3">\n'
+        yield ('<?xml version="1.0" encoding="UTF-8"?>\n<gexf xmlns="http://www.gexf.net/1.2draft" version="1.2">\n'
                '<meta><creator>proof-forensics</creator></meta>\n<graph mode="static" defaultedgetype="undirected">\n'
                '<attributes class="node">')
         attrs = [k for k in NODE_ATTRS if k != "label"]

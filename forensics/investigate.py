@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any
 
@@ -159,30 +158,6 @@ def graph(store: Store) -> dict[str, list[dict[str, Any]]]:
             edges.append({"source": f"evidence:{r.a}", "target": f"evidence:{r.b}", "kind": r.kind,
                           "score": round(float(r.score), 3)})
     return {"nodes": [{"id": k, **v} for k, v in nodes.items()], "edges": edges}
-
-
-def to_graphml(g: dict[str, list[dict[str, Any]]]) -> str:
-    """GraphML for Gephi, yEd or networkx: every node and edge attribute as a string key."""
-    ns = "http://graphml.graphdrawing.org/xmlns"
-    root = ET.Element("graphml", xmlns=ns)
-    node_keys = sorted({k for n in g["nodes"] for k in n if k != "id"})
-    edge_keys = sorted({k for e in g["edges"] for k in e if k not in ("source", "target")})
-    for k in node_keys:
-        ET.SubElement(root, "key", id=f"n_{k}", attrib={"for": "node", "attr.name": k, "attr.type": "string"})
-    for k in edge_keys:
-        ET.SubElement(root, "key", id=f"e_{k}", attrib={"for": "edge", "attr.name": k, "attr.type": "string"})
-    graph_el = ET.SubElement(root, "graph", id="forensics", edgedefault="undirected")
-    for n in g["nodes"]:
-        el = ET.SubElement(graph_el, "node", id=n["id"])
-        for k in node_keys:
-            if k in n:
-                ET.SubElement(el, "data", key=f"n_{k}").text = str(n[k])
-    for i, e in enumerate(g["edges"]):
-        el = ET.SubElement(graph_el, "edge", id=f"e{i}", source=e["source"], target=e["target"])
-        for k in edge_keys:
-            if k in e:
-                ET.SubElement(el, "data", key=f"e_{k}").text = str(e[k])
-    return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
 # -- pivots --------------------------------------------------------------------------------------
