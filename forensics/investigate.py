@@ -27,6 +27,7 @@ def cluster_detail(store: Store, cluster_id: str) -> dict[str, Any] | None:
     """A cluster's members, sellers, the fields on which members differ, and differing boxes."""
     with store.transaction() as conn:
         detail = registries.cluster_detail(conn, cluster_id)
+        hashes = investigations.first_page_hashes(conn, [m["evidence_id"] for m in detail["members"]]) if detail else {}
     if detail is None:
         return None
     members = detail["members"]
@@ -43,7 +44,8 @@ def cluster_detail(store: Store, cluster_id: str) -> dict[str, Any] | None:
                      "merchant": (m["fields"] or {}).get("merchant", {}).get("value"),
                      "serial": (m["fields"] or {}).get("serial", {}).get("value"),
                      "date": (m["fields"] or {}).get("date", {}).get("value"),
-                     "total": (m["fields"] or {}).get("total", {}).get("value")} for m in members],
+                     "total": (m["fields"] or {}).get("total", {}).get("value"),
+                     "page_hash": hashes.get(m["evidence_id"])} for m in members],
         "sellers": sorted({m["seller_id"] for m in members}),
         "differing_fields": differing,
         "links": [{"a": r["a"], "b": r["b"], "kind": r["kind"], "score": r["score"],
@@ -197,36 +199,44 @@ def page_hash_pivot(store: Store, pixel_sha256: str) -> dict[str, Any]:
     return {"page_hash": pixel_sha256, **_pivot(rows)}
 
 
-def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500) -> dict[str, Any]:
-    """Sellers linked through shared clusters, serials and issuers, ``hops`` out from ``seed``.
+def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500,
+                 expand: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Sellers linked through shared clusters, serials and issuers, ``hops`` out from ``seed``,
+    plus the direct links of each seller in ``expand`` (one hop more from where it was drawn).
 
     Stops adding sellers at ``limit`` nodes and says so (``truncated``, and per node whether it has
     links not drawn: ``more``), so a caller can expand a node rather than lose rows silently."""
     nodes: dict[str, int] = {seed: 0}
-    edges: dict[tuple[str, str], set[str]] = {}
     truncated = False
-    frontier = [seed]
-    with store.transaction() as conn:
-        known = investigations.seller_exists(conn, seed)
-        for hop in range(1, hops + 1):
+
+    def walk(conn: Any, start: list[str], depth: int) -> None:
+        nonlocal truncated
+        frontier = start
+        for _ in range(depth):
             if not frontier:
-                break
+                return
             nxt: list[str] = []
-            for a, b, kind, key in investigations.seller_links(conn, frontier):
+            for a, b, _kind, _key in investigations.seller_links(conn, frontier):
                 if b not in nodes:
                     if len(nodes) >= limit:
                         truncated = True
                         continue
-                    nodes[b] = hop
+                    nodes[b] = nodes[a] + 1
                     nxt.append(b)
-                edges.setdefault(tuple(sorted((a, b))), set()).add(f"{kind}:{key}")
             frontier = nxt
-        # links of the outermost ring among drawn nodes, and which nodes have more beyond
-        outer = [n for n, d in nodes.items() if d == max(nodes.values())]
+
+    with store.transaction() as conn:
+        known = investigations.seller_exists(conn, seed)
+        walk(conn, [seed], hops)
+        for e in expand:
+            if e in nodes:
+                walk(conn, [e], 1)
+        # every link of every drawn seller: the edges among them, and who has more beyond
+        edges: dict[tuple[str, str], set[str]] = {}
         more: set[str] = set()
-        for a, b, kind, key in investigations.seller_links(conn, outer) if outer else []:
+        for a, b, kind, key in investigations.seller_links(conn, list(nodes)):
             if b in nodes:
-                edges.setdefault(tuple(sorted((a, b))), set()).add(f"{kind}:{key}")
+                edges.setdefault((a, b) if a < b else (b, a), set()).add(f"{kind}:{key}")
             else:
                 more.add(a)
     return {"seed": seed, "known": known, "hops": hops, "limit": limit, "truncated": truncated,

@@ -183,3 +183,14 @@ def relation_links(conn: Connection, batch: int = BATCH) -> Iterator[Any]:
 def seller_exists(conn: Connection, seller_id: str) -> bool:
     """Whether any upload came from ``seller_id``."""
     return conn.execute(select(evidence.c.evidence_id).where(evidence.c.seller_id == seller_id).limit(1)).first() is not None
+
+
+def first_page_hashes(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+    """The pixel sha256 of page 1 of each upload (those that have one)."""
+    out: dict[str, str] = {}
+    for part in _chunks(ids):
+        for r in conn.execute(select(page_fingerprints.c.evidence_id, page_fingerprints.c.pixel_sha256)
+                              .where(page_fingerprints.c.evidence_id.in_(part), page_fingerprints.c.page == 1)):
+            if r.pixel_sha256:
+                out[r.evidence_id] = r.pixel_sha256
+    return out

@@ -131,7 +131,7 @@ def test_graph_from_a_seller(api):
     alone = api.client.get(f"{API}/graph?seed=seller:S4", headers=h).json()
     assert [n["id"] for n in alone["nodes"]] == ["seller:S4"] and alone["edges"] == []
     _error(api.client.get(f"{API}/graph?seed=S1", headers=h), 400)
-    _error(api.client.get(f"{API}/graph?seed=seller:S1&hops=9", headers=h), 400)
+    _error(api.client.get(f"{API}/graph?seed=seller:S1&hops=9", headers=h), 422, "invalid_request")
     _error(api.client.get(f"{API}/graph?seed=seller:NOBODY", headers=h), 404)
 
 

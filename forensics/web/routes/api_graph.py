@@ -124,6 +124,7 @@ def similar(request: Request, file: UploadFile = File(..., description="Any rece
 @router.get("/graph", response_model=Graph, responses=errors(400, 404))
 def graph(request: Request, seed: str = Query(..., description="seller:<seller id>", examples=["seller:S1"]),
           hops: int = Query(2, ge=1, le=MAX_HOPS), limit: int = Query(500, ge=1, le=MAX_NODES),
+          expand: list[str] = Query([], description="Sellers whose direct links to add (a node's `more`)"),
           user: User = Depends(require("investigator"))) -> Any:
     """Sellers linked through shared clusters, serials and issuers, ``hops`` out from ``seed``
     (``seller:<id>``); ``truncated`` says the node cap was reached, a node's ``more`` that it
@@ -131,9 +132,7 @@ def graph(request: Request, seed: str = Query(..., description="seller:<seller i
     m = SEED.match(seed)
     if not m:
         raise ApiError(400, "bad_request", "seed must be seller:<seller id>, e.g. seller:S1")
-    if not 1 <= hops <= MAX_HOPS or not 1 <= limit <= MAX_NODES:
-        raise ApiError(400, "bad_request", f"hops must be 1 to {MAX_HOPS} and limit 1 to {MAX_NODES}")
-    g = investigate.seller_graph(_store(request), m.group(1), hops=hops, limit=limit)
+    g = investigate.seller_graph(_store(request), m.group(1), hops=hops, limit=limit, expand=expand)
     if not g["known"]:
         raise ApiError(404, "not_found", f"No uploads from seller {m.group(1)!r}.")
     return g
