@@ -23,6 +23,15 @@ def list_clusters(store: Store, *, kind: str | None = None, min_sellers: int = 1
     return [{k: _iso(v) for k, v in r.items()} for r in rows]
 
 
+def cluster_page(store: Store, *, kind: str | None = None, min_sellers: int = 1, sort: str = "sellers",
+                 desc: bool = True, limit: int = 200) -> dict[str, Any]:
+    """The first ``limit`` clusters in ``sort`` order and how many match (for the clusters page)."""
+    with store.transaction() as conn:
+        rows, count = investigations.cluster_rows(conn, kind=kind, min_sellers=min_sellers, sort=sort,
+                                                  desc=desc, limit=limit)
+    return {"rows": [{k: _iso(v) for k, v in r.items()} for r in rows], "count": count}
+
+
 def cluster_detail(store: Store, cluster_id: str) -> dict[str, Any] | None:
     """A cluster's members, sellers, the fields on which members differ, and differing boxes."""
     with store.transaction() as conn:
@@ -207,20 +216,16 @@ def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500,
     Stops adding sellers at ``limit`` nodes and says so (``truncated``, and per node whether it has
     links not drawn: ``more``), so a caller can expand a node rather than lose rows silently."""
     nodes: dict[str, int] = {seed: 0}
-    truncated = False
 
     def walk(conn: Any, start: list[str], depth: int) -> None:
-        nonlocal truncated
         frontier = start
         for _ in range(depth):
-            if not frontier:
+            # once the cap is reached, the last pass below finds who has links beyond it
+            if not frontier or len(nodes) >= limit:
                 return
             nxt: list[str] = []
             for a, b, _kind, _key in investigations.seller_links(conn, frontier):
-                if b not in nodes:
-                    if len(nodes) >= limit:
-                        truncated = True
-                        continue
+                if b not in nodes and len(nodes) < limit:
                     nodes[b] = nodes[a] + 1
                     nxt.append(b)
             frontier = nxt
@@ -239,6 +244,7 @@ def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500,
                 edges.setdefault((a, b) if a < b else (b, a), set()).add(f"{kind}:{key}")
             else:
                 more.add(a)
+    truncated = len(nodes) >= limit and bool(more)
     return {"seed": seed, "known": known, "hops": hops, "limit": limit, "truncated": truncated,
             "nodes": [{"id": f"seller:{n}", "seller_id": n, "hop": d, "more": n in more} for n, d in nodes.items()],
             "edges": [{"source": f"seller:{a}", "target": f"seller:{b}", "via": sorted(v)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from forensics.store.schema import (
     cluster_members,
@@ -194,3 +194,16 @@ def first_page_hashes(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
             if r.pixel_sha256:
                 out[r.evidence_id] = r.pixel_sha256
     return out
+
+
+def cluster_rows(conn: Connection, *, kind: str | None, min_sellers: int, sort: str, desc: bool,
+                 limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The first ``limit`` clusters by ``sort`` (a column of ``clusters``), and how many match."""
+    q = select(clusters).where(clusters.c.sellers >= min_sellers)
+    if kind:
+        q = q.where(clusters.c.kind == kind)
+    col = clusters.c[sort]
+    order = [col.desc(), clusters.c.id.desc()] if desc else [col, clusters.c.id]
+    rows = conn.execute(q.order_by(*order).limit(limit)).all()
+    count = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    return [dict(r._mapping) for r in rows], int(count)

@@ -67,7 +67,7 @@ def test_evidence_record_list_and_page(api):
     assert risks == sorted(risks, reverse=True)
     only = api.client.get(f"{API}/evidence?seller=S4", headers=h).json()
     assert [r["evidence_id"] for r in only["rows"]] == ["W4"]
-    _error(api.client.get(f"{API}/evidence?verdict=bogus", headers=h), 400, "bad_request")
+    _error(api.client.get(f"{API}/evidence?verdict=bogus", headers=h), 422, "invalid_request")
     _error(api.client.get(f"{API}/evidence?since=yesterday", headers=h), 400)
     _error(api.client.get(f"{API}/evidence?limit=abc", headers=h), 422, "invalid_request")
     png = api.client.get(f"{API}/evidence/W1/pages/1.png", headers=h)
@@ -101,7 +101,7 @@ def test_clusters_pivots_and_seller(api):
     assert len(clusters) == 1 and clusters[0]["sellers"] == 2
     cid = clusters[0]["id"]
     assert api.client.get(f"{API}/clusters?min_sellers=3", headers=h).json() == []
-    _error(api.client.get(f"{API}/clusters?kind=odd", headers=h), 400)
+    _error(api.client.get(f"{API}/clusters?kind=odd", headers=h), 422)
     detail = api.client.get(f"{API}/clusters/{cid}", headers=h).json()
     assert {m["evidence_id"] for m in detail["members"]} == {"W1", "W2"} and detail["sellers"] == ["S1", "S2"]
     assert "total" in detail["differing_fields"]

@@ -21,6 +21,8 @@ investigator = require("investigator")
 
 #: columns the clusters list sorts by
 SORTS = ("sellers", "size", "first_seen", "last_seen", "id")
+#: clusters the list shows (the first by the chosen order; the API lists them all)
+CLUSTER_ROWS = 200
 #: the graph page's default node cap and the most it may draw
 GRAPH_NODES, MAX_GRAPH_NODES = 60, 500
 
@@ -32,10 +34,10 @@ def clusters_page(request: Request, kind: str | None = None, min_sellers: int = 
         raise HTTPException(400, "kind must be duplicate or template")
     if sort not in SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(SORTS)}")
-    rows = investigate.list_clusters(web(request).store, kind=kind or None, min_sellers=min_sellers)
-    rows.sort(key=lambda r: (r[sort], r["id"]), reverse=desc)
-    return page(request, "clusters.html", user, rows=rows, kind=kind or "", min_sellers=min_sellers,
-                sort=sort, desc=desc, sorts=SORTS)
+    found = investigate.cluster_page(web(request).store, kind=kind or None, min_sellers=min_sellers, sort=sort,
+                                     desc=desc, limit=CLUSTER_ROWS)
+    return page(request, "clusters.html", user, rows=found["rows"], count=found["count"], kind=kind or "",
+                min_sellers=min_sellers, sort=sort, desc=desc, sorts=SORTS, shown=CLUSTER_ROWS)
 
 
 @router.get("/clusters/{cluster_id}", include_in_schema=False)
