@@ -82,44 +82,49 @@ def seller_links(conn: Connection, sellers: Iterable[str]) -> list[tuple[str, st
     """(seller, other seller, via kind, via key) for every cluster, serial and issuer key that a
     seller of ``sellers`` shares with another seller."""
     mine = list(dict.fromkeys(sellers))
+    mine_set = set(mine)
     out: set[tuple[str, str, str, str]] = set()
 
     def pairs(groups: dict[str, set[str]], kind: str) -> None:
         for key, who in groups.items():
-            for a in who & set(mine):
-                for b in who - {a}:
-                    out.add((a, b, kind, key))
+            if len(who) < 2:
+                continue
+            for a in who & mine_set:
+                for b in who:
+                    if b != a:
+                        out.add((a, b, kind, key))
 
     ids: set[str] = set()
     for part in _chunks(mine):
-        ids |= {r.cluster_id for r in conn.execute(select(cluster_members.c.cluster_id)
+        ids |= {r.cluster_id for r in conn.execute(select(cluster_members.c.cluster_id).distinct()
                                                    .where(cluster_members.c.seller_id.in_(part)))}
     groups: dict[str, set[str]] = {}
     for part in _chunks(sorted(ids)):
-        for r in conn.execute(select(cluster_members.c.cluster_id, cluster_members.c.seller_id)
+        for r in conn.execute(select(cluster_members.c.cluster_id, cluster_members.c.seller_id).distinct()
                               .where(cluster_members.c.cluster_id.in_(part))):
             groups.setdefault(r.cluster_id, set()).add(r.seller_id)
     pairs(groups, "cluster")
 
     values: set[str] = set()
     for part in _chunks(mine):
-        values |= {r.serial for r in conn.execute(select(serials.c.serial).where(serials.c.seller_id.in_(part)))}
+        values |= {r.serial for r in conn.execute(select(serials.c.serial).distinct()
+                                                  .where(serials.c.seller_id.in_(part)))}
     groups = {}
     for part in _chunks(sorted(values)):
-        for r in conn.execute(select(serials.c.serial, serials.c.issuer_key, serials.c.seller_id)
+        for r in conn.execute(select(serials.c.serial, serials.c.issuer_key, serials.c.seller_id).distinct()
                               .where(serials.c.serial.in_(part))):
             groups.setdefault(f"{r.issuer_key or ''}:{r.serial}", set()).add(r.seller_id)
     pairs(groups, "serial")
 
     keys: set[str] = set()
     for part in _chunks(mine):
-        for r in conn.execute(select(issuer_marks.c.tax_key, issuer_marks.c.reg_key)
+        for r in conn.execute(select(issuer_marks.c.tax_key, issuer_marks.c.reg_key).distinct()
                               .where(issuer_marks.c.seller_id.in_(part))):
             keys |= {k for k in (r.tax_key, r.reg_key) if k}
     groups = {}
     for part in _chunks(sorted(keys)):
         for r in conn.execute(select(issuer_marks.c.tax_key, issuer_marks.c.reg_key, issuer_marks.c.seller_id)
-                              .where(or_(issuer_marks.c.tax_key.in_(part), issuer_marks.c.reg_key.in_(part)))):
+                              .distinct().where(or_(issuer_marks.c.tax_key.in_(part), issuer_marks.c.reg_key.in_(part)))):
             for k in (r.tax_key, r.reg_key):
                 if k in keys:
                     groups.setdefault(k, set()).add(r.seller_id)
