@@ -4,12 +4,14 @@ Writes a fresh PostgreSQL database directly (no OCR): evidence rows with fields,
 checks and document summaries of realistic size, one page fingerprint each, readings (words
 with boxes) for the uploads the evidence route opens. Serves the app with ``forensics serve``
 in its own process, logs in 8 clients (threads, one session each) and has each request, in
-turn, the queue page, an evidence page, a decision (POST with its CSRF token) and the login
-page (the baseline: a template with no store query), interleaved. The app runs with
+turn, the queue page, an evidence page, a decision (POST with its CSRF token), the investigator's
+clusters list, a cluster page, a serial pivot, the graph of a seller 2 hops out (on 3,000
+clusters, a serial and an issuer mark per record) and the login page (the baseline: a template
+with no store query), interleaved. The app runs with
 ``--workers 2`` (one process per core of the machine it was written on) unless told otherwise. Prints p50/p95 per route,
 each route's p50 as a ratio to the baseline's, and last::
 
-    web_p95_ms=X      (the worst p95 of queue, evidence and decision)
+    web_p95_ms=X      (the worst p95 of queue, evidence and decision, as before the investigator's routes)
 
     python bench/web.py                               # 100,000 records, 8 clients, 50 rounds
     python bench/web.py --records 20000 --rounds 20 --keep
@@ -35,11 +37,19 @@ from statistics import quantiles
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import httpx  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
 
 from forensics.store import Store  # noqa: E402
 from forensics.store.people import People  # noqa: E402
-from forensics.store.schema import evidence, page_fingerprints, readings  # noqa: E402
+from forensics.store.schema import (  # noqa: E402
+    cluster_members,
+    clusters,
+    evidence,
+    issuer_marks,
+    page_fingerprints,
+    readings,
+    serials,
+)
 from forensics.web.auth import hash_password  # noqa: E402
 
 ADMIN_URL = os.environ.get("FORENSICS_BENCH_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
@@ -127,6 +137,55 @@ def fill(store: Store, records: int, seed: int) -> list[str]:
     return with_reading
 
 
+def fill_links(store: Store, clusters_n: int, seed: int) -> dict[str, list[str]]:
+    """Clusters (a few uploads from different sellers each), a serial per upload (one shared by
+    each cluster's members) and an issuer mark per upload (5,000 issuers): what the investigator's
+    routes read. Returns cluster ids, shared serials and sellers in clusters to request."""
+    rng = random.Random(seed + 1)
+    t0 = time.perf_counter()
+    with store.transaction() as conn:
+        rows = conn.execute(select(evidence.c.evidence_id, evidence.c.seller_id, evidence.c.uploaded_at)
+                            .order_by(evidence.c.evidence_id)).all()
+    now = datetime.now(UTC)
+    shared: dict[str, tuple[str, str]] = {}
+    out: dict[str, list[str]] = {"clusters": [], "serials": [], "sellers": []}
+    cl_rows, member_rows = [], []
+    for k in range(clusters_n):
+        members = rng.sample(rows, rng.randint(2, 6))
+        cid = f"{'T' if k % 2 else 'D'}{k + 1}"
+        times = [m.uploaded_at for m in members]
+        cl_rows.append({"id": cid, "kind": "template" if k % 2 else "duplicate", "size": len(members),
+                        "sellers": len({m.seller_id for m in members}), "first_seen": min(times),
+                        "last_seen": max(times), "updated_at": now})
+        serial = f"CX{k:08d}"
+        for m in members:
+            member_rows.append({"cluster_id": cid, "evidence_id": m.evidence_id, "seller_id": m.seller_id})
+            shared[m.evidence_id] = (serial, f"tax:T{k % 5000:05d}")
+        out["clusters"].append(cid)
+        out["serials"].append(serial)
+        out["sellers"].append(members[0].seller_id)
+    member_rows = list({(r["cluster_id"], r["evidence_id"]): r for r in member_rows}.values())
+    serial_rows, mark_rows = [], []
+    for r in rows:
+        serial, issuer = shared.get(r.evidence_id, (f"CS{r.evidence_id}", f"tax:T{rng.randrange(5000):05d}"))
+        serial_rows.append({"issuer_key": issuer, "serial": serial, "evidence_id": r.evidence_id,
+                            "seller_id": r.seller_id, "date": "2024-01-02", "total": "12.50",
+                            "uploaded_at": r.uploaded_at, "serial_tail": serial[-6:]})
+        mark_rows.append({"evidence_id": r.evidence_id, "seller_id": r.seller_id, "tax_key": issuer[4:],
+                          "uploaded_at": r.uploaded_at})
+    with store.transaction() as conn:
+        conn.execute(insert(clusters), cl_rows)
+        for lo in range(0, len(member_rows), BATCH):
+            conn.execute(insert(cluster_members), member_rows[lo:lo + BATCH])
+        for lo in range(0, len(serial_rows), BATCH):
+            conn.execute(insert(serials), serial_rows[lo:lo + BATCH])
+            conn.execute(insert(issuer_marks), mark_rows[lo:lo + BATCH])
+        conn.exec_driver_sql("ANALYZE")
+    print(f"wrote {clusters_n} clusters ({len(member_rows)} members), {len(serial_rows)} serials and issuer "
+          f"marks in {time.perf_counter() - t0:.1f} s", flush=True)
+    return out
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process and its children so far (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -158,10 +217,16 @@ def _login(base: str, name: str, password: str) -> tuple[httpx.Client, str]:
     return client, csrf.group(1)
 
 
+#: the reviewer's routes (their worst p95 is the last line, as before)
+REVIEW_ROUTES = ("queue", "evidence", "decision")
+#: the investigator's routes
+INVESTIGATOR_ROUTES = ("clusters", "cluster", "serial pivot", "graph 2 hops")
+
+
 def run_clients(base: str, users: list[tuple[str, str]], ids: list[str], rounds: int,
-                seed: int) -> dict[str, list[float]]:
+                seed: int, links: dict[str, list[str]]) -> dict[str, list[float]]:
     """Each client does ``rounds`` rounds of every route, in an order that rotates per round."""
-    times: dict[str, list[float]] = {"login page (baseline)": [], "queue": [], "evidence": [], "decision": []}
+    times: dict[str, list[float]] = {"login page (baseline)": [], **{r: [] for r in REVIEW_ROUTES + INVESTIGATOR_ROUTES}}
     lock = threading.Lock()
     errors: list[str] = []
 
@@ -171,20 +236,33 @@ def run_clients(base: str, users: list[tuple[str, str]], ids: list[str], rounds:
         anon = httpx.Client(base_url=base, timeout=60)  # the baseline, kept alive like the others
         routes = list(times)
         for n in range(rounds):
-            for route in routes[n % 4:] + routes[: n % 4]:
+            for route in routes[n % len(routes):] + routes[: n % len(routes)]:
                 eid = rng.choice(ids)
+                k = rng.randrange(len(links["clusters"]))
                 t0 = time.perf_counter()
-                if route == "queue":
-                    r = client.get("/queue")
-                elif route == "evidence":
-                    r = client.get(f"/evidence/{eid}")
-                elif route == "decision":
-                    r = client.post(f"/evidence/{eid}/decision",
-                                    data={"status": "needs_more_information", "reason": "ask_seller",
-                                          "comment": "bench", "csrf_token": csrf, "then": "stay"},
-                                    follow_redirects=False)
-                else:
-                    r = anon.get("/login")
+                try:
+                    if route == "clusters":
+                        r = client.get("/clusters?min_sellers=2")
+                    elif route == "cluster":
+                        r = client.get(f"/clusters/{links['clusters'][k]}")
+                    elif route == "serial pivot":
+                        r = client.get(f"/serials/{links['serials'][k]}")
+                    elif route == "graph 2 hops":
+                        r = client.get(f"/graph?seed={links['sellers'][k]}&hops=2")
+                    elif route == "queue":
+                        r = client.get("/queue")
+                    elif route == "evidence":
+                        r = client.get(f"/evidence/{eid}")
+                    elif route == "decision":
+                        r = client.post(f"/evidence/{eid}/decision",
+                                        data={"status": "needs_more_information", "reason": "ask_seller",
+                                              "comment": "bench", "csrf_token": csrf, "then": "stay"},
+                                        follow_redirects=False)
+                    else:
+                        r = anon.get("/login")
+                except httpx.TransportError as exc:  # a kept-alive connection the server closed
+                    errors.append(f"{route}: {type(exc).__name__}")
+                    continue
                 ms = (time.perf_counter() - t0) * 1000
                 if r.status_code not in (200, 303):
                     errors.append(f"{route}: {r.status_code}")
@@ -209,6 +287,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=50, help="rounds of every route per client")
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--clusters", type=int, default=3000, help="clusters written beside the records")
     ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
     ap.add_argument("--workers", type=int, default=2, help="app processes (forensics serve --workers)")
     args = ap.parse_args()
@@ -223,10 +302,11 @@ def main() -> None:
     try:
         store = Store(url)
         ids = fill(store, args.records, args.seed)
+        links = fill_links(store, args.clusters, args.seed)
         people = People(store)
         users = [(f"bench{k}", f"bench-pass-{k}") for k in range(args.clients)]
         for u, p in users:
-            people.add_user(u, "reviewer", hash_password(p))
+            people.add_user(u, "investigator", hash_password(p))
         store.close()
         port = _free_port()
         env = {**os.environ, "FORENSICS_DATABASE_URL": url, "FORENSICS_SECRET_KEY": secrets.token_hex(16),
@@ -241,10 +321,10 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        run_clients(base, users[:1], ids, 2, args.seed)  # warm up: imports, template compilation, pool
+        run_clients(base, users[:1], ids, 2, args.seed, links)  # warm up: imports, template compilation, pool
         cpu0, server0, load0 = os.times(), _cpu_seconds(server.pid), os.getloadavg()[0]
         t0 = time.perf_counter()
-        times = run_clients(base, users, ids, args.rounds, args.seed)
+        times = run_clients(base, users, ids, args.rounds, args.seed, links)
         wall = time.perf_counter() - t0
         total = sum(len(v) for v in times.values())
         server_cpu = _cpu_seconds(server.pid) - server0
@@ -257,7 +337,7 @@ def main() -> None:
         print(f"{'route':24} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p50 / baseline':>15}")
         for route, ms in times.items():
             q = quantiles(ms, n=100)
-            if "baseline" not in route:
+            if route in REVIEW_ROUTES:
                 worst = max(worst, q[94])
             print(f"{route:24} {len(ms):5d} {q[49]:8.1f} {q[94]:8.1f} {q[49] / base_p50:15.2f}")
         print(json.dumps({"records": args.records, "clients": args.clients, "workers": args.workers}))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from forensics import investigate
+from forensics import graph_export, investigate
 from forensics.cli_common import app, console, fail, open_store
 from forensics.errors import BadInput, ExitCode
 from forensics.settings import get_settings
@@ -75,31 +75,34 @@ def clusters_show(
 
 @clusters_app.command("export")
 def clusters_export(
-    fmt: str = typer.Option("graphml", "--format", "-f", help="graphml (Gephi, yEd), json (nodes and edges) or csv (edge list)."),
+    fmt: str = typer.Option("graphml", "--format", "-f",
+                            help="graphml (Gephi, yEd), gexf (Gephi), csv (edge list), neo4j (a zip of "
+                                 "neo4j-admin import CSVs) or json (nodes and edges, held in memory)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of standard output."),
 ) -> None:
-    """Export the graph of sellers, evidence, clusters and serials.
+    """Export the graph of sellers, evidence, clusters and serials (every node and edge, stable ids).
 
-    Example: [bold]forensics clusters export --format graphml --out links.graphml[/bold]
+    Example: [bold]forensics clusters export --format gexf --out links.gexf[/bold]
     """
-    g = investigate.graph(open_store(get_settings()))
-    if fmt == "graphml":
-        text = investigate.to_graphml(g)
-    elif fmt == "json":
-        text = json.dumps(g, indent=1)
-    elif fmt == "csv":
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=["source", "target", "kind", "score"], extrasaction="ignore")
-        w.writeheader()
-        w.writerows(g["edges"])
-        text = buf.getvalue()
-    else:
-        fail(f"--format must be graphml, json or csv, not {fmt!r}", ExitCode.bad_args)
+    store = open_store(get_settings())
+    if fmt == "json":
+        text = json.dumps(investigate.graph(store), indent=1)
+        if out:
+            out.write_text(text, encoding="utf-8")
+        else:
+            print(text)
+        return
+    if fmt not in graph_export.WRITERS:
+        fail(f"--format must be {', '.join(graph_export.WRITERS)} or json, not {fmt!r}", ExitCode.bad_args)
+    if fmt == "neo4j" and out is None:
+        fail("--format neo4j writes a zip: give --out FILE.zip", ExitCode.bad_args)
+    size = 0
+    with (out.open("wb") if out else nullcontext(sys.stdout.buffer)) as f:
+        for chunk in graph_export.WRITERS[fmt](investigate.graph_parts(store)):
+            f.write(chunk)
+            size += len(chunk)
     if out:
-        out.write_text(text, encoding="utf-8")
-        console.print(f"Wrote {len(g['nodes'])} nodes and {len(g['edges'])} edges to {out}.")
-    else:
-        print(text)
+        console.print(f"Wrote {size:,} bytes of {fmt} to {out}.")
 
 
 @app.command()

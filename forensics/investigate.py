@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from forensics.settings import Settings
-from forensics.store import Store, registries
+from forensics.store import Store, investigations, registries
 from forensics.store.schema import cluster_members, clusters, evidence, relations, serials
 
 
@@ -24,10 +23,20 @@ def list_clusters(store: Store, *, kind: str | None = None, min_sellers: int = 1
     return [{k: _iso(v) for k, v in r.items()} for r in rows]
 
 
+def cluster_page(store: Store, *, kind: str | None = None, min_sellers: int = 1, sort: str = "sellers",
+                 desc: bool = True, limit: int = 200) -> dict[str, Any]:
+    """The first ``limit`` clusters in ``sort`` order and how many match (for the clusters page)."""
+    with store.transaction() as conn:
+        rows, count = investigations.cluster_rows(conn, kind=kind, min_sellers=min_sellers, sort=sort,
+                                                  desc=desc, limit=limit)
+    return {"rows": [{k: _iso(v) for k, v in r.items()} for r in rows], "count": count}
+
+
 def cluster_detail(store: Store, cluster_id: str) -> dict[str, Any] | None:
     """A cluster's members, sellers, the fields on which members differ, and differing boxes."""
     with store.transaction() as conn:
         detail = registries.cluster_detail(conn, cluster_id)
+        hashes = investigations.first_page_hashes(conn, [m["evidence_id"] for m in detail["members"]]) if detail else {}
     if detail is None:
         return None
     members = detail["members"]
@@ -44,7 +53,8 @@ def cluster_detail(store: Store, cluster_id: str) -> dict[str, Any] | None:
                      "merchant": (m["fields"] or {}).get("merchant", {}).get("value"),
                      "serial": (m["fields"] or {}).get("serial", {}).get("value"),
                      "date": (m["fields"] or {}).get("date", {}).get("value"),
-                     "total": (m["fields"] or {}).get("total", {}).get("value")} for m in members],
+                     "total": (m["fields"] or {}).get("total", {}).get("value"),
+                     "page_hash": hashes.get(m["evidence_id"])} for m in members],
         "sellers": sorted({m["seller_id"] for m in members}),
         "differing_fields": differing,
         "links": [{"a": r["a"], "b": r["b"], "kind": r["kind"], "score": r["score"],
@@ -81,28 +91,46 @@ def seller_report(store: Store, seller_id: str) -> dict[str, Any]:
     }
 
 
+def candidate_pages(view: Any, analysis: Any, fp: Any, *, text_hash: int | None, date_total: str | None,
+                    radius: int, exclude: str = "") -> list[int]:
+    """Fingerprint row ids worth aligning with page ``fp``, best first: ingestion's own candidate
+    search (pixel hashes within ``radius`` and the nearest beyond it, the text hash, the date and
+    total). ``forensics similar`` and ``POST /api/v1/similar`` go through here and nowhere else;
+    ``analysis`` only needs a ``memo`` dict (the search caches per upload there)."""
+    from forensics.detectors.duplicates import _candidate_ids, indexes_for
+
+    idx = indexes_for(view.url)
+    idx.catch_up(view)
+    return _candidate_ids(idx, analysis, view, fp, text_hash, date_total, exclude, radius)
+
+
 def similar(store: Store, settings: Settings, data: bytes, *, radius: int | None = None,
             confirm: bool = True) -> list[dict[str, Any]]:
-    """What on file looks like this file (not stored): hash candidates, confirmed by alignment."""
+    """What on file looks like this file (not stored): ingestion's candidates, confirmed by alignment."""
+    from types import SimpleNamespace
+
     from forensics.alignment import compare_pages
-    from forensics.detectors.duplicates import indexes_for, page_image
+    from forensics.detectors.duplicates import date_total_key, page_image
     from forensics.documents import load_document
+    from forensics.fields import extract
     from forensics.fingerprints import fingerprint_page, from_signed64, hamming
+    from forensics.ocr import read_document
     from forensics.store.view import RegistryView
 
     radius = settings.hash_radius if radius is None else radius
     doc = load_document(data, claimed_type=None, settings=settings)
+    reading = read_document(doc, settings)
+    dt_key = date_total_key(SimpleNamespace(extraction=extract(reading, doc)))
+    words = {p.page: [w.text for w in p.words] for p in reading.pages}
     out: dict[tuple[str, int, int], dict[str, Any]] = {}
     with store.transaction() as conn:
         view = RegistryView(store, conn)
-        idx = indexes_for(store.url)
-        idx.catch_up(view)
+        memo = SimpleNamespace(memo={})
         for page in doc.pages:
             if page.image is None:
                 continue
-            fp = fingerprint_page(page.number, page.image)
-            ids = {fid for index, h in ((idx.phash, fp.phash), (idx.dhash, fp.dhash))
-                   for fid, _ in index.search(h, radius)}
+            fp = fingerprint_page(page.number, page.image, words=words.get(page.number))
+            ids = candidate_pages(view, memo, fp, text_hash=fp.text_hash, date_total=dt_key, radius=radius)
             for row in registries.fingerprint_rows(conn, ids):
                 entry = {"evidence_id": row.evidence_id, "seller_id": row.seller_id, "page": page.number,
                          "other_page": row.page,
@@ -143,25 +171,120 @@ def graph(store: Store) -> dict[str, list[dict[str, Any]]]:
     return {"nodes": [{"id": k, **v} for k, v in nodes.items()], "edges": edges}
 
 
-def to_graphml(g: dict[str, list[dict[str, Any]]]) -> str:
-    """GraphML for Gephi, yEd or networkx: every node and edge attribute as a string key."""
-    ns = "http://graphml.graphdrawing.org/xmlns"
-    root = ET.Element("graphml", xmlns=ns)
-    node_keys = sorted({k for n in g["nodes"] for k in n if k != "id"})
-    edge_keys = sorted({k for e in g["edges"] for k in e if k not in ("source", "target")})
-    for k in node_keys:
-        ET.SubElement(root, "key", id=f"n_{k}", attrib={"for": "node", "attr.name": k, "attr.type": "string"})
-    for k in edge_keys:
-        ET.SubElement(root, "key", id=f"e_{k}", attrib={"for": "edge", "attr.name": k, "attr.type": "string"})
-    graph_el = ET.SubElement(root, "graph", id="forensics", edgedefault="undirected")
-    for n in g["nodes"]:
-        el = ET.SubElement(graph_el, "node", id=n["id"])
-        for k in node_keys:
-            if k in n:
-                ET.SubElement(el, "data", key=f"n_{k}").text = str(n[k])
-    for i, e in enumerate(g["edges"]):
-        el = ET.SubElement(graph_el, "edge", id=f"e{i}", source=e["source"], target=e["target"])
-        for k in edge_keys:
-            if k in e:
-                ET.SubElement(el, "data", key=f"e_{k}").text = str(e[k])
-    return ET.tostring(root, encoding="unicode", xml_declaration=True)
+# -- pivots --------------------------------------------------------------------------------------
+
+
+def _pivot(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Uploads sharing one thing, and per seller its first and last upload and count."""
+    sellers: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        s = sellers.setdefault(r["seller_id"], {"seller_id": r["seller_id"], "uploads": 0,
+                                                "first_seen": r["uploaded_at"], "last_seen": r["uploaded_at"]})
+        s["uploads"] += 1
+        s["first_seen"] = min(s["first_seen"], r["uploaded_at"])
+        s["last_seen"] = max(s["last_seen"], r["uploaded_at"])
+    return {"uploads": [{k: _iso(v) for k, v in r.items()} for r in rows],
+            "sellers": [{k: _iso(v) for k, v in s.items()} for s in sorted(sellers.values(), key=lambda s: s["first_seen"])]}
+
+
+def serial_pivot(store: Store, value: str) -> dict[str, Any]:
+    """Every upload and seller that printed serial ``value`` (any issuer)."""
+    with store.transaction() as conn:
+        rows = investigations.serial_rows(conn, value)
+    return {"serial": value, "issuers": sorted({r["issuer_key"] or "" for r in rows}), **_pivot(rows)}
+
+
+def issuer_pivot(store: Store, key: str) -> dict[str, Any]:
+    """Every upload and seller whose document names issuer ``key`` (tax, registration or name key)."""
+    with store.transaction() as conn:
+        rows = investigations.issuer_rows(conn, key)
+    return {"issuer": key, **_pivot(rows)}
+
+
+def page_hash_pivot(store: Store, pixel_sha256: str) -> dict[str, Any]:
+    """Every upload and seller with a page of exactly these decoded pixels."""
+    with store.transaction() as conn:
+        rows = investigations.page_hash_rows(conn, pixel_sha256)
+    return {"page_hash": pixel_sha256, **_pivot(rows)}
+
+
+def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500,
+                 expand: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Sellers linked through shared clusters, serials and issuers, ``hops`` out from ``seed``,
+    plus the direct links of each seller in ``expand`` (one hop more from where it was drawn).
+
+    Stops adding sellers at ``limit`` nodes and says so (``truncated``, and per node whether it has
+    links not drawn: ``more``), so a caller can expand a node rather than lose rows silently."""
+    nodes: dict[str, int] = {seed: 0}
+
+    def walk(conn: Any, start: list[str], depth: int) -> None:
+        frontier = start
+        for _ in range(depth):
+            # once the cap is reached, the last pass below finds who has links beyond it
+            if not frontier or len(nodes) >= limit:
+                return
+            nxt: list[str] = []
+            for a, b, _kind, _key in investigations.seller_links(conn, frontier):
+                if b not in nodes and len(nodes) < limit:
+                    nodes[b] = nodes[a] + 1
+                    nxt.append(b)
+            frontier = nxt
+
+    with store.transaction() as conn:
+        known = investigations.seller_exists(conn, seed)
+        walk(conn, [seed], hops)
+        for e in expand:
+            if e in nodes:
+                walk(conn, [e], 1)
+        # every link of every drawn seller: the edges among them, and who has more beyond
+        edges: dict[tuple[str, str], set[str]] = {}
+        more: set[str] = set()
+        for a, b, kind, key in investigations.seller_links(conn, list(nodes)):
+            if b in nodes:
+                edges.setdefault((a, b) if a < b else (b, a), set()).add(f"{kind}:{key}")
+            else:
+                more.add(a)
+    truncated = len(nodes) >= limit and bool(more)
+    return {"seed": seed, "known": known, "hops": hops, "limit": limit, "truncated": truncated,
+            "nodes": [{"id": f"seller:{n}", "seller_id": n, "hop": d, "more": n in more} for n, d in nodes.items()],
+            "edges": [{"source": f"seller:{a}", "target": f"seller:{b}", "via": sorted(v)}
+                      for (a, b), v in sorted(edges.items())]}
+
+
+def graph_parts(store: Store) -> Any:
+    """The whole graph for :mod:`forensics.graph_export`: ``parts("nodes")`` and ``parts("edges")``
+    iterate it in id order, reading in batches (nothing is capped; memory stays flat apart from
+    the set of seller and serial ids already written)."""
+
+    def parts(which: str) -> Any:
+        with store.transaction() as conn:
+            if which == "nodes":
+                sellers: set[str] = set()
+                for r in investigations.evidence_nodes(conn):
+                    yield {"id": f"evidence:{r.evidence_id}", "type": "evidence", "label": r.evidence_id,
+                           "verdict": r.verdict or "", "risk": r.risk or 0}
+                    if r.seller_id not in sellers:
+                        sellers.add(r.seller_id)
+                        yield {"id": f"seller:{r.seller_id}", "type": "seller", "label": r.seller_id}
+                for c in investigations.cluster_nodes(conn):
+                    yield {"id": f"cluster:{c.id}", "type": "cluster", "label": c.id, "kind": c.kind,
+                           "size": c.size, "sellers": c.sellers}
+                seen: set[str] = set()
+                for s in investigations.serial_links(conn):
+                    key = f"serial:{s.issuer_key or ''}:{s.serial}"
+                    if key not in seen:
+                        seen.add(key)
+                        yield {"id": key, "type": "serial", "label": s.serial, "issuer": s.issuer_key or ""}
+                return
+            for r in investigations.evidence_nodes(conn):
+                yield {"source": f"seller:{r.seller_id}", "target": f"evidence:{r.evidence_id}", "kind": "uploaded"}
+            for m in investigations.member_links(conn):
+                yield {"source": f"evidence:{m.evidence_id}", "target": f"cluster:{m.cluster_id}", "kind": "member_of"}
+            for s in investigations.serial_links(conn):
+                yield {"source": f"evidence:{s.evidence_id}", "target": f"serial:{s.issuer_key or ''}:{s.serial}",
+                       "kind": "has_serial"}
+            for r in investigations.relation_links(conn):
+                yield {"source": f"evidence:{r.a}", "target": f"evidence:{r.b}", "kind": r.kind,
+                       "score": round(float(r.score), 3)}
+
+    return parts

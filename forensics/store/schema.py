@@ -294,3 +294,9 @@ known_forgeries = Table(
 
 #: the review queue walks uploads by risk, then id, backwards (keyset pagination, no OFFSET)
 Index("ix_evidence_queue", evidence.c.risk, evidence.c.evidence_id)
+
+# the investigator's seller graph walks from sellers to what they share (0011_api)
+Index("ix_serials_seller", serials.c.seller_id)
+Index("ix_issuer_marks_seller", issuer_marks.c.seller_id)
+Index("ix_issuer_marks_tax", issuer_marks.c.tax_key)
+Index("ix_cluster_members_seller", cluster_members.c.seller_id)

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -112,9 +114,17 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        codes = {401: "login_required", 403: "forbidden", 404: "not_found", 429: "too_many_attempts"}
-        return _error(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail),
-                      dict(exc.headers or {}))
+        codes = {400: "bad_request", 401: "login_required", 403: "forbidden", 404: "not_found",
+                 413: "file_too_large", 429: "too_many_attempts", 503: "unavailable"}
+        code = getattr(exc, "code", None) or codes.get(exc.status_code, "error")
+        return _error(request, exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        if not request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, exc)
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
+        return _error(request, 422, "invalid_request", problems or "The request is not valid.", {})
 
     return app
 

@@ -61,6 +61,15 @@ class PageImages:
                 self._cache.popitem(last=False)
         return data
 
+    def png(self, record: dict, page: int) -> bytes | None:
+        """PNG bytes of page ``page`` (1-based) at the size the analysis saw it (not cached)."""
+        image = self._page(record, page)
+        if image is None:
+            return None
+        buf = io.BytesIO()
+        image.save(buf, "PNG")
+        return buf.getvalue()
+
     def _page(self, record: dict, page: int) -> Image.Image | None:
         try:
             path = resolve_blob(record["blob"], self.settings.blob_root_path)

@@ -168,3 +168,47 @@ def screenshot(page, name: str) -> None:  # noqa: ANN001
         page.mouse.move(0, 0)
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+@dataclass
+class Api:
+    """The app driven in-process (Starlette's TestClient) with one API token per role."""
+
+    client: object
+    store: Store
+    settings: Settings
+    backend: str
+    tokens: dict[str, str]
+
+    def headers(self, role: str = "investigator") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(request: pytest.FixtureRequest, web_blobs: tuple[Path, list[dict]],
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """The app on a freshly ingested store, per module and back end, with a token per role."""
+    from fastapi.testclient import TestClient
+
+    from forensics.store.people import People
+    from forensics.web.app import create_app
+    from forensics.web.auth import new_token
+
+    root, events = web_blobs
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('api-db') / 'api.db'}"
+    else:
+        url = request.getfixturevalue("web_postgres_url")
+        _empty(url)
+    settings = Settings(database_url=url, blob_root=str(root), secret_key=secrets.token_hex(16),
+                        max_file_bytes=400_000)
+    store = ingest(events, settings)
+    people = People(store)
+    tokens = {}
+    for role in ("reviewer", "investigator", "admin"):
+        people.add_user(f"api-{role}", role, hash_password(secrets.token_hex(8)))
+        tokens[role] = new_token()
+        people.add_token(f"api-{role}", tokens[role])
+    with TestClient(create_app(settings, store)) as client:
+        yield Api(client, store, settings, request.param, tokens)
+    store.close()

@@ -4,7 +4,20 @@
 
 from __future__ import annotations
 
-from forensics.web.routes import admin, evidence, images, queue, session
+from forensics.web.routes import (
+           admin,
+           api,
+           api_graph,
+           evidence,
+           images,
+           investigator,
+           queue,
+           session,
+)
 
 #: every router of the app, in the order they are mounted
-ROUTERS = [session.router, queue.router, evidence.router, images.router, admin.router]
+ROUTERS = [session.router, queue.router, evidence.router, images.router, admin.router, investigator.router,
+           api.router]
+
+# api_graph adds the investigator's routes to api.router
+assert api_graph.router is api.router

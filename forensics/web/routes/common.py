@@ -10,9 +10,11 @@ from fastapi.responses import HTMLResponse
 from forensics.web.auth import User, csrf_protect
 
 
-def make_router() -> APIRouter:
-    """An APIRouter whose every state-changing route checks the CSRF token."""
-    return APIRouter(dependencies=[Depends(csrf_protect)])
+def make_router(**kwargs: Any) -> APIRouter:
+    """An APIRouter whose every state-changing route checks the CSRF token (``kwargs`` go to
+    :class:`~fastapi.APIRouter`: a prefix, more dependencies, documented responses)."""
+    deps = [Depends(csrf_protect), *kwargs.pop("dependencies", [])]
+    return APIRouter(dependencies=deps, **kwargs)
 
 
 def web(request: Request) -> Any:

@@ -1,0 +1,153 @@
+"""The investigator's part of ``/api/v1``: clusters, pivots, similar files, the seller graph and
+the whole-graph exports. Every route needs the investigator (or admin) role."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import Depends, File, Query, Request, UploadFile
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
+
+from forensics import graph_export, investigate
+from forensics.errors import BadInput
+from forensics.web.auth import User, require
+from forensics.web.routes.api import SEED, ApiError, errors, read_limited, router
+from forensics.web.routes.common import web
+
+#: the most hops and nodes a graph request may ask for
+MAX_HOPS, MAX_NODES = 4, 5_000
+#: cluster kinds
+KINDS = ("duplicate", "template")
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Cluster(Open):
+    id: str
+    kind: str
+    size: int
+    sellers: int | list[str]
+
+
+class ClusterDetail(Open):
+    id: str
+    kind: str
+    members: list[dict[str, Any]]
+    sellers: list[str]
+    differing_fields: dict[str, Any]
+
+
+class Pivot(Open):
+    uploads: list[dict[str, Any]]
+    sellers: list[dict[str, Any]]
+
+
+class SellerReport(Open):
+    seller_id: str
+    evidence: list[dict[str, Any]]
+    links: list[dict[str, Any]]
+    linked_sellers: list[str]
+
+
+class Graph(Open):
+    seed: str
+    truncated: bool
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+
+
+def _store(request: Request) -> Any:
+    return web(request).store
+
+
+@router.get("/clusters", response_model=list[Cluster], responses=errors(400))
+def list_clusters(request: Request, kind: Literal[KINDS] | None = None,  # type: ignore[valid-type]
+                  min_sellers: int = Query(1, ge=1, le=1_000_000),
+                  user: User = Depends(require("investigator"))) -> Any:
+    """Clusters with at least ``min_sellers`` sellers, widest first."""
+    if kind and kind not in KINDS:
+        raise ApiError(400, "bad_request", f"kind must be one of {', '.join(KINDS)}")
+    return investigate.list_clusters(_store(request), kind=kind or None, min_sellers=min_sellers)
+
+
+@router.get("/clusters/{cluster_id}", response_model=ClusterDetail, responses=errors(404))
+def get_cluster(request: Request, cluster_id: str, user: User = Depends(require("investigator"))) -> Any:
+    """A cluster's members, sellers, the fields on which they differ, and its links."""
+    detail = investigate.cluster_detail(_store(request), cluster_id)
+    if detail is None:
+        raise ApiError(404, "not_found", f"No cluster {cluster_id!r}.")
+    return detail
+
+
+@router.get("/sellers/{seller_id}", response_model=SellerReport, responses=errors(404))
+def get_seller(request: Request, seller_id: str, user: User = Depends(require("investigator"))) -> Any:
+    """A seller's uploads and every link from them to other sellers' uploads."""
+    report = investigate.seller_report(_store(request), seller_id)
+    if not report["evidence"]:
+        raise ApiError(404, "not_found", f"No uploads from seller {seller_id!r}.")
+    return report
+
+
+@router.get("/serials/{value}", response_model=Pivot, responses=errors(404))
+def get_serial(request: Request, value: str, user: User = Depends(require("investigator"))) -> Any:
+    """Every upload and seller that printed this serial, with each seller's first and last upload."""
+    pivot = investigate.serial_pivot(_store(request), value)
+    if not pivot["uploads"]:
+        raise ApiError(404, "not_found", f"No upload carries serial {value!r}.")
+    return pivot
+
+
+@router.get("/issuers/{key}", response_model=Pivot, responses=errors(404))
+def get_issuer(request: Request, key: str, user: User = Depends(require("investigator"))) -> Any:
+    """Every upload and seller naming this issuer (its tax or registration id, or name key)."""
+    pivot = investigate.issuer_pivot(_store(request), key)
+    if not pivot["uploads"]:
+        raise ApiError(404, "not_found", f"No upload names issuer {key!r}.")
+    return pivot
+
+
+@router.post("/similar", response_model=list[dict[str, Any]], responses=errors(400, 413))
+def similar(request: Request, file: UploadFile = File(..., description="Any receipt or invoice; it is not stored."),
+            user: User = Depends(require("investigator"))) -> Any:
+    """What on file looks like this file (ingestion's candidate search, confirmed by alignment)."""
+    data = read_limited(request, file)
+    s = web(request)
+    try:
+        return investigate.similar(s.store, s.settings, data)
+    except BadInput as exc:
+        raise ApiError(400, exc.code, exc.message) from None
+
+
+@router.get("/graph", response_model=Graph, responses=errors(400, 404))
+def graph(request: Request, seed: str = Query(..., description="seller:<seller id>", examples=["seller:S1"]),
+          hops: int = Query(2, ge=1, le=MAX_HOPS), limit: int = Query(500, ge=1, le=MAX_NODES),
+          expand: list[str] = Query([], description="Sellers whose direct links to add (a node's `more`)"),
+          user: User = Depends(require("investigator"))) -> Any:
+    """Sellers linked through shared clusters, serials and issuers, ``hops`` out from ``seed``
+    (``seller:<id>``); ``truncated`` says the node cap was reached, a node's ``more`` that it
+    has links not drawn (ask again with that node as the seed)."""
+    m = SEED.match(seed)
+    if not m:
+        raise ApiError(400, "bad_request", "seed must be seller:<seller id>, e.g. seller:S1")
+    g = investigate.seller_graph(_store(request), m.group(1), hops=hops, limit=limit, expand=expand)
+    if not g["known"]:
+        raise ApiError(404, "not_found", f"No uploads from seller {m.group(1)!r}.")
+    return g
+
+
+@router.get("/export", response_class=StreamingResponse, responses={
+    200: {"content": {t: {} for t in dict.fromkeys(graph_export.FORMATS.values())},
+          "description": "The whole graph, streamed."}, **errors(400)})
+def export(request: Request, format: Literal[tuple(graph_export.WRITERS)] = "graphml",  # type: ignore[valid-type]  # noqa: A002
+           user: User = Depends(require("investigator"))) -> Any:
+    """The whole graph of sellers, uploads, clusters and serials (stable ids, nothing capped):
+    graphml, gexf (Gephi), csv (edge list) or neo4j (a zip for ``neo4j-admin database import``)."""
+    if format not in graph_export.WRITERS:
+        raise ApiError(400, "bad_request", f"format must be one of {', '.join(graph_export.WRITERS)}")
+    body = graph_export.WRITERS[format](investigate.graph_parts(_store(request)))
+    name = f"forensics-graph.{graph_export.EXTENSIONS[format]}"
+    return StreamingResponse(body, media_type=graph_export.FORMATS[format],
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
