@@ -171,13 +171,14 @@ def tampered_one(seed: int) -> dict[str, Any]:
     return out
 
 
-def _cached_reading(data: bytes, document: Any, settings: Any) -> Any:
-    """The pipeline's reading of ``data``, cached by its sha256 (OCR is the slow part)."""
+def cached_reading(data: bytes, document: Any, settings: Any, cache: Path = TAMPERED_CACHE) -> Any:
+    """The pipeline's reading of ``data``, cached in ``cache`` by its sha256 (OCR is the slow
+    part). bench/tampering.py reads its edited scans through it too."""
     import hashlib
 
     from forensics.ocr import read_document
 
-    target = TAMPERED_CACHE / (hashlib.sha256(data).hexdigest() + ".pkl")
+    target = cache / (hashlib.sha256(data).hexdigest() + ".pkl")
     if target.exists():
         with target.open("rb") as fh:
             return pickle.load(fh)
@@ -216,7 +217,7 @@ def tampered_real_one(args: tuple[str, int]) -> dict[str, Any]:
     data = buf.getvalue()
     settings = Settings(ocr_langs="eng")
     document = load_document(data, claimed_type=None, settings=settings)
-    reading = _cached_reading(data, document, settings)
+    reading = cached_reading(data, document, settings)
     extraction = extract(reading, document)
     analysis = Analysis(
         event=UploadEvent(evidence_id=scan.name, seller_id="S", blob=name,

@@ -27,7 +27,6 @@ The last line per half: ``HALF honest_flagged=… max_alone=… KIND=flagged/at_
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import os
 import pickle
@@ -45,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import halves  # noqa: E402
+from bench.detectors_fp import cached_reading  # noqa: E402
 
 #: the honest receipts (read-only, outside the repository)
 SROIE = ROOT.parent / "shared" / "datasets" / "sroie-dev"
@@ -64,20 +64,11 @@ def split() -> dict[str, list[str]]:
 
 
 def _reading(data: bytes, document: Any, settings: Any, honest_name: str | None) -> Any:
-    from forensics.ocr import read_document
 
     if honest_name is not None and (HONEST_CACHE / (honest_name + ".pkl")).exists():
         with (HONEST_CACHE / (honest_name + ".pkl")).open("rb") as fh:
             return pickle.load(fh)[1]
-    target = EDITED_CACHE / (hashlib.sha256(data).hexdigest() + ".pkl")
-    if target.exists():
-        with target.open("rb") as fh:
-            return pickle.load(fh)
-    reading = read_document(document, settings)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("wb") as fh:
-        pickle.dump(reading, fh)
-    return reading
+    return cached_reading(data, document, settings, EDITED_CACHE)
 
 
 def _overlaps(a: Any, b: Any) -> bool:
