@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -14,16 +13,10 @@ from pathlib import Path
 import pytest
 
 from forensics.store import Store
-from tests.conftest import RECEIPT_LINES, simple_receipt
+from tests.conftest import RECEIPT_LINES, free_port, simple_receipt
 from tests.integration.test_workers import Workers, _env, submit, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(port: int, path: str) -> tuple[int, str]:
@@ -45,7 +38,7 @@ def _value(text: str, name: str, **labels: str) -> float:
 
 
 def test_worker_metrics_and_json_logs_of_three_uploads(pg_settings, redis_url, blob_root, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     env = _env(pg_settings, redis_url)
     env.update({"FORENSICS_METRICS_PORT": str(port), "FORENSICS_METRICS_HOST": "127.0.0.1",
                 "FORENSICS_LOG_FORMAT": "json", "dramatiq_prom_db": str(tmp_path / "prom")})

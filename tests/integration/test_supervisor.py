@@ -49,10 +49,11 @@ def broker_url(request) -> str:  # noqa: ANN001
 
 
 def test_killing_a_worker_child_keeps_the_fleet_consuming(pg_settings, broker_url, blob_root, tmp_path):
-    from tests.integration.test_observability_workers import _free_port, _get
+    from tests.conftest import free_port
+    from tests.integration.test_observability_workers import _get
 
     env = _env(pg_settings, broker_url)
-    port = _free_port()
+    port = free_port()
     env.update({"FORENSICS_METRICS_PORT": str(port), "FORENSICS_METRICS_HOST": "127.0.0.1"})
     env.pop("dramatiq_prom_db", None)
     pages = [simple_receipt(RECEIPT_LINES, seed=i, size=30) for i in range(6)]

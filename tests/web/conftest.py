@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import pytest
 from forensics.settings import Settings
 from forensics.store import Store
 from forensics.web.auth import hash_password
-from tests.conftest import POSTGRES_URL, need_service
+from tests.conftest import free_port, fresh_postgres_database, need_service
 from tests.web.corpus import ingest, write_corpus
 
 #: where Debian's chromium package puts the browser (the Makefile installs it)
@@ -70,19 +69,8 @@ def web_blobs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict
 @pytest.fixture(scope="session")
 def web_postgres_url() -> Iterator[str]:
     """A PostgreSQL database of the web tests' own (others truncate the shared one between tests)."""
-    try:
-        import psycopg
-
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except Exception as exc:  # noqa: BLE001
-        need_service("PostgreSQL", exc)
-    name = f"forensics_web_{os.getpid()}_{secrets.token_hex(3)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_postgres_database("forensics_web") as url:
+        yield url
 
 
 @dataclass
@@ -93,12 +81,6 @@ class Served:
     store: Store
     settings: Settings
     backend: str
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -121,7 +103,7 @@ def served(request: pytest.FixtureRequest, web_blobs: tuple[Path, list[dict]],
     people = People(store)
     people.add_user(REVIEWER[0], "reviewer", hash_password(REVIEWER[1]))
     people.add_user(ADMIN[0], "admin", hash_password(ADMIN[1]))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
