@@ -133,7 +133,7 @@ def run_ingest(manifest: Path, settings: Settings, *, enqueue: bool = False, as_
                 continue
             try:
                 outcome = analyse(event, store, settings)
-            except (TransientError, ForensicsError) as exc:
+            except ForensicsError as exc:  # transient, or an event too broken to record
                 problems.append((label, exc.code, exc.message))
                 summary["transient_error" if isinstance(exc, TransientError) else exc.code] += 1
                 progress.advance(failed=True)

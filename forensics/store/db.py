@@ -192,9 +192,7 @@ class Store:
                 )
                 return "analyse", set()
             if row.seller_id != event.seller_id:
-                conn.execute(insert(evidence_conflicts).values(
-                    evidence_id=event.evidence_id, seller_id=event.seller_id, sha256=sha256,
-                    event=event.to_json(), attempted_at=now()))
+                _log_conflict(conn, event, sha256)
                 return "conflict", set()
             if row.status in ("analyzed", "failed") and row.sha256 == sha256 and sha256 is not None:
                 return "done", set()
@@ -227,9 +225,7 @@ class Store:
     def log_conflict(self, event: UploadEvent, sha256: str | None) -> None:
         """Keep an upload refused because its evidence id is another seller's."""
         with self.transaction() as conn:
-            conn.execute(insert(evidence_conflicts).values(
-                evidence_id=event.evidence_id, seller_id=event.seller_id, sha256=sha256,
-                event=event.to_json(), attempted_at=now()))
+            _log_conflict(conn, event, sha256)
 
     def save_failed(self, event: UploadEvent, sha256: str | None, code: str, message: str,
                     *, checks: dict[str, str] | None = None, document: dict[str, Any] | None = None) -> None:
@@ -428,6 +424,12 @@ class Store:
     def mark_redriven(self, ids: list[int]) -> None:
         with self.transaction() as conn:
             conn.execute(update(dead_letters).where(dead_letters.c.id.in_(ids)).values(redriven_at=now()))
+
+
+def _log_conflict(conn: Connection, event: UploadEvent, sha256: str | None) -> None:
+    conn.execute(insert(evidence_conflicts).values(
+        evidence_id=event.evidence_id, seller_id=event.seller_id, sha256=sha256,
+        event=event.to_json(), attempted_at=now()))
 
 
 def _is_unavailable(exc: Exception) -> bool:
