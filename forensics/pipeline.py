@@ -214,8 +214,9 @@ def _analyse_new(event: UploadEvent, store: Store, settings: Settings, data: byt
 def refresh_link_findings(conn, evidence_ids: set[str], settings: Settings) -> None:  # noqa: ANN001
     """Recompute findings, risk and verdict of records from their own findings plus the
     findings all their links imply."""
+    allow = TemplateAllowlist.load(conn, evidence_ids)
     for eid in sorted(evidence_ids):
-        _refresh(conn, eid, None, settings)
+        _refresh(conn, eid, None, settings, allow)
 
 
 def refresh_new_links(conn, new_id: str, relations: list[dict[str, Any]], settings: Settings) -> None:  # noqa: ANN001
@@ -226,8 +227,9 @@ def refresh_new_links(conn, new_id: str, relations: list[dict[str, Any]], settin
     for rel in relations:
         if rel["other"] != new_id:
             kinds.setdefault(rel["other"], set()).update(_same_finding_kinds(rel["kind"]))
+    allow = TemplateAllowlist.load(conn, set(kinds))
     for eid in sorted(kinds):
-        _refresh(conn, eid, kinds[eid], settings)
+        _refresh(conn, eid, kinds[eid], settings, allow)
 
 
 def _same_finding_kinds(kind: str) -> tuple[str, ...]:
@@ -235,10 +237,12 @@ def _same_finding_kinds(kind: str) -> tuple[str, ...]:
     return registries.DUPLICATE_KINDS if kind in registries.DUPLICATE_KINDS else (kind,)
 
 
-def _refresh(conn, eid: str, kinds: set[str] | None, settings: Settings) -> None:  # noqa: ANN001
+def _refresh(conn, eid: str, kinds: set[str] | None, settings: Settings,  # noqa: ANN001
+             allow: TemplateAllowlist) -> None:
     """Link findings of ``eid`` from its relations (of ``kinds`` only, keeping the stored link
     findings of other kinds; all when None), then risk and verdict. Link findings come in the
-    order of their codes, whichever way they were computed."""
+    order of their codes, whichever way they were computed. ``allow`` is the allowlist as it
+    applies to the records being refreshed (loaded once for all of them)."""
     me = registries.findings_state(conn, [eid]).get(eid)
     if me is None or me["status"] != "analyzed":
         return
@@ -249,14 +253,14 @@ def _refresh(conn, eid: str, kinds: set[str] | None, settings: Settings) -> None
     fresh = [f.to_json() for f in link_findings(eid, rels, meta)]
     if kinds is not None and any(f["code"] == "copied_by_later_upload" for f in fresh):
         # an original's one finding names every later copy, of whatever kind: all of them
-        _refresh(conn, eid, None, settings)
+        _refresh(conn, eid, None, settings, allow)
         return
     if kinds is not None:
         codes = {f["code"] for f in fresh}
         fresh += [f for f in me["findings"] or [] if f.get("code") in LINK_CODES and f.get("code") not in codes]
     findings = list(me["own_findings"] or []) + sorted(fresh, key=lambda f: f["code"])
     # a layout a reviewer said is the shop's own template drops to information (decisions teach)
-    findings = TemplateAllowlist.load(conn, [eid]).soften(eid, findings)
+    findings = allow.soften(eid, findings)
     risk, verdict = verdict_of(findings, me["checks"] or {}, settings)
     registries.set_findings(conn, eid, findings, risk, verdict)
 
