@@ -40,10 +40,9 @@ app.add_typer(index_app, name="index")
 
 @index_app.command("build")
 def index_build() -> None:
-    """Write the fingerprint index snapshot from the store (atomically: workers that map the old
-    one move to the new one at their next upload).
+    """Write the fingerprint index snapshot from the store.
 
-    Run it after a bulk load, or from cron: workers also rewrite it when
+    Atomically: workers that map the old one move to the new one at their next upload. Run it after a bulk load, or from cron: workers also rewrite it when
     FORENSICS_INDEX_SNAPSHOT_ROWS fingerprints arrived after it. Where: FORENSICS_INDEX_DIR
     (empty: next to a SQLite store's file, else ~/.cache/forensics/index).
 

@@ -288,3 +288,28 @@ def test_where_snapshots_live() -> None:
     assert pg == index_snapshot.snapshot_path("postgresql://u:other@h/db", s)  # the password is no part of it
     assert index_snapshot.snapshot_path("sqlite:////data/f.db", s.with_(index_dir="off")) is None
     assert index_snapshot.snapshot_path("sqlite:////data/f.db", s.with_(index_dir="/srv/ix")).parent == Path("/srv/ix")
+
+
+def test_the_commands_build_and_check_the_snapshot(tmp_path: Path, snap_dir: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from forensics.cli import app
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("FORENSICS_DATABASE_URL", url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    for cmd in (["index", "build"], ["index", "status"]):
+        assert "Example" in runner.invoke(app, [*cmd, "--help"]).output
+    missing = runner.invoke(app, ["index", "status"])
+    assert missing.exit_code == 1 and "no snapshot" in missing.output
+    store = Store(url)
+    fill(store, np.random.default_rng(17), 50)
+    store.close()
+    built = runner.invoke(app, ["index", "build"])
+    assert built.exit_code == 0, built.output
+    assert "50 page fingerprints up to id 50" in built.output
+    status = runner.invoke(app, ["index", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    assert '"usable": true' in status.output and '"last_id": 50' in status.output

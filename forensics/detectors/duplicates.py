@@ -13,7 +13,8 @@ dates are different documents whatever the pixels say (one template, or one visi
 carrying another invoice's data): at most ``same_layout``.
 
 The in-memory Hamming indexes are per process; they catch up from ``page_fingerprints`` (the
-truth, shared by every worker) inside the match lock before every query.
+truth, shared by every worker) inside the match lock before every query. A process stands on the
+machine's memory-mapped snapshot when one matches the store (:mod:`forensics.index_snapshot`).
 """
 
 from __future__ import annotations
