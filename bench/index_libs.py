@@ -33,6 +33,11 @@ import time
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+    # large frees go back to the OS at once, so VmRSS after a build is what the index holds,
+    # not the build's scratch arrays kept by malloc (read at start: run again with it set)
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = "131072"
+    os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import numpy as np  # noqa: E402
 
@@ -75,8 +80,9 @@ def measure(name: str, size: int, build, search, qs: np.ndarray, exact: list[np.
         ms += time.process_time() - t0
         rec += recall(np.asarray(d, dtype=np.int64), want)
     ms, rec = 1000 * ms / len(qs), rec / len(qs)
-    print(f"{name:22s} size={size:>9d} build_cpu_s={build_s:7.1f} rss_added_mb={added:7.0f} "
-          f"({added * 2**20 / size:5.1f} B/hash) knn5_ms={ms:8.3f} recall={rec:.3f}", flush=True)
+    own = f" (arrays {index.nbytes / size:.1f} B/hash)" if isinstance(index, HammingIndex) else ""
+    print(f"{name:10s} size={size:>9d} build_cpu_s={build_s:7.1f} rss_added_mb={added:7.0f} "
+          f"({added * 2**20 / size:5.1f} B/hash){own} knn5_ms={ms:8.3f} recall={rec:.3f}", flush=True)
     del index
     return ms, rec
 
