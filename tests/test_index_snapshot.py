@@ -313,3 +313,34 @@ def test_the_commands_build_and_check_the_snapshot(tmp_path: Path, snap_dir: Pat
     status = runner.invoke(app, ["index", "status", "--json"])
     assert status.exit_code == 0, status.output
     assert '"usable": true' in status.output and '"last_id": 50' in status.output
+
+
+def test_a_new_worker_on_the_snapshot_finds_the_original_of_a_reupload(settings: Settings, blob_root: Path,
+                                                                       snap_dir: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the pipeline: the only way to the original is the nearest-pixel-hash query, and the
+    process that analyses the re-upload stands on a snapshot written after the original."""
+    from forensics.detectors import duplicates
+    from forensics.pipeline import analyse
+    from tests.conftest import RECEIPT_LINES, simple_receipt
+
+    monkeypatch.setattr(duplicates, "TEXT_CANDIDATES", 0)
+    monkeypatch.setattr(duplicates, "_indexes", {})
+    settings = settings.with_(hash_radius=0)
+    img = simple_receipt([ln for ln in RECEIPT_LINES if not ln.startswith(("DATE", "TOTAL", "RECEIPT"))])
+    img.save(blob_root / "a.png")
+    turned = img.rotate(1.5, expand=True, fillcolor=250)
+    turned.resize((turned.width * 9 // 10, turned.height * 9 // 10)).convert("RGB").save(blob_root / "b.jpg",
+                                                                                        quality=60)
+    store = Store(settings.database_url)
+    try:
+        analyse({"evidence_id": "E1", "seller_id": "S1", "blob": "a.png"}, store, settings)
+        assert index_snapshot.build(store)[1] == 1
+        monkeypatch.setattr(duplicates, "_indexes", {})  # a new worker process
+        analyse({"evidence_id": "E2", "seller_id": "S2", "blob": "b.jpg"}, store, settings)
+        idx = duplicates.indexes_for(store.url)
+        assert isinstance(idx.phash, LayeredIndex) and len(idx.phash.base) == 1
+        dup = [f for f in store.get("E2")["findings"] if f["code"] == "duplicate_upload"]
+        assert dup and dup[0]["related"] == ["E1"], store.get("E2")["findings"]
+    finally:
+        store.close()
