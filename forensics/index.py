@@ -52,6 +52,21 @@ _INT32_MAX = np.iinfo(np.int32).max
 _INT32_MIN = np.iinfo(np.int32).min
 
 
+def as_items(ids: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Some items as (int64 ids, uint64 hashes), converted only where needed; signed hashes
+    (BIGINT storage) are reinterpreted bit for bit."""
+    ids = np.asarray(ids)
+    hashes = np.asarray(hashes)
+    if ids.shape != hashes.shape or ids.ndim != 1:
+        raise ValueError("ids and hashes must be 1-d arrays of the same length")
+    if hashes.dtype != _U64:
+        if hashes.dtype.kind == "i":  # signed storage (BIGINT columns): reinterpret bits
+            hashes = hashes.astype(np.int64).view(_U64)
+        else:
+            hashes = hashes.astype(_U64)
+    return ids.astype(np.int64, copy=False), hashes
+
+
 @lru_cache(maxsize=64)
 def _flip_masks(width: int, radius: int) -> np.ndarray:
     """Every ``width``-bit value with at most ``radius`` bits set (the chunk neighbourhood)."""
@@ -127,6 +142,8 @@ class HammingIndex:
         self._tail_len = 0
         #: how the last query was answered (``mih``, ``scan`` or ``scan:guard``), for benchmarks
         self.last_method = ""
+        #: a frozen index (its arrays memory-mapped from a snapshot) takes no adds
+        self._frozen = False
 
     def __len__(self) -> int:
         return len(self._hashes) + self._tail_len
@@ -141,23 +158,48 @@ class HammingIndex:
 
     def add(self, ids: np.ndarray, hashes: np.ndarray) -> None:
         """Add items; ``ids`` int64 (stored as int32 while they fit), ``hashes`` uint64."""
-        ids = np.asarray(ids)
-        hashes = np.asarray(hashes)
-        if ids.shape != hashes.shape or ids.ndim != 1:
-            raise ValueError("ids and hashes must be 1-d arrays of the same length")
+        if self._frozen:
+            raise ValueError("a frozen index takes no adds (add to a LayeredIndex's tail)")
+        ids, hashes = as_items(ids, hashes)
         if len(ids) == 0:
             return
-        if hashes.dtype != _U64:
-            if hashes.dtype.kind == "i":  # signed storage (BIGINT columns): reinterpret bits
-                hashes = hashes.astype(np.int64).view(_U64)
-            else:
-                hashes = hashes.astype(_U64)
-        ids = ids.astype(np.int64, copy=False)
         self._tail_ids.append(ids.copy())
         self._tail_hashes.append(hashes.copy())
         self._tail_len += len(ids)
         if self._tail_len > max(TAIL_MIN_MERGE, int(len(self._hashes) * TAIL_MERGE_FRACTION)):
             self._merge()
+
+    def items(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored (ids int64, hashes uint64), in no particular order."""
+        tail_ids, tail_hashes = self._tail()
+        return (np.concatenate([self._ids.astype(np.int64), tail_ids]),
+                np.concatenate([self._hashes, tail_hashes]))
+
+    def compact(self) -> None:
+        """Fold every pending add into the sorted main part (before its arrays are saved)."""
+        if self._tail_len:
+            self._merge()
+
+    def parts(self) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]], list[tuple[np.ndarray, np.ndarray]]]:
+        """(ids, sorted hashes, chunk layout, per secondary table (permutation, offsets)) of the
+        main part: what a snapshot saves. Call :meth:`compact` first."""
+        if self._tail_len:
+            raise ValueError("compact() the index before taking its parts")
+        return self._ids, self._hashes, list(self._layout), list(self._tables)
+
+    @classmethod
+    def frozen(cls, ids: np.ndarray, hashes: np.ndarray, layout: list[tuple[int, int]],
+               tables: list[tuple[np.ndarray, np.ndarray]]) -> HammingIndex:
+        """An index over :meth:`parts` saved earlier (read-only arrays, e.g. memory-mapped): no
+        copy is made and nothing is rebuilt; it takes no adds."""
+        if len(ids) != len(hashes) or len(tables) != max(len(layout) - 1, 0):
+            raise ValueError("inconsistent index parts")
+        out = cls()
+        out._ids, out._hashes = ids, hashes
+        out._layout = [(int(s), int(w)) for s, w in layout]
+        out._tables = list(tables)
+        out._frozen = True
+        return out
 
     def _tail(self) -> tuple[np.ndarray, np.ndarray]:
         if len(self._tail_hashes) > 1:
@@ -299,3 +341,82 @@ class HammingIndex:
         if table == 0:
             return idx
         return self._tables[table - 1][0][idx].astype(np.int64)
+
+
+class LayeredIndex:
+    """A frozen base (a snapshot's arrays, memory-mapped and shared by every process that maps
+    them) plus a small private :class:`HammingIndex` of the items added since: the same
+    queries, the same exact answers as one index holding both.
+
+    The tail's items are also kept as added, so :meth:`rebase` can move onto a newer base."""
+
+    def __init__(self, base: HammingIndex, base_last_id: int) -> None:
+        self.base = base
+        #: every item of the base has an id at most this
+        self.base_last_id = base_last_id
+        self.tail = HammingIndex()
+        self._tail_items: list[tuple[np.ndarray, np.ndarray]] = []
+        self.last_method = ""
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.tail)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the base (shared pages) and of the tail (private)."""
+        return self.base.nbytes + self.tail.nbytes
+
+    @property
+    def tail_len(self) -> int:
+        return len(self.tail)
+
+    def add(self, ids: np.ndarray, hashes: np.ndarray) -> None:
+        ids, hashes = as_items(ids, hashes)
+        if len(ids) == 0:
+            return
+        self.tail.add(ids, hashes)
+        self._tail_items.append((ids.copy(), hashes.copy()))
+
+    def tail_items(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every item added since the base, as (ids, hashes)."""
+        if not self._tail_items:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=_U64)
+        if len(self._tail_items) > 1:
+            self._tail_items = [(np.concatenate([i for i, _ in self._tail_items]),
+                                 np.concatenate([h for _, h in self._tail_items]))]
+        return self._tail_items[0]
+
+    def rebase(self, base: HammingIndex, base_last_id: int) -> LayeredIndex:
+        """The same items over a newer base holding every item up to ``base_last_id`` (and this
+        base's): the tail keeps only what came after it."""
+        ids, hashes = self.tail_items()
+        out = LayeredIndex(base, base_last_id)
+        keep = ids > base_last_id
+        out.add(ids[keep], hashes[keep])
+        return out
+
+    def search(self, query: int, radius: int) -> list[tuple[int, int]]:
+        """Every stored (id, distance) with distance <= ``radius``, nearest first."""
+        ids, dists = self.search_arrays(query, radius)
+        return list(zip(ids.tolist(), dists.tolist(), strict=True))
+
+    def search_arrays(self, query: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`HammingIndex.search_arrays` over base and tail together."""
+        ids, dists = self.base.search_arrays(query, radius)
+        self.last_method = self.base.last_method
+        if len(self.tail):
+            tids, tdists = self.tail.search_arrays(query, radius)
+            ids, dists = np.concatenate([ids, tids]), np.concatenate([dists, tdists])
+            order = np.lexsort((ids, dists))
+            ids, dists = ids[order], dists[order]
+        return ids, dists
+
+    def nearest(self, query: int, k: int, max_distance: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`HammingIndex.nearest` over base and tail: the k nearest of each part hold
+        the k nearest of both."""
+        ids, dists = self.base.nearest(query, k, max_distance)
+        self.last_method = self.base.last_method
+        if len(self.tail) and k > 0:
+            tids, tdists = self.tail.nearest(query, k, max_distance)
+            ids, dists = smallest(np.concatenate([ids, tids]), np.concatenate([dists, tdists]), k)
+        return ids, dists

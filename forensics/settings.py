@@ -58,6 +58,13 @@ class Settings:
     forgery_risk: int = 70
     #: Hamming radius for perceptual-hash candidates (64-bit hashes)
     hash_radius: int = 10
+    #: folder of the fingerprint index snapshots that every worker on a machine memory-maps
+    #: (``forensics index build`` writes one); empty: next to a SQLite store's file, else
+    #: ``~/.cache/forensics/index``; ``off``: none (each process catches up from the store)
+    index_dir: str = ""
+    #: a worker rewrites the snapshot (in the background, one writer per machine) once this many
+    #: fingerprints arrived after it, and at least a tenth of it; 0: only the command writes it
+    index_snapshot_rows: int = 100_000
     #: retries for transient failures before a message is dead-lettered
     max_retries: int = 5
     #: first retry backoff, milliseconds (doubles each time)

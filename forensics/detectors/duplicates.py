@@ -13,7 +13,8 @@ dates are different documents whatever the pixels say (one template, or one visi
 carrying another invoice's data): at most ``same_layout``.
 
 The in-memory Hamming indexes are per process; they catch up from ``page_fingerprints`` (the
-truth, shared by every worker) inside the match lock before every query.
+truth, shared by every worker) inside the match lock before every query. A process stands on the
+machine's memory-mapped snapshot when one matches the store (:mod:`forensics.index_snapshot`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from forensics import index_snapshot
 from forensics.alignment import compare_pages
 from forensics.detectors import Analysis, remember
 from forensics.fingerprints import (
@@ -95,13 +97,19 @@ class _Indexes:
     #: ... holding every row of that index with an id above this
     recent_from: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: stand on the machine's snapshot (forensics/index_snapshot.py) and keep it fresh; the
+    #: identity of the snapshot file last looked at
+    use_snapshots: bool = True
+    snapshot_seen: Any = None
 
     def catch_up(self, view) -> int:  # noqa: ANN001
         """Add every fingerprint row stored since the last catch-up; returns ``last_id``."""
         with self.lock:
+            index_snapshot.refresh(self, view)
             while True:
                 rows = view.fingerprints_since(self.last_id, limit=CATCH_UP_BATCH)
                 if not rows:
+                    index_snapshot.after_catch_up(self, view)
                     return self.last_id
                 cur = [r for r in rows if r.version == FINGERPRINT_VERSION]
                 if cur:
