@@ -244,7 +244,7 @@ def identity_conflict(mine: dict[str, str], theirs: dict[str, str]) -> list[str]
 
 def page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: ANN202
     """The decoded page of an earlier upload (re-read from its blob), or None if gone."""
-    from forensics.documents import load_document
+    from forensics.documents import load_page_image
     from forensics.errors import ForensicsError
     from forensics.events import resolve_blob
 
@@ -257,8 +257,7 @@ def page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: 
     if row is not None:
         try:
             path = resolve_blob(row[0], settings.blob_root_path)
-            doc = load_document(path.read_bytes(), claimed_type=None, settings=settings)
-            image = doc.pages[page - 1].image if page <= len(doc.pages) else None
+            image = load_page_image(path.read_bytes(), page, settings=settings)
         except (ForensicsError, OSError) as exc:
             log.warning("cannot re-read %s page %d for alignment: %s", evidence_id, page, exc)
     _page_cache[key] = image
