@@ -67,12 +67,13 @@ CONFUSABLE_DIGITS = frozenset(frozenset(p) for p in (
 #: symbologies decoded with zbar (its DataBar decoder trips assertions on receipt noise)
 ZBAR_SYMBOLS = ("EAN13", "EAN8", "UPCA", "UPCE", "CODE128", "CODE39", "CODE93", "I25", "QRCODE")
 #: zbar's scan density: every pixel row is scanned (horizontal lines cross the bars of a printed
-#: barcode), every 4th column (vertical lines; QR finder patterns and codes printed sideways).
-#: Measured on the 220 SROIE scans and 47 invoice PDFs (300 DPI): the same 6 symbols with the
-#: same boxes as zbar's default of every row and column, at 0.64x its CPU (10.7 s vs 16.7 s);
-#: every 4th row too lost a barely readable code128 (5 of 6); half the pixels (a 2x reduce)
-#: lost 4 of 6
-ZBAR_ROW_DENSITY, ZBAR_COLUMN_DENSITY = 1, 4
+#: barcode), every 2nd column (vertical lines: QR finder patterns, codes printed sideways). On the
+#: 220 SROIE scans and 47 invoice PDFs (300 DPI): the same 6 symbols with the same boxes as zbar's
+#: default of every row and column, at 0.78x its CPU (12.2 s vs 15.6 s). Every 4th column (0.64x)
+#: lost QR codes of 3-4 px modules (zbar's default reads them from 3 px); every 4th row lost a
+#: barely readable code128 (5 of 6); a 2x reduced page lost 4 of the 6 and vector QR codes of
+#: 0.5-0.66 mm modules in PDFs
+ZBAR_ROW_DENSITY, ZBAR_COLUMN_DENSITY = 1, 2
 #: share of same characters (position by position) above which a code token is "the serial with
 #: a few characters changed" rather than an unrelated number
 SERIAL_SIMILARITY = 0.6
