@@ -71,8 +71,9 @@ ZBAR_SYMBOLS = ("EAN13", "EAN8", "UPCA", "UPCE", "CODE128", "CODE39", "CODE93", 
 #: 220 SROIE scans and 47 invoice PDFs (300 DPI): the same 6 symbols with the same boxes as zbar's
 #: default of every row and column, at 0.78x its CPU (12.2 s vs 15.6 s). Every 4th column (0.64x)
 #: lost QR codes of 3-4 px modules (zbar's default reads them from 3 px); every 4th row lost a
-#: barely readable code128 (5 of 6); a 2x reduced page lost 4 of the 6 and vector QR codes of
-#: 0.5-0.66 mm modules in PDFs
+#: barely readable code128 (5 of 6); a 2x reduced page lost 4 of the 6 (zbar's default density).
+#: PDF pages are scanned at their render DPI: rendered at 150 DPI, vector QR codes of 0.38-0.66 mm
+#: modules still read at these densities, but the dev PDFs carry no barcode to measure 1D codes on
 ZBAR_ROW_DENSITY, ZBAR_COLUMN_DENSITY = 1, 2
 #: share of same characters (position by position) above which a code token is "the serial with
 #: a few characters changed" rather than an unrelated number
