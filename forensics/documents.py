@@ -184,16 +184,13 @@ def load_document(data: bytes, *, claimed_type: str | None, settings: Settings) 
 
 
 def load_page_image(data: bytes, page: int, *, settings: Settings) -> Image.Image | None:
-    """Page ``page`` (1-based) of an upload decoded exactly as :func:`load_document` decodes it,
-    and nothing else: no text layer, metadata or pixel hash, and of a PDF only that page is
-    rendered. How an earlier upload's page is read again to be compared with a new one (a PDF
-    re-read through :func:`load_document` cost ~0.2 s a page, mostly its text layer). None when
-    the file has no such page. Raises what :func:`load_document` raises on bad bytes."""
-    if not data:
-        raise EmptyFile("The uploaded file is empty (0 bytes).")
-    media_type = sniff(data)
+    """Page ``page`` (1-based) decoded as :func:`load_document` decodes it, and nothing else (no
+    text layer, metadata, pixel hash or other PDF page): how an earlier upload's page is read
+    again for alignment. None when there is no such page; bad bytes raise as there."""
+    media_type = sniff(data) if data else None
     if media_type is None:
-        raise UnsupportedMedia(f"The bytes are not a supported image or PDF; the file looks like {looks_like(data)}.")
+        raise EmptyFile("The file is empty.") if not data else UnsupportedMedia(
+            f"The bytes are not a supported image or PDF; the file looks like {looks_like(data)}.")
     if media_type != "application/pdf":
         pages, _ = _decode_image(data, media_type, settings)
         return pages[page - 1].image if 1 <= page <= len(pages) else None
