@@ -101,6 +101,8 @@ def main() -> None:
     ap.add_argument("--store", type=int, default=10_000, help="records in the store before the uploads")
     ap.add_argument("--pdf", action="store_true", help="text PDFs against pypdfium2's text extraction")
     ap.add_argument("--engine", default="auto", help="FORENSICS_OCR_ENGINE for the ingest side")
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="write cProfile statistics of the ingest side to this file (pstats)")
     args = ap.parse_args()
     import psycopg
     import scale
@@ -126,11 +128,20 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             files = sorted(PDFS.glob("*.pdf"))[:args.n] if args.pdf else images(args.n, Path(tmp))
             ours, base, pages, removed = 0.0, 0.0, 0, 0.0
+            profiler = None
+            if args.profile:
+                import cProfile
+
+                profiler = cProfile.Profile(time.process_time)  # CPU, not wall: the machine is shared
             for i, p in enumerate(files):
                 def mine(i=i, p=p) -> float:  # noqa: ANN001
                     t0 = time.process_time()
+                    if profiler is not None:
+                        profiler.enable()
                     analyse({"evidence_id": f"B{i:05d}", "seller_id": f"S{i % 7}", "blob": str(p),
                              "uploaded_at": "2025-01-01T00:00:00Z"}, store, settings)
+                    if profiler is not None:
+                        profiler.disable()
                     return time.process_time() - t0
                 if args.pdf:
                     other = lambda p=p: pdfium_cpu(p)  # noqa: E731
@@ -147,6 +158,8 @@ def main() -> None:
                 pages += n
                 if args.pdf:
                     removed += full_ocr_cpu(p, settings)
+            if profiler is not None:
+                profiler.dump_stats(str(args.profile))
         store.close()
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')

@@ -183,6 +183,36 @@ def load_document(data: bytes, *, claimed_type: str | None, settings: Settings) 
     )
 
 
+def load_page_image(data: bytes, page: int, *, settings: Settings) -> Image.Image | None:
+    """Page ``page`` (1-based) decoded as :func:`load_document` decodes it, and nothing else (no
+    text layer, metadata, pixel hash or other PDF page): how an earlier upload's page is read
+    again for alignment. None when there is no such page; bad bytes raise as there."""
+    media_type = sniff(data) if data else None
+    if media_type is None:
+        raise EmptyFile("The file is empty.") if not data else UnsupportedMedia(
+            f"The bytes are not a supported image or PDF; the file looks like {looks_like(data)}.")
+    if media_type != "application/pdf":
+        pages, _ = _decode_image(data, media_type, settings)
+        return pages[page - 1].image if 1 <= page <= len(pages) else None
+    if b"%%EOF" not in data[-PDF_EOF_WINDOW:]:
+        raise CorruptFile("The PDF is truncated: it has no end-of-file marker.")
+    with PDFIUM_LOCK:
+        try:
+            pdf = _open_pdf(data, settings)
+            try:
+                if not 1 <= page <= len(pdf):
+                    return None
+                return _render_page(pdf, page - 1, settings, text=False).image
+            finally:
+                pdf.close()
+        except BadInput:
+            raise
+        except MemoryError as e:
+            raise DecompressionBomb("Rendering the PDF needs more memory than available.") from e
+        except Exception as e:  # noqa: BLE001 - any PDFium failure on bad bytes
+            raise CorruptFile(f"The PDF is damaged and cannot be rendered ({e}).") from e
+
+
 def pixel_sha256(image: Image.Image) -> str:
     """sha256 of a decoded image's pixels: the same picture in another container hashes equal."""
     h = hashlib.sha256()
@@ -215,6 +245,16 @@ def load_pdf_pages(data: bytes, settings: Settings) -> tuple[Page, ...]:
 
 
 def _load_pages_locked(data: bytes, settings: Settings) -> tuple[Page, ...]:
+    pdf = _open_pdf(data, settings)
+    try:
+        return tuple(_render_page(pdf, i, settings) for i in range(len(pdf)))
+    finally:
+        pdf.close()
+
+
+def _open_pdf(data: bytes, settings: Settings) -> pdfium.PdfDocument:
+    """The opened PDF, its page count and total pixels checked against the limits (before
+    anything is rendered). Call under :data:`PDFIUM_LOCK`; the caller closes it."""
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:
@@ -229,9 +269,10 @@ def _load_pages_locked(data: bytes, settings: Settings) -> tuple[Page, ...]:
             raise CorruptFile("The PDF has no pages.")
         sizes = [pdf.get_page_size(i) for i in range(count)]
         check_document_pixels([_pixels(w, h, page_dpi(w, h, settings)) for w, h in sizes], settings)
-        return tuple(_render_page(pdf, i, settings) for i in range(count))
-    finally:
+    except BaseException:
         pdf.close()
+        raise
+    return pdf
 
 
 def page_dpi(width_pt: float, height_pt: float, settings: Settings) -> int:
@@ -269,7 +310,8 @@ def _pixels(width_pt: float, height_pt: float, dpi: int) -> int:
     return math.ceil(width_pt * dpi / 72.0) * math.ceil(height_pt * dpi / 72.0)
 
 
-def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings) -> Page:
+def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, text: bool = True) -> Page:
+    """Page ``index`` rendered; with ``text`` also its text layer and overlays."""
     page = pdf[index]
     try:
         width_pt, height_pt = page.get_size()
@@ -280,6 +322,8 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings) -> Pag
         image = bitmap.to_pil()
         if image.mode != "L":
             image = image.convert("L")
+        if not text:
+            return Page(number=index + 1, width=image.width, height=image.height, image=image, dpi=dpi)
         to_px = page_to_bitmap(bitmap.get_posconv(page))
         textpage = page.get_textpage()
         try:

@@ -148,13 +148,17 @@ class PageReading:
     seconds: float = 0.0
 
     def lines(self) -> list[Line]:
-        """Words grouped into printed lines, top to bottom, left to right."""
-        groups: dict[tuple[int, int], list[Word]] = {}
-        for w in self.words:
-            groups.setdefault((w.block, w.line), []).append(w)
-        lines = [Line(tuple(sorted(ws, key=lambda w: w.box[0]))) for ws in groups.values() if ws]
-        lines.sort(key=lambda ln: (ln.box[1], ln.box[0]))
-        return lines
+        """Words grouped into printed lines, top to bottom, left to right (a new list each call;
+        the grouping is made once per reading: the field rules ask for it about ten times)."""
+        cached = self.__dict__.get("_lines")
+        if cached is None:
+            groups: dict[tuple[int, int], list[Word]] = {}
+            for w in self.words:
+                groups.setdefault((w.block, w.line), []).append(w)
+            lines = [Line(tuple(sorted(ws, key=lambda w: w.box[0]))) for ws in groups.values() if ws]
+            lines.sort(key=lambda ln: (ln.box[1], ln.box[0]))
+            cached = self.__dict__["_lines"] = tuple(lines)  # not a field: eq, hash and repr ignore it
+        return list(cached)
 
     @property
     def text(self) -> str:

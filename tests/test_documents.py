@@ -21,7 +21,13 @@ from fixtures.bad_inputs import (
     receipt_image,
     receipt_pdf,
 )
-from forensics.documents import jpeg_quality_estimate, load_document, looks_like, sniff
+from forensics.documents import (
+    jpeg_quality_estimate,
+    load_document,
+    load_page_image,
+    looks_like,
+    sniff,
+)
 from forensics.errors import BadInput
 from forensics.settings import Settings
 
@@ -319,3 +325,21 @@ def test_mutated_files_raise_only_typed_errors(
     for where, value in flips:
         data[min(len(data) - 1, int(where * len(data)))] = value
     _outcome(bytes(data))
+
+
+# --- one page read again -------------------------------------------------------------------
+
+
+def test_one_page_read_again_is_the_page_the_analysis_decoded() -> None:
+    """load_page_image gives exactly load_document's page (the alignment of an earlier upload
+    depends on it), for a JPEG and for each page of a two-page PDF, and None past the end."""
+    jpeg = encode(receipt_image(), "JPEG", quality=80)
+    for data in (jpeg, receipt_pdf(), receipt_pdf(pages=2)):
+        doc = load_document(data, claimed_type=None, settings=SETTINGS)
+        for page in doc.pages:
+            again = load_page_image(data, page.number, settings=SETTINGS)
+            assert again is not None and again.mode == page.image.mode and again.size == page.image.size
+            assert again.tobytes() == page.image.tobytes()
+        assert load_page_image(data, len(doc.pages) + 1, settings=SETTINGS) is None
+    with pytest.raises(BadInput):
+        load_page_image(b"<html></html>", 1, settings=SETTINGS)

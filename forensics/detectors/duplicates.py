@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from forensics import index_snapshot
-from forensics.alignment import compare_pages
+from forensics import index_snapshot, text_layers
+from forensics.alignment import Relation, compare_pages
 from forensics.detectors import Analysis, remember
 from forensics.fingerprints import (
     FINGERPRINT_VERSION,
@@ -252,7 +252,7 @@ def identity_conflict(mine: dict[str, str], theirs: dict[str, str]) -> list[str]
 
 def page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: ANN202
     """The decoded page of an earlier upload (re-read from its blob), or None if gone."""
-    from forensics.documents import load_document
+    from forensics.documents import load_page_image
     from forensics.errors import ForensicsError
     from forensics.events import resolve_blob
 
@@ -265,8 +265,7 @@ def page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: 
     if row is not None:
         try:
             path = resolve_blob(row[0], settings.blob_root_path)
-            doc = load_document(path.read_bytes(), claimed_type=None, settings=settings)
-            image = doc.pages[page - 1].image if page <= len(doc.pages) else None
+            image = load_page_image(path.read_bytes(), page, settings=settings)
         except (ForensicsError, OSError) as exc:
             log.warning("cannot re-read %s page %d for alignment: %s", evidence_id, page, exc)
     _page_cache[key] = image
@@ -365,6 +364,7 @@ class Duplicates:
             rows = view.fingerprint_rows(ids[: MAX_CANDIDATES * 2])
             rows = sorted((r for r in rows if r.evidence_id != me), key=lambda r: rank[r.id])
             mine = analysis.document.pages[fp.page - 1].image
+            my_text = _text_layer(analysis, fp.page)
             done_pairs: set[str] = set()
             for r in rows:
                 if r.evidence_id in done_pairs or len(done_pairs) >= MAX_CANDIDATES:
@@ -377,7 +377,7 @@ class Duplicates:
                 # the fingerprint row's id names this registration of that page: a re-upload
                 # with other bytes registers anew, so a comparison is never reused across them
                 rel = remember(analysis, ("compare", fp.page, r.id),
-                               lambda r=r, mine=mine: _compare(view, settings, mine, r))
+                               lambda r=r, mine=mine, mt=my_text: _compare(view, settings, mine, r, mt))
                 if rel is None:
                     continue
                 aligned += 1
@@ -387,8 +387,23 @@ class Duplicates:
         return CheckResult(status=status, relations=tuple(relations.values()))
 
 
-def _compare(view: Any, settings: Any, mine: Any, r: Any) -> Any:
-    """Align this page with an earlier upload's page; None when that page cannot be re-read."""
+def _text_layer(analysis: Analysis, page: int) -> Any:
+    """(size, [(text, box), ...]) of this upload's page when its PDF text layer was read, else None."""
+    for p in analysis.reading.pages:
+        if p.page == page and p.source == "text_layer":
+            return (p.width, p.height), [(w.text, w.box) for w in p.words]
+    return None
+
+
+def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None) -> Any:
+    """Align this page with an earlier upload's page; None when that page cannot be re-read.
+    Two text-layer pages are first compared by their words and boxes
+    (:func:`forensics.text_layers.screen`): different documents in different places are
+    unrelated without a pixel alignment."""
+    if my_text is not None and (theirs := view.page_text_layer(r.evidence_id, r.page)) is not None:
+        verdict = text_layers.screen(my_text[1], my_text[0], theirs[1], theirs[0])
+        if verdict is not None:
+            return Relation("unrelated", verdict[0], (), verdict[1])
     other = page_image(view, settings, r.evidence_id, r.page)
     return None if other is None else compare_pages(mine, other)
 

@@ -38,6 +38,10 @@ from PIL import Image
 from forensics.errors import MissingDependency, OcrEngineError, OcrTimeout
 from forensics.model import Word
 
+#: Measured and rejected for speed: ``tessedit_do_invert=0`` (Tesseract stops trying each
+#: doubtful line as white-on-black) cut the page's OCR CPU by ~8% (0.35 -> 0.32 s on 12 SROIE
+#: receipts) but field Hmean on the tune half fell 0.664 -> 0.662 (precision 0.682 -> 0.679;
+#: ``BENCH_CACHE_TAG=... bench/extraction.py --direct --half tune``).
 #: Tesseract page segmentation mode. 6 = "a single uniform block of text". Measured on the 220
 #: SROIE receipts (bench/extraction.py): field Hmean 0.558 with psm 6 vs 0.508 with psm 4, and
 #: on 40 receipts the answers appear in the OCR text more often (company 0.68 vs 0.63, date 0.93

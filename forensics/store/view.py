@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from forensics.store import registries
-from forensics.store.schema import evidence
+from forensics.store.schema import evidence, readings
 
 
 class RegistryView:
@@ -81,3 +81,15 @@ class RegistryView:
         row = self.conn.execute(select(evidence.c.blob, evidence.c.claimed_type)
                                 .where(evidence.c.evidence_id == evidence_id)).first()
         return (row.blob, row.claimed_type) if row else None
+
+    def page_text_layer(self, evidence_id: str, page: int) -> tuple[tuple[int, int], list[tuple[str, tuple[int, int, int, int]]]] | None:
+        """(page size in pixels, [(text, box), ...]) of an upload's page as its PDF text layer
+        gave it, from the stored reading; None when that page was OCR'd or is not stored."""
+        pages = self.conn.execute(select(readings.c.pages)
+                                  .where(readings.c.evidence_id == evidence_id)).scalar_one_or_none()
+        for p in pages or ():
+            if p.get("page") == page:
+                if p.get("source") != "text_layer":
+                    return None
+                return (p["width"], p["height"]), [(w[0], (w[1], w[2], w[3], w[4])) for w in p["words"]]
+        return None
