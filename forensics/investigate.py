@@ -216,6 +216,22 @@ def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500,
     Stops adding sellers at ``limit`` nodes and says so (``truncated``, and per node whether it has
     links not drawn: ``more``), so a caller can expand a node rather than lose rows silently."""
     nodes: dict[str, int] = {seed: 0}
+    # what each seller shares, with everyone who shares it; fetched once per seller (a group
+    # fetched for one seller is complete, so it also serves its other members' walks)
+    groups: dict[tuple[str, str], set[str]] = {}
+    of_seller: dict[str, set[tuple[str, str]]] = {}
+    fetched: set[str] = set()
+
+    def fetch(conn: Any, sellers: list[str]) -> None:
+        todo = [x for x in sellers if x not in fetched]
+        if not todo:
+            return
+        for g, who in investigations.shared_groups(conn, todo).items():
+            if g not in groups:
+                groups[g] = who
+                for x in who:
+                    of_seller.setdefault(x, set()).add(g)
+        fetched.update(todo)
 
     def walk(conn: Any, start: list[str], depth: int) -> None:
         frontier = start
@@ -223,11 +239,13 @@ def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500,
             # once the cap is reached, the last pass below finds who has links beyond it
             if not frontier or len(nodes) >= limit:
                 return
+            fetch(conn, frontier)
             nxt: list[str] = []
-            for a, b, _kind, _key in investigations.seller_links(conn, frontier):
-                if b not in nodes and len(nodes) < limit:
-                    nodes[b] = nodes[a] + 1
-                    nxt.append(b)
+            for a in sorted(frontier):
+                for b in sorted({x for g in of_seller.get(a, ()) for x in groups[g]} - {a}):
+                    if b not in nodes and len(nodes) < limit:
+                        nodes[b] = nodes[a] + 1
+                        nxt.append(b)
             frontier = nxt
 
     with store.transaction() as conn:
@@ -236,14 +254,24 @@ def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500,
         for e in expand:
             if e in nodes:
                 walk(conn, [e], 1)
-        # every link of every drawn seller: the edges among them, and who has more beyond
-        edges: dict[tuple[str, str], set[str]] = {}
-        more: set[str] = set()
-        for a, b, kind, key in investigations.seller_links(conn, list(nodes)):
-            if b in nodes:
-                edges.setdefault((a, b) if a < b else (b, a), set()).add(f"{kind}:{key}")
-            else:
-                more.add(a)
+        # every group of every drawn seller: the edges among them, and who has more beyond (of
+        # the groups not read whole during the walk, only their drawn members and size)
+        seen = {g: (who.intersection(nodes), len(who)) for g, who in groups.items()}
+        rest = [n for n in nodes if n not in fetched]
+        if rest:
+            for g, found in investigations.shared_within(conn, rest, nodes).items():
+                seen.setdefault(g, found)
+    edges: dict[tuple[str, str], set[str]] = {}
+    more: set[str] = set()
+    for (kind, key), (members, size) in seen.items():
+        inside = sorted(members)
+        if not inside:
+            continue
+        if len(inside) < size:
+            more.update(inside)
+        for i, a in enumerate(inside):
+            for b in inside[i + 1:]:
+                edges.setdefault((a, b), set()).add(f"{kind}:{key}")
     truncated = len(nodes) >= limit and bool(more)
     return {"seed": seed, "known": known, "hops": hops, "limit": limit, "truncated": truncated,
             "nodes": [{"id": f"seller:{n}", "seller_id": n, "hop": d, "more": n in more} for n, d in nodes.items()],

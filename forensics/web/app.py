@@ -94,6 +94,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     from forensics.observability.http_metrics import instrument
 
     instrument(app, settings)
+    from forensics.web.db_metrics import StoreWorkMiddleware, watch
+
+    watch(store.engine)
+    app.add_middleware(StoreWorkMiddleware)
 
     @app.middleware("http")
     async def request_id_and_headers(request: Request, call_next: Any) -> Response:
