@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from datetime import datetime
 from typing import Any
 
@@ -23,13 +26,51 @@ def list_clusters(store: Store, *, kind: str | None = None, min_sellers: int = 1
     return [{k: _iso(v) for k, v in r.items()} for r in rows]
 
 
-def cluster_page(store: Store, *, kind: str | None = None, min_sellers: int = 1, sort: str = "sellers",
-                 desc: bool = True, limit: int = 200) -> dict[str, Any]:
-    """The first ``limit`` clusters in ``sort`` order and how many match (for the clusters page)."""
+#: the order of ``GET /api/v1/clusters`` (and ``clusters list``): widest first
+WIDEST_FIRST = [("sellers", True), ("size", True), ("id", False)]
+#: columns a cluster cursor may hold, and how a value of each is read back
+_CURSOR_TYPES = {"sellers": int, "size": int, "id": str, "kind": str,
+                 "first_seen": datetime.fromisoformat, "last_seen": datetime.fromisoformat}
+
+
+def cluster_cursor(row: dict[str, Any], order: list[tuple[str, bool]]) -> str:
+    """An opaque cursor that resumes ``order`` after ``row`` (base64url of its sort values)."""
+    values = [_iso(row[name]) for name, _desc in order]
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def read_cluster_cursor(cursor: str, order: list[tuple[str, bool]]) -> list[Any]:
+    """The sort values in a cursor made by :func:`cluster_cursor` for ``order``; ValueError when
+    it is not one."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list) or len(values) != len(order):
+            raise ValueError("wrong length")
+        out = []
+        for (name, _desc), v in zip(order, values, strict=True):
+            if isinstance(v, bool) or not isinstance(v, (str, int)):
+                raise ValueError("wrong type")
+            out.append(_CURSOR_TYPES[name](v))
+        return out
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise ValueError("not a cursor of this list: pass the previous page's next as it was") from None
+
+
+def cluster_page(store: Store, *, kind: str | None = None, min_sellers: int = 1,
+                 order: list[tuple[str, bool]] | None = None, after: str | None = None, limit: int = 200,
+                 count: bool = True) -> dict[str, Any]:
+    """Up to ``limit`` clusters in ``order`` (default: widest first) after cursor ``after``:
+    ``rows``, ``next`` (the cursor of the next page, None at the end) and ``count`` (how many
+    match in all, None unless ``count``). Raises ValueError for a cursor not of this order."""
+    order = order or WIDEST_FIRST
+    position = read_cluster_cursor(after, order) if after else None
     with store.transaction() as conn:
-        rows, count = investigations.cluster_rows(conn, kind=kind, min_sellers=min_sellers, sort=sort,
-                                                  desc=desc, limit=limit)
-    return {"rows": [{k: _iso(v) for k, v in r.items()} for r in rows], "count": count}
+        rows, counted = investigations.cluster_rows(conn, kind=kind, min_sellers=min_sellers, order=order,
+                                                    after=position, limit=limit + 1, count=count)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"rows": [{k: _iso(v) for k, v in r.items()} for r in rows], "count": counted,
+            "next": cluster_cursor(rows[-1], order) if more and rows else None}
 
 
 def cluster_detail(store: Store, cluster_id: str) -> dict[str, Any] | None:

@@ -6,7 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, String, any_, bindparam, func, literal, or_, select, union
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
 
 from forensics.store.schema import (
     cluster_members,
@@ -136,7 +148,7 @@ def shared_groups(conn: Connection, sellers: Iterable[str]) -> dict[tuple[str, s
     chunk of sellers, de-duplicated by the database."""
     out: dict[tuple[str, str], set[str]] = {}
     for part in _chunks(dict.fromkeys(sellers)):
-        for kind, key, seller in conn.execute(_SHARED[conn.dialect.name == "postgresql"]["rows"], {"part": part}).tuples():
+        for kind, key, seller in conn.execute(_SHARED[conn.dialect.name == "postgresql"]["rows"], {"part": part}):
             out.setdefault((kind, key), set()).add(seller)
     return out
 
@@ -150,10 +162,10 @@ def shared_within(conn: Connection, sellers: Iterable[str], among: Iterable[str]
     shared = _SHARED[conn.dialect.name == "postgresql"]
     out: dict[tuple[str, str], tuple[set[str], int]] = {}
     for part in _chunks(dict.fromkeys(sellers)):
-        for kind, key, n in conn.execute(shared["sizes"], {"part": part}).tuples():
+        for kind, key, n in conn.execute(shared["sizes"], {"part": part}):
             out[(kind, key)] = (set(), int(n))
         for chunk in _chunks(among):
-            for kind, key, seller in conn.execute(shared["among"], {"part": part, "among": chunk}).tuples():
+            for kind, key, seller in conn.execute(shared["among"], {"part": part, "among": chunk}):
                 out[(kind, key)][0].add(seller)
     return out
 
@@ -235,14 +247,25 @@ def first_page_hashes(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def cluster_rows(conn: Connection, *, kind: str | None, min_sellers: int, sort: str, desc: bool,
-                 limit: int) -> tuple[list[dict[str, Any]], int]:
-    """The first ``limit`` clusters by ``sort`` (a column of ``clusters``), and how many match."""
+def cluster_rows(conn: Connection, *, kind: str | None, min_sellers: int, order: list[tuple[str, bool]],
+                 after: list[Any] | None, limit: int, count: bool = True) -> tuple[list[dict[str, Any]], int | None]:
+    """Up to ``limit`` clusters in ``order`` (columns of ``clusters``, each with "descending";
+    the last must be ``id``, which makes the order total) after the row whose values of those
+    columns are ``after`` (keyset pagination: no OFFSET), and how many match in all (``count``)."""
     q = select(clusters).where(clusters.c.sellers >= min_sellers)
     if kind:
         q = q.where(clusters.c.kind == kind)
-    col = clusters.c[sort]
-    order = [col.desc(), clusters.c.id.desc()] if desc else [col, clusters.c.id]
-    rows = conn.execute(q.order_by(*order).limit(limit)).all()
-    count = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    return [dict(r._mapping) for r in rows], int(count)
+    counted = None
+    if count:
+        counted = int(conn.execute(select(func.count()).select_from(q.subquery())).scalar_one())
+    if after is not None:
+        # (c1, c2, ..., id) beyond the cursor, column by column: c1 beyond, or c1 equal and c2 beyond, ...
+        ors, equal = [], []
+        for (name, desc), value in zip(order, after, strict=True):
+            col = clusters.c[name]
+            ors.append(and_(*equal, col < value if desc else col > value))
+            equal.append(col == value)
+        q = q.where(or_(*ors))
+    cols = [clusters.c[name].desc() if desc else clusters.c[name] for name, desc in order]
+    rows = conn.execute(q.order_by(*cols).limit(limit)).all()
+    return [dict(r._mapping) for r in rows], counted

@@ -5,6 +5,7 @@ every pivot links to the reviewer's evidence pages."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -21,23 +22,31 @@ investigator = require("investigator")
 
 #: columns the clusters list sorts by
 SORTS = ("sellers", "size", "first_seen", "last_seen", "id")
-#: clusters the list shows (the first by the chosen order; the API lists them all)
-CLUSTER_ROWS = 200
+#: clusters per page of the list (keyset pages; the API pages the same way)
+CLUSTER_ROWS = 50
 #: the graph page's default node cap and the most it may draw
 GRAPH_NODES, MAX_GRAPH_NODES = 60, 500
 
 
 @router.get("/clusters", include_in_schema=False)
 def clusters_page(request: Request, kind: str | None = None, min_sellers: int = Query(1, ge=1, le=1_000_000),
-                  sort: str = "sellers", desc: bool = True, user: User = Depends(investigator)) -> Response:
+                  sort: str = "sellers", desc: bool = True, after: str | None = None,
+                  user: User = Depends(investigator)) -> Response:
     if kind and kind not in ("duplicate", "template"):
         raise HTTPException(400, "kind must be duplicate or template")
     if sort not in SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(SORTS)}")
-    found = investigate.cluster_page(web(request).store, kind=kind or None, min_sellers=min_sellers, sort=sort,
-                                     desc=desc, limit=CLUSTER_ROWS)
+    order = [(sort, desc)] + ([("id", desc)] if sort != "id" else [])
+    try:
+        found = investigate.cluster_page(web(request).store, kind=kind or None, min_sellers=min_sellers,
+                                         order=order, after=after, limit=CLUSTER_ROWS)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    filters = {"kind": kind or "", "min_sellers": min_sellers, "sort": sort, "desc": "true" if desc else "false"}
+    more_url = f"/clusters?{urlencode({**filters, 'after': found['next']})}" if found["next"] else None
     return page(request, "clusters.html", user, rows=found["rows"], count=found["count"], kind=kind or "",
-                min_sellers=min_sellers, sort=sort, desc=desc, sorts=SORTS, shown=CLUSTER_ROWS)
+                min_sellers=min_sellers, sort=sort, desc=desc, sorts=SORTS, more_url=more_url,
+                first_url=f"/clusters?{urlencode(filters)}" if after else None)
 
 
 @router.get("/clusters/{cluster_id}", include_in_schema=False)
