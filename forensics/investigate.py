@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from forensics.settings import Settings
 from forensics.store import Store, investigations, registries
@@ -58,13 +58,13 @@ def read_cluster_cursor(cursor: str, order: list[tuple[str, bool]]) -> list[Any]
 
 def cluster_page(store: Store, *, kind: str | None = None, min_sellers: int = 1,
                  order: list[tuple[str, bool]] | None = None, after: str | None = None, limit: int = 200,
-                 count: bool = True) -> dict[str, Any]:
+                 count: bool = True, conn: Connection | None = None) -> dict[str, Any]:
     """Up to ``limit`` clusters in ``order`` (default: widest first) after cursor ``after``:
     ``rows``, ``next`` (the cursor of the next page, None at the end) and ``count`` (how many
     match in all, None unless ``count``). Raises ValueError for a cursor not of this order."""
     order = order or WIDEST_FIRST
     position = read_cluster_cursor(after, order) if after else None
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         rows, counted = investigations.cluster_rows(conn, kind=kind, min_sellers=min_sellers, order=order,
                                                     after=position, limit=limit + 1, count=count)
     more = len(rows) > limit
@@ -73,9 +73,9 @@ def cluster_page(store: Store, *, kind: str | None = None, min_sellers: int = 1,
             "next": cluster_cursor(rows[-1], order) if more and rows else None}
 
 
-def cluster_detail(store: Store, cluster_id: str) -> dict[str, Any] | None:
+def cluster_detail(store: Store, cluster_id: str, conn: Connection | None = None) -> dict[str, Any] | None:
     """A cluster's members, sellers, the fields on which members differ, and differing boxes."""
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         detail = registries.cluster_detail(conn, cluster_id)
         hashes = investigations.first_page_hashes(conn, [m["evidence_id"] for m in detail["members"]]) if detail else {}
     if detail is None:
@@ -104,9 +104,9 @@ def cluster_detail(store: Store, cluster_id: str) -> dict[str, Any] | None:
     }
 
 
-def seller_report(store: Store, seller_id: str) -> dict[str, Any]:
+def seller_report(store: Store, seller_id: str, conn: Connection | None = None) -> dict[str, Any]:
     """A seller's evidence and every link from it to other sellers' evidence."""
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         mine = conn.execute(
             select(evidence.c.evidence_id, evidence.c.status, evidence.c.verdict, evidence.c.risk,
                    evidence.c.uploaded_at).where(evidence.c.seller_id == seller_id)
@@ -228,29 +228,29 @@ def _pivot(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "sellers": [{k: _iso(v) for k, v in s.items()} for s in sorted(sellers.values(), key=lambda s: s["first_seen"])]}
 
 
-def serial_pivot(store: Store, value: str) -> dict[str, Any]:
+def serial_pivot(store: Store, value: str, conn: Connection | None = None) -> dict[str, Any]:
     """Every upload and seller that printed serial ``value`` (any issuer)."""
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         rows = investigations.serial_rows(conn, value)
     return {"serial": value, "issuers": sorted({r["issuer_key"] or "" for r in rows}), **_pivot(rows)}
 
 
-def issuer_pivot(store: Store, key: str) -> dict[str, Any]:
+def issuer_pivot(store: Store, key: str, conn: Connection | None = None) -> dict[str, Any]:
     """Every upload and seller whose document names issuer ``key`` (tax, registration or name key)."""
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         rows = investigations.issuer_rows(conn, key)
     return {"issuer": key, **_pivot(rows)}
 
 
-def page_hash_pivot(store: Store, pixel_sha256: str) -> dict[str, Any]:
+def page_hash_pivot(store: Store, pixel_sha256: str, conn: Connection | None = None) -> dict[str, Any]:
     """Every upload and seller with a page of exactly these decoded pixels."""
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         rows = investigations.page_hash_rows(conn, pixel_sha256)
     return {"page_hash": pixel_sha256, **_pivot(rows)}
 
 
 def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500,
-                 expand: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+                 expand: list[str] | tuple[str, ...] = (), conn: Connection | None = None) -> dict[str, Any]:
     """Sellers linked through shared clusters, serials and issuers, ``hops`` out from ``seed``,
     plus the direct links of each seller in ``expand`` (one hop more from where it was drawn).
 
@@ -289,7 +289,7 @@ def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500,
                         nxt.append(b)
             frontier = nxt
 
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         known = investigations.seller_exists(conn, seed)
         walk(conn, [seed], hops)
         for e in expand:

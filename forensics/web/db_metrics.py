@@ -25,9 +25,11 @@ CHECKOUTS = Counter("forensics_http_db_checkouts_total",
 _tally: ContextVar[list[int] | None] = ContextVar("forensics_db_tally", default=None)
 
 
-def _on_statement(*_args: Any) -> None:
+def _on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
     tally = _tally.get()
-    if tally is not None:
+    # transaction control is not a query (SQLite's BEGIN IMMEDIATE goes through here, while
+    # PostgreSQL's BEGIN is the driver's own): count what reads or writes rows
+    if tally is not None and not statement.startswith("BEGIN"):
         tally[0] += 1
 
 

@@ -15,7 +15,7 @@ from forensics import graph_export, investigate
 from forensics.errors import BadInput
 from forensics.web.auth import User, require
 from forensics.web.routes.api import SEED, ApiError, errors, read_limited, router
-from forensics.web.routes.common import web
+from forensics.web.routes.common import RequestConn, web
 
 #: the most hops and nodes a graph request may ask for
 MAX_HOPS, MAX_NODES = 4, 5_000
@@ -83,7 +83,7 @@ def list_clusters(request: Request, response: Response, kind: Literal[KINDS] | N
                   min_sellers: int = Query(1, ge=1, le=1_000_000),
                   after: str | None = Query(None, description="The previous page's cursor (its `X-Next-Cursor`)"),
                   limit: int = Query(CLUSTER_PAGE, ge=1, le=MAX_CLUSTER_PAGE),
-                  user: User = Depends(require("investigator"))) -> Any:
+                  user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
     """Clusters with at least ``min_sellers`` sellers, widest first (sellers, then uploads, then
     id: a stable order), ``limit`` at a time. When more follow, the ``X-Next-Cursor`` header
     holds the cursor to pass as ``after`` and ``Link`` the next page's URL (keyset pagination:
@@ -92,7 +92,7 @@ def list_clusters(request: Request, response: Response, kind: Literal[KINDS] | N
         raise ApiError(400, "bad_request", f"kind must be one of {', '.join(KINDS)}")
     try:
         found = investigate.cluster_page(_store(request), kind=kind or None, min_sellers=min_sellers, after=after,
-                                         limit=limit, count=False)
+                                         limit=limit, count=False, conn=conn)
     except ValueError as exc:
         raise ApiError(400, "bad_request", f"after: {exc}") from None
     if found["next"]:
@@ -104,36 +104,36 @@ def list_clusters(request: Request, response: Response, kind: Literal[KINDS] | N
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterDetail, responses=errors(404))
-def get_cluster(request: Request, cluster_id: str, user: User = Depends(require("investigator"))) -> Any:
+def get_cluster(request: Request, cluster_id: str, user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
     """A cluster's members, sellers, the fields on which they differ, and its links."""
-    detail = investigate.cluster_detail(_store(request), cluster_id)
+    detail = investigate.cluster_detail(_store(request), cluster_id, conn=conn)
     if detail is None:
         raise ApiError(404, "not_found", f"No cluster {cluster_id!r}.")
     return detail
 
 
 @router.get("/sellers/{seller_id}", response_model=SellerReport, responses=errors(404))
-def get_seller(request: Request, seller_id: str, user: User = Depends(require("investigator"))) -> Any:
+def get_seller(request: Request, seller_id: str, user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
     """A seller's uploads and every link from them to other sellers' uploads."""
-    report = investigate.seller_report(_store(request), seller_id)
+    report = investigate.seller_report(_store(request), seller_id, conn=conn)
     if not report["evidence"]:
         raise ApiError(404, "not_found", f"No uploads from seller {seller_id!r}.")
     return report
 
 
 @router.get("/serials/{value}", response_model=Pivot, responses=errors(404))
-def get_serial(request: Request, value: str, user: User = Depends(require("investigator"))) -> Any:
+def get_serial(request: Request, value: str, user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
     """Every upload and seller that printed this serial, with each seller's first and last upload."""
-    pivot = investigate.serial_pivot(_store(request), value)
+    pivot = investigate.serial_pivot(_store(request), value, conn=conn)
     if not pivot["uploads"]:
         raise ApiError(404, "not_found", f"No upload carries serial {value!r}.")
     return pivot
 
 
 @router.get("/issuers/{key}", response_model=Pivot, responses=errors(404))
-def get_issuer(request: Request, key: str, user: User = Depends(require("investigator"))) -> Any:
+def get_issuer(request: Request, key: str, user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
     """Every upload and seller naming this issuer (its tax or registration id, or name key)."""
-    pivot = investigate.issuer_pivot(_store(request), key)
+    pivot = investigate.issuer_pivot(_store(request), key, conn=conn)
     if not pivot["uploads"]:
         raise ApiError(404, "not_found", f"No upload names issuer {key!r}.")
     return pivot
@@ -143,14 +143,14 @@ def get_issuer(request: Request, key: str, user: User = Depends(require("investi
 def get_page_hash(request: Request, page_hash: str = Path(..., description="sha256 of a page's decoded pixels "
                                                                             "(64 hex digits), as `page_hash` of a "
                                                                             "cluster member"),
-                  user: User = Depends(require("investigator"))) -> Any:
+                  user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
     """Every upload and seller with a page of exactly these decoded pixels (the same file
     re-encoded, renamed or stripped of its metadata), with each seller's first and last upload:
     the page-hash pivot page's query."""
     value = page_hash.strip().lower()
     if not PAGE_HASH.fullmatch(value):
         raise ApiError(400, "bad_request", "A page hash is the sha256 of a page's pixels: 64 hex digits.")
-    pivot = investigate.page_hash_pivot(_store(request), value)
+    pivot = investigate.page_hash_pivot(_store(request), value, conn=conn)
     if not pivot["uploads"]:
         raise ApiError(404, "not_found", f"No upload has a page with pixel hash {value}.")
     return pivot
@@ -172,14 +172,14 @@ def similar(request: Request, file: UploadFile = File(..., description="Any rece
 def graph(request: Request, seed: str = Query(..., description="seller:<seller id>", examples=["seller:S1"]),
           hops: int = Query(2, ge=1, le=MAX_HOPS), limit: int = Query(500, ge=1, le=MAX_NODES),
           expand: list[str] = Query([], description="Sellers whose direct links to add (a node's `more`)"),
-          user: User = Depends(require("investigator"))) -> Any:
+          user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
     """Sellers linked through shared clusters, serials and issuers, ``hops`` out from ``seed``
     (``seller:<id>``); ``truncated`` says the node cap was reached, a node's ``more`` that it
     has links not drawn (ask again with that node as the seed)."""
     m = SEED.match(seed)
     if not m:
         raise ApiError(400, "bad_request", "seed must be seller:<seller id>, e.g. seller:S1")
-    g = investigate.seller_graph(_store(request), m.group(1), hops=hops, limit=limit, expand=expand)
+    g = investigate.seller_graph(_store(request), m.group(1), hops=hops, limit=limit, expand=expand, conn=conn)
     if not g["known"]:
         raise ApiError(404, "not_found", f"No uploads from seller {m.group(1)!r}.")
     return g

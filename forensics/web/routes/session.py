@@ -67,7 +67,7 @@ def login(request: Request, name: str = Form(...), password: str = Form(...),
 
 @router.post("/logout", include_in_schema=False)
 def logout(request: Request) -> Response:
-    current_user(request)
+    current_user(request, None)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -75,5 +75,5 @@ def logout(request: Request) -> Response:
 
 @router.get("/", include_in_schema=False)
 def home(request: Request) -> Response:
-    user: User = current_user(request)
+    user: User = current_user(request, None)
     return RedirectResponse("/queue" if user else "/login", status_code=303)
