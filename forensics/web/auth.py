@@ -150,25 +150,34 @@ class LoginRequired(Exception):
 
 
 def request_conn(request: Request) -> Iterator[Connection | None]:
-    """One store transaction for the whole request on PostgreSQL: the user is looked up and the
-    page's rows read (or the decision written) on one pooled connection, committed when the
-    route returns, before the response leaves (FastAPI's ``scope="function"``). None on
-    SQLite, whose transactions each take the one writer lock: there every read keeps its own
-    short transaction rather than holding the lock while the page renders."""
+    """One store transaction for the whole request on PostgreSQL, for the routes that ask for
+    it (``RequestConn``, declared before the user parameter so that it opens first): the user
+    is looked up and the page's rows read (or the decision written) on one pooled connection,
+    committed when the route returns, before the response leaves (FastAPI's
+    ``scope="function"``). Such a route passes the connection to every store call it makes (a
+    second connection taken while this one is held could wait for the pool forever under
+    load). None on SQLite, whose transactions each take the one writer lock: there every read
+    keeps its own short transaction rather than holding the lock while the page renders."""
     store = request.app.state.web.store
     if store.dialect != "postgresql":
         yield None
         return
     with store.transaction() as conn:
-        yield conn
+        request.state.conn = conn
+        try:
+            yield conn
+        finally:
+            request.state.conn = None
 
 
-def current_user(request: Request, conn: Connection | None = Depends(request_conn, scope="function")) -> User:
-    """The logged-in user (session cookie or Bearer token); raises :class:`LoginRequired`."""
+def current_user(request: Request) -> User:
+    """The logged-in user (session cookie or Bearer token); raises :class:`LoginRequired`.
+    Looked up in the request's transaction when the route opened one (:func:`request_conn`)."""
     cached = getattr(request.state, "user", None)
     if cached is not None:
         return cached
     web = request.app.state.web
+    conn = getattr(request.state, "conn", None)
     header = request.headers.get("authorization", "")
     user: User | None = None
     if header.lower().startswith("bearer "):

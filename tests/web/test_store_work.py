@@ -55,3 +55,39 @@ def test_cluster_page_and_decision_budget(api):
     statements, checkouts = _measure(api, "POST", "/evidence/W3/decision", "/evidence/{evidence_id}/decision",
                                      data={"status": "needs_more_information", "reason": "ask_seller"})
     assert statements <= 9 and (checkouts == 1 or api.backend == "sqlite")
+
+
+def test_every_page_answers_with_a_pool_of_one_connection(api):
+    """A route holding the request's connection must not ask the pool for a second one (under
+    load every connection would be held by a request waiting for another): with a pool of one,
+    such a route would wait out the pool timeout and fail."""
+    if api.backend != "postgresql":
+        pytest.skip("the request transaction is PostgreSQL's (SQLite keeps short ones)")
+    from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine
+
+    from forensics.store import Store
+    from forensics.web.app import create_app
+
+    store = Store(api.store.url, migrate=False)
+    store.engine.dispose()
+    store.engine = create_engine(api.store.url.replace("postgresql://", "postgresql+psycopg://"),
+                                 pool_size=1, max_overflow=0, pool_timeout=3)
+    h = api.headers("admin")
+    cid = api.client.get("/api/v1/clusters", headers=h).json()[0]["id"]
+    paths = [*BUDGET, f"/clusters/{cid}", f"/api/v1/clusters/{cid}", "/api/v1/evidence/W1", "/api/v1/evidence",
+             "/api/v1/sellers/S1", "/api/v1/serials/CS00012345", "/api/v1/graph?seed=seller:S1",
+             "/evidence/W1/compare/W2", "/sellers/S1", "/admin/audit"]
+    try:
+        with TestClient(create_app(api.settings, store)) as client:
+            for path in paths:
+                r = client.get(path, headers=h)
+                assert r.status_code == 200, (path, r.status_code, r.text[:200])
+            r = client.post("/evidence/W3/decision", headers=h, follow_redirects=False,
+                            data={"status": "needs_more_information", "reason": "ask_seller", "then": "next"})
+            assert r.status_code == 303, r.text[:200]
+            r = client.post("/api/v1/evidence/W3/decisions", headers=h,
+                            json={"status": "needs_more_information", "reason": "ask_shop"})
+            assert r.status_code == 201, r.text[:200]
+    finally:
+        store.close()

@@ -121,8 +121,8 @@ def _record(request: Request, evidence_id: str, conn: Any = None) -> dict[str, A
 
 
 @router.get("/evidence/{evidence_id}", response_model=Record, responses=errors(404))
-def get_evidence(request: Request, evidence_id: str, user: User = Depends(require("reviewer")),
-                 conn: Any = RequestConn) -> Any:
+def get_evidence(request: Request, evidence_id: str, conn: Any = RequestConn,
+                 user: User = Depends(require("reviewer"))) -> Any:
     """The evidence record, with the reviewer's decision (``review``, null before one)."""
     return _record(request, evidence_id, conn)
 
@@ -134,7 +134,7 @@ def list_evidence(request: Request, verdict: Literal[VERDICTS] | None = None, co
                   until: str | None = Query(None, description="Last upload day, e.g. 2024-05-31"),
                   after: str | None = Query(None, description="The previous page's next"),
                   limit: int = Query(PAGE_SIZE, ge=1, le=MAX_PAGE),
-                  user: User = Depends(require("reviewer")), conn: Any = RequestConn) -> Any:
+                  conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> Any:
     """Analysed records, highest risk first (``verdict=error``: failed ones, by id), filtered as
     the review queue is; keyset-paginated by ``after`` (the previous page's ``next``)."""
     if verdict and verdict not in VERDICTS:
@@ -169,7 +169,7 @@ def page_png(request: Request, evidence_id: str, number: int, user: User = Depen
 
 @router.post("/evidence/{evidence_id}/decisions", status_code=201, responses=errors(400, 404))
 def decide(request: Request, evidence_id: str, body: Decision,
-           user: User = Depends(require("reviewer")), conn: Any = RequestConn) -> dict[str, Any]:
+           conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> dict[str, Any]:
     """Record a reviewer's decision, with the same rules and audit entry as the evidence page."""
     s = web(request)
     try:

@@ -83,7 +83,7 @@ def list_clusters(request: Request, response: Response, kind: Literal[KINDS] | N
                   min_sellers: int = Query(1, ge=1, le=1_000_000),
                   after: str | None = Query(None, description="The previous page's cursor (its `X-Next-Cursor`)"),
                   limit: int = Query(CLUSTER_PAGE, ge=1, le=MAX_CLUSTER_PAGE),
-                  user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
+                  conn: Any = RequestConn, user: User = Depends(require("investigator"))) -> Any:
     """Clusters with at least ``min_sellers`` sellers, widest first (sellers, then uploads, then
     id: a stable order), ``limit`` at a time. When more follow, the ``X-Next-Cursor`` header
     holds the cursor to pass as ``after`` and ``Link`` the next page's URL (keyset pagination:
@@ -104,7 +104,7 @@ def list_clusters(request: Request, response: Response, kind: Literal[KINDS] | N
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterDetail, responses=errors(404))
-def get_cluster(request: Request, cluster_id: str, user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
+def get_cluster(request: Request, cluster_id: str, conn: Any = RequestConn, user: User = Depends(require("investigator"))) -> Any:
     """A cluster's members, sellers, the fields on which they differ, and its links."""
     detail = investigate.cluster_detail(_store(request), cluster_id, conn=conn)
     if detail is None:
@@ -113,7 +113,7 @@ def get_cluster(request: Request, cluster_id: str, user: User = Depends(require(
 
 
 @router.get("/sellers/{seller_id}", response_model=SellerReport, responses=errors(404))
-def get_seller(request: Request, seller_id: str, user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
+def get_seller(request: Request, seller_id: str, conn: Any = RequestConn, user: User = Depends(require("investigator"))) -> Any:
     """A seller's uploads and every link from them to other sellers' uploads."""
     report = investigate.seller_report(_store(request), seller_id, conn=conn)
     if not report["evidence"]:
@@ -122,7 +122,7 @@ def get_seller(request: Request, seller_id: str, user: User = Depends(require("i
 
 
 @router.get("/serials/{value}", response_model=Pivot, responses=errors(404))
-def get_serial(request: Request, value: str, user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
+def get_serial(request: Request, value: str, conn: Any = RequestConn, user: User = Depends(require("investigator"))) -> Any:
     """Every upload and seller that printed this serial, with each seller's first and last upload."""
     pivot = investigate.serial_pivot(_store(request), value, conn=conn)
     if not pivot["uploads"]:
@@ -131,7 +131,7 @@ def get_serial(request: Request, value: str, user: User = Depends(require("inves
 
 
 @router.get("/issuers/{key}", response_model=Pivot, responses=errors(404))
-def get_issuer(request: Request, key: str, user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
+def get_issuer(request: Request, key: str, conn: Any = RequestConn, user: User = Depends(require("investigator"))) -> Any:
     """Every upload and seller naming this issuer (its tax or registration id, or name key)."""
     pivot = investigate.issuer_pivot(_store(request), key, conn=conn)
     if not pivot["uploads"]:
@@ -143,7 +143,7 @@ def get_issuer(request: Request, key: str, user: User = Depends(require("investi
 def get_page_hash(request: Request, page_hash: str = Path(..., description="sha256 of a page's decoded pixels "
                                                                             "(64 hex digits), as `page_hash` of a "
                                                                             "cluster member"),
-                  user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
+                  conn: Any = RequestConn, user: User = Depends(require("investigator"))) -> Any:
     """Every upload and seller with a page of exactly these decoded pixels (the same file
     re-encoded, renamed or stripped of its metadata), with each seller's first and last upload:
     the page-hash pivot page's query."""
@@ -172,7 +172,7 @@ def similar(request: Request, file: UploadFile = File(..., description="Any rece
 def graph(request: Request, seed: str = Query(..., description="seller:<seller id>", examples=["seller:S1"]),
           hops: int = Query(2, ge=1, le=MAX_HOPS), limit: int = Query(500, ge=1, le=MAX_NODES),
           expand: list[str] = Query([], description="Sellers whose direct links to add (a node's `more`)"),
-          user: User = Depends(require("investigator")), conn: Any = RequestConn) -> Any:
+          conn: Any = RequestConn, user: User = Depends(require("investigator"))) -> Any:
     """Sellers linked through shared clusters, serials and issuers, ``hops`` out from ``seed``
     (``seller:<id>``); ``truncated`` says the node cap was reached, a node's ``more`` that it
     has links not drawn (ask again with that node as the seed)."""

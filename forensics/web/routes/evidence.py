@@ -15,8 +15,8 @@ from forensics.web.routes.common import RequestConn, make_router, page, web
 router = make_router()
 
 
-def _record(request: Request, evidence_id: str) -> dict:
-    record = web(request).store.get(evidence_id)
+def _record(request: Request, evidence_id: str, conn: Any = None) -> dict:
+    record = web(request).store.get(evidence_id, conn)
     if record is None:
         raise HTTPException(404, f"No evidence {evidence_id!r}.")
     return record
@@ -54,7 +54,7 @@ def _history(record: dict, archived: list[dict], audit: list[dict]) -> list[dict
 
 @router.get("/evidence/{evidence_id}", include_in_schema=False)
 def evidence_page(request: Request, evidence_id: str, decided: str | None = None,
-                  user: User = Depends(require("reviewer")), conn: Any = RequestConn) -> Response:
+                  conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> Response:
     data = web(request).reviews.evidence_page(evidence_id, conn=conn)
     if data is None:
         raise HTTPException(404, f"No evidence {evidence_id!r}.")
@@ -98,7 +98,7 @@ def compare_page(request: Request, evidence_id: str, other_id: str, code: str | 
 @router.post("/evidence/{evidence_id}/decision", include_in_schema=False)
 def decide(request: Request, evidence_id: str, status: str = Form(...), reason: str = Form(...),
            comment: str = Form(""), own_template: str | None = Form(None), then: str = Form("stay"),
-           user: User = Depends(require("reviewer")), conn: Any = RequestConn) -> Response:
+           conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> Response:
     s = web(request)
     try:
         s.reviews.decide(evidence_id, status, reason, comment, actor=user.name, role=user.role,
@@ -106,7 +106,7 @@ def decide(request: Request, evidence_id: str, status: str = Form(...), reason: 
     except ValueError as exc:
         raise HTTPException(404 if str(exc).startswith("no evidence") else 400, str(exc)) from None
     if then == "next":
-        nxt = s.reviews.next_after(evidence_id, _record(request, evidence_id).get("risk"), conn=conn)
+        nxt = s.reviews.next_after(evidence_id, _record(request, evidence_id, conn).get("risk"), conn=conn)
         if nxt:
             return RedirectResponse(f"/evidence/{nxt}?decided={evidence_id}", status_code=303)
         return RedirectResponse("/queue", status_code=303)

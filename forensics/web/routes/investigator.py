@@ -31,7 +31,7 @@ GRAPH_NODES, MAX_GRAPH_NODES = 60, 500
 @router.get("/clusters", include_in_schema=False)
 def clusters_page(request: Request, kind: str | None = None, min_sellers: int = Query(1, ge=1, le=1_000_000),
                   sort: str = "sellers", desc: bool = True, after: str | None = None,
-                  user: User = Depends(investigator), conn: Any = RequestConn) -> Response:
+                  conn: Any = RequestConn, user: User = Depends(investigator)) -> Response:
     if kind and kind not in ("duplicate", "template"):
         raise HTTPException(400, "kind must be duplicate or template")
     if sort not in SORTS:
@@ -50,8 +50,8 @@ def clusters_page(request: Request, kind: str | None = None, min_sellers: int = 
 
 
 @router.get("/clusters/{cluster_id}", include_in_schema=False)
-def cluster_page(request: Request, cluster_id: str, user: User = Depends(investigator),
-                 conn: Any = RequestConn) -> Response:
+def cluster_page(request: Request, cluster_id: str, conn: Any = RequestConn,
+                 user: User = Depends(investigator)) -> Response:
     detail = investigate.cluster_detail(web(request).store, cluster_id, conn=conn)
     if detail is None:
         raise HTTPException(404, f"No cluster {cluster_id!r}.")
@@ -66,18 +66,18 @@ def _pivot_page(request: Request, user: User, what: str, value: str, pivot: dict
 
 
 @router.get("/serials/{value}", include_in_schema=False)
-def serial_page(request: Request, value: str, user: User = Depends(investigator), conn: Any = RequestConn) -> Response:
+def serial_page(request: Request, value: str, conn: Any = RequestConn, user: User = Depends(investigator)) -> Response:
     return _pivot_page(request, user, "serial", value, investigate.serial_pivot(web(request).store, value, conn=conn))
 
 
 @router.get("/issuers/{key}", include_in_schema=False)
-def issuer_page(request: Request, key: str, user: User = Depends(investigator), conn: Any = RequestConn) -> Response:
+def issuer_page(request: Request, key: str, conn: Any = RequestConn, user: User = Depends(investigator)) -> Response:
     return _pivot_page(request, user, "issuer", key, investigate.issuer_pivot(web(request).store, key, conn=conn))
 
 
 @router.get("/page-hashes/{value}", include_in_schema=False)
-def page_hash_page(request: Request, value: str, user: User = Depends(investigator),
-                   conn: Any = RequestConn) -> Response:
+def page_hash_page(request: Request, value: str, conn: Any = RequestConn,
+                   user: User = Depends(investigator)) -> Response:
     value = value.strip().lower()
     return _pivot_page(request, user, "page hash", value,
                        investigate.page_hash_pivot(web(request).store, value, conn=conn))
@@ -102,7 +102,7 @@ def _graph(request: Request, seed: str, expand: list[str], hops: int, limit: int
 @router.get("/graph", include_in_schema=False)
 def graph_page(request: Request, seed: str | None = None, expand: list[str] = Query([]),
                hops: int = Query(2, ge=1, le=4), limit: int = Query(GRAPH_NODES, ge=2, le=MAX_GRAPH_NODES),
-               user: User = Depends(investigator), conn: Any = RequestConn) -> Response:
+               conn: Any = RequestConn, user: User = Depends(investigator)) -> Response:
     ctx = _graph(request, seed.strip(), expand, hops, limit, conn) if seed and seed.strip() else {
         "g": None, "seed": "", "hops": hops, "limit": limit}
     return page(request, "graph.html", user, **ctx)
@@ -111,7 +111,7 @@ def graph_page(request: Request, seed: str | None = None, expand: list[str] = Qu
 @router.get("/graph/svg", include_in_schema=False)
 def graph_fragment(request: Request, seed: str, expand: list[str] = Query([]),
                    hops: int = Query(2, ge=1, le=4), limit: int = Query(GRAPH_NODES, ge=2, le=MAX_GRAPH_NODES),
-                   user: User = Depends(investigator), conn: Any = RequestConn) -> Response:
+                   conn: Any = RequestConn, user: User = Depends(investigator)) -> Response:
     """The graph with one more node expanded (htmx swaps it in place of the old one)."""
     return page(request, "_graph.html", user, **_graph(request, seed, expand, hops, limit, conn))
 

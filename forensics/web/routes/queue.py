@@ -63,7 +63,7 @@ def _queue(request: Request, verdict: str | None, code: str | None, seller: str 
 @router.get("/queue", include_in_schema=False)
 def queue_page(request: Request, verdict: str | None = None, code: str | None = None, seller: str | None = None,
                review: str = "open", since: str | None = None, until: str | None = None,
-               after: str | None = None, user: User = Depends(require("reviewer")), conn: Any = RequestConn) -> Response:
+               after: str | None = None, conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> Response:
     result = _queue(request, verdict, code, seller, review, since, until, after, conn)
     return page(request, "queue.html", user, q=result, verdicts=VERDICTS, reviews=REVIEW_FILTERS)
 
@@ -71,7 +71,7 @@ def queue_page(request: Request, verdict: str | None = None, code: str | None = 
 @router.get("/queue/rows", include_in_schema=False)
 def queue_rows(request: Request, verdict: str | None = None, code: str | None = None, seller: str | None = None,
                review: str = "open", since: str | None = None, until: str | None = None,
-               after: str | None = None, user: User = Depends(require("reviewer")), conn: Any = RequestConn) -> Response:
+               after: str | None = None, conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> Response:
     """The next rows of the queue (htmx appends them in place of the "more" row)."""
     result = _queue(request, verdict, code, seller, review, since, until, after, conn)
     return page(request, "_queue_rows.html", user, q=result)

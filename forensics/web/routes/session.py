@@ -67,7 +67,7 @@ def login(request: Request, name: str = Form(...), password: str = Form(...),
 
 @router.post("/logout", include_in_schema=False)
 def logout(request: Request) -> Response:
-    current_user(request, None)
+    current_user(request)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -75,5 +75,5 @@ def logout(request: Request) -> Response:
 
 @router.get("/", include_in_schema=False)
 def home(request: Request) -> Response:
-    user: User = current_user(request, None)
+    user: User = current_user(request)
     return RedirectResponse("/queue" if user else "/login", status_code=303)
