@@ -7,14 +7,18 @@ in its own process, logs in 8 clients (threads, one session each) and has each r
 turn, the queue page, an evidence page, a decision (POST with its CSRF token), the investigator's
 clusters list, a cluster page, a serial pivot, the graph of a seller 2 hops out (on 3,000
 clusters, a serial and an issuer mark per record) and the login page (the baseline: a template
-with no store query), interleaved. The app runs with
-``--workers 2`` (one process per core of the machine it was written on) unless told otherwise. Prints p50/p95 per route,
-each route's p50 as a ratio to the baseline's, and last::
+with no store query), interleaved. The app runs with ``--workers 2`` (one process per core of
+the machine it was written on) unless told otherwise. Prints p50/p95 per route, each route's
+p50 as a ratio to the baseline's, the SQL statements and store connections per request of each
+route (the app's ``/metrics`` counters, ``PROMETHEUS_MULTIPROC_DIR`` shared by its processes),
+then, from a pass with one client and one route at a time, the app's CPU per request of each
+route (user + system time of its processes, /proc) and its ratio to the baseline's; last::
 
     web_p95_ms=X      (the worst p95 of queue, evidence and decision, as before the investigator's routes)
 
     python bench/web.py                               # 100,000 records, 8 clients, 50 rounds
     python bench/web.py --records 20000 --rounds 20 --keep
+    python bench/web.py --reuse forensics_bench_web_12345   # the database a --keep run left
     FORENSICS_BENCH_POSTGRES_URL=postgresql://root@127.0.0.1:5432/test python bench/web.py
 """
 
@@ -404,8 +408,9 @@ def main() -> None:
               f"{load0:.1f} -> {load1:.1f} on {os.cpu_count()} cores")
         base_p50 = quantiles(times["login page (baseline)"], n=100)[49]
         worst = worst_inv = 0.0
+        base_cpu = alone.get("login page (baseline)", (float("nan"), 0.0))[0]
         print(f"{'route':22} {'n':>5} {'p50 ms':>7} {'p95 ms':>7} {'p50/base':>8} {'queries':>8} {'checkouts':>9}"
-              f" {'solo CPU ms':>11} {'solo p50':>8}")
+              f" {'solo CPU ms':>11} {'CPU/base':>8} {'solo p50':>8}")
         for route, ms in times.items():
             q = quantiles(ms, n=100)
             if route in REVIEW_ROUTES:
@@ -417,9 +422,11 @@ def main() -> None:
             n = max(after[0] - before[0], 1)
             cpu, p50 = alone.get(route, (float("nan"), float("nan")))
             print(f"{route:22} {len(ms):5d} {q[49]:7.1f} {q[94]:7.1f} {q[49] / base_p50:8.2f} "
-                  f"{(after[1] - before[1]) / n:8.1f} {(after[2] - before[2]) / n:9.1f} {cpu:11.1f} {p50:8.1f}")
+                  f"{(after[1] - before[1]) / n:8.1f} {(after[2] - before[2]) / n:9.1f} {cpu:11.1f} "
+                  f"{cpu / base_cpu if base_cpu else float('nan'):8.1f} {p50:8.1f}")
         print("queries, checkouts: SQL statements and store connections per request (the app's /metrics);")
-        print(f"solo: one client, {args.solo} requests of one route at a time (app CPU per request, wall p50)")
+        print(f"solo: one client, {args.solo} requests of one route at a time (app CPU per request, as a ratio to "
+              f"the login page's in the same pass, and wall p50)")
         print(json.dumps({"records": args.records, "clients": args.clients, "workers": args.workers,
                           "investigator_p95_over_target": round(worst_inv / 150, 2)}))
         print(f"web_p95_ms={worst:.1f}")
