@@ -125,14 +125,15 @@ def _shared_rows(postgresql: bool) -> Any:
 
 def _shared_statements(postgresql: bool) -> dict[str, Any]:
     rows = _shared_rows(postgresql)
-    members = select(rows.c.kind, rows.c.key, rows.c.seller_id)
+    sized = select(rows.c.kind, rows.c.key, rows.c.seller_id,
+                   func.count().over(partition_by=(rows.c.kind, rows.c.key)).label("size")).subquery()
     return {
         # every (kind, key, seller) sharing something with the sellers in ``part``
-        "rows": members,
-        # the size of each group a seller in ``part`` belongs to
-        "sizes": select(rows.c.kind, rows.c.key, func.count()).group_by(rows.c.kind, rows.c.key),
-        # the members in ``among`` of each group a seller in ``part`` belongs to
-        "among": members.where(_one_of(rows.c.seller_id, "among", postgresql)),
+        "rows": select(rows.c.kind, rows.c.key, rows.c.seller_id),
+        # the members in ``among`` of each group a seller in ``part`` belongs to, with the
+        # group's size (a window over the whole group, counted before the filter)
+        "among": select(sized.c.kind, sized.c.key, sized.c.seller_id, sized.c.size)
+        .where(_one_of(sized.c.seller_id, "among", postgresql)),
     }
 
 
@@ -157,16 +158,15 @@ def shared_within(conn: Connection, sellers: Iterable[str], among: Iterable[str]
                   ) -> dict[tuple[str, str], tuple[set[str], int]]:
     """Like :func:`shared_groups`, but of each group only its members in ``among`` and how many
     sellers it has in all: what a drawn graph needs (its edges, and who has links beyond it)
-    without reading every member of a crowded issuer. Two statements per chunk of sellers."""
+    without reading every member of a crowded issuer. One statement per chunk of sellers (and
+    of ``among``). A group with no member in ``among`` is left out."""
     among = list(dict.fromkeys(among))
-    shared = _SHARED[conn.dialect.name == "postgresql"]
+    statement = _SHARED[conn.dialect.name == "postgresql"]["among"]
     out: dict[tuple[str, str], tuple[set[str], int]] = {}
     for part in _chunks(dict.fromkeys(sellers)):
-        for kind, key, n in conn.execute(shared["sizes"], {"part": part}):
-            out[(kind, key)] = (set(), int(n))
         for chunk in _chunks(among):
-            for kind, key, seller in conn.execute(shared["among"], {"part": part, "among": chunk}):
-                out[(kind, key)][0].add(seller)
+            for kind, key, seller, size in conn.execute(statement, {"part": part, "among": chunk}):
+                out.setdefault((kind, key), (set(), int(size)))[0].add(seller)
     return out
 
 
