@@ -335,6 +335,46 @@ def solo(base: str, user: tuple[str, str], ids: list[str], links: dict[str, list
     return out
 
 
+def against(bases: dict[str, str], pids: dict[str, int], user: tuple[str, str], ids: list[str],
+            links: dict[str, list[str]], n: int, seed: int, blocks: int = 4) -> dict[str, dict[str, float]]:
+    """The same one-client pass on two apps serving one database (this tree's and another's),
+    interleaved in ``blocks`` per route (A, B, A, B ...) so that the machine's load falls on both
+    alike: the app's CPU ms per request of each route on each side."""
+    clients = {side: _login(base, *user) for side, base in bases.items()}
+    anon = {side: httpx.Client(base_url=base, timeout=60) for side, base in bases.items()}
+    out: dict[str, dict[str, float]] = {}
+    for route in ROUTE_LABELS:
+        cpu = dict.fromkeys(bases, 0.0)
+        for b in range(blocks):
+            for side in bases:
+                rng = random.Random(seed + b)  # both sides get the same requests
+                client, csrf = clients[side]
+                c0 = _cpu_seconds(pids[side])
+                for _ in range(max(1, n // blocks)):
+                    _request(route, client, anon[side], csrf, rng, ids, links)
+                cpu[side] += _cpu_seconds(pids[side]) - c0
+        out[route] = {side: v / (blocks * max(1, n // blocks)) * 1000 for side, v in cpu.items()}
+    for client, _csrf in clients.values():
+        client.close()
+    for c in anon.values():
+        c.close()
+    return out
+
+
+def _serve(env: dict[str, str], port: int, workers: int, tree: str | None = None) -> subprocess.Popen:
+    if tree:
+        env = {**env, "PYTHONPATH": tree}
+    proc = subprocess.Popen([sys.executable, "-m", "forensics", "serve", "--port", str(port), "--workers", str(workers)],
+                            env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=100_000)
@@ -347,6 +387,8 @@ def main() -> None:
     ap.add_argument("--solo", type=int, default=40,
                     help="requests per route of the one-client pass that measures CPU per request (0: none)")
     ap.add_argument("--workers", type=int, default=2, help="app processes (forensics serve --workers)")
+    ap.add_argument("--against", metavar="TREE", help="also serve the app from another source tree (e.g. a "
+                    "`git archive` of an earlier commit) on the same database and compare CPU per request")
     args = ap.parse_args()
 
     import psycopg
@@ -381,16 +423,8 @@ def main() -> None:
         port = _free_port()
         env = {**os.environ, "FORENSICS_DATABASE_URL": url, "FORENSICS_SECRET_KEY": secrets.token_hex(16),
                "FORENSICS_LOGIN_ATTEMPTS": "1000", "PROMETHEUS_MULTIPROC_DIR": metrics_dir.name}
-        server = subprocess.Popen([sys.executable, "-m", "forensics", "serve", "--port", str(port),
-                                   "--workers", str(args.workers)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = _serve(env, port, args.workers)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                httpx.get(f"{base}/login", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         run_clients(base, users[:1], ids, 2, args.seed, links)  # warm up: imports, template compilation, pool
         work0 = _store_work(base)
         cpu0, server0, load0 = os.times(), _cpu_seconds(server.pid), os.getloadavg()[0]
@@ -402,6 +436,19 @@ def main() -> None:
         load1 = os.getloadavg()[0]
         work1 = _store_work(base)
         alone = solo(base, users[0], ids, links, args.solo, args.seed, server.pid) if args.solo else {}
+        ab = {}
+        if args.against:
+            other_port = _free_port()
+            other = _serve({**env, "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-web-other-")},
+                           other_port, args.workers, args.against)
+            try:
+                run_clients(f"http://127.0.0.1:{other_port}", users[:1], ids, 2, args.seed, links)  # warm up
+                ab = against({"this": base, "other": f"http://127.0.0.1:{other_port}"},
+                             {"this": server.pid, "other": other.pid}, users[0], ids, links, args.solo or 40,
+                             args.seed)
+            finally:
+                other.terminate()
+                other.wait(10)
         print(f"{args.records} records, {args.clients} concurrent clients, {total} requests in {wall:.1f} s "
               f"({total / wall:.0f}/s); app CPU {server_cpu:.1f} s ({server_cpu / total * 1000:.1f} ms a "
               f"request), client CPU {os.times().user - cpu0.user:.1f} s; load average "
@@ -427,6 +474,10 @@ def main() -> None:
         print("queries, checkouts: SQL statements and store connections per request (the app's /metrics);")
         print(f"solo: one client, {args.solo} requests of one route at a time (app CPU per request, as a ratio to "
               f"the login page's in the same pass, and wall p50)")
+        if ab:
+            print(f"app CPU ms per request, this tree vs {args.against} (one client, interleaved blocks):")
+            for route, v in ab.items():
+                print(f"  {route:22} {v['this']:6.1f} vs {v['other']:6.1f}  ({v['this'] / v['other']:.2f}x)")
         print(json.dumps({"records": args.records, "clients": args.clients, "workers": args.workers,
                           "investigator_p95_over_target": round(worst_inv / 150, 2)}))
         print(f"web_p95_ms={worst:.1f}")
