@@ -170,14 +170,6 @@ def shared_within(conn: Connection, sellers: Iterable[str], among: Iterable[str]
     return out
 
 
-def seller_links(conn: Connection, sellers: Iterable[str]) -> list[tuple[str, str, str, str]]:
-    """(seller, other seller, via kind, via key) for every cluster, serial and issuer key that a
-    seller of ``sellers`` shares with another seller."""
-    mine = set(sellers)
-    return sorted({(a, b, kind, key) for (kind, key), who in shared_groups(conn, mine).items()
-                   for a in who & mine for b in who if b != a})
-
-
 def _keyset(conn: Connection, table: Any, key: Any, columns: list[Any], batch: int) -> Iterator[Any]:
     last = None
     while True:
