@@ -7,14 +7,18 @@ in its own process, logs in 8 clients (threads, one session each) and has each r
 turn, the queue page, an evidence page, a decision (POST with its CSRF token), the investigator's
 clusters list, a cluster page, a serial pivot, the graph of a seller 2 hops out (on 3,000
 clusters, a serial and an issuer mark per record) and the login page (the baseline: a template
-with no store query), interleaved. The app runs with
-``--workers 2`` (one process per core of the machine it was written on) unless told otherwise. Prints p50/p95 per route,
-each route's p50 as a ratio to the baseline's, and last::
+with no store query), interleaved. The app runs with ``--workers 2`` (one process per core of
+the machine it was written on) unless told otherwise. Prints p50/p95 per route, each route's
+p50 as a ratio to the baseline's, the SQL statements and store connections per request of each
+route (the app's ``/metrics`` counters, ``PROMETHEUS_MULTIPROC_DIR`` shared by its processes),
+then, from a pass with one client and one route at a time, the app's CPU per request of each
+route (user + system time of its processes, /proc) and its ratio to the baseline's; last::
 
     web_p95_ms=X      (the worst p95 of queue, evidence and decision, as before the investigator's routes)
 
     python bench/web.py                               # 100,000 records, 8 clients, 50 rounds
     python bench/web.py --records 20000 --rounds 20 --keep
+    python bench/web.py --reuse forensics_bench_web_12345   # the database a --keep run left
     FORENSICS_BENCH_POSTGRES_URL=postgresql://root@127.0.0.1:5432/test python bench/web.py
 """
 
@@ -29,6 +33,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -223,10 +228,43 @@ REVIEW_ROUTES = ("queue", "evidence", "decision")
 INVESTIGATOR_ROUTES = ("clusters", "cluster", "serial pivot", "graph 2 hops")
 
 
+#: each route's template as the app's metrics label it (method, path)
+ROUTE_LABELS = {"login page (baseline)": ("GET", "/login"), "queue": ("GET", "/queue"),
+                "evidence": ("GET", "/evidence/{evidence_id}"),
+                "decision": ("POST", "/evidence/{evidence_id}/decision"), "clusters": ("GET", "/clusters"),
+                "cluster": ("GET", "/clusters/{cluster_id}"), "serial pivot": ("GET", "/serials/{value}"),
+                "graph 2 hops": ("GET", "/graph")}
+
+
+def _request(route: str, client: httpx.Client, anon: httpx.Client, csrf: str, rng: random.Random,
+             ids: list[str], links: dict[str, list[str]]) -> httpx.Response:
+    eid = rng.choice(ids)
+    k = rng.randrange(len(links["clusters"]))
+    if route == "clusters":
+        return client.get("/clusters?min_sellers=2")
+    if route == "cluster":
+        return client.get(f"/clusters/{links['clusters'][k]}")
+    if route == "serial pivot":
+        return client.get(f"/serials/{links['serials'][k]}")
+    if route == "graph 2 hops":
+        return client.get(f"/graph?seed={links['sellers'][k]}&hops=2")
+    if route == "queue":
+        return client.get("/queue")
+    if route == "evidence":
+        return client.get(f"/evidence/{eid}")
+    if route == "decision":
+        return client.post(f"/evidence/{eid}/decision",
+                           data={"status": "needs_more_information", "reason": "ask_seller",
+                                 "comment": "bench", "csrf_token": csrf, "then": "stay"},
+                           follow_redirects=False)
+    return anon.get("/login")
+
+
 def run_clients(base: str, users: list[tuple[str, str]], ids: list[str], rounds: int,
-                seed: int, links: dict[str, list[str]]) -> dict[str, list[float]]:
+                seed: int, links: dict[str, list[str]], routes: tuple[str, ...] = tuple(ROUTE_LABELS)
+                ) -> dict[str, list[float]]:
     """Each client does ``rounds`` rounds of every route, in an order that rotates per round."""
-    times: dict[str, list[float]] = {"login page (baseline)": [], **{r: [] for r in REVIEW_ROUTES + INVESTIGATOR_ROUTES}}
+    times: dict[str, list[float]] = {r: [] for r in routes}
     lock = threading.Lock()
     errors: list[str] = []
 
@@ -234,32 +272,12 @@ def run_clients(base: str, users: list[tuple[str, str]], ids: list[str], rounds:
         rng = random.Random(seed + k)
         client, csrf = _login(base, name, password)
         anon = httpx.Client(base_url=base, timeout=60)  # the baseline, kept alive like the others
-        routes = list(times)
+        order = list(times)
         for n in range(rounds):
-            for route in routes[n % len(routes):] + routes[: n % len(routes)]:
-                eid = rng.choice(ids)
-                k = rng.randrange(len(links["clusters"]))
+            for route in order[n % len(order):] + order[: n % len(order)]:
                 t0 = time.perf_counter()
                 try:
-                    if route == "clusters":
-                        r = client.get("/clusters?min_sellers=2")
-                    elif route == "cluster":
-                        r = client.get(f"/clusters/{links['clusters'][k]}")
-                    elif route == "serial pivot":
-                        r = client.get(f"/serials/{links['serials'][k]}")
-                    elif route == "graph 2 hops":
-                        r = client.get(f"/graph?seed={links['sellers'][k]}&hops=2")
-                    elif route == "queue":
-                        r = client.get("/queue")
-                    elif route == "evidence":
-                        r = client.get(f"/evidence/{eid}")
-                    elif route == "decision":
-                        r = client.post(f"/evidence/{eid}/decision",
-                                        data={"status": "needs_more_information", "reason": "ask_seller",
-                                              "comment": "bench", "csrf_token": csrf, "then": "stay"},
-                                        follow_redirects=False)
-                    else:
-                        r = anon.get("/login")
+                    r = _request(route, client, anon, csrf, rng, ids, links)
                 except httpx.TransportError as exc:  # a kept-alive connection the server closed
                     errors.append(f"{route}: {type(exc).__name__}")
                     continue
@@ -281,6 +299,82 @@ def run_clients(base: str, users: list[tuple[str, str]], ids: list[str], rounds:
     return times
 
 
+def _store_work(base: str) -> dict[tuple[str, str], list[float]]:
+    """(method, route) -> [requests, SQL statements, connection checkouts] so far, from /metrics."""
+    out: dict[tuple[str, str], list[float]] = {}
+    names = {"forensics_http_requests_total": 0, "forensics_http_db_statements_total": 1,
+             "forensics_http_db_checkouts_total": 2}
+    for line in httpx.get(f"{base}/metrics", timeout=30).text.splitlines():
+        m = re.match(r'(\w+)\{(.*)\} ([0-9.e+]+)$', line)
+        if not m or m.group(1) not in names:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+        key = (labels.get("method", ""), labels.get("route", ""))
+        out.setdefault(key, [0.0, 0.0, 0.0])[names[m.group(1)]] += float(m.group(3))
+    return out
+
+
+def solo(base: str, user: tuple[str, str], ids: list[str], links: dict[str, list[str]], n: int,
+         seed: int, server_pid: int) -> dict[str, tuple[float, float]]:
+    """One client, one route at a time, ``n`` requests each: the app's CPU ms per request of each
+    route and its wall p50 with nothing else running from this benchmark."""
+    out = {}
+    rng = random.Random(seed)
+    client, csrf = _login(base, *user)
+    anon = httpx.Client(base_url=base, timeout=60)
+    for route in ROUTE_LABELS:
+        walls = []
+        cpu0 = _cpu_seconds(server_pid)
+        for _ in range(n):
+            t0 = time.perf_counter()
+            _request(route, client, anon, csrf, rng, ids, links)
+            walls.append((time.perf_counter() - t0) * 1000)
+        out[route] = ((_cpu_seconds(server_pid) - cpu0) / n * 1000, quantiles(walls, n=100)[49])
+    client.close()
+    anon.close()
+    return out
+
+
+def against(bases: dict[str, str], pids: dict[str, int], user: tuple[str, str], ids: list[str],
+            links: dict[str, list[str]], n: int, seed: int, blocks: int = 4) -> dict[str, dict[str, float]]:
+    """The same one-client pass on two apps serving one database (this tree's and another's),
+    interleaved in ``blocks`` per route (A, B, A, B ...) so that the machine's load falls on both
+    alike: the app's CPU ms per request of each route on each side."""
+    clients = {side: _login(base, *user) for side, base in bases.items()}
+    anon = {side: httpx.Client(base_url=base, timeout=60) for side, base in bases.items()}
+    out: dict[str, dict[str, float]] = {}
+    for route in ROUTE_LABELS:
+        cpu = dict.fromkeys(bases, 0.0)
+        for b in range(blocks):
+            for side in bases:
+                rng = random.Random(seed + b)  # both sides get the same requests
+                client, csrf = clients[side]
+                c0 = _cpu_seconds(pids[side])
+                for _ in range(max(1, n // blocks)):
+                    _request(route, client, anon[side], csrf, rng, ids, links)
+                cpu[side] += _cpu_seconds(pids[side]) - c0
+        out[route] = {side: v / (blocks * max(1, n // blocks)) * 1000 for side, v in cpu.items()}
+    for client, _csrf in clients.values():
+        client.close()
+    for c in anon.values():
+        c.close()
+    return out
+
+
+def _serve(env: dict[str, str], port: int, workers: int, tree: str | None = None) -> subprocess.Popen:
+    if tree:
+        env = {**env, "PYTHONPATH": tree}
+    proc = subprocess.Popen([sys.executable, "-m", "forensics", "serve", "--port", str(port), "--workers", str(workers)],
+                            env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=100_000)
@@ -288,67 +382,113 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=50, help="rounds of every route per client")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--clusters", type=int, default=3000, help="clusters written beside the records")
-    ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark database (and its ids, for --reuse)")
+    ap.add_argument("--reuse", metavar="DATABASE", help="run on a database an earlier --keep run left (no fill)")
+    ap.add_argument("--solo", type=int, default=40,
+                    help="requests per route of the one-client pass that measures CPU per request (0: none)")
     ap.add_argument("--workers", type=int, default=2, help="app processes (forensics serve --workers)")
+    ap.add_argument("--against", metavar="TREE", help="also serve the app from another source tree (e.g. a "
+                    "`git archive` of an earlier commit) on the same database and compare CPU per request")
     args = ap.parse_args()
 
     import psycopg
 
     admin = psycopg.connect(ADMIN_URL, autocommit=True)
-    name = f"forensics_bench_web_{os.getpid()}"
-    admin.execute(f'CREATE DATABASE "{name}"')
+    name = args.reuse or f"forensics_bench_web_{os.getpid()}"
+    saved = os.path.join(tempfile.gettempdir(), f"{name}.json")
+    if not args.reuse:
+        admin.execute(f'CREATE DATABASE "{name}"')
     url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     server = None
+    metrics_dir = tempfile.TemporaryDirectory(prefix="bench-web-metrics-")
+    users = [(f"bench{k}", f"bench-pass-{k}") for k in range(args.clients)]
     try:
         store = Store(url)
-        ids = fill(store, args.records, args.seed)
-        links = fill_links(store, args.clusters, args.seed)
+        if args.reuse:
+            with open(saved) as f:
+                ids, links = (lambda d: (d["ids"], d["links"]))(json.load(f))
+        else:
+            ids = fill(store, args.records, args.seed)
+            links = fill_links(store, args.clusters, args.seed)
+            if args.keep:
+                with open(saved, "w") as f:
+                    json.dump({"ids": ids, "links": links}, f)
         people = People(store)
-        users = [(f"bench{k}", f"bench-pass-{k}") for k in range(args.clients)]
         for u, p in users:
-            people.add_user(u, "investigator", hash_password(p))
+            if people.user(u) is None:
+                people.add_user(u, "investigator", hash_password(p))
         store.close()
+        with psycopg.connect(url, autocommit=True) as vac:  # the steady state: visibility map set, stats fresh
+            vac.execute("VACUUM ANALYZE")
         port = _free_port()
         env = {**os.environ, "FORENSICS_DATABASE_URL": url, "FORENSICS_SECRET_KEY": secrets.token_hex(16),
-               "FORENSICS_LOGIN_ATTEMPTS": "1000"}
-        server = subprocess.Popen([sys.executable, "-m", "forensics", "serve", "--port", str(port),
-                                   "--workers", str(args.workers)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               "FORENSICS_LOGIN_ATTEMPTS": "1000", "PROMETHEUS_MULTIPROC_DIR": metrics_dir.name}
+        server = _serve(env, port, args.workers)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                httpx.get(f"{base}/login", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         run_clients(base, users[:1], ids, 2, args.seed, links)  # warm up: imports, template compilation, pool
+        work0 = _store_work(base)
         cpu0, server0, load0 = os.times(), _cpu_seconds(server.pid), os.getloadavg()[0]
         t0 = time.perf_counter()
         times = run_clients(base, users, ids, args.rounds, args.seed, links)
         wall = time.perf_counter() - t0
         total = sum(len(v) for v in times.values())
         server_cpu = _cpu_seconds(server.pid) - server0
+        load1 = os.getloadavg()[0]
+        work1 = _store_work(base)
+        alone = solo(base, users[0], ids, links, args.solo, args.seed, server.pid) if args.solo else {}
+        ab = {}
+        if args.against:
+            other_port = _free_port()
+            other = _serve({**env, "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-web-other-")},
+                           other_port, args.workers, args.against)
+            try:
+                run_clients(f"http://127.0.0.1:{other_port}", users[:1], ids, 2, args.seed, links)  # warm up
+                ab = against({"this": base, "other": f"http://127.0.0.1:{other_port}"},
+                             {"this": server.pid, "other": other.pid}, users[0], ids, links, args.solo or 40,
+                             args.seed)
+            finally:
+                other.terminate()
+                other.wait(10)
         print(f"{args.records} records, {args.clients} concurrent clients, {total} requests in {wall:.1f} s "
               f"({total / wall:.0f}/s); app CPU {server_cpu:.1f} s ({server_cpu / total * 1000:.1f} ms a "
               f"request), client CPU {os.times().user - cpu0.user:.1f} s; load average "
-              f"{load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+              f"{load0:.1f} -> {load1:.1f} on {os.cpu_count()} cores")
         base_p50 = quantiles(times["login page (baseline)"], n=100)[49]
-        worst = 0.0
-        print(f"{'route':24} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p50 / baseline':>15}")
+        worst = worst_inv = 0.0
+        base_cpu = alone.get("login page (baseline)", (float("nan"), 0.0))[0]
+        print(f"{'route':22} {'n':>5} {'p50 ms':>7} {'p95 ms':>7} {'p50/base':>8} {'queries':>8} {'checkouts':>9}"
+              f" {'solo CPU ms':>11} {'CPU/base':>8} {'solo p50':>8}")
         for route, ms in times.items():
             q = quantiles(ms, n=100)
             if route in REVIEW_ROUTES:
                 worst = max(worst, q[94])
-            print(f"{route:24} {len(ms):5d} {q[49]:8.1f} {q[94]:8.1f} {q[49] / base_p50:15.2f}")
-        print(json.dumps({"records": args.records, "clients": args.clients, "workers": args.workers}))
+            elif route in INVESTIGATOR_ROUTES:
+                worst_inv = max(worst_inv, q[94] / (2 if route == "graph 2 hops" else 1))
+            label = ROUTE_LABELS[route]
+            before, after = work0.get(label, [0.0] * 3), work1.get(label, [0.0] * 3)
+            n = max(after[0] - before[0], 1)
+            cpu, p50 = alone.get(route, (float("nan"), float("nan")))
+            print(f"{route:22} {len(ms):5d} {q[49]:7.1f} {q[94]:7.1f} {q[49] / base_p50:8.2f} "
+                  f"{(after[1] - before[1]) / n:8.1f} {(after[2] - before[2]) / n:9.1f} {cpu:11.1f} "
+                  f"{cpu / base_cpu if base_cpu else float('nan'):8.1f} {p50:8.1f}")
+        print("queries, checkouts: SQL statements and store connections per request (the app's /metrics);")
+        print(f"solo: one client, {args.solo} requests of one route at a time (app CPU per request, as a ratio to "
+              f"the login page's in the same pass, and wall p50)")
+        if ab:
+            print(f"app CPU ms per request, this tree vs {args.against} (one client, interleaved blocks):")
+            for route, v in ab.items():
+                print(f"  {route:22} {v['this']:6.1f} vs {v['other']:6.1f}  ({v['this'] / v['other']:.2f}x)")
+        print(json.dumps({"records": args.records, "clients": args.clients, "workers": args.workers,
+                          "investigator_p95_over_target": round(worst_inv / 150, 2)}))
         print(f"web_p95_ms={worst:.1f}")
     finally:
         if server is not None:
             server.terminate()
             server.wait(10)
-        if not args.keep:
+        if not args.keep and not args.reuse:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+        metrics_dir.cleanup()
 
 
 if __name__ == "__main__":

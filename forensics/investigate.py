@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from forensics.settings import Settings
 from forensics.store import Store, investigations, registries
@@ -23,18 +26,56 @@ def list_clusters(store: Store, *, kind: str | None = None, min_sellers: int = 1
     return [{k: _iso(v) for k, v in r.items()} for r in rows]
 
 
-def cluster_page(store: Store, *, kind: str | None = None, min_sellers: int = 1, sort: str = "sellers",
-                 desc: bool = True, limit: int = 200) -> dict[str, Any]:
-    """The first ``limit`` clusters in ``sort`` order and how many match (for the clusters page)."""
-    with store.transaction() as conn:
-        rows, count = investigations.cluster_rows(conn, kind=kind, min_sellers=min_sellers, sort=sort,
-                                                  desc=desc, limit=limit)
-    return {"rows": [{k: _iso(v) for k, v in r.items()} for r in rows], "count": count}
+#: the order of ``GET /api/v1/clusters`` (and ``clusters list``): widest first
+WIDEST_FIRST = [("sellers", True), ("size", True), ("id", False)]
+#: columns a cluster cursor may hold, and how a value of each is read back
+_CURSOR_TYPES = {"sellers": int, "size": int, "id": str, "kind": str,
+                 "first_seen": datetime.fromisoformat, "last_seen": datetime.fromisoformat}
 
 
-def cluster_detail(store: Store, cluster_id: str) -> dict[str, Any] | None:
+def cluster_cursor(row: dict[str, Any], order: list[tuple[str, bool]]) -> str:
+    """An opaque cursor that resumes ``order`` after ``row`` (base64url of its sort values)."""
+    values = [_iso(row[name]) for name, _desc in order]
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def read_cluster_cursor(cursor: str, order: list[tuple[str, bool]]) -> list[Any]:
+    """The sort values in a cursor made by :func:`cluster_cursor` for ``order``; ValueError when
+    it is not one."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list) or len(values) != len(order):
+            raise ValueError("wrong length")
+        out = []
+        for (name, _desc), v in zip(order, values, strict=True):
+            if isinstance(v, bool) or not isinstance(v, (str, int)):
+                raise ValueError("wrong type")
+            out.append(_CURSOR_TYPES[name](v))
+        return out
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise ValueError("not a cursor of this list: pass the previous page's next as it was") from None
+
+
+def cluster_page(store: Store, *, kind: str | None = None, min_sellers: int = 1,
+                 order: list[tuple[str, bool]] | None = None, after: str | None = None, limit: int = 200,
+                 count: bool = True, conn: Connection | None = None) -> dict[str, Any]:
+    """Up to ``limit`` clusters in ``order`` (default: widest first) after cursor ``after``:
+    ``rows``, ``next`` (the cursor of the next page, None at the end) and ``count`` (how many
+    match in all, None unless ``count``). Raises ValueError for a cursor not of this order."""
+    order = order or WIDEST_FIRST
+    position = read_cluster_cursor(after, order) if after else None
+    with store.joined(conn) as conn:
+        rows, counted = investigations.cluster_rows(conn, kind=kind, min_sellers=min_sellers, order=order,
+                                                    after=position, limit=limit + 1, count=count)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"rows": [{k: _iso(v) for k, v in r.items()} for r in rows], "count": counted,
+            "next": cluster_cursor(rows[-1], order) if more and rows else None}
+
+
+def cluster_detail(store: Store, cluster_id: str, conn: Connection | None = None) -> dict[str, Any] | None:
     """A cluster's members, sellers, the fields on which members differ, and differing boxes."""
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         detail = registries.cluster_detail(conn, cluster_id)
         hashes = investigations.first_page_hashes(conn, [m["evidence_id"] for m in detail["members"]]) if detail else {}
     if detail is None:
@@ -63,9 +104,9 @@ def cluster_detail(store: Store, cluster_id: str) -> dict[str, Any] | None:
     }
 
 
-def seller_report(store: Store, seller_id: str) -> dict[str, Any]:
+def seller_report(store: Store, seller_id: str, conn: Connection | None = None) -> dict[str, Any]:
     """A seller's evidence and every link from it to other sellers' evidence."""
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         mine = conn.execute(
             select(evidence.c.evidence_id, evidence.c.status, evidence.c.verdict, evidence.c.risk,
                    evidence.c.uploaded_at).where(evidence.c.seller_id == seller_id)
@@ -187,35 +228,51 @@ def _pivot(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "sellers": [{k: _iso(v) for k, v in s.items()} for s in sorted(sellers.values(), key=lambda s: s["first_seen"])]}
 
 
-def serial_pivot(store: Store, value: str) -> dict[str, Any]:
+def serial_pivot(store: Store, value: str, conn: Connection | None = None) -> dict[str, Any]:
     """Every upload and seller that printed serial ``value`` (any issuer)."""
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         rows = investigations.serial_rows(conn, value)
     return {"serial": value, "issuers": sorted({r["issuer_key"] or "" for r in rows}), **_pivot(rows)}
 
 
-def issuer_pivot(store: Store, key: str) -> dict[str, Any]:
+def issuer_pivot(store: Store, key: str, conn: Connection | None = None) -> dict[str, Any]:
     """Every upload and seller whose document names issuer ``key`` (tax, registration or name key)."""
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         rows = investigations.issuer_rows(conn, key)
     return {"issuer": key, **_pivot(rows)}
 
 
-def page_hash_pivot(store: Store, pixel_sha256: str) -> dict[str, Any]:
+def page_hash_pivot(store: Store, pixel_sha256: str, conn: Connection | None = None) -> dict[str, Any]:
     """Every upload and seller with a page of exactly these decoded pixels."""
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         rows = investigations.page_hash_rows(conn, pixel_sha256)
     return {"page_hash": pixel_sha256, **_pivot(rows)}
 
 
 def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500,
-                 expand: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+                 expand: list[str] | tuple[str, ...] = (), conn: Connection | None = None) -> dict[str, Any]:
     """Sellers linked through shared clusters, serials and issuers, ``hops`` out from ``seed``,
     plus the direct links of each seller in ``expand`` (one hop more from where it was drawn).
 
     Stops adding sellers at ``limit`` nodes and says so (``truncated``, and per node whether it has
     links not drawn: ``more``), so a caller can expand a node rather than lose rows silently."""
     nodes: dict[str, int] = {seed: 0}
+    # what each seller shares, with everyone who shares it; fetched once per seller (a group
+    # fetched for one seller is complete, so it also serves its other members' walks)
+    groups: dict[tuple[str, str], set[str]] = {}
+    of_seller: dict[str, set[tuple[str, str]]] = {}
+    fetched: set[str] = set()
+
+    def fetch(conn: Any, sellers: list[str]) -> None:
+        todo = [x for x in sellers if x not in fetched]
+        if not todo:
+            return
+        for g, who in investigations.shared_groups(conn, todo).items():
+            if g not in groups:
+                groups[g] = who
+                for x in who:
+                    of_seller.setdefault(x, set()).add(g)
+        fetched.update(todo)
 
     def walk(conn: Any, start: list[str], depth: int) -> None:
         frontier = start
@@ -223,27 +280,39 @@ def seller_graph(store: Store, seed: str, *, hops: int = 2, limit: int = 500,
             # once the cap is reached, the last pass below finds who has links beyond it
             if not frontier or len(nodes) >= limit:
                 return
+            fetch(conn, frontier)
             nxt: list[str] = []
-            for a, b, _kind, _key in investigations.seller_links(conn, frontier):
-                if b not in nodes and len(nodes) < limit:
-                    nodes[b] = nodes[a] + 1
-                    nxt.append(b)
+            for a in sorted(frontier):
+                for b in sorted({x for g in of_seller.get(a, ()) for x in groups[g]} - {a}):
+                    if b not in nodes and len(nodes) < limit:
+                        nodes[b] = nodes[a] + 1
+                        nxt.append(b)
             frontier = nxt
 
-    with store.transaction() as conn:
+    with store.joined(conn) as conn:
         known = investigations.seller_exists(conn, seed)
         walk(conn, [seed], hops)
         for e in expand:
             if e in nodes:
                 walk(conn, [e], 1)
-        # every link of every drawn seller: the edges among them, and who has more beyond
-        edges: dict[tuple[str, str], set[str]] = {}
-        more: set[str] = set()
-        for a, b, kind, key in investigations.seller_links(conn, list(nodes)):
-            if b in nodes:
-                edges.setdefault((a, b) if a < b else (b, a), set()).add(f"{kind}:{key}")
-            else:
-                more.add(a)
+        # every group of every drawn seller: the edges among them, and who has more beyond (of
+        # the groups not read whole during the walk, only their drawn members and size)
+        seen = {g: (who.intersection(nodes), len(who)) for g, who in groups.items()}
+        rest = [n for n in nodes if n not in fetched]
+        if rest:
+            for g, found in investigations.shared_within(conn, rest, nodes).items():
+                seen.setdefault(g, found)
+    edges: dict[tuple[str, str], set[str]] = {}
+    more: set[str] = set()
+    for (kind, key), (members, size) in seen.items():
+        inside = sorted(members)
+        if not inside:
+            continue
+        if len(inside) < size:
+            more.update(inside)
+        for i, a in enumerate(inside):
+            for b in inside[i + 1:]:
+                edges.setdefault((a, b), set()).add(f"{kind}:{key}")
     truncated = len(nodes) >= limit and bool(more)
     return {"seed": seed, "known": known, "hops": hops, "limit": limit, "truncated": truncated,
             "nodes": [{"id": f"seller:{n}", "seller_id": n, "hop": d, "more": n in more} for n, d in nodes.items()],

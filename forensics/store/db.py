@@ -147,6 +147,16 @@ class Store:
                 for observe in self.lock_observers:
                     observe(got - asked, time.perf_counter() - got)
 
+    @contextmanager
+    def joined(self, conn: Connection | None) -> Iterator[Connection]:
+        """``conn`` when the caller holds a transaction already (the web app's one per request,
+        which commits when the request's work is done), else a new :meth:`transaction`."""
+        if conn is not None:
+            yield conn
+            return
+        with self.transaction() as own:
+            yield own
+
     # -- records ------------------------------------------------------------------------------
 
     def status_of(self, evidence_id: str, conn: Connection | None = None) -> tuple[str, str | None] | None:
@@ -278,9 +288,9 @@ class Store:
             conn.execute(readings.delete().where(readings.c.evidence_id == evidence_id))
             conn.execute(insert(readings).values(evidence_id=evidence_id, **reading))
 
-    def get(self, evidence_id: str) -> dict[str, Any] | None:
-        """The evidence record (CONTRACT.md section 3), or None."""
-        with self.transaction() as conn:
+    def get(self, evidence_id: str, conn: Connection | None = None) -> dict[str, Any] | None:
+        """The evidence record (CONTRACT.md section 3), or None (in ``conn``'s transaction when given)."""
+        with self.joined(conn) as conn:
             row = conn.execute(select(evidence).where(evidence.c.evidence_id == evidence_id)).first()
             return self._record_from_row(conn, row) if row else None
 

@@ -6,7 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
 
 from forensics.store.schema import (
     cluster_members,
@@ -78,58 +90,84 @@ def page_hash_rows(conn: Connection, pixel_sha256: str) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def seller_links(conn: Connection, sellers: Iterable[str]) -> list[tuple[str, str, str, str]]:
-    """(seller, other seller, via kind, via key) for every cluster, serial and issuer key that a
-    seller of ``sellers`` shares with another seller."""
-    mine = list(dict.fromkeys(sellers))
-    mine_set = set(mine)
-    out: set[tuple[str, str, str, str]] = set()
+def _one_of(column: Any, name: str, postgresql: bool) -> Any:
+    """``column`` is one of the list parameter ``name``: ``= ANY(array)`` on PostgreSQL (one
+    statement text whatever the list's length, so the driver's parse cache and the server's
+    prepared statements serve every call), an expanding ``IN`` elsewhere."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(String)))
+    return column.in_(bindparam(name, expanding=True))
 
-    def pairs(groups: dict[str, set[str]], kind: str) -> None:
-        for key, who in groups.items():
-            if len(who) < 2:
-                continue
-            for a in who & mine_set:
-                for b in who:
-                    if b != a:
-                        out.add((a, b, kind, key))
 
-    ids: set[str] = set()
-    for part in _chunks(mine):
-        ids |= {r.cluster_id for r in conn.execute(select(cluster_members.c.cluster_id).distinct()
-                                                   .where(cluster_members.c.seller_id.in_(part)))}
-    groups: dict[str, set[str]] = {}
-    for part in _chunks(sorted(ids)):
-        for r in conn.execute(select(cluster_members.c.cluster_id, cluster_members.c.seller_id).distinct()
-                              .where(cluster_members.c.cluster_id.in_(part))):
-            groups.setdefault(r.cluster_id, set()).add(r.seller_id)
-    pairs(groups, "cluster")
+def _shared_rows(postgresql: bool) -> Any:
+    """(kind, key, seller_id) of every seller sharing a cluster, serial or issuer key with a
+    seller in the list parameter ``part``: each kind a self-join from the sellers' rows to
+    the rows sharing their key, walked on the (seller, key) and (key, seller) indexes."""
+    m1, m2 = cluster_members.alias("m1"), cluster_members.alias("m2")
+    s1, s2 = serials.alias("s1"), serials.alias("s2")
+    t1, t2 = issuer_marks.alias("t1"), issuer_marks.alias("t2")
+    clusters_q = (select(literal("cluster").label("kind"), m2.c.cluster_id.label("key"), m2.c.seller_id)
+                  .select_from(m1.join(m2, m2.c.cluster_id == m1.c.cluster_id))
+                  .where(_one_of(m1.c.seller_id, "part", postgresql)))
+    serials_q = (select(literal("serial").label("kind"),
+                        (func.coalesce(s2.c.issuer_key, "") + ":" + s2.c.serial).label("key"), s2.c.seller_id)
+                 .select_from(s1.join(s2, (s2.c.serial == s1.c.serial)
+                                      & (func.coalesce(s2.c.issuer_key, "") == func.coalesce(s1.c.issuer_key, ""))))
+                 .where(_one_of(s1.c.seller_id, "part", postgresql)))
+    tax_q = (select(literal("issuer").label("kind"), t2.c.tax_key.label("key"), t2.c.seller_id)
+             .select_from(t1.join(t2, t2.c.tax_key == t1.c.tax_key))
+             .where(_one_of(t1.c.seller_id, "part", postgresql), t1.c.tax_key.is_not(None)))
+    reg_q = (select(literal("issuer").label("kind"), t2.c.reg_key.label("key"), t2.c.seller_id)
+             .select_from(t1.join(t2, t2.c.reg_key == t1.c.reg_key))
+             .where(_one_of(t1.c.seller_id, "part", postgresql), t1.c.reg_key.is_not(None)))
+    return union(clusters_q, serials_q, tax_q, reg_q).subquery()
 
-    values: set[str] = set()
-    for part in _chunks(mine):
-        values |= {r.serial for r in conn.execute(select(serials.c.serial).distinct()
-                                                  .where(serials.c.seller_id.in_(part)))}
-    groups = {}
-    for part in _chunks(sorted(values)):
-        for r in conn.execute(select(serials.c.serial, serials.c.issuer_key, serials.c.seller_id).distinct()
-                              .where(serials.c.serial.in_(part))):
-            groups.setdefault(f"{r.issuer_key or ''}:{r.serial}", set()).add(r.seller_id)
-    pairs(groups, "serial")
 
-    keys: set[str] = set()
-    for part in _chunks(mine):
-        for r in conn.execute(select(issuer_marks.c.tax_key, issuer_marks.c.reg_key).distinct()
-                              .where(issuer_marks.c.seller_id.in_(part))):
-            keys |= {k for k in (r.tax_key, r.reg_key) if k}
-    groups = {}
-    for part in _chunks(sorted(keys)):
-        for r in conn.execute(select(issuer_marks.c.tax_key, issuer_marks.c.reg_key, issuer_marks.c.seller_id)
-                              .distinct().where(or_(issuer_marks.c.tax_key.in_(part), issuer_marks.c.reg_key.in_(part)))):
-            for k in (r.tax_key, r.reg_key):
-                if k in keys:
-                    groups.setdefault(k, set()).add(r.seller_id)
-    pairs(groups, "issuer")
-    return sorted(out)
+def _shared_statements(postgresql: bool) -> dict[str, Any]:
+    rows = _shared_rows(postgresql)
+    sized = select(rows.c.kind, rows.c.key, rows.c.seller_id,
+                   func.count().over(partition_by=(rows.c.kind, rows.c.key)).label("size")).subquery()
+    return {
+        # every (kind, key, seller) sharing something with the sellers in ``part``
+        "rows": select(rows.c.kind, rows.c.key, rows.c.seller_id),
+        # the members in ``among`` of each group a seller in ``part`` belongs to, with the
+        # group's size (a window over the whole group, counted before the filter)
+        "among": select(sized.c.kind, sized.c.key, sized.c.seller_id, sized.c.size)
+        .where(_one_of(sized.c.seller_id, "among", postgresql)),
+    }
+
+
+#: the statements of shared_groups / shared_within, built once per back end (SQLAlchemy then
+#: reuses their compiled form from its cache)
+_SHARED = {True: _shared_statements(True), False: _shared_statements(False)}
+
+
+def shared_groups(conn: Connection, sellers: Iterable[str]) -> dict[tuple[str, str], set[str]]:
+    """Every cluster, serial and issuer key that a seller of ``sellers`` has, with *all* the
+    sellers that share it: ``(kind, key) -> sellers`` (kind ``cluster``, ``serial`` keyed
+    ``issuer:serial``, or ``issuer`` keyed by the tax or registration id). One statement per
+    chunk of sellers, de-duplicated by the database."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for part in _chunks(dict.fromkeys(sellers)):
+        for kind, key, seller in conn.execute(_SHARED[conn.dialect.name == "postgresql"]["rows"], {"part": part}):
+            out.setdefault((kind, key), set()).add(seller)
+    return out
+
+
+def shared_within(conn: Connection, sellers: Iterable[str], among: Iterable[str]
+                  ) -> dict[tuple[str, str], tuple[set[str], int]]:
+    """Like :func:`shared_groups`, but of each group only its members in ``among`` and how many
+    sellers it has in all: what a drawn graph needs (its edges, and who has links beyond it)
+    without reading every member of a crowded issuer. One statement per chunk of sellers (and
+    of ``among``). A group with no member in ``among`` is left out."""
+    among = list(dict.fromkeys(among))
+    statement = _SHARED[conn.dialect.name == "postgresql"]["among"]
+    out: dict[tuple[str, str], tuple[set[str], int]] = {}
+    for part in _chunks(dict.fromkeys(sellers)):
+        for chunk in _chunks(among):
+            for kind, key, seller, size in conn.execute(statement, {"part": part, "among": chunk}):
+                out.setdefault((kind, key), (set(), int(size)))[0].add(seller)
+    return out
 
 
 def _keyset(conn: Connection, table: Any, key: Any, columns: list[Any], batch: int) -> Iterator[Any]:
@@ -201,14 +239,25 @@ def first_page_hashes(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def cluster_rows(conn: Connection, *, kind: str | None, min_sellers: int, sort: str, desc: bool,
-                 limit: int) -> tuple[list[dict[str, Any]], int]:
-    """The first ``limit`` clusters by ``sort`` (a column of ``clusters``), and how many match."""
+def cluster_rows(conn: Connection, *, kind: str | None, min_sellers: int, order: list[tuple[str, bool]],
+                 after: list[Any] | None, limit: int, count: bool = True) -> tuple[list[dict[str, Any]], int | None]:
+    """Up to ``limit`` clusters in ``order`` (columns of ``clusters``, each with "descending";
+    the last must be ``id``, which makes the order total) after the row whose values of those
+    columns are ``after`` (keyset pagination: no OFFSET), and how many match in all (``count``)."""
     q = select(clusters).where(clusters.c.sellers >= min_sellers)
     if kind:
         q = q.where(clusters.c.kind == kind)
-    col = clusters.c[sort]
-    order = [col.desc(), clusters.c.id.desc()] if desc else [col, clusters.c.id]
-    rows = conn.execute(q.order_by(*order).limit(limit)).all()
-    count = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    return [dict(r._mapping) for r in rows], int(count)
+    counted = None
+    if count:
+        counted = int(conn.execute(select(func.count()).select_from(q.subquery())).scalar_one())
+    if after is not None:
+        # (c1, c2, ..., id) beyond the cursor, column by column: c1 beyond, or c1 equal and c2 beyond, ...
+        ors, equal = [], []
+        for (name, desc), value in zip(order, after, strict=True):
+            col = clusters.c[name]
+            ors.append(and_(*equal, col < value if desc else col > value))
+            equal.append(col == value)
+        q = q.where(or_(*ors))
+    cols = [clusters.c[name].desc() if desc else clusters.c[name] for name, desc in order]
+    rows = conn.execute(q.order_by(*cols).limit(limit)).all()
+    return [dict(r._mapping) for r in rows], counted

@@ -91,8 +91,9 @@ class People:
             row = conn.execute(select(users).where(users.c.name == name)).first()
         return dict(row._mapping) if row else None
 
-    def user_by_id(self, uid: int) -> dict[str, Any] | None:
-        with self.store.transaction() as conn:
+    def user_by_id(self, uid: int, conn: Connection | None = None) -> dict[str, Any] | None:
+        """An account by id (no password hash), in ``conn``'s transaction when given."""
+        with self.store.joined(conn) as conn:
             row = conn.execute(select(users.c.id, users.c.name, users.c.role).where(users.c.id == uid)).first()
         return dict(row._mapping) if row else None
 
@@ -127,9 +128,9 @@ class People:
                   after={"revoked": n})
         return int(n)
 
-    def user_for_token(self, token: str) -> dict[str, Any] | None:
-        """The account an API token belongs to, or None."""
-        with self.store.transaction() as conn:
+    def user_for_token(self, token: str, conn: Connection | None = None) -> dict[str, Any] | None:
+        """The account an API token belongs to, or None (in ``conn``'s transaction when given)."""
+        with self.store.joined(conn) as conn:
             row = conn.execute(
                 select(users.c.id, users.c.name, users.c.role)
                 .join(api_tokens, api_tokens.c.user_id == users.c.id)

@@ -156,7 +156,8 @@ class Reviews:
 
     def queue(self, *, verdict: str | None = None, code: str | None = None, seller: str | None = None,
               review: str = "open", since: datetime | None = None, until: datetime | None = None,
-              after: tuple[int | None, str] | None = None, limit: int = 50) -> dict[str, Any]:
+              after: tuple[int | None, str] | None = None, limit: int = 50,
+              conn: Connection | None = None) -> dict[str, Any]:
         """One page of the queue, highest risk first (then evidence id, descending), keyset-paginated.
 
         ``after`` is the (risk, evidence id) of the last row of the previous page. Rows carry no
@@ -165,7 +166,7 @@ class Reviews:
         """
         filters = dict(verdict=verdict, code=code, seller=seller, review=review, since=since, until=until)
         q = self._filtered(select(*_QUEUE_COLUMNS), **filters)
-        with self.store.transaction() as conn:
+        with self.store.joined(conn) as conn:
             if verdict == "error":  # no risk: by evidence id
                 q = q.order_by(evidence.c.evidence_id)
                 if after:
@@ -186,9 +187,9 @@ class Reviews:
         return {"rows": out, "next": nxt, "count": count, "count_capped": capped and not estimated,
                 "count_estimated": estimated}
 
-    def next_after(self, evidence_id: str, risk: int | None) -> str | None:
+    def next_after(self, evidence_id: str, risk: int | None, conn: Connection | None = None) -> str | None:
         """The open upload after this one in queue order (wrapping to the top), or None."""
-        with self.store.transaction() as conn:
+        with self.store.joined(conn) as conn:
             return self._next(conn, evidence_id, risk)
 
     def _next(self, conn: Connection, evidence_id: str, risk: int | None) -> str | None:
@@ -204,7 +205,7 @@ class Reviews:
         with self.store.transaction() as conn:
             return _briefs(conn, ids)
 
-    def evidence_page(self, evidence_id: str) -> dict[str, Any] | None:
+    def evidence_page(self, evidence_id: str, conn: Connection | None = None) -> dict[str, Any] | None:
         """Everything the evidence page shows, read in one transaction: ``record``, ``pages``
         (the reading's page sizes, without its text), ``archived`` (earlier analyses),
         ``audit`` (people's actions on it, oldest first), ``briefs`` of the related uploads and
@@ -212,7 +213,7 @@ class Reviews:
         from forensics.store.people import audit_rows
         from forensics.store.schema import evidence_history, readings
 
-        with self.store.transaction() as conn:
+        with self.store.joined(conn) as conn:
             row = conn.execute(select(evidence).where(evidence.c.evidence_id == evidence_id)).first()
             if row is None:
                 return None
@@ -239,13 +240,15 @@ class Reviews:
     # -- decisions ----------------------------------------------------------------------------
 
     def decide(self, evidence_id: str, status: str, reason: str, comment: str | None, *, actor: str,
-               role: str, request_id: str | None = None, own_template: bool = False) -> dict[str, Any]:
+               role: str, request_id: str | None = None, own_template: bool = False,
+               conn: Connection | None = None) -> dict[str, Any]:
         """Record a person's decision with its audit row, in one transaction.
 
         ``confirmed_forgery`` registers the upload as a known forgery; another decision takes it
         out again. ``own_template`` (with ``legitimate``) allowlists the upload's layout for its
         issuer. Raises ValueError for an unknown status or reason, a missing upload, or a
-        template entry on an upload whose issuer or layout was not read.
+        template entry on an upload whose issuer or layout was not read. In ``conn``'s
+        transaction when given (the caller commits it, or rolls it back on its error).
         """
         if status not in STATUSES:
             raise ValueError(f"unknown decision {status!r}: use one of {', '.join(STATUSES)}")
@@ -254,7 +257,7 @@ class Reviews:
         if own_template and status != "legitimate":
             raise ValueError("only a legitimate upload can be marked as the shop's own template")
         comment = (comment or "").strip()[:2000] or None
-        with self.store.transaction() as conn:
+        with self.store.joined(conn) as conn:
             if conn.execute(select(evidence.c.evidence_id).where(evidence.c.evidence_id == evidence_id)).first() is None:
                 raise ValueError(f"no evidence {evidence_id!r}")
             before = review_of(conn, evidence_id)

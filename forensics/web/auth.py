@@ -17,12 +17,14 @@ import secrets
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Connection
 
 from forensics.store.people import ROLES
 
@@ -147,22 +149,45 @@ class LoginRequired(Exception):
     """Raised for a request without a valid login: pages redirect to /login, the rest get 401."""
 
 
+def request_conn(request: Request) -> Iterator[Connection | None]:
+    """One store transaction for the whole request on PostgreSQL, for the routes that ask for
+    it (``RequestConn``, declared before the user parameter so that it opens first): the user
+    is looked up and the page's rows read (or the decision written) on one pooled connection,
+    committed when the route returns, before the response leaves (FastAPI's
+    ``scope="function"``). Such a route passes the connection to every store call it makes (a
+    second connection taken while this one is held could wait for the pool forever under
+    load). None on SQLite, whose transactions each take the one writer lock: there every read
+    keeps its own short transaction rather than holding the lock while the page renders."""
+    store = request.app.state.web.store
+    if store.dialect != "postgresql":
+        yield None
+        return
+    with store.transaction() as conn:
+        request.state.conn = conn
+        try:
+            yield conn
+        finally:
+            request.state.conn = None
+
+
 def current_user(request: Request) -> User:
-    """The logged-in user (session cookie or Bearer token); raises :class:`LoginRequired`."""
+    """The logged-in user (session cookie or Bearer token); raises :class:`LoginRequired`.
+    Looked up in the request's transaction when the route opened one (:func:`request_conn`)."""
     cached = getattr(request.state, "user", None)
     if cached is not None:
         return cached
     web = request.app.state.web
+    conn = getattr(request.state, "conn", None)
     header = request.headers.get("authorization", "")
     user: User | None = None
     if header.lower().startswith("bearer "):
-        row = web.people.user_for_token(header[7:].strip())
+        row = web.people.user_for_token(header[7:].strip(), conn=conn)
         if row:
             user = User(row["id"], row["name"], row["role"])
     else:
         session = web.signer.load(request.cookies.get(SESSION_COOKIE))
         if session:
-            row = web.people.user_by_id(int(session["u"]))
+            row = web.people.user_by_id(int(session["u"]), conn=conn)
             if row:
                 user = User(row["id"], row["name"], row["role"], csrf=str(session["c"]))
     if user is None:
@@ -185,16 +210,21 @@ def require(role: str):  # noqa: ANN201
 async def csrf_protect(request: Request) -> None:
     """Refuse (403) a state-changing request whose CSRF token does not match its session's.
 
-    Every router of the app carries this dependency, so no POST can forget it."""
+    Every router of the app carries this dependency, so no POST can forget it. The expected
+    token is the one in the signed session cookie (no store lookup here: the route's own user
+    dependency checks that the account still exists); a request with a Bearer token is not a
+    browser's, has no ambient cookie to abuse, and needs none."""
     if request.method in SAFE_METHODS:
         return
     if request.url.path == "/login":
         expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    elif request.headers.get("authorization", "").lower().startswith("bearer "):
+        return
     else:
-        user = current_user(request)
-        if user.csrf is None:  # a Bearer token: not a browser, no ambient cookie to abuse
-            return
-        expected = user.csrf
+        session = request.app.state.web.signer.load(request.cookies.get(SESSION_COOKIE))
+        if not session:
+            raise LoginRequired()
+        expected = str(session["c"])
     given = request.headers.get("x-csrf-token")
     if given is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):

@@ -114,10 +114,10 @@ def seller_graph(g: dict[str, Any], expand: list[str], hops: int, limit: int) ->
         cls = "node seed" if n["hop"] == 0 else ("node more" if n["more"] else "node")
         if n["more"] and sid not in expand:
             target = [*expand, sid]
-            link = (f' href={quoteattr(graph_url(g["seed"], target, hops, limit))}'
+            page_url = quoteattr(graph_url(g["seed"], target, hops, limit))
+            link = (f' href={page_url}'
                     f' hx-get={quoteattr(graph_url(g["seed"], target, hops, limit, fragment=True))}'
-                    f' hx-target="#graph" hx-swap="outerHTML"'
-                    f' hx-push-url={quoteattr(graph_url(g["seed"], target, hops, limit))}')
+                    f' hx-target="#graph" hx-swap="outerHTML" hx-push-url={page_url}')
             title = f"{sid}: more links — click to expand"
         else:
             link = f' href={quoteattr("/sellers/" + sid)}'

@@ -185,3 +185,25 @@ def test_upload_without_a_reachable_broker_says_so(api, monkeypatch):
                         files={"file": ("x.png", data, "image/png")}, data={"seller_id": "S79"})
     err = _error(r, 503, "broker_unavailable")
     assert "127.0.0.1:1" in err["message"]
+
+
+def test_page_hash_pivot(api):
+    h = api.headers("investigator")
+    detail = api.client.get(f"{API}/clusters/{api.client.get(f'{API}/clusters', headers=h).json()[0]['id']}",
+                            headers=h).json()
+    member = next(m for m in detail["members"] if m["page_hash"])
+    pivot = api.client.get(f"{API}/page-hashes/{member['page_hash'].upper()}", headers=h).json()
+    assert member["evidence_id"] in {u["evidence_id"] for u in pivot["uploads"]}
+    assert pivot["page_hash"] == member["page_hash"]
+    assert {s["seller_id"] for s in pivot["sellers"]} == {u["seller_id"] for u in pivot["uploads"]}
+    for s in pivot["sellers"]:
+        assert s["first_seen"] <= s["last_seen"] and s["uploads"] >= 1
+    # the same rows as the investigator's page-hash page
+    assert pivot == json.loads(json.dumps(__import__("forensics.investigate", fromlist=["x"])
+                                          .page_hash_pivot(api.store, member["page_hash"])))
+    _error(api.client.get(f"{API}/page-hashes/{'0' * 64}", headers=h), 404, "not_found")
+    for bad in ("abc", "g" * 64, "0" * 65):
+        _error(api.client.get(f"{API}/page-hashes/{bad}", headers=h), 400, "bad_request")
+    _error(api.client.get(f"{API}/page-hashes/{member['page_hash']}"), 401, "login_required")
+    _error(api.client.get(f"{API}/page-hashes/{member['page_hash']}", headers=api.headers("reviewer")), 403,
+           "forbidden")

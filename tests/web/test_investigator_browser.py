@@ -53,6 +53,7 @@ def test_clusters_list_cluster_timeline_and_serial_pivot(page, served):
     page.wait_for_url("**/serials/**")
     sellers = page.locator("table.sellers tr[data-seller]")
     assert [sellers.nth(i).get_attribute("data-seller") for i in range(sellers.count())] == ["S1", "S2"]
+    _shot(page, served, "serial-pivot")
     page.locator("table.uploads a", has_text="W2").click()
     page.wait_for_url("**/evidence/W2")  # the pivot leads to the reviewer's evidence page
 

@@ -25,7 +25,7 @@ from forensics.errors import BrokerUnavailable, ForensicsError, InvalidEvent
 from forensics.events import UploadEvent, validate_claims
 from forensics.store.reviews import REVIEW_FILTERS
 from forensics.web.auth import User, require
-from forensics.web.routes.common import make_router, web
+from forensics.web.routes.common import RequestConn, make_router, web
 from forensics.web.routes.queue import VERDICTS, _cursor, _day
 
 #: rows per page of ``GET /evidence`` unless ``limit`` says otherwise, and the most it may ask
@@ -113,17 +113,18 @@ class Decision(BaseModel):
     own_template: bool = False
 
 
-def _record(request: Request, evidence_id: str) -> dict[str, Any]:
-    record = web(request).store.get(evidence_id)
+def _record(request: Request, evidence_id: str, conn: Any = None) -> dict[str, Any]:
+    record = web(request).store.get(evidence_id, conn)
     if record is None:
         raise ApiError(404, "not_found", f"No evidence {evidence_id!r}.")
     return record
 
 
 @router.get("/evidence/{evidence_id}", response_model=Record, responses=errors(404))
-def get_evidence(request: Request, evidence_id: str, user: User = Depends(require("reviewer"))) -> Any:
+def get_evidence(request: Request, evidence_id: str, conn: Any = RequestConn,
+                 user: User = Depends(require("reviewer"))) -> Any:
     """The evidence record, with the reviewer's decision (``review``, null before one)."""
-    return _record(request, evidence_id)
+    return _record(request, evidence_id, conn)
 
 
 @router.get("/evidence", response_model=EvidencePage, responses=errors(400))
@@ -133,7 +134,7 @@ def list_evidence(request: Request, verdict: Literal[VERDICTS] | None = None, co
                   until: str | None = Query(None, description="Last upload day, e.g. 2024-05-31"),
                   after: str | None = Query(None, description="The previous page's next"),
                   limit: int = Query(PAGE_SIZE, ge=1, le=MAX_PAGE),
-                  user: User = Depends(require("reviewer"))) -> Any:
+                  conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> Any:
     """Analysed records, highest risk first (``verdict=error``: failed ones, by id), filtered as
     the review queue is; keyset-paginated by ``after`` (the previous page's ``next``)."""
     if verdict and verdict not in VERDICTS:
@@ -148,7 +149,7 @@ def list_evidence(request: Request, verdict: Literal[VERDICTS] | None = None, co
     result = web(request).reviews.queue(
         verdict=verdict or None, code=(code or "").strip() or None, seller=(seller or "").strip() or None,
         review=review, since=_day(since, "since"), until=until_day + timedelta(days=1) if until_day else None,
-        after=_cursor(after), limit=limit)
+        after=_cursor(after), limit=limit, conn=conn)
     nxt = result["next"]
     return {"rows": result["rows"], "count": result["count"],
             "next": f"{'' if nxt[0] is None else nxt[0]}:{nxt[1]}" if nxt else None}
@@ -168,13 +169,13 @@ def page_png(request: Request, evidence_id: str, number: int, user: User = Depen
 
 @router.post("/evidence/{evidence_id}/decisions", status_code=201, responses=errors(400, 404))
 def decide(request: Request, evidence_id: str, body: Decision,
-           user: User = Depends(require("reviewer"))) -> dict[str, Any]:
+           conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> dict[str, Any]:
     """Record a reviewer's decision, with the same rules and audit entry as the evidence page."""
     s = web(request)
     try:
         review = s.reviews.decide(evidence_id, body.status, body.reason, body.comment, actor=user.name,
                                   role=user.role, request_id=request.state.request_id,
-                                  own_template=body.own_template)
+                                  own_template=body.own_template, conn=conn)
     except ValueError as exc:
         if str(exc).startswith("no evidence"):
             raise ApiError(404, "not_found", str(exc)) from None

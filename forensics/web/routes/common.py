@@ -7,7 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from forensics.web.auth import User, csrf_protect
+from forensics.web.auth import User, csrf_protect, request_conn
+
+#: the request's store connection (see :func:`forensics.web.auth.request_conn`): routes pass it
+#: to the store's reads and writes, which then share the transaction the user was checked in
+RequestConn = Depends(request_conn, scope="function")
 
 
 def make_router(**kwargs: Any) -> APIRouter:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from forensics.store.reviews import REASONS, STATUSES
 from forensics.web import views
 from forensics.web.auth import User, require
-from forensics.web.routes.common import make_router, page, web
+from forensics.web.routes.common import RequestConn, make_router, page, web
 
 router = make_router()
 
 
-def _record(request: Request, evidence_id: str) -> dict:
-    record = web(request).store.get(evidence_id)
+def _record(request: Request, evidence_id: str, conn: Any = None) -> dict:
+    record = web(request).store.get(evidence_id, conn)
     if record is None:
         raise HTTPException(404, f"No evidence {evidence_id!r}.")
     return record
@@ -52,8 +54,8 @@ def _history(record: dict, archived: list[dict], audit: list[dict]) -> list[dict
 
 @router.get("/evidence/{evidence_id}", include_in_schema=False)
 def evidence_page(request: Request, evidence_id: str, decided: str | None = None,
-                  user: User = Depends(require("reviewer"))) -> Response:
-    data = web(request).reviews.evidence_page(evidence_id)
+                  conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> Response:
+    data = web(request).reviews.evidence_page(evidence_id, conn=conn)
     if data is None:
         raise HTTPException(404, f"No evidence {evidence_id!r}.")
     record = data["record"]
@@ -96,15 +98,15 @@ def compare_page(request: Request, evidence_id: str, other_id: str, code: str | 
 @router.post("/evidence/{evidence_id}/decision", include_in_schema=False)
 def decide(request: Request, evidence_id: str, status: str = Form(...), reason: str = Form(...),
            comment: str = Form(""), own_template: str | None = Form(None), then: str = Form("stay"),
-           user: User = Depends(require("reviewer"))) -> Response:
+           conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> Response:
     s = web(request)
     try:
         s.reviews.decide(evidence_id, status, reason, comment, actor=user.name, role=user.role,
-                         request_id=request.state.request_id, own_template=bool(own_template))
+                         request_id=request.state.request_id, own_template=bool(own_template), conn=conn)
     except ValueError as exc:
         raise HTTPException(404 if str(exc).startswith("no evidence") else 400, str(exc)) from None
     if then == "next":
-        nxt = s.reviews.next_after(evidence_id, _record(request, evidence_id).get("risk"))
+        nxt = s.reviews.next_after(evidence_id, _record(request, evidence_id, conn).get("risk"), conn=conn)
         if nxt:
             return RedirectResponse(f"/evidence/{nxt}?decided={evidence_id}", status_code=303)
         return RedirectResponse("/queue", status_code=303)

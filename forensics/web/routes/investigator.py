@@ -5,6 +5,7 @@ every pivot links to the reviewer's evidence pages."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -13,7 +14,7 @@ from forensics import investigate
 from forensics.errors import BadInput
 from forensics.web import drawing
 from forensics.web.auth import User, require
-from forensics.web.routes.common import make_router, page, web
+from forensics.web.routes.common import RequestConn, make_router, page, web
 
 router = make_router()
 
@@ -21,28 +22,37 @@ investigator = require("investigator")
 
 #: columns the clusters list sorts by
 SORTS = ("sellers", "size", "first_seen", "last_seen", "id")
-#: clusters the list shows (the first by the chosen order; the API lists them all)
-CLUSTER_ROWS = 200
+#: clusters per page of the list (keyset pages; the API pages the same way)
+CLUSTER_ROWS = 50
 #: the graph page's default node cap and the most it may draw
 GRAPH_NODES, MAX_GRAPH_NODES = 60, 500
 
 
 @router.get("/clusters", include_in_schema=False)
 def clusters_page(request: Request, kind: str | None = None, min_sellers: int = Query(1, ge=1, le=1_000_000),
-                  sort: str = "sellers", desc: bool = True, user: User = Depends(investigator)) -> Response:
+                  sort: str = "sellers", desc: bool = True, after: str | None = None,
+                  conn: Any = RequestConn, user: User = Depends(investigator)) -> Response:
     if kind and kind not in ("duplicate", "template"):
         raise HTTPException(400, "kind must be duplicate or template")
     if sort not in SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(SORTS)}")
-    found = investigate.cluster_page(web(request).store, kind=kind or None, min_sellers=min_sellers, sort=sort,
-                                     desc=desc, limit=CLUSTER_ROWS)
+    order = [(sort, desc)] + ([("id", desc)] if sort != "id" else [])
+    try:
+        found = investigate.cluster_page(web(request).store, kind=kind or None, min_sellers=min_sellers,
+                                         order=order, after=after, limit=CLUSTER_ROWS, conn=conn)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    filters = {"kind": kind or "", "min_sellers": min_sellers, "sort": sort, "desc": "true" if desc else "false"}
+    more_url = f"/clusters?{urlencode({**filters, 'after': found['next']})}" if found["next"] else None
     return page(request, "clusters.html", user, rows=found["rows"], count=found["count"], kind=kind or "",
-                min_sellers=min_sellers, sort=sort, desc=desc, sorts=SORTS, shown=CLUSTER_ROWS)
+                min_sellers=min_sellers, sort=sort, desc=desc, sorts=SORTS, more_url=more_url,
+                first_url=f"/clusters?{urlencode(filters)}" if after else None)
 
 
 @router.get("/clusters/{cluster_id}", include_in_schema=False)
-def cluster_page(request: Request, cluster_id: str, user: User = Depends(investigator)) -> Response:
-    detail = investigate.cluster_detail(web(request).store, cluster_id)
+def cluster_page(request: Request, cluster_id: str, conn: Any = RequestConn,
+                 user: User = Depends(investigator)) -> Response:
+    detail = investigate.cluster_detail(web(request).store, cluster_id, conn=conn)
     if detail is None:
         raise HTTPException(404, f"No cluster {cluster_id!r}.")
     return page(request, "cluster.html", user, c=detail, timeline=drawing.timeline(detail["members"]))
@@ -56,18 +66,21 @@ def _pivot_page(request: Request, user: User, what: str, value: str, pivot: dict
 
 
 @router.get("/serials/{value}", include_in_schema=False)
-def serial_page(request: Request, value: str, user: User = Depends(investigator)) -> Response:
-    return _pivot_page(request, user, "serial", value, investigate.serial_pivot(web(request).store, value))
+def serial_page(request: Request, value: str, conn: Any = RequestConn, user: User = Depends(investigator)) -> Response:
+    return _pivot_page(request, user, "serial", value, investigate.serial_pivot(web(request).store, value, conn=conn))
 
 
 @router.get("/issuers/{key}", include_in_schema=False)
-def issuer_page(request: Request, key: str, user: User = Depends(investigator)) -> Response:
-    return _pivot_page(request, user, "issuer", key, investigate.issuer_pivot(web(request).store, key))
+def issuer_page(request: Request, key: str, conn: Any = RequestConn, user: User = Depends(investigator)) -> Response:
+    return _pivot_page(request, user, "issuer", key, investigate.issuer_pivot(web(request).store, key, conn=conn))
 
 
 @router.get("/page-hashes/{value}", include_in_schema=False)
-def page_hash_page(request: Request, value: str, user: User = Depends(investigator)) -> Response:
-    return _pivot_page(request, user, "page hash", value, investigate.page_hash_pivot(web(request).store, value))
+def page_hash_page(request: Request, value: str, conn: Any = RequestConn,
+                   user: User = Depends(investigator)) -> Response:
+    value = value.strip().lower()
+    return _pivot_page(request, user, "page hash", value,
+                       investigate.page_hash_pivot(web(request).store, value, conn=conn))
 
 
 @router.get("/sellers/{seller_id}", include_in_schema=False)
@@ -78,8 +91,8 @@ def seller_page(request: Request, seller_id: str, user: User = Depends(investiga
     return page(request, "seller.html", user, s=report)
 
 
-def _graph(request: Request, seed: str, expand: list[str], hops: int, limit: int) -> dict[str, Any]:
-    g = investigate.seller_graph(web(request).store, seed, hops=hops, limit=limit, expand=expand)
+def _graph(request: Request, seed: str, expand: list[str], hops: int, limit: int, conn: Any = None) -> dict[str, Any]:
+    g = investigate.seller_graph(web(request).store, seed, hops=hops, limit=limit, expand=expand, conn=conn)
     if not g["known"]:
         raise HTTPException(404, f"No uploads from seller {seed!r}.")
     return {"g": g, "svg": drawing.seller_graph(g, expand, hops, limit), "seed": seed, "expand": expand,
@@ -89,8 +102,8 @@ def _graph(request: Request, seed: str, expand: list[str], hops: int, limit: int
 @router.get("/graph", include_in_schema=False)
 def graph_page(request: Request, seed: str | None = None, expand: list[str] = Query([]),
                hops: int = Query(2, ge=1, le=4), limit: int = Query(GRAPH_NODES, ge=2, le=MAX_GRAPH_NODES),
-               user: User = Depends(investigator)) -> Response:
-    ctx = _graph(request, seed.strip(), expand, hops, limit) if seed and seed.strip() else {
+               conn: Any = RequestConn, user: User = Depends(investigator)) -> Response:
+    ctx = _graph(request, seed.strip(), expand, hops, limit, conn) if seed and seed.strip() else {
         "g": None, "seed": "", "hops": hops, "limit": limit}
     return page(request, "graph.html", user, **ctx)
 
@@ -98,9 +111,9 @@ def graph_page(request: Request, seed: str | None = None, expand: list[str] = Qu
 @router.get("/graph/svg", include_in_schema=False)
 def graph_fragment(request: Request, seed: str, expand: list[str] = Query([]),
                    hops: int = Query(2, ge=1, le=4), limit: int = Query(GRAPH_NODES, ge=2, le=MAX_GRAPH_NODES),
-                   user: User = Depends(investigator)) -> Response:
+                   conn: Any = RequestConn, user: User = Depends(investigator)) -> Response:
     """The graph with one more node expanded (htmx swaps it in place of the old one)."""
-    return page(request, "_graph.html", user, **_graph(request, seed, expand, hops, limit))
+    return page(request, "_graph.html", user, **_graph(request, seed, expand, hops, limit, conn))
 
 
 @router.get("/similar", include_in_schema=False)

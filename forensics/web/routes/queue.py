@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, HTTPException, Request
@@ -10,7 +11,7 @@ from fastapi.responses import Response
 
 from forensics.store.reviews import REVIEW_FILTERS
 from forensics.web.auth import User, require
-from forensics.web.routes.common import make_router, page, web
+from forensics.web.routes.common import RequestConn, make_router, page, web
 
 router = make_router()
 
@@ -40,7 +41,7 @@ def _cursor(value: str | None) -> tuple[int | None, str] | None:
 
 
 def _queue(request: Request, verdict: str | None, code: str | None, seller: str | None, review: str,
-           since: str | None, until: str | None, after: str | None) -> dict:
+           since: str | None, until: str | None, after: str | None, conn: Any = None) -> dict:
     if verdict and verdict not in VERDICTS:
         raise HTTPException(400, f"verdict must be one of {', '.join(VERDICTS)}")
     if review not in REVIEW_FILTERS:
@@ -49,7 +50,7 @@ def _queue(request: Request, verdict: str | None, code: str | None, seller: str 
     result = web(request).reviews.queue(
         verdict=verdict or None, code=(code or "").strip() or None, seller=(seller or "").strip() or None,
         review=review, since=_day(since, "since"), until=until_day + timedelta(days=1) if until_day else None,
-        after=_cursor(after), limit=PAGE_SIZE)
+        after=_cursor(after), limit=PAGE_SIZE, conn=conn)
     filters = {k: v for k, v in {"verdict": verdict, "code": code, "seller": seller, "review": review,
                                  "since": since, "until": until}.items() if v}
     nxt = result["next"]
@@ -62,15 +63,15 @@ def _queue(request: Request, verdict: str | None, code: str | None, seller: str 
 @router.get("/queue", include_in_schema=False)
 def queue_page(request: Request, verdict: str | None = None, code: str | None = None, seller: str | None = None,
                review: str = "open", since: str | None = None, until: str | None = None,
-               after: str | None = None, user: User = Depends(require("reviewer"))) -> Response:
-    result = _queue(request, verdict, code, seller, review, since, until, after)
+               after: str | None = None, conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> Response:
+    result = _queue(request, verdict, code, seller, review, since, until, after, conn)
     return page(request, "queue.html", user, q=result, verdicts=VERDICTS, reviews=REVIEW_FILTERS)
 
 
 @router.get("/queue/rows", include_in_schema=False)
 def queue_rows(request: Request, verdict: str | None = None, code: str | None = None, seller: str | None = None,
                review: str = "open", since: str | None = None, until: str | None = None,
-               after: str | None = None, user: User = Depends(require("reviewer"))) -> Response:
+               after: str | None = None, conn: Any = RequestConn, user: User = Depends(require("reviewer"))) -> Response:
     """The next rows of the queue (htmx appends them in place of the "more" row)."""
-    result = _queue(request, verdict, code, seller, review, since, until, after)
+    result = _queue(request, verdict, code, seller, review, since, until, after, conn)
     return page(request, "_queue_rows.html", user, q=result)
