@@ -72,11 +72,14 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
             out.append(_copied_by_later(links, meta, seller, details))
         elif kind == "duplicate":
             kinds = sorted({r["kind"] for _, r in links})
+            keyed = [d for _, r in links if (d := r.get("details") or {}).get("content_key")]
+            stated = "".join(f" Both state the same issuer, receipt number {d.get('serial') or d['content_key'].split('|')[0]}"
+                             f" and print time {' '.join(d['content_key'].split('|')[1:])}." for d in keyed[:1])
             out.append(Finding(
                 code="duplicate_upload",
                 severity="high" if cross else "low",
                 score=best,
-                message=f"The same receipt ({', '.join(k.replace('_', ' ') for k in kinds)}) was also uploaded as evidence {names}{by}.",
+                message=f"The same receipt ({', '.join(k.replace('_', ' ') for k in kinds)}) was also uploaded as evidence {names}{by}.{stated}",
                 related=tuple(others),
                 evidence={"links": details},
             ))

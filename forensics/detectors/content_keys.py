@@ -187,12 +187,13 @@ class ContentKeys:
         if row is None:
             return CheckResult.skipped("no receipt number, date and time read")
         relations = []
+        as_read = str(analysis.extraction.fields["serial"].value)
         for use in store.content_keys_printed_at(row["printed_at"], exclude=analysis.event.evidence_id):
             how = same_number(row, use) if same_issuer(row, use) else None
             if how is None:
                 continue
             details = {"fields": list(KEY_FIELDS), "content_key": f"{row['serial']}|{row['printed_at']}",
-                       "issuer": row["issuer_key"], "number": how}
+                       "issuer": row["issuer_key"], "number": how, "serial": as_read}
             if use["serial"] != row["serial"]:
                 details["read_as"] = use["serial"]
             relations.append({"other": use["evidence_id"], "kind": "same_content", "score": SCORE,

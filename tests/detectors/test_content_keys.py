@@ -63,6 +63,7 @@ def test_a_cropped_and_turned_reupload_links_by_its_content(content_only, blob_r
     dup = [f for f in e2["findings"] if f["code"] == "duplicate_upload"]
     assert dup and dup[0]["related"] == ["E1"] and dup[0]["severity"] == "high", e2["findings"]
     assert dup[0]["evidence"]["links"]["E1"]["content_key"] == "C500012345|2018-10-19|20:49"
+    assert "same issuer, receipt number CS00012345 and print time 2018-10-19 20:49" in dup[0]["message"]
     assert e2["checks"]["content_keys"] == "done"
     # the honest original is told it was copied, not accused
     assert "copied_by_later_upload" in {f["code"] for f in e1["findings"]}
