@@ -9,7 +9,8 @@ Every upload whose number, date and time were read registers (:mod:`forensics.st
 its printed date and minute (``<ISO date>|<HH:MM>``, seconds dropped: a re-read may lose them),
 the number keyed against OCR's letter-for-digit slips (:func:`key_serial`, with the one table of
 them, :data:`forensics.fields.serials.OCR_DIGIT_CONFUSIONS`, on both sides), OCR's confidence
-in it, the line it was read on, and the issuer keys of the serial registry. A later upload looks
+in it, the line it was read on, the total when read with confidence, and the issuer keys of the
+serial registry. A later upload looks
 up the registrations printed at its own date and minute (one indexed query) and links those that
 
 - are the same issuer's (:func:`~forensics.detectors.serial_registry.known_same_issuer`, or two
@@ -26,7 +27,10 @@ What must never link, and why it cannot:
 - a number read with low confidence (:data:`MIN_CONFIDENCE`) matches nothing as read (only a
   sure reading of the other side, printed whole on its line, can confirm it); a time read with
   low confidence, a missing number or time, a date put right from an OCR slip: no key at all;
-- two shops that number and time alike: their issuers differ.
+- two shops that number and time alike: their issuers differ;
+- one number and minute with two totals, both read with confidence (:func:`other_totals`): two
+  documents (an edited copy, a reused number), which ``serial_conflict`` and ``edited_copy``
+  report; not a receipt uploaded twice.
 
 The match is the relation ``same_content`` (a ``duplicate_upload`` finding; the earlier upload
 is ``copied_by_later_upload``) with the content key as its evidence. It is found in the same
@@ -38,6 +42,7 @@ visible, so two workers end with the links one would make.
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from forensics.detectors import Analysis, remember
@@ -117,7 +122,7 @@ def printed_when(analysis: Analysis) -> str | None:
     date, time = fields.get("date"), fields.get("time")
     if date is None or not date.value or date.extra.get("repaired"):
         return None
-    if time is None or not time.value or (time.source == "ocr" and float(time.confidence) < MIN_CONFIDENCE):
+    if not _confident(time):
         return None
     clock = _TIME_RE.match(str(time.value))
     return None if clock is None else f"{date.value}|{clock.group('h')}:{clock.group('m')}"
@@ -132,7 +137,7 @@ def registry_row(analysis: Analysis) -> dict[str, Any] | None:
 
 
 def _registry_row(analysis: Analysis) -> dict[str, Any] | None:
-    serial = analysis.extraction.fields.get("serial")
+    serial, total = analysis.extraction.fields.get("serial"), analysis.extraction.fields.get("total")
     when = printed_when(analysis)
     if serial is None or not serial.value or when is None:
         return None
@@ -147,7 +152,30 @@ def _registry_row(analysis: Analysis) -> dict[str, Any] | None:
     return {"evidence_id": ev.evidence_id, "seller_id": ev.seller_id, "uploaded_at": ev.uploaded_at,
             "printed_at": when, "serial": number,
             "serial_confidence": 1.0 if serial.source != "ocr" else round(float(serial.confidence), 3),
-            "serial_line": _serial_line(analysis, serial), **issuer}
+            "serial_line": _serial_line(analysis, serial),
+            "total": str(total.value) if _confident(total) else None, **issuer}
+
+
+def _confident(field: Any) -> bool:
+    """Read, and by OCR only with :data:`MIN_CONFIDENCE` or more."""
+    return field is not None and bool(field.value) and (
+        field.source != "ocr" or float(field.confidence) >= MIN_CONFIDENCE)
+
+
+def other_totals(row: dict[str, Any], use: dict[str, Any]) -> bool:
+    """Do two registrations state two totals, both read with confidence? Then they are two
+    documents under one number and minute (an edited copy, a number reused), which the serial
+    registry's ``serial_conflict`` and the page comparison's ``edited_copy`` report, not one
+    receipt uploaded twice."""
+    a, b = _amount(row.get("total")), _amount(use.get("total"))
+    return a is not None and b is not None and a != b
+
+
+def _amount(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
 
 
 def same_issuer(row: dict[str, Any], use: dict[str, Any]) -> bool:
@@ -189,7 +217,7 @@ class ContentKeys:
         relations = []
         as_read = str(analysis.extraction.fields["serial"].value)
         for use in store.content_keys_printed_at(row["printed_at"], exclude=analysis.event.evidence_id):
-            how = same_number(row, use) if same_issuer(row, use) else None
+            how = same_number(row, use) if same_issuer(row, use) and not other_totals(row, use) else None
             if how is None:
                 continue
             details = {"fields": list(KEY_FIELDS), "content_key": f"{row['serial']}|{row['printed_at']}",

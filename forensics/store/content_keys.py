@@ -3,7 +3,7 @@
 One row per upload whose receipt number, date and time of day were read
 (:mod:`forensics.detectors.content_keys` builds it): the printed date and minute
 (``<ISO date>|<HH:MM>``, the indexed lookup), the number as normalised with OCR's confidence in
-it and the line it was read on, and the issuer keys the serial registry uses (tax id or name,
+it and the line it was read on, the total when read with confidence, and the issuer keys the serial registry uses (tax id or name,
 name, registration number, telephone), so that a later upload stating the same receipt is
 checked for the same issuer and number without another query.
 
@@ -21,7 +21,7 @@ from forensics.store.schema import content_keys, evidence
 
 #: columns a registration carries besides its id
 COLUMNS = ("evidence_id", "seller_id", "uploaded_at", "printed_at", "serial", "serial_confidence",
-           "serial_line", "issuer_key", "name_key", "reg_key", "phone_key")
+           "serial_line", "total", "issuer_key", "name_key", "reg_key", "phone_key")
 
 
 def register(conn: Connection, evidence_id: str, row: dict[str, Any] | None) -> None:

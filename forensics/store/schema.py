@@ -170,6 +170,8 @@ content_keys = Table(
     Column("serial_confidence", Float, nullable=False),
     #: the printed line the number was read on (a number OCR split in two is whole there)
     Column("serial_line", Text, nullable=True),
+    #: the total when read with confidence: two that differ are two documents, not one receipt
+    Column("total", String(32), nullable=True),
     #: the issuer as the serial registry keys it: tax id or name, name, registration, telephone
     Column("issuer_key", String(256), nullable=True),
     Column("name_key", String(256), nullable=True),

@@ -102,6 +102,17 @@ def test_one_number_printed_at_another_time_is_not_the_same_receipt(settings, bl
     assert not _content_links(store, "E2")
 
 
+def test_one_number_and_minute_with_another_total_is_an_edited_copy_not_a_reupload(settings, blob_root):
+    # the same receipt with its total repainted: serial_conflict and edited_copy say so; it is
+    # not the same receipt uploaded twice
+    simple_receipt(RECEIPT_LINES).save(blob_root / "a.png")
+    edited = [ln.replace("33.81", "93.81") for ln in RECEIPT_LINES]
+    simple_receipt(edited).save(blob_root / "b.png")
+    store = _ingest(settings, [("E1", "S1", "a.png"), ("E2", "S2", "b.png")])
+    assert not _content_links(store, "E2")
+    assert "serial_conflict" in {f["code"] for f in store.get("E2")["findings"]}
+
+
 # -- the rules, on registrations as stored ------------------------------------------------------
 
 
@@ -142,6 +153,13 @@ def test_a_number_is_never_found_inside_another():
     assert not content_keys.printed_in("2345", "No: 12345")
     assert content_keys.printed_in("12345", "No:12345")
     assert content_keys.printed_in("76980601", "Bill 7698/0601")
+
+
+def test_two_totals_read_with_confidence_are_two_documents():
+    assert content_keys.other_totals(_row(total="33.81"), _row(total="93.81"))
+    assert not content_keys.other_totals(_row(total="33.81"), _row(total="33.810"))
+    # a total not read with confidence (stored as None) says nothing either way
+    assert not content_keys.other_totals(_row(total="33.81"), _row(total=None))
 
 
 def test_two_issuers_are_not_one_receipt():

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("serial", sa.String(128), nullable=False),
         sa.Column("serial_confidence", sa.Float, nullable=False),
         sa.Column("serial_line", sa.Text, nullable=True),
+        sa.Column("total", sa.String(32), nullable=True),
         sa.Column("issuer_key", sa.String(256), nullable=True),
         sa.Column("name_key", sa.String(256), nullable=True),
         sa.Column("reg_key", sa.String(64), nullable=True),
