@@ -10,8 +10,8 @@ its printed date and minute (``<ISO date>|<HH:MM>``, seconds dropped: a re-read 
 the number keyed against OCR's letter-for-digit slips (:func:`key_serial`, with the one table of
 them, :data:`forensics.fields.serials.OCR_DIGIT_CONFUSIONS`, on both sides), OCR's confidence
 in it, the line it was read on, the total when read with confidence, and the issuer keys of the
-serial registry. A later upload looks
-up the registrations printed at its own date and minute (one indexed query) and links those that
+serial registry. A later upload looks up the registrations printed at its own date and minute
+(one indexed query) and links those that
 
 - are the same issuer's (:func:`~forensics.detectors.serial_registry.known_same_issuer`, or two
   merchant names alike within an OCR slip), and
