@@ -66,17 +66,20 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
         by = (f" uploaded by seller{'s' if len(other_sellers) > 1 else ''} {', '.join(other_sellers[:4])}"
               if cross else " from the same seller")
         details = {o: {"relation": r["kind"], "score": round(float(r["score"]), 3),
-                       **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer", "read_as", "second_reading", "label_read_as")})}
+                       **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer", "read_as", "second_reading", "label_read_as", "content_key")})}
                    for o, r in links}
         if kind == "copied_by_later":
             out.append(_copied_by_later(links, meta, seller, details))
         elif kind == "duplicate":
             kinds = sorted({r["kind"] for _, r in links})
+            keyed = [d for _, r in links if (d := r.get("details") or {}).get("content_key")]
+            stated = "".join(f" Both state the same issuer, receipt number {d.get('serial') or d['content_key'].split('|')[0]}"
+                             f" and print time {' '.join(d['content_key'].split('|')[1:])}." for d in keyed[:1])
             out.append(Finding(
                 code="duplicate_upload",
                 severity="high" if cross else "low",
                 score=best,
-                message=f"The same receipt ({', '.join(k.replace('_', ' ') for k in kinds)}) was also uploaded as evidence {names}{by}.",
+                message=f"The same receipt ({', '.join(k.replace('_', ' ') for k in kinds)}) was also uploaded as evidence {names}{by}.{stated}",
                 related=tuple(others),
                 evidence={"links": details},
             ))

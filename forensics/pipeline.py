@@ -71,9 +71,16 @@ def single_document_detectors() -> list[Any]:
 
 def linking_detectors() -> list[Any]:
     """Detectors that match an upload against everything on file (run under the match lock)."""
-    from forensics.detectors import duplicates, issuer_identity, known_forgeries, serial_registry
+    from forensics.detectors import (
+        content_keys,
+        duplicates,
+        issuer_identity,
+        known_forgeries,
+        serial_registry,
+    )
 
-    return [serial_registry.detector, issuer_identity.detector, duplicates.detector, known_forgeries.detector]
+    return [serial_registry.detector, issuer_identity.detector, content_keys.detector, duplicates.detector,
+            known_forgeries.detector]
 
 
 def analyse(event: UploadEvent | dict[str, Any], store: Store, settings: Settings,
@@ -375,9 +382,11 @@ def _reading_json(reading: Reading, sha256: str | None) -> dict[str, Any]:
 
 def _register(conn, analysis: Analysis, sha256: str | None) -> None:  # noqa: ANN001
     """Put this upload's fingerprints, serial and issuer mark in the registries for later uploads."""
-    from forensics.detectors import duplicates, issuer_identity, serial_registry
+    from forensics.detectors import content_keys, duplicates, issuer_identity, serial_registry
+    from forensics.store import content_keys as content_key_store
 
     registries.clear_registrations(conn, analysis.event.evidence_id)
+    content_key_store.register(conn, analysis.event.evidence_id, content_keys.registry_row(analysis))
     registries.add_fingerprints(conn, duplicates.fingerprint_rows(analysis, sha256))
     row = serial_registry.registry_row(analysis)
     if row is not None:

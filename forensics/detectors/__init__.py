@@ -87,6 +87,11 @@ class StoreView(Protocol):
         an upload) agreeing with any of the keys given."""
         ...
 
+    def content_keys_printed_at(self, when: str, *, exclude: str) -> list[dict[str, Any]]:
+        """Content keys (receipt number, its line, seller, upload time, issuer keys) of other
+        analysed uploads printed at ``when`` (``<ISO date>|<HH:MM>``), oldest first."""
+        ...
+
     def fingerprints_since(self, last_id: int, *, limit: int) -> list[Any]:
         """Page fingerprint rows with id > ``last_id``, oldest first."""
         ...

@@ -153,6 +153,32 @@ issuer_marks = Table(
     Column("uploaded_at", DateTime(timezone=True), nullable=False),
 )
 
+#: what a receipt says it is (issuer, receipt number, printed date and minute), one row per upload
+#: whose number, date and time were read (0013_content_keys): re-uploads that crops and
+#: rotation pushed away from every pixel hash are found by it (forensics/store/content_keys)
+content_keys = Table(
+    "content_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("evidence_id", ID, ForeignKey("evidence.evidence_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("seller_id", ID, nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    #: "<ISO date>|<HH:MM>" as printed: the indexed lookup (a receipt prints one minute)
+    Column("printed_at", String(32), nullable=False, index=True),
+    #: the receipt number normalised against OCR letter-for-digit slips, and how sure OCR was
+    Column("serial", String(128), nullable=False),
+    Column("serial_confidence", Float, nullable=False),
+    #: the printed line the number was read on (a number OCR split in two is whole there)
+    Column("serial_line", Text, nullable=True),
+    #: the total when read with confidence: two that differ are two documents, not one receipt
+    Column("total", String(32), nullable=True),
+    #: the issuer as the serial registry keys it: tax id or name, name, registration, telephone
+    Column("issuer_key", String(256), nullable=True),
+    Column("name_key", String(256), nullable=True),
+    Column("reg_key", String(64), nullable=True),
+    Column("phone_key", String(32), nullable=True),
+)
+
 #: confirmed links between two uploads (a < b); the clusters and relation findings derive from them
 relations = Table(
     "relations",

@@ -57,6 +57,13 @@ class RegistryView:
         return registries.issuer_uploads(self.conn, name_key=name_key, reg_key=reg_key,
                                          phone_key=phone_key, limit=limit)
 
+    def content_keys_printed_at(self, when: str, *, exclude: str) -> list[dict[str, Any]]:
+        """Content keys (receipt number, its line, issuer keys) of other analysed uploads
+        printed at ``when`` (``<ISO date>|<HH:MM>``), oldest first."""
+        from forensics.store import content_keys
+
+        return content_keys.printed_at(self.conn, when, exclude=exclude)
+
     # -- page fingerprints --------------------------------------------------------------------
 
     def fingerprints_since(self, last_id: int, *, limit: int) -> list[Any]:
