@@ -7,7 +7,7 @@ normalised, with OCR's confidence and the line it was read on) and its issuer ke
 upload of the same issuer, minute and number is the same receipt.
 
 Revision ID: 0013_content_keys
-Revises: 0011_api
+Revises: 0012_web
 """
 
 import sqlalchemy as sa
