@@ -72,6 +72,8 @@ PLAIN_TOTAL = re.compile(r"^\W*(?:[TFJ1IL!]?[O0A][TF][AE0O][L1I!]\w?|TOTA[I1]|TT
                          re.I)
 #: words that make a total label the amount due whatever else OCR put beside them
 DUE_WORD = re.compile(r"\bPAY|\bDUE\b|GRAND|\bNETT?\b|INCL|\bAMOUNT\b", re.I)
+#: labels that name the amount due itself, whatever its size ("Total Amount: 0.50" is no tax)
+NAMES_THE_DUE = re.compile(r"\bNETT?\b|GRAND|\bAMOUNT\b|AMOUN[I1l]\b|\bDUE\b", re.I)
 #: a printed tax rate ("6%", "@6%", "GST 6 %")
 RATE = re.compile(r"(\d{1,2}(?:\.\d{1,2})?)\s*%")
 #: the header of the per-rate tax table under many receipts (its rows: net amount, tax)
@@ -408,9 +410,13 @@ def _lowered(p: Printed, agreed: Decimal, additions: list[Decimal], discounted: 
     the parts of a per-rate table)."""
     if p.kind != "total" or p.amount.value * ODD_FACTOR > agreed or discounted:
         return False
-    if p.amount.value <= agreed * MAX_TAX_SHARE or TAX_LABEL.search(p.label):
-        return False  # as small as a tax: the tax line under a total label
-    if not DUE_WORD.search(p.label) and not PLAIN_TOTAL.match(p.label):
+    if TAX_LABEL.search(p.label):
+        return False  # the tax line under a total label
+    if p.amount.value <= agreed * MAX_TAX_SHARE and not NAMES_THE_DUE.search(p.label):
+        # as small as a tax: a tax whose label OCR garbled ("GSI Payable"), unless the label
+        # names the amount due itself ("Total Amount", "Nett Total", "Grand Total")
+        return False
+    if not (DUE_WORD.search(p.label) or PLAIN_TOTAL.match(p.label) or NAMES_THE_DUE.search(p.label)):
         return False  # "Total 6% supplies", "Total Sales": parts of the amount due
     # the per-rate table's sums rest on the same parts: one witness, not two
     witnesses = {"per-rate" if s.name.startswith("the per-rate") else (s.family or s.name) for s in agree}
