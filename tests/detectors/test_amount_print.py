@@ -16,8 +16,8 @@ from tests.conftest import font
 
 #: (label, amount) rows of a receipt: every amount printed by the till in one font
 ROWS = [("MILO 1KG", "25.00"), ("SUGAR 2KG", "6.90"), ("TEH 500G", "4.20"), ("ROTI", "3.15"),
-        ("SUBTOTAL", "39.25"), ("GST 6%", "2.36"), ("TOTAL", "41.61"), ("CASH", "50.00"),
-        ("CHANGE", "8.39")]
+        ("SUBTOTAL", "39.25"), ("GST 6%", "2.36"), ("TOTAL", "41.61"), ("NETT TOTAL", "41.61"),
+        ("CASH", "50.00"), ("CHANGE", "8.39")]
 SCALE = 4
 
 
@@ -66,22 +66,23 @@ def _jpeg(img: Image.Image, quality: int) -> Image.Image:
     return out
 
 
-def _retype(img: Image.Image, words: list[Word], old: str, new: str) -> tuple[Image.Image, list[Word]]:
+def _retype(img: Image.Image, words: list[Word], old: str, new: str, *, ink: int = 120,
+            quality: int | None = 80, size: int = 29, mono: bool = False) -> tuple[Image.Image, list[Word]]:
     """The forger's edit: paper cloned from the page's margin over ``old``, ``new`` typed
     right-aligned at its place in a proportional font (its own digit advance and a narrow point),
-    a little larger, in a lighter ink; then saved as JPEG."""
+    a little larger, in a lighter ink (``ink``); then saved as JPEG (unless ``quality`` is None)."""
     target = next(w for w in words if w.text == old)
     out = img.copy()
     x0, y0, x1, y1 = target.box
     out.paste(img.crop((2, 2, 2 + x1 - x0 + 6, 2 + y1 - y0 + 6)), (x0 - 3, y0 - 3))
-    f = font(29, mono=False)
+    f = font(size, mono=mono)
     draw = ImageDraw.Draw(out)
     left, top, right, bottom = draw.textbbox((0, 0), new, font=f)
     at = (x1 - (right - left) - left, y1 - (bottom - top) - top)
-    draw.text(at, new, fill=120, font=f)
+    draw.text(at, new, fill=ink, font=f)
     box = draw.textbbox(at, new, font=f)
     moved = Word(new, box, 0.95, target.block, target.line)
-    return _jpeg(out, 80), [moved if w is target else w for w in words]
+    return _jpeg(out, quality) if quality else out, [moved if w is target else w for w in words]
 
 
 def _analysis(img: Image.Image, words: list[Word]):  # noqa: ANN202
@@ -100,6 +101,23 @@ def test_a_retyped_total_is_spaced_and_inked_unlike_the_other_amounts():
     f = found[0]
     assert f.evidence["text"] == "14.61" and f.box == next(w.box for w in forged_words if w.text == "14.61")
     assert f.severity == "medium" and "lighter" in f.message and "14.61" in f.message
+
+
+def test_every_copy_of_the_total_respaced_alike_is_flagged_even_in_the_page_s_ink():
+    # the forger retyped both copies of the total in the till's own (monospace) font at a size a
+    # little off, in an ink as dark as the till's: only the spacing of both copies tells
+    img, words = _page()
+    hand = {"ink": 32, "size": 28, "mono": True}
+    once, once_words = _retype(img, words, "41.61", "74.61", quality=None, **hand)
+    forged, forged_words = _retype(once, once_words, "41.61", "74.61", **hand)
+    result = amount_print.detector.run(_analysis(forged, forged_words), None)
+    found = [f for f in result.findings if f.code == "amount_print"]
+    boxes = {w.box for w in forged_words if w.text == "74.61"}
+    assert {f.box for f in found} == boxes, result.findings
+    assert all("copies" in f.evidence and "spaced" in f.message for f in found), found
+    # one copy alone so respaced is not enough
+    single, single_words = _retype(img, words, "41.61", "74.61", **hand)
+    assert not amount_print.detector.run(_analysis(single, single_words), None).findings
 
 
 def test_honest_print_is_not_flagged():
