@@ -19,6 +19,7 @@ from forensics.detectors.amount_relations import (
     ADJUSTMENTS,
     CENT,
     MAX_TAX_SHARE,
+    PLAUSIBLE_RATES,
     TOLERANCE,
     Amount,
     _close,
@@ -479,7 +480,10 @@ def rate_pinned_total(analysis: Analysis, printed: list[Printed], rate: Decimal 
                       ) -> tuple[Decimal, Printed, Printed, list[Printed]] | None:
     """Every printed total far from the net amount plus its tax, where the
     two agree with each other at the tax rate: the amounts a forger who changed every copy of
-    the total left as they were. Returns (net + tax, the net line, the tax line, the totals)."""
+    the total left as they were. Without a net amount printed, the tax at the rate its label
+    prints (a rate in force, the tax as small as a tax) pins the total alone: net + tax is
+    tax * (1 + 100 / rate) whether the total includes it or not. Returns (net + tax, the net
+    line (the tax line when none), the tax line, the totals)."""
     if _mixed_rates(analysis):
         return None
     by_kind: dict[str, list[Printed]] = {}
@@ -506,4 +510,21 @@ def rate_pinned_total(analysis: Analysis, printed: list[Printed], rate: Decimal 
                    and not _close(p.amount.value, net.amount.value, AGREE)
                    for p in totals):
                 return pinned, net, tax, totals
+    if by_kind.get("excl") or by_kind.get("rounding"):
+        return None
+    # no net amount printed: the tax at its printed rate alone pins the total, inclusive or
+    # exclusive alike (net + tax = tax * (1 + 100 / rate)), to within the tax's rounding
+    field = analysis.extraction.fields.get("currency")
+    currency = str(field.value).upper() if field is not None else ""
+    in_force = PLAUSIBLE_RATES.get(currency) or {r for rates in PLAUSIBLE_RATES.values() for r in rates}
+    for tax in by_kind.get("tax", []):
+        r = tax.rate
+        # a rate in force (a misread "4%" pins nothing) on a tax as small as a tax
+        if (r is None or r not in in_force or r <= 0 or tax.amount.value <= 0
+                or any(tax.amount.value > p.amount.value * MAX_TAX_SHARE for p in totals)):
+            continue
+        pinned = tax.amount.value * (1 + Decimal(100) / r)
+        slack = max(CENT / 2 * (1 + Decimal(100) / r), pinned * (ODD_FACTOR - 1))
+        if all(abs(p.amount.value - pinned) > slack for p in totals):
+            return pinned.quantize(CENT), tax, tax, totals
     return None
