@@ -35,9 +35,11 @@ value each spaced oddly (pitch z >= 3 or point-gap z >= 5) flag each copy, whate
 Honest tune receipts: 82 pages print a value twice or more where it could be measured; on none
 are two copies so spaced.
 
-Measured and not used: the JPEG 8x8 grid of a box against the page's. Most scans of the
-development set were saved at quality 100 (quantisation step 1), so there is no first grid for
-a pasted region to sit off; after the forger's single re-save every box is on the same grid.
+Measured and not used: the JPEG 8x8 grid of a box against the page's. 197 of the 220 SROIE
+scans were saved with quantisation step 1 (quality 100) and the other 23 with step 2 on their
+first luminance coefficients, so there is no first grid for a pasted region to sit off; after the
+forger's single re-save every box is on the same grid. Paper noise is no better: the careful
+forger clones the receipt's own paper, which carries the page's noise.
 """
 
 from __future__ import annotations
