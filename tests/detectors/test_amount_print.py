@@ -100,7 +100,8 @@ def test_a_retyped_total_is_spaced_and_inked_unlike_the_other_amounts():
     assert len(found) == 1, result.findings
     f = found[0]
     assert f.evidence["text"] == "14.61" and f.box == next(w.box for w in forged_words if w.text == "14.61")
-    assert f.severity == "medium" and "lighter" in f.message and "14.61" in f.message
+    # one amount alone is evidence for the reviewer, not enough to send the receipt to review
+    assert f.severity == "low" and "lighter" in f.message and "14.61" in f.message
 
 
 def test_every_copy_of_the_total_respaced_alike_is_flagged_even_in_the_page_s_ink():
@@ -114,7 +115,7 @@ def test_every_copy_of_the_total_respaced_alike_is_flagged_even_in_the_page_s_in
     found = [f for f in result.findings if f.code == "amount_print"]
     boxes = {w.box for w in forged_words if w.text == "74.61"}
     assert {f.box for f in found} == boxes, result.findings
-    assert all("copies" in f.evidence and "spaced" in f.message for f in found), found
+    assert all("copies" in f.evidence and "spaced" in f.message and f.severity == "medium" for f in found), found
     # one copy alone so respaced is not enough
     single, single_words = _retype(img, words, "41.61", "74.61", **hand)
     assert not amount_print.detector.run(_analysis(single, single_words), None).findings
