@@ -208,18 +208,24 @@ def _pinned_finding(analysis: Analysis, printed: list, rate: Field | None) -> Fi
     if hit is None:
         return None
     pinned, net, tax, totals = hit
-    numbers = [*(p.amount for p in totals), net.amount, tax.amount]
+    numbers = [*(p.amount for p in totals), *((net.amount,) if net is not tax else ()), tax.amount]
     # net and tax pin each other at the rate (a misread one would not), the totals need reading
     if any(_ocr_confidence(analysis, p.amount) < TRUSTED_CONFIDENCE for p in totals):
         return None
     shown = ", ".join(sorted({p.amount.text for p in totals}))
+    if net is tax:  # no net amount printed: the tax at its rate alone says what the total was
+        message = (f"Every total printed ({shown}) is far from the total the tax {tax.amount.text} at its "
+                   f"printed rate of {tax.rate:f}% implies ({pinned:.2f}): the totals were changed alike, or "
+                   "the tax was.")
+    else:
+        message = (f"Every total printed ({shown}) is far from the subtotal {net.amount.text} plus its tax "
+                   f"{tax.amount.text} ({pinned:.2f}), although subtotal and tax agree with each other at "
+                   "the tax rate: the totals were changed alike, or the subtotal and tax were.")
     return Finding(
         code="amounts_inconsistent",
         severity="medium",
         score=0.65,
-        message=(f"Every total printed ({shown}) is far from the subtotal {net.amount.text} plus its tax "
-                 f"{tax.amount.text} ({pinned:.2f}), although subtotal and tax agree with each other at "
-                 "the tax rate: the totals were changed alike, or the subtotal and tax were."),
+        message=message,
         page=totals[0].amount.page,
         box=totals[0].amount.box,
         evidence={"check": "rate_pinned_total", "expected": f"{pinned:.2f}",

@@ -155,6 +155,28 @@ def compare(noise: PageNoise, copy: Word, source: Word) -> Match | None:
     return Match(copy, source, difference, shared)
 
 
+def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | None:
+    """The best pixel match of ``copy``'s box anywhere else on the page (its residual's
+    normalised cross-correlation), compared as :func:`compare` compares two words; the source
+    is named by the words OCR read there, if any."""
+    shape = noise.residual.shape
+    tx0, ty0, tx1, ty1 = _clip(copy.box, shape)
+    w, h = tx1 - tx0, ty1 - ty0
+    if w < 8 or h < 8 or w >= shape[1] // 2 or h >= shape[0] // 4:
+        return None
+    template = noise.residual[ty0:ty1, tx0:tx1]
+    if float(template.std()) < 1e-3:
+        return None
+    scores = cv2.matchTemplate(noise.residual, template, cv2.TM_CCOEFF_NORMED)
+    # not itself, nor a shift of itself
+    scores[max(0, ty0 - h):ty0 + h, max(0, tx0 - w):tx0 + w] = -1
+    _, _, _, (x, y) = cv2.minMaxLoc(scores)
+    box = (x, y, x + w, y + h)
+    there = [v for v in reading.words if _overlap(v.box, box)]
+    text = " ".join(v.text for v in there) if there else "print OCR did not read"
+    return compare(noise, copy, Word(text, box, 0.0, copy.block, copy.line))
+
+
 def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noqa: ANN001
     """The value words of a page that are pixel copies of another (closest first, each pair
     once, the word on a total line or else the lower one named the copy), and how many pairs
@@ -179,6 +201,16 @@ def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noq
             judged += 1
             if match.difference <= COPY_DIFFERENCE:
                 close.append(match)
+    # a total whose source OCR did not read as a word (misread, glued to its label, missed):
+    # search the whole page for it
+    copies = {m.copy.box for m in close} | {m.source.box for m in close}
+    for copy in words:
+        if copy.box not in copies and TOTAL_LINE.search(_line_of(reading, copy)):
+            match = search_page(noise, copy, reading)
+            if match is not None:
+                judged += 1
+                if match.difference <= COPY_DIFFERENCE:
+                    close.append(match)
     out: list[Match] = []
     seen: set[frozenset[Box]] = set()
     for m in sorted(close, key=lambda m: m.difference):

@@ -19,6 +19,7 @@ from forensics.detectors.amount_relations import (
     ADJUSTMENTS,
     CENT,
     MAX_TAX_SHARE,
+    PLAUSIBLE_RATES,
     TOLERANCE,
     Amount,
     _close,
@@ -72,6 +73,8 @@ PLAIN_TOTAL = re.compile(r"^\W*(?:[TFJ1IL!]?[O0A][TF][AE0O][L1I!]\w?|TOTA[I1]|TT
                          re.I)
 #: words that make a total label the amount due whatever else OCR put beside them
 DUE_WORD = re.compile(r"\bPAY|\bDUE\b|GRAND|\bNETT?\b|INCL|\bAMOUNT\b", re.I)
+#: labels that name the amount due itself, whatever its size ("Total Amount: 0.50" is no tax)
+NAMES_THE_DUE = re.compile(r"\bNETT?\b|GRAND|\bAMOUNT\b|AMOUN[I1l]\b|\bDUE\b", re.I)
 #: a printed tax rate ("6%", "@6%", "GST 6 %")
 RATE = re.compile(r"(\d{1,2}(?:\.\d{1,2})?)\s*%")
 #: the header of the per-rate tax table under many receipts (its rows: net amount, tax)
@@ -408,9 +411,13 @@ def _lowered(p: Printed, agreed: Decimal, additions: list[Decimal], discounted: 
     the parts of a per-rate table)."""
     if p.kind != "total" or p.amount.value * ODD_FACTOR > agreed or discounted:
         return False
-    if p.amount.value <= agreed * MAX_TAX_SHARE or TAX_LABEL.search(p.label):
-        return False  # as small as a tax: the tax line under a total label
-    if not DUE_WORD.search(p.label) and not PLAIN_TOTAL.match(p.label):
+    if TAX_LABEL.search(p.label):
+        return False  # the tax line under a total label
+    if p.amount.value <= agreed * MAX_TAX_SHARE and not NAMES_THE_DUE.search(p.label):
+        # as small as a tax: a tax whose label OCR garbled ("GSI Payable"), unless the label
+        # names the amount due itself ("Total Amount", "Nett Total", "Grand Total")
+        return False
+    if not (DUE_WORD.search(p.label) or PLAIN_TOTAL.match(p.label) or NAMES_THE_DUE.search(p.label)):
         return False  # "Total 6% supplies", "Total Sales": parts of the amount due
     # the per-rate table's sums rest on the same parts: one witness, not two
     witnesses = {"per-rate" if s.name.startswith("the per-rate") else (s.family or s.name) for s in agree}
@@ -473,7 +480,10 @@ def rate_pinned_total(analysis: Analysis, printed: list[Printed], rate: Decimal 
                       ) -> tuple[Decimal, Printed, Printed, list[Printed]] | None:
     """Every printed total far from the net amount plus its tax, where the
     two agree with each other at the tax rate: the amounts a forger who changed every copy of
-    the total left as they were. Returns (net + tax, the net line, the tax line, the totals)."""
+    the total left as they were. Without a net amount printed, the tax at the rate its label
+    prints (a rate in force, the tax as small as a tax) pins the total alone: net + tax is
+    tax * (1 + 100 / rate) whether the total includes it or not. Returns (net + tax, the net
+    line (the tax line when none), the tax line, the totals)."""
     if _mixed_rates(analysis):
         return None
     by_kind: dict[str, list[Printed]] = {}
@@ -500,4 +510,21 @@ def rate_pinned_total(analysis: Analysis, printed: list[Printed], rate: Decimal 
                    and not _close(p.amount.value, net.amount.value, AGREE)
                    for p in totals):
                 return pinned, net, tax, totals
+    if by_kind.get("excl") or by_kind.get("rounding"):
+        return None
+    # no net amount printed: the tax at its printed rate alone pins the total, inclusive or
+    # exclusive alike (net + tax = tax * (1 + 100 / rate)), to within the tax's rounding
+    field = analysis.extraction.fields.get("currency")
+    currency = str(field.value).upper() if field is not None else ""
+    in_force = PLAUSIBLE_RATES.get(currency) or {r for rates in PLAUSIBLE_RATES.values() for r in rates}
+    for tax in by_kind.get("tax", []):
+        r = tax.rate
+        # a rate in force (a misread "4%" pins nothing) on a tax as small as a tax
+        if (r is None or r not in in_force or r <= 0 or tax.amount.value <= 0
+                or any(tax.amount.value > p.amount.value * MAX_TAX_SHARE for p in totals)):
+            continue
+        pinned = tax.amount.value * (1 + Decimal(100) / r)
+        slack = max(CENT / 2 * (1 + Decimal(100) / r), pinned * (ODD_FACTOR - 1))
+        if all(abs(p.amount.value - pinned) > slack for p in totals):
+            return pinned.quantize(CENT), tax, tax, totals
     return None

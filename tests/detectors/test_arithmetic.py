@@ -339,3 +339,48 @@ def test_a_zero_rated_part_explains_a_total_above_net_and_tax():
              "GST Summary Amount(RM) Tax(RM)", "SR @ 6% 80.00 4.80", "ZR @ 0% 47.70 0.00"]
     assert not [f for f in flagged(detector.run(analysis_of({"currency": "MYR"}, lines), None))
                 if f.evidence.get("check") == "rate_pinned_total"]
+
+
+#: a small till's receipt (as OCR reads it): the total amount, the nett total, cash and change
+SMALL_LINES = ["Vege $8.40 1 $8.40", "Add Vegetable $0.80 1 $0.80", "Total Amount: $9.20",
+               "GST @6%: $0.52", "Nett Total: $9.20", "CASH $9.20", "Change $0.00"]
+
+
+@pytest.mark.parametrize("label", ["Total Amount:", "Total Amouni:"])
+def test_a_total_amount_as_small_as_a_tax_is_lowered_when_its_label_names_the_amount_due(label):
+    # the forger pasted the receipt's own "$0.80" over the total amount: as small as a tax, but
+    # the label names the amount due and the nett total and cash - change agree on 9.20
+    lines = [ln.replace("Total Amount: $9.20", f"{label} $0.80") for ln in SMALL_LINES]
+    analysis = analysis_of({"total": "9.20", "tax": "0.52", "currency": "MYR"}, lines)
+    bad = [f for f in flagged(detector.run(analysis, None)) if f.evidence["check"] == "printed_totals"]
+    assert len(bad) == 1, bad
+    # 9.20, or 9.19 where the tax grossed up at its rate is the first witness
+    assert abs(float(bad[0].evidence["expected"]) - 9.20) <= 0.011 and "0.80" in bad[0].message
+
+
+def test_a_tax_whose_label_ocr_garbled_under_a_payable_word_stays_quiet():
+    honest = [*GST_LINES[:4], "GSI Payable: 4.80", *GST_LINES[4:]]  # GST read as GSI
+    assert flagged(detector.run(analysis_of(GST_FIELDS, honest), None)) == []
+
+
+#: a till's receipt with no net amount: the total, the tax at its rate, the nett total, cash
+TAX_ONLY = ["Meal $7.10 1 $7.10", "Total Amount: $7.10", "GST @6%: $0.40", "Nett Total: $7.10", "CASH $7.10",
+            "Change $0.00"]
+
+
+def test_every_total_changed_alike_fails_against_the_tax_at_its_printed_rate():
+    # every copy of the total (and the one item) raised to 10.15: the tax at 6% still says 7.07
+    lines = [ln.replace("7.10", "10.15") for ln in TAX_ONLY]
+    bad = [f for f in flagged(detector.run(analysis_of({"total": "10.15", "tax": "0.40", "currency": "MYR"}, lines),
+                                           None))
+           if f.evidence["check"] == "rate_pinned_total"]
+    assert len(bad) == 1, bad
+    assert bad[0].evidence["expected"] == "7.07" and "0.40" in bad[0].message and "6%" in bad[0].message
+
+
+@pytest.mark.parametrize("lines", [TAX_ONLY, [ln.replace("@6%", "@4%").replace("7.10", "10.15") for ln in TAX_ONLY]])
+def test_the_tax_at_its_rate_quiet_when_it_agrees_or_the_rate_is_misread(lines):
+    # 0.40 at 6% implies 7.07 (7.10 within its rounding); a rate of 4% (no rate in force) pins nothing
+    values = {"total": lines[1].split("$")[-1], "tax": "0.40", "currency": "MYR"}
+    assert not [f for f in flagged(detector.run(analysis_of(values, lines), None))
+                if f.evidence["check"] == "rate_pinned_total"]

@@ -156,3 +156,25 @@ def test_pipeline_records_the_copy_and_show_explains_it_with_both_boxes(settings
     assert "pixel copy of" in text, (found, text)
     assert str(tuple(found[0]["evidence"]["source_box"])) in text, (found, text)
     assert str(tuple(found[0]["box"])) in text
+
+
+def test_a_total_pasted_from_print_ocr_did_not_read_is_found_on_the_page():
+    # OCR missed the source (or misread it as letters): the total is searched for on the page
+    img, words = _page(phase=True, noise=4.0)
+    source, target = _word(words, "25.00", 1), _word(words, "38.27", 6)
+    forged, forged_words = _paste(img, words, source, target)
+    unread = [w for w in forged_words if w is not source]
+    result = copy_move.detector.run(_analysis(forged, unread), None)
+    found = [f for f in result.findings if f.code == "copy_move"]
+    assert len(found) == 1, result.findings
+    src = found[0].evidence["source_box"]
+    assert abs(src[0] - source.box[0]) <= 3 and abs(src[1] - source.box[1]) <= 3, (src, source.box)
+    assert "did not read" in found[0].message
+
+
+def test_honest_totals_are_not_found_elsewhere_on_the_page():
+    img, words = _page(phase=True, noise=4.0)
+    # only the TOTAL and CASH lines' amounts, so that every total is searched for on the page
+    few = [w for w in words if w.line in (0, 6, 7, 8)]
+    result = copy_move.detector.run(_analysis(_jpeg(img, 75), few), None)
+    assert not result.findings, result.findings
