@@ -275,8 +275,13 @@ class Store:
                     analyzer_version=_analyzer_version(), updated_at=now(), **values)
         )
         if reading is not None:
-            conn.execute(readings.delete().where(readings.c.evidence_id == evidence_id))
-            conn.execute(insert(readings).values(evidence_id=evidence_id, **reading))
+            self.write_reading(conn, evidence_id, reading)
+
+    def write_reading(self, conn: Connection, evidence_id: str, reading: dict[str, Any]) -> None:
+        """Store what was read on a document (its text and words), replacing an earlier reading;
+        the pipeline writes it before the match lock (it is this upload's alone)."""
+        conn.execute(readings.delete().where(readings.c.evidence_id == evidence_id))
+        conn.execute(insert(readings).values(evidence_id=evidence_id, **reading))
 
     def get(self, evidence_id: str) -> dict[str, Any] | None:
         """The evidence record (CONTRACT.md section 3), or None."""

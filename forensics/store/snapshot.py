@@ -1,0 +1,234 @@
+"""Matching outside the lock: the registries as a snapshot saw them, plus what arrived since.
+
+The linking detectors run twice per upload. First outside the match lock through a
+:class:`SnapshotView`: it takes the registries' marks (newest ids, count of deletions), answers
+every named query from the store and keeps the answer. Then inside the lock through a
+:class:`CatchUpView`: one statement reads the marks again; the registrations committed since the
+snapshot (ids above its marks: ids are given out inside the lock, so in commit order) are read
+in one query per registry that grew, and every query the snapshot answered is answered from its
+answer plus those rows, filtered in Python as the SQL would. Only a query the snapshot never
+asked goes to the store. The answer is the one the store would give under the lock:
+
+- rows up to the marks were committed before the snapshot's first statement, so every later
+  statement of it saw them; rows above the marks are all read under the lock;
+- "newest N" queries: the N newest of (snapshot answer + new rows) are the N newest of all;
+- a deletion of registrations (a re-upload with other bytes, an upload registered twice) bumps a
+  counter; when it moved, the caller matches against the store itself (:attr:`CatchUpView.usable`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forensics.store import registries
+from forensics.store.view import RegistryView
+
+
+class SnapshotView:
+    """A :class:`RegistryView` that keeps every answer (for :class:`CatchUpView`)."""
+
+    def __init__(self, live: RegistryView) -> None:
+        self.live = live
+        self.marks = registries.registry_marks(live.conn)
+        self.answers: dict[tuple[Any, ...], Any] = {}
+        #: fingerprint rows by id (None: asked for, not on file)
+        self.fingerprints: dict[int, Any] = {}
+        self.meta: dict[str, dict[str, Any] | None] = {}
+        self.files: dict[str, tuple[str, str | None] | None] = {}
+
+    @property
+    def url(self) -> str:
+        return self.live.url
+
+    def __getattr__(self, name: str) -> Any:
+        # queries this view does not know are asked again under the lock
+        return getattr(self.live, name)
+
+    def _keep(self, key: tuple[Any, ...], value: Any) -> Any:
+        self.answers[key] = value
+        return value
+
+    def serial_uses(self, issuer_key: str | None, serial: str, *, name_key: str | None = None,
+                    reg_key: str | None = None, phone_key: str | None = None) -> list[dict[str, Any]]:
+        return self._keep(("serial_uses", issuer_key, serial, name_key, reg_key, phone_key),
+                          self.live.serial_uses(issuer_key, serial, name_key=name_key, reg_key=reg_key,
+                                                phone_key=phone_key))
+
+    def serials_ending(self, tail: str) -> list[dict[str, Any]]:
+        return self._keep(("serials_ending", tail), self.live.serials_ending(tail))
+
+    def issuer_serials(self, *, issuer_key: str | None, name_key: str | None, reg_key: str | None,
+                       phone_key: str | None, other_than_seller: str, limit: int) -> list[dict[str, Any]]:
+        return self._keep(("issuer_serials", issuer_key, name_key, reg_key, phone_key, other_than_seller, limit),
+                          self.live.issuer_serials(issuer_key=issuer_key, name_key=name_key, reg_key=reg_key,
+                                                   phone_key=phone_key, other_than_seller=other_than_seller,
+                                                   limit=limit))
+
+    def issuer_uploads(self, *, name_key: str | None, reg_key: str | None, phone_key: str | None,
+                       limit: int) -> list[dict[str, Any]]:
+        return self._keep(("issuer_uploads", name_key, reg_key, phone_key, limit),
+                          self.live.issuer_uploads(name_key=name_key, reg_key=reg_key, phone_key=phone_key,
+                                                   limit=limit))
+
+    def known_forgery_prints(self) -> list[dict[str, Any]]:
+        return self._keep(("known_forgery_prints",), self.live.known_forgery_prints())
+
+    def evidence_with(self, column: str, value: str, *, exclude: str) -> list[Any]:
+        return self._keep(("evidence_with", column, value, exclude), self.live.evidence_with(column, value, exclude=exclude))
+
+    def same_file(self, sha256: str, *, exclude: str) -> list[str]:
+        return self._keep(("same_file", sha256, exclude), self.live.same_file(sha256, exclude=exclude))
+
+    def fingerprint_rows(self, ids: list[int]) -> list[Any]:
+        rows = self.live.fingerprint_rows(ids)
+        self.fingerprints.update(dict.fromkeys(ids))
+        self.fingerprints.update({r.id: r for r in rows})
+        return rows
+
+    def evidence_meta(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        found = self.live.evidence_meta(ids)
+        self.meta.update({i: found.get(i) for i in ids})
+        return found
+
+    def file_of(self, evidence_id: str) -> tuple[str, str | None] | None:
+        self.files[evidence_id] = self.live.file_of(evidence_id)
+        return self.files[evidence_id]
+
+
+def _same_issuer(row: dict[str, Any], issuer_key: str | None, name_key: str | None, reg_key: str | None,
+                 phone_key: str | None) -> bool | None:
+    """:func:`registries._same_issuer` on one serial registration; None when no key is given."""
+    tests = []
+    if issuer_key is not None:
+        tests.append(row["issuer_key"] == issuer_key)
+    if name_key is not None:
+        tests += [row["name_key"] == name_key, row["issuer_key"] == name_key]
+    if reg_key is not None:
+        tests.append(row["reg_key"] == reg_key)
+    if phone_key is not None:
+        tests.append(row["phone_key"] == phone_key)
+    return any(tests) if tests else None
+
+
+def _by_id(old: list[Any], new: list[Any], *, newest_first: bool = False, limit: int | None = None,
+           row_id=lambda r: r["id"]) -> list[Any]:  # noqa: ANN001
+    """The snapshot's answer and the new rows as one answer, ordered by id like the query."""
+    known = {row_id(r) for r in old}
+    out = sorted(old + [r for r in new if row_id(r) not in known], key=row_id, reverse=newest_first)
+    return out if limit is None else out[:limit]
+
+
+class CatchUpView:
+    """Inside the match lock: the snapshot's answers plus what was registered since."""
+
+    def __init__(self, live: RegistryView, snapshot: SnapshotView, *, evidence_id: str, sha256: str) -> None:
+        self.live = live
+        self.snapshot = snapshot
+        self.evidence_id = evidence_id
+        self.sha256 = sha256
+        #: marks now, this upload's status and how many analysed uploads have its bytes
+        self.now = registries.registry_marks(live.conn, evidence_id=evidence_id, sha256=sha256)
+        self.usable = self.now["forgotten"] == snapshot.marks["forgotten"]
+        self.fingerprints: list[Any] = []
+        self.serials: list[dict[str, Any]] = []
+        self.marks: list[dict[str, Any]] = []
+        if self.usable:
+            self.fingerprints, self.serials, self.marks = registries.registered_since(
+                live.conn, snapshot.marks, self.now)
+        self._fp_by_id = {r.id: r for r in self.fingerprints}
+
+    @property
+    def url(self) -> str:
+        return self.live.url
+
+    @property
+    def arrived(self) -> int:
+        """How many registrations arrived between the snapshot and the lock."""
+        return len(self.fingerprints) + len(self.serials) + len(self.marks)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.live, name)
+
+    def _answer(self, key: tuple[Any, ...]) -> Any:
+        return self.snapshot.answers.get(key)
+
+    def serial_uses(self, issuer_key: str | None, serial: str, *, name_key: str | None = None,
+                    reg_key: str | None = None, phone_key: str | None = None) -> list[dict[str, Any]]:
+        old = self._answer(("serial_uses", issuer_key, serial, name_key, reg_key, phone_key))
+        if old is None:
+            return self.live.serial_uses(issuer_key, serial, name_key=name_key, reg_key=reg_key, phone_key=phone_key)
+        new = [r for r in self.serials if r["serial"] == serial
+               and _same_issuer(r, issuer_key, name_key, reg_key, phone_key) is not False]
+        return _by_id(old, new)
+
+    def serials_ending(self, tail: str) -> list[dict[str, Any]]:
+        old = self._answer(("serials_ending", tail))
+        if old is None:
+            return self.live.serials_ending(tail)
+        return _by_id(old, [r for r in self.serials if r["serial_tail"] == tail])
+
+    def issuer_serials(self, *, issuer_key: str | None, name_key: str | None, reg_key: str | None,
+                       phone_key: str | None, other_than_seller: str, limit: int) -> list[dict[str, Any]]:
+        old = self._answer(("issuer_serials", issuer_key, name_key, reg_key, phone_key, other_than_seller, limit))
+        if old is None:
+            return self.live.issuer_serials(issuer_key=issuer_key, name_key=name_key, reg_key=reg_key,
+                                            phone_key=phone_key, other_than_seller=other_than_seller, limit=limit)
+        new = [r for r in self.serials if r["seller_id"] != other_than_seller
+               and _same_issuer(r, issuer_key, name_key, reg_key, phone_key)]
+        return _by_id(old, new, newest_first=True, limit=limit) if new else old
+
+    def issuer_uploads(self, *, name_key: str | None, reg_key: str | None, phone_key: str | None,
+                       limit: int) -> list[dict[str, Any]]:
+        old = self._answer(("issuer_uploads", name_key, reg_key, phone_key, limit))
+        if old is None:
+            return self.live.issuer_uploads(name_key=name_key, reg_key=reg_key, phone_key=phone_key, limit=limit)
+        keys = {"name_key": name_key, "reg_key": reg_key, "phone_key": phone_key}
+        new = [r for r in self.marks if any(v is not None and r[k] == v for k, v in keys.items())]
+        return _by_id(old, new, newest_first=True, limit=limit) if new else old
+
+    def known_forgery_prints(self) -> list[dict[str, Any]]:
+        # decisions are not taken under the match lock: the snapshot's reading is as good
+        old = self._answer(("known_forgery_prints",))
+        return self.live.known_forgery_prints() if old is None else old
+
+    def evidence_with(self, column: str, value: str, *, exclude: str) -> list[Any]:
+        old = self._answer(("evidence_with", column, value, exclude))
+        if old is None:
+            return self.live.evidence_with(column, value, exclude=exclude)
+        new = [r for r in self.fingerprints if getattr(r, column) == value and r.evidence_id != exclude]
+        return _by_id(old, new, row_id=lambda r: r.id) if new else old
+
+    def same_file(self, sha256: str, *, exclude: str) -> list[str]:
+        old = self._answer(("same_file", sha256, exclude))
+        if old is None or sha256 != self.sha256 or exclude != self.evidence_id or len(old) != self.now["same_file"]:
+            return self.live.same_file(sha256, exclude=exclude)
+        return old
+
+    def fingerprints_since(self, last_id: int, *, limit: int) -> list[Any]:
+        if last_id < self.snapshot.marks["fingerprint"]:
+            return self.live.fingerprints_since(last_id, limit=limit)
+        return [r for r in self.fingerprints if r.id > last_id][:limit]
+
+    def fingerprint_rows(self, ids: list[int]) -> list[Any]:
+        known = self.snapshot.fingerprints
+        missing = [i for i in ids if i not in known and i not in self._fp_by_id]
+        fetched = {r.id: r for r in self.live.fingerprint_rows(missing)} if missing else {}
+        out = []
+        for i in ids:
+            row = self._fp_by_id.get(i) or known.get(i) or fetched.get(i)
+            if row is not None:
+                out.append(row)
+        return out
+
+    def evidence_meta(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        known = self.snapshot.meta
+        missing = [i for i in ids if i not in known or known[i] is None]
+        out = self.live.evidence_meta(missing) if missing else {}
+        out.update({i: known[i] for i in ids if i not in missing and known[i] is not None})
+        return out
+
+    def file_of(self, evidence_id: str) -> tuple[str, str | None] | None:
+        known = self.snapshot.files
+        if evidence_id in known and known[evidence_id] is not None:
+            return known[evidence_id]
+        return self.live.file_of(evidence_id)
