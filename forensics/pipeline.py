@@ -37,7 +37,7 @@ from forensics.errors import (
 from forensics.events import UploadEvent, resolve_blob
 from forensics.fields import extract
 from forensics.fingerprints import fingerprint_page
-from forensics.links import LINK_CODES, link_findings
+from forensics.links import COPIED_RELATION_KINDS, LINK_CODES, link_findings, uploaded_later
 from forensics.model import CheckResult, Document, Finding, Reading
 from forensics.ocr import read_document
 from forensics.settings import Settings
@@ -265,27 +265,35 @@ def _link_new(conn, analysis: Analysis, sha256: str, relations: list[dict[str, A
     from forensics.detectors import duplicates, issuer_identity, serial_registry
 
     eid = analysis.event.evidence_id
-    registries.register(conn, duplicates.fingerprint_rows(analysis, sha256), serial_registry.registry_row(analysis),
-                        issuer_identity.issuer_mark(analysis))
-    registries.add_new_relations(conn, eid, relations)
     who = early.of(conn, {eid} | {r["other"] for r in relations})
-    links: dict[str, dict[str, str]] = {}
-    for rel in relations:
-        if rel["other"] in who:
-            links.setdefault(rel["kind"], {})[rel["other"]] = who[rel["other"]]["seller_id"]
-    registries.join_new_upload(conn, eid, who[eid]["seller_id"], links)
     kinds: dict[str, set[str] | None] = dict.fromkeys(unlinked)
     for rel in relations:
-        if rel["other"] not in kinds or kinds[rel["other"]] is not None:
-            kinds.setdefault(rel["other"], set()).update(_same_finding_kinds(rel["kind"]))  # type: ignore[union-attr]
+        other = rel["other"]
+        if rel["kind"] in COPIED_RELATION_KINDS and _later_than(who, eid, other):
+            kinds[other] = None  # told it was copied: that one finding names every later copy
+        elif other not in kinds or kinds[other] is not None:
+            kinds.setdefault(other, set()).update(_same_finding_kinds(rel["kind"]))  # type: ignore[union-attr]
     allow = (TemplateAllowlist.load(conn, {eid} | set(kinds)) if early.allowlist_entries else TemplateAllowlist())
     stored = [{"id": i, "a": min(eid, r["other"]), "b": max(eid, r["other"]), "kind": r["kind"],
                "score": float(r["score"]), "details": r.get("details")} for i, r in enumerate(relations)]
     fresh = [f.to_json() for f in link_findings(eid, stored, who)]
     findings = allow.soften(eid, list(values["own_findings"]) + sorted(fresh, key=lambda f: f["code"]))
     risk, verdict = verdict_of(findings, values["checks"], settings)
-    store.write_analysis(conn, eid, {**values, "findings": findings, "risk": risk, "verdict": verdict}, None)
+    registries.register(conn, duplicates.fingerprint_rows(analysis, sha256), serial_registry.registry_row(analysis),
+                        issuer_identity.issuer_mark(analysis), relations_of_new=(eid, relations),
+                        then=store.analysis_update(eid, {**values, "findings": findings, "risk": risk,
+                                                         "verdict": verdict}))
+    links: dict[str, dict[str, str]] = {}
+    for rel in relations:
+        if rel["other"] in who:
+            links.setdefault(rel["kind"], {})[rel["other"]] = who[rel["other"]]["seller_id"]
+    registries.join_new_upload(conn, eid, who[eid]["seller_id"], links)
     _refresh_many(conn, kinds, settings, allow)
+
+
+def _later_than(who: dict[str, dict[str, Any]], new_id: str, other: str) -> bool:
+    """Whether ``new_id`` was uploaded after ``other`` (as link findings decide it)."""
+    return other in who and new_id in who and uploaded_later(who, other, new_id)
 
 
 def refresh_link_findings(conn, evidence_ids: set[str], settings: Settings) -> None:  # noqa: ANN001

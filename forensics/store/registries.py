@@ -516,27 +516,35 @@ def registered_since(conn: Connection, then: dict[str, Any], now: dict[str, Any]
 
 
 def register(conn: Connection, fingerprints: list[dict[str, Any]], serial: dict[str, Any] | None,
-             mark: dict[str, Any] | None) -> None:
-    """Add an upload's fingerprints (one multi-row insert), serial and issuer mark."""
-    add_fingerprints(conn, fingerprints)
+             mark: dict[str, Any] | None, *, relations_of_new: tuple[str, list[dict[str, Any]]] | None = None,
+             then: Any = None) -> None:
+    """Add an upload's fingerprints, serial and issuer mark, and (``relations_of_new``: the
+    upload's id and its relations, for an upload that has none yet) its relations; ``then`` is
+    a statement of the same step (the record's UPDATE). On PostgreSQL all of it is one
+    statement (each insert a data-modifying WITH of ``then``); else one statement each."""
+    writes: list[Any] = []
+    if fingerprints:
+        writes.append(insert(page_fingerprints).values(fingerprints))
     if serial is not None:
-        register_serial(conn, serial)
+        writes.append(insert(serials).values(**serial))
     if mark is not None:
-        register_issuer(conn, mark)
-
-
-def add_new_relations(conn: Connection, evidence_id: str, rels: list[dict[str, Any]]) -> None:
-    """The relations of an upload that has none yet, in one multi-row insert (the pairs are
-    distinct by kind: one per other upload and kind)."""
-    if not rels:
+        writes.append(insert(issuer_marks).values(**mark))
+    if relations_of_new is not None and relations_of_new[1]:
+        evidence_id, rels = relations_of_new
+        at = _now()
+        rows = []
+        for rel in rels:
+            a, b = sorted((evidence_id, rel["other"]))
+            rows.append({"a": a, "b": b, "kind": rel["kind"], "score": float(rel["score"]),
+                         "details": rel.get("details"), "created_at": at})
+        writes.append(insert(relations).values(rows))
+    if then is not None and conn.dialect.name == "postgresql":
+        for i, stmt in enumerate(writes):
+            then = then.add_cte(stmt.cte(f"write_{i}"))
+        conn.execute(then)
         return
-    at = _now()
-    rows = []
-    for rel in rels:
-        a, b = sorted((evidence_id, rel["other"]))
-        rows.append({"a": a, "b": b, "kind": rel["kind"], "score": float(rel["score"]),
-                     "details": rel.get("details"), "created_at": at})
-    conn.execute(insert(relations), rows)
+    for stmt in writes + ([then] if then is not None else []):
+        conn.execute(stmt)
 
 
 def join_new_upload(conn: Connection, evidence_id: str, seller_id: str,
