@@ -15,13 +15,17 @@ Run by hand, not by CI (needs PostgreSQL; makes and drops its own databases)::
 3. The same ``--uploads`` real uploads go into each store through ``analyse`` in this process:
    the first receipt scans of sroie-dev, one in five a re-upload (rotated 1 degree, JPEG q70) of
    a stored real page. Measured per upload: CPU seconds of this process (the database server's
-   CPU is not included) and seconds the match lock was held. The index catch-up of a fresh
-   process (worker start) is timed apart, before the uploads.
-4. On the middle size: the uploads by one process, then by two (forked, half each, sharing the
-   lock), wall time each, the uploads removed between.
+   CPU is not included), page alignments run, and for the match lock: seconds held (wall), this
+   process's CPU seconds while holding it, SQL statements sent while holding it. The index
+   catch-up of a fresh process (worker start) is done apart, before the uploads.
+4. On the middle size, ``--rounds`` times, interleaved: the uploads by one worker process, then
+   by two (forked, half each, sharing the lock), wall time each, the uploads removed between;
+   the lock figures of the two-worker runs. Wall time on a shared machine is noisy: the load
+   average is printed at the start, after each round and at the end.
 
 The last line is ``cpu_ratio_1M_vs_1k=X lock_p95_ms=Y workers2_speedup=Z`` (X: CPU per upload
-at the largest size over the smallest; Y: lock held p95 at the largest size).
+at the largest size over the smallest; Y: lock held p95 at the largest size; Z: one worker's
+wall time over two workers', summed over the rounds).
 """
 
 from __future__ import annotations

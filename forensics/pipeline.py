@@ -183,16 +183,19 @@ def _analyse_new(event: UploadEvent, store: Store, settings: Settings, data: byt
     with store.transaction() as conn:
         snapshot = SnapshotView(RegistryView(store, conn))
         linked = {eid}
+        found = []
         for det in linking_detectors():
-            linked |= {rel["other"] for rel in _run_detector(det, analysis, snapshot).relations}
+            found.append((det, _run_detector(det, analysis, snapshot)))
+            linked |= {rel["other"] for rel in found[-1][1].relations}
         early = _LinkState.before_lock(conn, linked)
         store.write_reading(conn, eid, _reading_json(reading, sha256))
     with store.transaction(exclusive=True) as conn:
         live = RegistryView(store, conn)
         view = CatchUpView(live, snapshot, evidence_id=eid, sha256=sha256)
         relations: list[dict[str, Any]] = []
-        for det in linking_detectors():
-            result = _run_detector(det, analysis, view if view.usable else live)
+        for det, earlier in found:
+            # nothing changed since the snapshot: its results are the serial order's
+            result = earlier if view.unchanged else _run_detector(det, analysis, view if view.usable else live)
             checks[det.name] = result.status
             own.extend(result.findings)
             relations.extend(result.relations)
