@@ -83,6 +83,10 @@ class SnapshotView:
     def same_file(self, sha256: str, *, exclude: str) -> list[str]:
         return self._keep(("same_file", sha256, exclude), self.live.same_file(sha256, exclude=exclude))
 
+    def fingerprints_since(self, last_id: int, *, limit: int) -> list[Any]:
+        # how an index catches up: rows newer than the marks are read again under the lock
+        return self.live.fingerprints_since(last_id, limit=limit)
+
     def fingerprint_rows(self, ids: list[int]) -> list[Any]:
         rows = self.live.fingerprint_rows(ids)
         self.fingerprints.update(dict.fromkeys(ids))

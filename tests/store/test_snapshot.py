@@ -75,6 +75,8 @@ def test_the_lock_answers_as_the_store_would_from_the_snapshot_and_what_arrived_
     with store.transaction() as conn:
         snapshot = SnapshotView(RegistryView(store, conn))
         before = _ask(snapshot)
+    with store.transaction(exclusive=True) as conn:  # nothing arrived: the snapshot's results stand
+        assert CatchUpView(RegistryView(store, conn), snapshot, evidence_id="E000", sha256=f"{3:064x}").unchanged
     # registered between the snapshot and the lock: a reuse, a slip, another shop, a same file
     _record(store, "E004", "S2", 4, serial="INV12345678")
     _record(store, "E005", "S3", 5, serial="1NV12345678")
@@ -85,7 +87,7 @@ def test_the_lock_answers_as_the_store_would_from_the_snapshot_and_what_arrived_
     with store.transaction(exclusive=True) as conn:
         live = RegistryView(store, conn)
         view = CatchUpView(live, snapshot, evidence_id="E000", sha256=f"{3:064x}")
-        assert view.usable and view.arrived == 9  # three fingerprints, serials and marks
+        assert view.usable and view.arrived == 9 and not view.unchanged  # three fingerprints, serials, marks
         caught_up, truth = _ask(view), _ask(live)
     assert caught_up == truth
     assert caught_up != before  # the new rows are in the answers, not only the snapshot's
