@@ -276,14 +276,23 @@ def _link_new(conn, analysis: Analysis, sha256: str, relations: list[dict[str, A
             kinds[other] = None  # told it was copied: that one finding names every later copy
         elif other not in kinds or kinds[other] is not None:
             kinds.setdefault(other, set()).update(_same_finding_kinds(rel["kind"]))  # type: ignore[union-attr]
-    allow = (TemplateAllowlist.load(conn, {eid} | set(kinds)) if early.allowlist_entries else TemplateAllowlist())
+    fingerprints, mark = duplicates.fingerprint_rows(analysis, sha256), issuer_identity.issuer_mark(analysis)
+    allow = TemplateAllowlist()
+    if early.allowlist_entries:
+        # the others are registered; this upload's keys and layout are those it is about to register
+        allow = TemplateAllowlist.load(conn, set(kinds))
+        allow.keys[eid] = {f"{k}:{mark[k + '_key']}" for k in ("name", "reg", "tax", "phone")
+                           if mark is not None and mark[k + "_key"]}
+        for row in fingerprints:
+            if row["page"] == 1:
+                allow.layouts[eid] = row["layout_hash"]
     stored = [{"id": i, "a": min(eid, r["other"]), "b": max(eid, r["other"]), "kind": r["kind"],
                "score": float(r["score"]), "details": r.get("details")} for i, r in enumerate(relations)]
     fresh = [f.to_json() for f in link_findings(eid, stored, who)]
     findings = allow.soften(eid, list(values["own_findings"]) + sorted(fresh, key=lambda f: f["code"]))
     risk, verdict = verdict_of(findings, values["checks"], settings)
-    registries.register(conn, duplicates.fingerprint_rows(analysis, sha256), serial_registry.registry_row(analysis),
-                        issuer_identity.issuer_mark(analysis), relations_of_new=(eid, relations),
+    registries.register(conn, fingerprints, serial_registry.registry_row(analysis), mark,
+                        relations_of_new=(eid, relations),
                         then=store.analysis_update(eid, {**values, "findings": findings, "risk": risk,
                                                          "verdict": verdict}))
     links: dict[str, dict[str, str]] = {}
