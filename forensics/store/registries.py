@@ -475,46 +475,6 @@ def count_rows(conn: Connection, table) -> int:  # noqa: ANN001
 # -- matching outside the lock: marks, what arrived since, batched writes ----------------------
 
 
-def _newest(table) -> Any:  # noqa: ANN001
-    return select(func.coalesce(func.max(table.c.id), 0)).scalar_subquery()
-
-
-def _forgotten() -> Any:
-    return select(func.coalesce(func.max(counters.c.value), 0)).where(
-        counters.c.name == FORGOTTEN_COUNTER).scalar_subquery()
-
-
-def registry_marks(conn: Connection, *, evidence_id: str | None = None,
-                   sha256: str | None = None) -> dict[str, Any]:
-    """In one statement: the newest fingerprint, serial and issuer-mark ids and the count of
-    deleted registrations; with ``evidence_id``, also that record's status and how many other
-    analysed uploads have the bytes ``sha256``."""
-    cols = [_newest(page_fingerprints).label("fingerprint"), _newest(serials).label("serial"),
-            _newest(issuer_marks).label("issuer"), _forgotten().label("forgotten")]
-    if evidence_id is not None:
-        cols.append(select(evidence.c.status).where(evidence.c.evidence_id == evidence_id)
-                    .scalar_subquery().label("status"))
-        cols.append(select(func.count()).select_from(evidence).where(
-            (evidence.c.sha256 == sha256) & (evidence.c.evidence_id != evidence_id)
-            & (evidence.c.status == "analyzed")).scalar_subquery().label("same_file"))
-    return dict(conn.execute(select(*cols)).one()._mapping)
-
-
-def registered_since(conn: Connection, then: dict[str, Any], now: dict[str, Any]) -> tuple[list[Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """(fingerprint rows, serial registrations, issuer marks) with ids above the marks ``then``
-    (of :func:`registry_marks`): one query per registry that grew since, none for the others."""
-    fps = (conn.execute(select(page_fingerprints).where(page_fingerprints.c.id > then["fingerprint"])
-                        .order_by(page_fingerprints.c.id)).all()
-           if now["fingerprint"] > then["fingerprint"] else [])
-    sers = ([dict(r._mapping) for r in conn.execute(
-        select(serials).where(serials.c.id > then["serial"]).order_by(serials.c.id)).all()]
-        if now["serial"] > then["serial"] else [])
-    marks = ([dict(r._mapping) for r in conn.execute(
-        select(issuer_marks).where(issuer_marks.c.id > then["issuer"]).order_by(issuer_marks.c.id)).all()]
-        if now["issuer"] > then["issuer"] else [])
-    return fps, sers, marks
-
-
 def register(conn: Connection, fingerprints: list[dict[str, Any]], serial: dict[str, Any] | None,
              mark: dict[str, Any] | None, *, relations_of_new: tuple[str, list[dict[str, Any]]] | None = None,
              then: Any = None) -> None:

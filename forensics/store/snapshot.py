@@ -20,8 +20,51 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection, func, select
+
 from forensics.store import registries
+from forensics.store.schema import counters, evidence, issuer_marks, page_fingerprints, serials
 from forensics.store.view import RegistryView
+
+
+def _newest(table) -> Any:  # noqa: ANN001
+    return select(func.coalesce(func.max(table.c.id), 0)).scalar_subquery()
+
+
+def _forgotten() -> Any:
+    return select(func.coalesce(func.max(counters.c.value), 0)).where(
+        counters.c.name == registries.FORGOTTEN_COUNTER).scalar_subquery()
+
+
+def registry_marks(conn: Connection, *, evidence_id: str | None = None,
+                   sha256: str | None = None) -> dict[str, Any]:
+    """In one statement: the newest fingerprint, serial and issuer-mark ids and the count of
+    deleted registrations; with ``evidence_id``, also that record's status and how many other
+    analysed uploads have the bytes ``sha256``."""
+    cols = [_newest(page_fingerprints).label("fingerprint"), _newest(serials).label("serial"),
+            _newest(issuer_marks).label("issuer"), _forgotten().label("forgotten")]
+    if evidence_id is not None:
+        cols.append(select(evidence.c.status).where(evidence.c.evidence_id == evidence_id)
+                    .scalar_subquery().label("status"))
+        cols.append(select(func.count()).select_from(evidence).where(
+            (evidence.c.sha256 == sha256) & (evidence.c.evidence_id != evidence_id)
+            & (evidence.c.status == "analyzed")).scalar_subquery().label("same_file"))
+    return dict(conn.execute(select(*cols)).one()._mapping)
+
+
+def registered_since(conn: Connection, then: dict[str, Any], now: dict[str, Any]) -> tuple[list[Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(fingerprint rows, serial registrations, issuer marks) with ids above the marks ``then``
+    (of :func:`registry_marks`): one query per registry that grew since, none for the others."""
+    fps = (conn.execute(select(page_fingerprints).where(page_fingerprints.c.id > then["fingerprint"])
+                        .order_by(page_fingerprints.c.id)).all()
+           if now["fingerprint"] > then["fingerprint"] else [])
+    sers = ([dict(r._mapping) for r in conn.execute(
+        select(serials).where(serials.c.id > then["serial"]).order_by(serials.c.id)).all()]
+        if now["serial"] > then["serial"] else [])
+    marks = ([dict(r._mapping) for r in conn.execute(
+        select(issuer_marks).where(issuer_marks.c.id > then["issuer"]).order_by(issuer_marks.c.id)).all()]
+        if now["issuer"] > then["issuer"] else [])
+    return fps, sers, marks
 
 
 class SnapshotView:
@@ -29,7 +72,7 @@ class SnapshotView:
 
     def __init__(self, live: RegistryView) -> None:
         self.live = live
-        self.marks = registries.registry_marks(live.conn)
+        self.marks = registry_marks(live.conn)
         self.answers: dict[tuple[Any, ...], Any] = {}
         #: fingerprint rows by id (None: asked for, not on file)
         self.fingerprints: dict[int, Any] = {}
@@ -135,13 +178,13 @@ class CatchUpView:
         self.evidence_id = evidence_id
         self.sha256 = sha256
         #: marks now, this upload's status and how many analysed uploads have its bytes
-        self.now = registries.registry_marks(live.conn, evidence_id=evidence_id, sha256=sha256)
+        self.now = registry_marks(live.conn, evidence_id=evidence_id, sha256=sha256)
         self.usable = self.now["forgotten"] == snapshot.marks["forgotten"]
         self.fingerprints: list[Any] = []
         self.serials: list[dict[str, Any]] = []
         self.marks: list[dict[str, Any]] = []
         if self.usable:
-            self.fingerprints, self.serials, self.marks = registries.registered_since(
+            self.fingerprints, self.serials, self.marks = registered_since(
                 live.conn, snapshot.marks, self.now)
         self._fp_by_id = {r.id: r for r in self.fingerprints}
 
