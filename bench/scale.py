@@ -15,13 +15,17 @@ Run by hand, not by CI (needs PostgreSQL; makes and drops its own databases)::
 3. The same ``--uploads`` real uploads go into each store through ``analyse`` in this process:
    the first receipt scans of sroie-dev, one in five a re-upload (rotated 1 degree, JPEG q70) of
    a stored real page. Measured per upload: CPU seconds of this process (the database server's
-   CPU is not included) and seconds the match lock was held. The index catch-up of a fresh
-   process (worker start) is timed apart, before the uploads.
-4. On the middle size: the uploads by one process, then by two (forked, half each, sharing the
-   lock), wall time each, the uploads removed between.
+   CPU is not included), page alignments run, and for the match lock: seconds held (wall), this
+   process's CPU seconds while holding it, SQL statements sent while holding it. The index
+   catch-up of a fresh process (worker start) is done apart, before the uploads.
+4. On the middle size, ``--rounds`` times, interleaved: the uploads by one worker process, then
+   by two (forked, half each, sharing the lock), wall time each, the uploads removed between;
+   the lock figures of the two-worker runs. Wall time on a shared machine is noisy: the load
+   average is printed at the start, after each round and at the end.
 
 The last line is ``cpu_ratio_1M_vs_1k=X lock_p95_ms=Y workers2_speedup=Z`` (X: CPU per upload
-at the largest size over the smallest; Y: lock held p95 at the largest size).
+at the largest size over the smallest; Y: lock held p95 at the largest size; Z: one worker's
+wall time over two workers', summed over the rounds).
 """
 
 from __future__ import annotations
@@ -65,9 +69,21 @@ T0 = datetime(2023, 1, 1, tzinfo=UTC)
 
 
 class TimedStore(Store):
-    """A store that notes how long each exclusive (match-lock) transaction is held."""
+    """A store that notes, for each exclusive (match-lock) transaction, how long it is held
+    (wall), this process's CPU seconds meanwhile, and the SQL statements it sends."""
 
-    held: list[float]
+    def __init__(self, url: str, **kw) -> None:  # noqa: ANN003
+        super().__init__(url, **kw)
+        self.held: list[float] = []
+        self.held_cpu: list[float] = []
+        self.statements: list[int] = []
+        self._counting: list[int] | None = None
+        from sqlalchemy import event
+
+        @event.listens_for(self.engine, "before_cursor_execute")
+        def _count(*_a) -> None:  # noqa: ANN002
+            if self._counting is not None:
+                self._counting[0] += 1
 
     @contextmanager
     def transaction(self, *, exclusive: bool = False):  # noqa: ANN201
@@ -76,9 +92,15 @@ class TimedStore(Store):
                 yield conn
             return
         with super().transaction(exclusive=True) as conn:
-            t0 = time.perf_counter()  # after the lock is taken: held, not waited
-            yield conn
+            t0, c0 = time.perf_counter(), time.process_time()  # after the lock is taken: held, not waited
+            self._counting = [0]
+            try:
+                yield conn
+            finally:
+                stmts, self._counting = self._counting[0], None
         self.held.append(time.perf_counter() - t0)
+        self.held_cpu.append(time.process_time() - c0)
+        self.statements.append(stmts)
 
 
 def words_of(box_csv: Path) -> list[str]:
@@ -181,26 +203,54 @@ def event(i: int, path: str, tag: str) -> dict:
             "uploaded_at": (T0 + timedelta(days=400, seconds=i)).isoformat()}
 
 
-def analyse_all(url: str, settings: Settings, uploads: list[tuple[int, str]], tag: str) -> tuple[list[float], list[float]]:
-    """(CPU seconds per upload, lock-held seconds per upload) in this process."""
-    from forensics.detectors.duplicates import indexes_for
+def analyse_all(url: str, settings: Settings, uploads: list[tuple[int, str]], tag: str,
+                profile: str | None = None) -> dict[str, list[float]]:
+    """Per upload in this process: CPU seconds (``cpu``), and for its match-lock transaction
+    the seconds held (``held``), this process's CPU seconds meanwhile (``held_cpu``) and SQL
+    statements sent (``statements``); page alignments run per upload (``aligned``).
+    ``profile``: write a cProfile of the uploads there."""
+    from forensics.detectors import duplicates
     from forensics.pipeline import analyse
     from forensics.store.view import RegistryView
 
     store = TimedStore(url, migrate=False)
-    store.held = []
     with store.transaction() as conn:  # worker start: the in-memory index catches up
-        indexes_for(url).catch_up(RegistryView(store, conn))
-    cpu = []
-    for i, path in uploads:
-        t0 = time.process_time()
-        analyse(event(i, path, tag), store, settings)
-        cpu.append(time.process_time() - t0)
-    store.close()
-    return cpu, store.held
+        duplicates.indexes_for(url).catch_up(RegistryView(store, conn))
+    aligned = [0]
+    real_compare = duplicates.compare_pages
+
+    def counted(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+        aligned[0] += 1
+        return real_compare(*a, **kw)
+
+    duplicates.compare_pages = counted
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+    cpu, per_upload = [], []
+    try:
+        for i, path in uploads:
+            before = aligned[0]
+            t0 = time.process_time()
+            if prof is not None:
+                prof.enable()
+            analyse(event(i, path, tag), store, settings)
+            if prof is not None:
+                prof.disable()
+            cpu.append(time.process_time() - t0)
+            per_upload.append(aligned[0] - before)
+    finally:
+        duplicates.compare_pages = real_compare
+        store.close()
+    if prof is not None:
+        prof.dump_stats(profile)
+    return {"cpu": cpu, "held": store.held, "held_cpu": store.held_cpu,
+            "statements": [float(x) for x in store.statements], "aligned": [float(x) for x in per_upload]}
 
 
-def _child(args: tuple) -> tuple[list[float], list[float]]:
+def _child(args: tuple) -> dict[str, list[float]]:
     return analyse_all(*args)
 
 
@@ -218,12 +268,26 @@ def pct(xs: list[float], q: float) -> float:
     return sorted(xs)[min(len(xs) - 1, int(q * len(xs)))]
 
 
+def summary(r: dict[str, list[float]]) -> str:
+    """One line of the per-upload figures of :func:`analyse_all`."""
+    cpu, held, held_cpu, stmts = r["cpu"], r["held"], r["held_cpu"], r["statements"]
+    return (f"cpu_per_upload_s p50={statistics.median(cpu):.3f} mean={statistics.mean(cpu):.3f} "
+            f"aligned_per_upload={statistics.mean(r['aligned']):.2f} "
+            f"lock_held_ms p50={1000 * statistics.median(held):.1f} p95={1000 * pct(held, 0.95):.1f} "
+            f"max={1000 * max(held):.1f} lock_cpu_ms p50={1000 * statistics.median(held_cpu):.1f} "
+            f"p95={1000 * pct(held_cpu, 0.95):.1f} statements_under_lock mean={statistics.mean(stmts):.1f} "
+            f"max={max(stmts):.0f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,100000,1000000", help="stored pages per store")
     ap.add_argument("--uploads", type=int, default=50)
     ap.add_argument("--bases", type=int, default=150, help="real pages the stored hashes derive from")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="one-worker and two-worker runs on the middle store, interleaved")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the uploads into the largest store")
     args = ap.parse_args()
     import psycopg
 
@@ -233,6 +297,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     bases = real_bases(scans[args.uploads:args.uploads + args.bases])
     skew = measured_skew(bases)
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"real pages: {len(bases)}; pHash distance between real pages: p5={np.percentile(skew, 5):.0f} "
           f"p50={np.percentile(skew, 50):.0f} p95={np.percentile(skew, 95):.0f}")
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -240,6 +305,8 @@ def main() -> None:
     admin = psycopg.connect(POSTGRES, autocommit=True)
     urls: list[str] = []
     results = {}
+    one_s: list[float] = []
+    two_s: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         uploads = list(enumerate(make_uploads(scans[:args.uploads], bases, Path(tmp), rng)))
         settings = Settings(blob_root="/", broker_url="")
@@ -251,35 +318,37 @@ def main() -> None:
                 t0 = time.perf_counter()
                 populate(url, size, bases, skew, random.Random(args.seed + size))
                 fill_s = time.perf_counter() - t0
-                t0 = time.process_time()
-                cpu, held = analyse_all(url, settings.with_(database_url=url), uploads, "a")
-                results[size] = (cpu, held)
-                print(f"size={size:8d} written_s={fill_s:6.1f} cpu_per_upload_s p50={statistics.median(cpu):.3f} "
-                      f"mean={statistics.mean(cpu):.3f} lock_held_ms p50={1000 * statistics.median(held):.1f} "
-                      f"p95={1000 * pct(held, 0.95):.1f} max={1000 * max(held):.1f}", flush=True)
+                prof = args.profile if size == max(sizes) else None
+                results[size] = analyse_all(url, settings.with_(database_url=url), uploads, "a", prof)
+                print(f"size={size:8d} written_s={fill_s:6.1f} {summary(results[size])}", flush=True)
             mid = urls[len(urls) // 2]
             s_mid = settings.with_(database_url=mid)
-            remove_uploads(mid)
-            t0 = time.perf_counter()
-            analyse_all(mid, s_mid, uploads, "b")
-            one_s = time.perf_counter() - t0
-            remove_uploads(mid)
             halves = [[u for u in uploads if u[0] % 2 == k] for k in (0, 1)]
-            t0 = time.perf_counter()
-            with multiprocessing.get_context("fork").Pool(2) as pool:
-                parts = pool.map(_child, [(mid, s_mid, h, "c") for h in halves])
-            two_s = time.perf_counter() - t0
-            held2 = parts[0][1] + parts[1][1]
-            print(f"size={sizes[len(sizes) // 2]} one worker {one_s:.1f} s, two workers {two_s:.1f} s "
-                  f"(lock held p95 with two: {1000 * pct(held2, 0.95):.1f} ms)")
+            for rnd in range(args.rounds):
+                # each run in fresh processes (a worker start each), the uploads removed between
+                remove_uploads(mid)
+                t0 = time.perf_counter()
+                with multiprocessing.get_context("fork").Pool(1) as pool:
+                    one = pool.map(_child, [(mid, s_mid, uploads, f"b{rnd}")])
+                one_s.append(time.perf_counter() - t0)
+                remove_uploads(mid)
+                t0 = time.perf_counter()
+                with multiprocessing.get_context("fork").Pool(2) as pool:
+                    parts = pool.map(_child, [(mid, s_mid, h, f"c{rnd}") for h in halves])
+                two_s.append(time.perf_counter() - t0)
+                both = {k: parts[0][k] + parts[1][k] for k in parts[0]}
+                print(f"size={sizes[len(sizes) // 2]} round {rnd + 1}: one worker {one_s[-1]:.1f} s "
+                      f"(lock held p95 {1000 * pct(one[0]['held'], 0.95):.1f} ms), two workers {two_s[-1]:.1f} s "
+                      f"({summary(both)}); load average {os.getloadavg()[0]:.2f}", flush=True)
         finally:
             for url in urls:
                 admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
             admin.close()
     lo, hi = min(sizes), max(sizes)
-    ratio = statistics.mean(results[hi][0]) / statistics.mean(results[lo][0])
-    print(f"cpu_ratio_1M_vs_1k={ratio:.3f} lock_p95_ms={1000 * pct(results[hi][1], 0.95):.1f} "
-          f"workers2_speedup={one_s / two_s:.3f}")
+    ratio = statistics.mean(results[hi]["cpu"]) / statistics.mean(results[lo]["cpu"])
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"cpu_ratio_1M_vs_1k={ratio:.3f} lock_p95_ms={1000 * pct(results[hi]['held'], 0.95):.1f} "
+          f"workers2_speedup={sum(one_s) / sum(two_s) if two_s else float('nan'):.3f}")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,10 @@ KINDS = ("same_file", "same_image", "edited_copy", "same_layout", "unrelated")
 WORK_PIXELS = 1_000_000
 #: ORB keypoints per page (text gives many; more only slows matching)
 ORB_FEATURES = 1200
+#: keypoints (of ORB_FEATURES) from which a page is rich in features: two such pages that do
+#: not register by features are different content, without the phase-correlation fallback
+#: (SROIE receipts reach the cap; unrelated pairs among them took ~40% of a comparison there)
+RICH_KEYPOINTS = ORB_FEATURES // 2
 #: Lowe ratio for keeping a feature match (text glyphs repeat: be strict)
 MATCH_RATIO = 0.8
 #: registration zoom (B working px -> A working px) beyond which A is reduced to B's resolution
@@ -157,11 +161,36 @@ def _work(image: Image.Image) -> _Work:
     return _Work(arr, arr.shape[1] / image.width)
 
 
-def _register_features(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray | None, int, int]:
+def _features(arr: np.ndarray) -> tuple[Any, Any]:
+    """ORB keypoints and descriptors of a working raster (deterministic: computed once a page)."""
+    return cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=12).detectAndCompute(arr, None)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedPage:
+    """A page with what every comparison of it computes first (working raster, ORB features):
+    an upload compared with several earlier pages prepares itself once (:func:`prepare`)."""
+
+    image: Image.Image
+    work: _Work
+    features: tuple[Any, Any]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+
+def prepare(image: Image.Image) -> PreparedPage:
+    """The page ready to be compared many times (same results as the bare image)."""
+    work = _work(image)
+    return PreparedPage(image, work, _features(work.arr))
+
+
+def _register_features(a: np.ndarray, b: np.ndarray, features_a: tuple[Any, Any] | None = None,
+                       features_b: tuple[Any, Any] | None = None) -> tuple[np.ndarray | None, int, int]:
     """Similarity transform mapping B's working px onto A's, with inliers and matches."""
-    orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=12)
-    ka, da = orb.detectAndCompute(a, None)
-    kb, db = orb.detectAndCompute(b, None)
+    ka, da = features_a or _features(a)
+    kb, db = features_b or _features(b)
     if da is None or db is None or len(ka) < MIN_INLIERS or len(kb) < MIN_INLIERS:
         return None, 0, 0
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(db, da, k=2)
@@ -434,16 +463,23 @@ def _warp(b: np.ndarray, m: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndar
     return warped, valid
 
 
-def _align(a: np.ndarray, b: np.ndarray, details: dict[str, Any],
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _align(a: np.ndarray, b: np.ndarray, details: dict[str, Any], features_a: tuple[Any, Any] | None = None,
+           features_b: tuple[Any, Any] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Register B onto A (features, else phase correlation; then tile refinement).
 
     Returns the transform (B working px -> A working px), B warped into A's frame and its
     valid mask, or None when the pages do not register. Records what it did in ``details``.
     """
-    m, inliers, matches = _register_features(a, b)
+    features_a = features_a or _features(a)
+    features_b = features_b or _features(b)
+    m, inliers, matches = _register_features(a, b, features_a, features_b)
     details.update(inliers=inliers, matches=matches, registration="features")
     if m is None or inliers < MIN_INLIERS or not _plausible(m):
+        if min(len(features_a[0]), len(features_b[0])) >= RICH_KEYPOINTS:
+            # both pages are rich in features and they do not register: different content.
+            # Phase correlation (no rotation) is the fallback for feature-poor pages
+            details["registration"] = "features: no match between feature-rich pages"
+            return None
         m, response = _register_phase(a, b)
         details.update(registration="phase", phase_response=round(response, 3))
         if response < MIN_PHASE_RESPONSE:
@@ -487,16 +523,20 @@ def _page_boxes(boxes: list[Box], scale: float) -> tuple[Box, ...]:
                  for x0, y0, x1, y1 in boxes)
 
 
-def compare_pages(a: Image.Image, b: Image.Image, *, a_sha: str | None = None,
+def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, *, a_sha: str | None = None,
                   b_sha: str | None = None) -> Relation:
-    """Classify what page ``b`` is to page ``a`` (see the module docstring)."""
+    """Classify what page ``b`` is to page ``a`` (see the module docstring). Either page may
+    be given prepared (:func:`prepare`): the same answer, without preparing it again."""
     if a_sha is not None and a_sha == b_sha:
         return Relation("same_file", 1.0, (), {"evidence": "sha256"})
     if min(a.size) < MIN_SIDE_PX or min(b.size) < MIN_SIDE_PX:
         return Relation("unrelated", 0.5, (), {"registration": "skipped: page too small"})
-    wa, wb = _work(a), _work(b)
+    pa = a if isinstance(a, PreparedPage) else None
+    pb = b if isinstance(b, PreparedPage) else None
+    wa = pa.work if pa else _work(a)  # type: ignore[arg-type]
+    wb = pb.work if pb else _work(b)  # type: ignore[arg-type]
     details: dict[str, Any] = {}
-    aligned = _align(wa.arr, wb.arr, details)
+    aligned = _align(wa.arr, wb.arr, details, pa.features if pa else None, pb.features if pb else None)
     if aligned is None:
         return Relation("unrelated", 0.9, (), details)
     wa, m, warped, valid = _coarser(wa, wb.arr, *aligned, details)

@@ -24,9 +24,11 @@ _DUPLICATE = {"same_file", "same_image", "same_content"}
 #: ``copied_by_later_upload`` (the seller whose receipt was taken is not told it is forged);
 #: a serial conflict too: the later upload took the serial and changed what it prints
 COPIED_KINDS = frozenset({"duplicate", "edited_copy", "serial_reuse", "serial_conflict"})
+#: the relation kinds that are :data:`COPIED_KINDS`
+COPIED_RELATION_KINDS = frozenset(_DUPLICATE) | (COPIED_KINDS - {"duplicate"})
 
 
-def _later(meta: dict[str, dict[str, Any]], me: str, other: str) -> bool:
+def uploaded_later(meta: dict[str, dict[str, Any]], me: str, other: str) -> bool:
     """Whether ``other`` was uploaded after ``me`` (unknown or equal times: not later)."""
     mine, theirs = meta[me].get("uploaded_at"), meta[other].get("uploaded_at")
     if mine is None or theirs is None:
@@ -53,7 +55,7 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
         if other not in meta:
             continue
         kind = "duplicate" if rel["kind"] in _DUPLICATE else rel["kind"]
-        if kind in COPIED_KINDS and _later(meta, evidence_id, other):
+        if kind in COPIED_KINDS and uploaded_later(meta, evidence_id, other):
             kind = "copied_by_later"
         by_kind[kind].append((other, rel))
     out: list[Finding] = []

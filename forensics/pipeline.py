@@ -37,11 +37,12 @@ from forensics.errors import (
 from forensics.events import UploadEvent, resolve_blob
 from forensics.fields import extract
 from forensics.fingerprints import fingerprint_page
-from forensics.links import LINK_CODES, link_findings
+from forensics.links import COPIED_RELATION_KINDS, LINK_CODES, link_findings, uploaded_later
 from forensics.model import CheckResult, Document, Finding, Reading
 from forensics.ocr import read_document
 from forensics.settings import Settings
 from forensics.store import Store, registries
+from forensics.store.snapshot import CatchUpView, SnapshotView
 from forensics.store.view import RegistryView
 from forensics.verdict import verdict_of
 
@@ -181,26 +182,31 @@ def _analyse_new(event: UploadEvent, store: Store, settings: Settings, data: byt
     stage("linking")
     # Optimistic matching: the linking detectors first run outside any lock against what is
     # committed (a snapshot), which is where their expensive steps (page comparisons, second
-    # readings, index searches) happen; Analysis.memo keeps those. The run inside the lock then
-    # sees everything earlier, exactly as a serial run would, and pays only for what arrived
-    # since the snapshot. Its findings and relations are the ones kept.
+    # readings, index searches) happen; Analysis.memo keeps those, the SnapshotView the answers
+    # of its queries. The run inside the lock sees everything earlier, exactly as a serial run
+    # would, from those answers plus what was registered since (store/snapshot.py), so the
+    # lock pays for a few statements and for what arrived meanwhile.
+    eid = event.evidence_id
     with store.transaction() as conn:
-        snapshot = RegistryView(store, conn)
+        snapshot = SnapshotView(RegistryView(store, conn))
+        linked = {eid}
+        found = []
         for det in linking_detectors():
-            _run_detector(det, analysis, snapshot)
+            found.append((det, _run_detector(det, analysis, snapshot)))
+            linked |= {rel["other"] for rel in found[-1][1].relations}
+        early = _LinkState.before_lock(conn, linked)
+        store.write_reading(conn, eid, _reading_json(reading, sha256))
     with store.transaction(exclusive=True) as conn:
-        view = RegistryView(store, conn)
+        live = RegistryView(store, conn)
+        view = CatchUpView(live, snapshot, evidence_id=eid, sha256=sha256)
         relations: list[dict[str, Any]] = []
-        for det in linking_detectors():
-            result = _run_detector(det, analysis, view)
+        for det, earlier in found:
+            # nothing changed since the snapshot: its results are the serial order's
+            result = earlier if view.unchanged else _run_detector(det, analysis, view if view.usable else live)
             checks[det.name] = result.status
             own.extend(result.findings)
             relations.extend(result.relations)
-        _register(conn, analysis, sha256)
-        for rel in relations:
-            registries.add_relation(conn, event.evidence_id, rel["other"], rel["kind"],
-                                    float(rel["score"]), rel.get("details"))
-            registries.join_clusters(conn, event.evidence_id, rel["other"], rel["kind"])
+        relations = _distinct(eid, relations)
         own_json = [f.to_json() for f in own if f.code not in LINK_CODES]
         values = {
             "sha256": sha256,
@@ -211,32 +217,123 @@ def _analyse_new(event: UploadEvent, store: Store, settings: Settings, data: byt
             "checks": checks,
             "document": _document_summary(document, extraction),
         }
-        store.write_analysis(conn, event.evidence_id, values, _reading_json(reading, sha256))
-        refresh_link_findings(conn, {event.evidence_id} | unlinked, settings)
-        refresh_new_links(conn, event.evidence_id, relations, settings)
+        if view.usable and view.now["status"] == "pending":
+            # no earlier analysis of this id registered anything (Store.begin forgets what one
+            # did): registrations, relations and clusters are only added
+            _link_new(conn, analysis, sha256, relations, values, early, unlinked, store, settings)
+        else:
+            _register(conn, analysis, sha256)
+            for rel in relations:
+                registries.add_relation(conn, eid, rel["other"], rel["kind"], float(rel["score"]), rel.get("details"))
+                registries.join_clusters(conn, eid, rel["other"], rel["kind"])
+            store.write_analysis(conn, eid, values, None)
+            refresh_link_findings(conn, {eid} | unlinked, settings)
+            refresh_new_links(conn, eid, relations, settings)
     stage("done")
-    return Outcome(store.get(event.evidence_id) or {}, "analyzed", time.perf_counter() - started)
+    return Outcome(store.get(eid) or {}, "analyzed", time.perf_counter() - started)
+
+
+@dataclass
+class _LinkState:
+    """What the locked step needs of the store that the snapshot's transaction can read: the
+    allowlist's entries, and the seller and upload time of this upload and of those it links to."""
+
+    allowlist_entries: list[dict[str, Any]]
+    who: dict[str, dict[str, Any]]
+
+    @classmethod
+    def before_lock(cls, conn, ids: set[str]) -> _LinkState:  # noqa: ANN001
+        """Read in the snapshot's transaction, for this upload and those it linked to there."""
+        from forensics.store import reviews
+
+        return cls(reviews.allowlist_entries(conn), registries.sellers_and_times(conn, ids))
+
+    def of(self, conn, ids: set[str]) -> dict[str, dict[str, Any]]:  # noqa: ANN001
+        """Seller and upload time of ``ids`` (asking the store for those not known yet)."""
+        missing = ids - set(self.who)
+        if missing:
+            self.who.update(registries.sellers_and_times(conn, missing))
+        return {i: self.who[i] for i in ids if i in self.who}
+
+
+def _distinct(evidence_id: str, relations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One relation per other upload and kind, as stored one by one (the last one's score and
+    details, in the place of the first); none with the upload itself."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for rel in relations:
+        if rel["other"] != evidence_id:
+            out[(rel["other"], rel["kind"])] = rel
+    return list(out.values())
+
+
+def _link_new(conn, analysis: Analysis, sha256: str, relations: list[dict[str, Any]],  # noqa: ANN001, PLR0913
+              values: dict[str, Any], early: _LinkState, unlinked: set[str], store: Store,
+              settings: Settings) -> None:
+    """The locked step's writes for an upload registered for the first time: a few statements
+    (one multi-row insert per registry and for the relations, the clusters joined at once, the
+    record with its link findings in one UPDATE, older records refreshed in one batch)."""
+    from forensics.detectors import content_keys, duplicates, issuer_identity, serial_registry
+    from forensics.store import content_keys as content_key_store
+
+    eid = analysis.event.evidence_id
+    who = early.of(conn, {eid} | {r["other"] for r in relations})
+    kinds: dict[str, set[str] | None] = dict.fromkeys(unlinked)
+    for rel in relations:
+        other = rel["other"]
+        if rel["kind"] in COPIED_RELATION_KINDS and _later_than(who, eid, other):
+            kinds[other] = None  # told it was copied: that one finding names every later copy
+        elif other not in kinds or kinds[other] is not None:
+            kinds.setdefault(other, set()).update(_same_finding_kinds(rel["kind"]))  # type: ignore[union-attr]
+    fingerprints, mark = duplicates.fingerprint_rows(analysis, sha256), issuer_identity.issuer_mark(analysis)
+    allow = TemplateAllowlist()
+    if early.allowlist_entries:
+        # the others are registered; this upload's keys and layout are those it is about to register
+        allow = TemplateAllowlist.load(conn, set(kinds))
+        allow.keys[eid] = {f"{k}:{mark[k + '_key']}" for k in ("name", "reg", "tax", "phone")
+                           if mark is not None and mark[k + "_key"]}
+        for row in fingerprints:
+            if row["page"] == 1:
+                allow.layouts[eid] = row["layout_hash"]
+    stored = [{"id": i, "a": min(eid, r["other"]), "b": max(eid, r["other"]), "kind": r["kind"],
+               "score": float(r["score"]), "details": r.get("details")} for i, r in enumerate(relations)]
+    fresh = [f.to_json() for f in link_findings(eid, stored, who)]
+    findings = allow.soften(eid, list(values["own_findings"]) + sorted(fresh, key=lambda f: f["code"]))
+    risk, verdict = verdict_of(findings, values["checks"], settings)
+    registries.register(conn, fingerprints, serial_registry.registry_row(analysis), mark,
+                        relations_of_new=(eid, relations),
+                        then=store.analysis_update(eid, {**values, "findings": findings, "risk": risk,
+                                                         "verdict": verdict}))
+    links: dict[str, dict[str, str]] = {}
+    for rel in relations:
+        if rel["other"] in who:
+            links.setdefault(rel["kind"], {})[rel["other"]] = who[rel["other"]]["seller_id"]
+    content_key_store.add(conn, content_keys.registry_row(analysis))
+    registries.join_new_upload(conn, eid, who[eid]["seller_id"], links)
+    _refresh_many(conn, kinds, settings, allow)
+
+
+def _later_than(who: dict[str, dict[str, Any]], new_id: str, other: str) -> bool:
+    """Whether ``new_id`` was uploaded after ``other`` (as link findings decide it)."""
+    return other in who and new_id in who and uploaded_later(who, other, new_id)
 
 
 def refresh_link_findings(conn, evidence_ids: set[str], settings: Settings) -> None:  # noqa: ANN001
     """Recompute findings, risk and verdict of records from their own findings plus the
     findings all their links imply."""
     allow = TemplateAllowlist.load(conn, evidence_ids)
-    for eid in sorted(evidence_ids):
-        _refresh(conn, eid, None, settings, allow)
+    _refresh_many(conn, dict.fromkeys(evidence_ids), settings, allow)
 
 
 def refresh_new_links(conn, new_id: str, relations: list[dict[str, Any]], settings: Settings) -> None:  # noqa: ANN001
     """How older records learn of a newer upload: each record ``new_id`` links to gets the link
     findings of the relation kinds that changed recomputed, from its relations of those kinds
     only; its other findings stay as stored."""
-    kinds: dict[str, set[str]] = {}
+    kinds: dict[str, set[str] | None] = {}
     for rel in relations:
         if rel["other"] != new_id:
-            kinds.setdefault(rel["other"], set()).update(_same_finding_kinds(rel["kind"]))
+            kinds.setdefault(rel["other"], set()).update(_same_finding_kinds(rel["kind"]))  # type: ignore[union-attr]
     allow = TemplateAllowlist.load(conn, set(kinds))
-    for eid in sorted(kinds):
-        _refresh(conn, eid, kinds[eid], settings, allow)
+    _refresh_many(conn, kinds, settings, allow)
 
 
 def _same_finding_kinds(kind: str) -> tuple[str, ...]:
@@ -244,32 +341,54 @@ def _same_finding_kinds(kind: str) -> tuple[str, ...]:
     return registries.DUPLICATE_KINDS if kind in registries.DUPLICATE_KINDS else (kind,)
 
 
-def _refresh(conn, eid: str, kinds: set[str] | None, settings: Settings,  # noqa: ANN001
-             allow: TemplateAllowlist) -> None:
-    """Link findings of ``eid`` from its relations (of ``kinds`` only, keeping the stored link
-    findings of other kinds; all when None), then risk and verdict. Link findings come in the
-    order of their codes, whichever way they were computed. ``allow`` is the allowlist as it
-    applies to the records being refreshed (loaded once for all of them)."""
-    me = registries.findings_state(conn, [eid]).get(eid)
-    if me is None or me["status"] != "analyzed":
-        return
-    rels, sellers = registries.relations_with_sellers(conn, eid, kinds)
+def _refresh_many(conn, kinds: dict[str, set[str] | None], settings: Settings,  # noqa: ANN001
+                  allow: TemplateAllowlist) -> None:
+    """Link findings of each record in ``kinds`` from its relations (of those kinds only,
+    keeping its stored link findings of other kinds; all when None), then risk and verdict, in
+    a few statements whatever the number of records. Link findings come in the order of their
+    codes, whichever way they were computed. ``allow`` is the allowlist as it applies to them."""
+    state = {eid: me for eid, me in registries.findings_state(conn, kinds).items() if me["status"] == "analyzed"}
+    groups: dict[tuple[str, ...] | None, list[str]] = {}
+    for eid in sorted(state):
+        groups.setdefault(None if kinds[eid] is None else tuple(sorted(kinds[eid])), []).append(eid)
+    out: dict[str, dict[str, Any]] = {}
+    again: list[str] = []
+    for group, ids in groups.items():
+        rels, sellers = registries.relations_with_sellers_of(conn, ids, group)
+        for eid in ids:
+            fresh = _link_findings_of(eid, state[eid], rels[eid], sellers)
+            if group is not None and any(f["code"] == "copied_by_later_upload" for f in fresh):
+                again.append(eid)  # an original's one finding names every later copy, of whatever kind
+                continue
+            if group is not None:
+                codes = {f["code"] for f in fresh}
+                fresh += [f for f in state[eid]["findings"] or []
+                          if f.get("code") in LINK_CODES and f.get("code") not in codes]
+            out[eid] = _with_verdict(eid, state[eid], fresh, settings, allow)
+    if again:
+        rels, sellers = registries.relations_with_sellers_of(conn, again)
+        for eid in again:
+            out[eid] = _with_verdict(eid, state[eid], _link_findings_of(eid, state[eid], rels[eid], sellers),
+                                     settings, allow)
+    registries.set_findings_many(conn, [out[eid] for eid in sorted(out)])
+
+
+def _link_findings_of(eid: str, me: dict[str, Any], rels: list[dict[str, Any]],
+                      sellers: dict[str, str]) -> list[dict[str, Any]]:
     when = {(r["b"] if r["a"] == eid else r["a"]): r.get("other_uploaded_at") for r in rels}
+    others = {(r["b"] if r["a"] == eid else r["a"]) for r in rels}
     meta = {eid: {"seller_id": me["seller_id"], "uploaded_at": me.get("uploaded_at")},
-            **{o: {"seller_id": s, "uploaded_at": when.get(o)} for o, s in sellers.items()}}
-    fresh = [f.to_json() for f in link_findings(eid, rels, meta)]
-    if kinds is not None and any(f["code"] == "copied_by_later_upload" for f in fresh):
-        # an original's one finding names every later copy, of whatever kind: all of them
-        _refresh(conn, eid, None, settings, allow)
-        return
-    if kinds is not None:
-        codes = {f["code"] for f in fresh}
-        fresh += [f for f in me["findings"] or [] if f.get("code") in LINK_CODES and f.get("code") not in codes]
+            **{o: {"seller_id": sellers[o], "uploaded_at": when.get(o)} for o in others if o in sellers}}
+    return [f.to_json() for f in link_findings(eid, rels, meta)]
+
+
+def _with_verdict(eid: str, me: dict[str, Any], fresh: list[dict[str, Any]], settings: Settings,
+                  allow: TemplateAllowlist) -> dict[str, Any]:
     findings = list(me["own_findings"] or []) + sorted(fresh, key=lambda f: f["code"])
     # a layout a reviewer said is the shop's own template drops to information (decisions teach)
     findings = allow.soften(eid, findings)
     risk, verdict = verdict_of(findings, me["checks"] or {}, settings)
-    registries.set_findings(conn, eid, findings, risk, verdict)
+    return {"evidence_id": eid, "findings": findings, "risk": risk, "verdict": verdict}
 
 
 def _fail(event: UploadEvent, store: Store, sha256: str | None, exc: ForensicsError, started: float,

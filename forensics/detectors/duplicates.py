@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from forensics import index_snapshot, text_layers
-from forensics.alignment import Relation, compare_pages
+from forensics.alignment import Relation, compare_pages, prepare
 from forensics.detectors import Analysis, remember
 from forensics.fingerprints import (
     FINGERPRINT_VERSION,
@@ -54,6 +54,11 @@ MAX_CANDIDATES = 12
 PAGE_CACHE_SIZE = 64
 #: pages with less ink than this carry too little to hash meaningfully
 MIN_INK_FRACTION = 0.002
+#: a duplicate relation this strong ends the search for a page: the same file, identical
+#: pixels, or an alignment finding one scan with agreeing content and paper noise (alignment
+#: scores ``same_image`` 1.0 from a noise correlation of SAME_SCAN_CORR). The other candidates of
+#: that page are mostly its other copies, already in its cluster; each would cost an alignment
+CERTAIN_DUPLICATE = 1.0
 #: relation kinds worth persisting from an alignment
 LINK_KINDS = ("same_image", "edited_copy", "same_layout")
 #: most text-hash candidates per page (nearest first): one shop's receipts share most of
@@ -355,10 +360,11 @@ class Duplicates:
         dt_key = date_total_key(analysis)
         aligned = 0
         for fp in fps:
-            for row in view.evidence_with("pixel_sha256", fp.pixel_sha256, exclude=me):
+            identical = view.evidence_with("pixel_sha256", fp.pixel_sha256, exclude=me)
+            for row in identical:
                 link(row.evidence_id, "same_image", 1.0, {"pixels": "identical", "page": fp.page})
-            if fp.ink_fraction < MIN_INK_FRACTION:
-                continue
+            if fp.ink_fraction < MIN_INK_FRACTION or any(_certain(relations, row.evidence_id) for row in identical):
+                continue  # nothing to hash, or a certain duplicate of this page is known already
             ids = _candidate_ids(idx, analysis, view, fp, fp.text_hash, dt_key, me, settings.hash_radius)
             rank = {fid: i for i, fid in enumerate(ids)}
             rows = view.fingerprint_rows(ids[: MAX_CANDIDATES * 2])
@@ -377,14 +383,25 @@ class Duplicates:
                 # the fingerprint row's id names this registration of that page: a re-upload
                 # with other bytes registers anew, so a comparison is never reused across them
                 rel = remember(analysis, ("compare", fp.page, r.id),
-                               lambda r=r, mine=mine, mt=my_text: _compare(view, settings, mine, r, mt))
+                               lambda r=r, mine=mine, page=fp.page, mt=my_text: _compare(
+                                   view, settings, remember(analysis, ("prepared", page), lambda: prepare(mine)),
+                                   r, mt))
                 if rel is None:
                     continue
                 aligned += 1
                 if rel.kind in LINK_KINDS:
                     link(r.evidence_id, rel.kind, float(rel.score), _link_details(me, fp, r, rel))
+                if _certain(relations, r.evidence_id):
+                    break  # the same receipt, certainly: later candidates are its other copies
         status = "done" if aligned == 0 else f"done: {aligned} candidate page(s) aligned"
         return CheckResult(status=status, relations=tuple(relations.values()))
+
+
+def _certain(relations: dict[tuple[str, str], dict[str, Any]], other: str) -> bool:
+    """Is ``other`` already a certain duplicate of this upload (the same file, identical pixels,
+    or one scan whose content and paper noise agree: score :data:`CERTAIN_DUPLICATE`)?"""
+    rel = relations.get((other, "duplicate"))
+    return rel is not None and rel["score"] >= CERTAIN_DUPLICATE
 
 
 def _text_layer(analysis: Analysis, page: int) -> Any:

@@ -278,15 +278,22 @@ class Store:
     def write_analysis(self, conn: Connection, evidence_id: str, values: dict[str, Any],
                        reading: dict[str, Any] | None) -> None:
         """Store a completed analysis inside the caller's (exclusive) transaction."""
-        conn.execute(
-            update(evidence)
-            .where(evidence.c.evidence_id == evidence_id)
-            .values(status="analyzed", error_code=None, error_message=None, analyzed_at=now(),
-                    analyzer_version=_analyzer_version(), updated_at=now(), **values)
-        )
+        conn.execute(self.analysis_update(evidence_id, values))
         if reading is not None:
-            conn.execute(readings.delete().where(readings.c.evidence_id == evidence_id))
-            conn.execute(insert(readings).values(evidence_id=evidence_id, **reading))
+            self.write_reading(conn, evidence_id, reading)
+
+    @staticmethod
+    def analysis_update(evidence_id: str, values: dict[str, Any]) -> Any:
+        """The UPDATE that stores a completed analysis (for the caller to run with others)."""
+        return (update(evidence).where(evidence.c.evidence_id == evidence_id)
+                .values(status="analyzed", error_code=None, error_message=None, analyzed_at=now(),
+                        analyzer_version=_analyzer_version(), updated_at=now(), **values))
+
+    def write_reading(self, conn: Connection, evidence_id: str, reading: dict[str, Any]) -> None:
+        """Store what was read on a document (its text and words), replacing an earlier reading;
+        the pipeline writes it before the match lock (it is this upload's alone)."""
+        conn.execute(readings.delete().where(readings.c.evidence_id == evidence_id))
+        conn.execute(insert(readings).values(evidence_id=evidence_id, **reading))
 
     def get(self, evidence_id: str, conn: Connection | None = None) -> dict[str, Any] | None:
         """The evidence record (CONTRACT.md section 3), or None (in ``conn``'s transaction when given)."""

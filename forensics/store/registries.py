@@ -10,7 +10,18 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from forensics.store.schema import (
     cluster_members,
@@ -29,6 +40,8 @@ DUPLICATE_KINDS = ("same_file", "same_image", "same_content")
 TEMPLATE_KINDS = ("edited_copy",)
 #: cluster kind -> (relation kinds, id prefix)
 CLUSTER_KINDS = {"duplicate": (DUPLICATE_KINDS, "D"), "template": (TEMPLATE_KINDS, "T")}
+#: counter of deletions of registrations (an upload forgotten or registered again)
+FORGOTTEN_COUNTER = "registry_forgotten"
 
 
 def _now() -> datetime:
@@ -76,6 +89,7 @@ def evidence_with(conn: Connection, column: str, value: str, *, exclude: str) ->
     col = page_fingerprints.c[column]
     return conn.execute(
         select(page_fingerprints).where(and_(col == value, page_fingerprints.c.evidence_id != exclude))
+        .order_by(page_fingerprints.c.id)
     ).all()
 
 
@@ -207,6 +221,16 @@ def relations_with_sellers(conn: Connection, evidence_id: str,
     return out, sellers
 
 
+def sellers_and_times(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Seller and upload time of some records, by id (what link findings need of the other side)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    rows = conn.execute(select(evidence.c.evidence_id, evidence.c.seller_id, evidence.c.uploaded_at)
+                        .where(evidence.c.evidence_id.in_(ids))).all()
+    return {r.evidence_id: {"seller_id": r.seller_id, "uploaded_at": r.uploaded_at} for r in rows}
+
+
 def findings_state(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Seller, upload time, status, own findings, checks and current findings of some records, by id."""
     ids = list(ids)
@@ -243,9 +267,30 @@ def evidence_meta(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, A
 def clear_registrations(conn: Connection, evidence_id: str) -> None:
     """Drop an upload's fingerprints, serial and issuer mark before (re-)registering them, so a message
     delivered twice and analysed twice still registers once."""
-    conn.execute(delete(page_fingerprints).where(page_fingerprints.c.evidence_id == evidence_id))
-    conn.execute(delete(serials).where(serials.c.evidence_id == evidence_id))
-    conn.execute(delete(issuer_marks).where(issuer_marks.c.evidence_id == evidence_id))
+    gone = 0
+    for table in (page_fingerprints, serials, issuer_marks):
+        gone += conn.execute(delete(table).where(table.c.evidence_id == evidence_id)).rowcount or 0
+    if gone:
+        count_forgotten(conn)
+
+
+def count_forgotten(conn: Connection) -> None:
+    """Count that registrations were deleted: a snapshot taken before no longer holds only rows
+    that still exist, so a match under the lock must not be answered from it
+    (:mod:`forensics.store.snapshot`)."""
+    upsert = _upsert(conn)
+    stmt = upsert(counters).values(name=FORGOTTEN_COUNTER, value=1)
+    conn.execute(stmt.on_conflict_do_update(index_elements=[counters.c.name],
+                                            set_={"value": counters.c.value + 1}))
+
+
+def _upsert(conn: Connection):  # noqa: ANN202
+    """The dialect's INSERT with ON CONFLICT (PostgreSQL and SQLite both have it)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    return upsert
 
 
 def forget_evidence(conn: Connection, evidence_id: str) -> set[str]:
@@ -255,6 +300,7 @@ def forget_evidence(conn: Connection, evidence_id: str) -> set[str]:
     """
     touched = {r["a"] if r["b"] == evidence_id else r["b"] for r in relations_of(conn, [evidence_id])}
     clear_registrations(conn, evidence_id)
+    count_forgotten(conn)  # its relations and cluster memberships go too
     conn.execute(delete(relations).where(or_(relations.c.a == evidence_id, relations.c.b == evidence_id)))
     for cluster_id in conn.execute(
         select(cluster_members.c.cluster_id).where(cluster_members.c.evidence_id == evidence_id)
@@ -424,3 +470,131 @@ def cluster_detail(conn: Connection, cluster_id: str) -> dict[str, Any] | None:
 
 def count_rows(conn: Connection, table) -> int:  # noqa: ANN001
     return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+# -- matching outside the lock: marks, what arrived since, batched writes ----------------------
+
+
+def register(conn: Connection, fingerprints: list[dict[str, Any]], serial: dict[str, Any] | None,
+             mark: dict[str, Any] | None, *, relations_of_new: tuple[str, list[dict[str, Any]]] | None = None,
+             then: Any = None) -> None:
+    """Add an upload's fingerprints, serial and issuer mark, and (``relations_of_new``: the
+    upload's id and its relations, for an upload that has none yet) its relations; ``then`` is
+    a statement of the same step (the record's UPDATE). On PostgreSQL all of it is one
+    statement (each insert a data-modifying WITH of ``then``); else one statement each."""
+    writes: list[Any] = []
+    if fingerprints:
+        writes.append(insert(page_fingerprints).values(fingerprints))
+    if serial is not None:
+        writes.append(insert(serials).values(**serial))
+    if mark is not None:
+        writes.append(insert(issuer_marks).values(**mark))
+    if relations_of_new is not None and relations_of_new[1]:
+        evidence_id, rels = relations_of_new
+        at = _now()
+        rows = []
+        for rel in rels:
+            a, b = sorted((evidence_id, rel["other"]))
+            rows.append({"a": a, "b": b, "kind": rel["kind"], "score": float(rel["score"]),
+                         "details": rel.get("details"), "created_at": at})
+        writes.append(insert(relations).values(rows))
+    if then is not None and conn.dialect.name == "postgresql":
+        for i, stmt in enumerate(writes):
+            then = then.add_cte(stmt.cte(f"write_{i}"))
+        conn.execute(then)
+        return
+    for stmt in writes + ([then] if then is not None else []):
+        conn.execute(stmt)
+
+
+def join_new_upload(conn: Connection, evidence_id: str, seller_id: str,
+                    links: dict[str, dict[str, str]]) -> None:
+    """Put a new upload (in no cluster yet) into the clusters its relations make: ``links`` is
+    relation kind -> {other upload: its seller}. Per cluster kind, the upload and the others
+    not in one yet join the oldest cluster among the others' (the younger ones merge into it),
+    or a new one: what :func:`join_clusters` pair by pair ends with, in a few statements."""
+    by_cluster: dict[str, dict[str, str]] = {}
+    for kind, (rel_kinds, _prefix) in CLUSTER_KINDS.items():
+        for rk in rel_kinds:
+            by_cluster.setdefault(kind, {}).update({o: s for o, s in links.get(rk, {}).items() if o != evidence_id})
+    by_cluster = {k: v for k, v in by_cluster.items() if v}
+    if not by_cluster:
+        return
+    everyone = sorted({o for v in by_cluster.values() for o in v})
+    rows = conn.execute(
+        select(cluster_members.c.evidence_id, cluster_members.c.cluster_id, clusters.c.kind)
+        .join(clusters, clusters.c.id == cluster_members.c.cluster_id)
+        .where(cluster_members.c.evidence_id.in_(everyone))
+    ).all()
+    for kind, others in sorted(by_cluster.items()):
+        of = {r.evidence_id: r.cluster_id for r in rows if r.kind == kind}
+        existing = sorted({of[o] for o in others if o in of}, key=lambda cid: int(cid[1:]))
+        joining = {evidence_id: seller_id, **{o: s for o, s in others.items() if o not in of}}
+        if existing:
+            keep, gone = existing[0], existing[1:]
+            if gone:
+                conn.execute(update(cluster_members).where(cluster_members.c.cluster_id.in_(gone))
+                             .values(cluster_id=keep))
+                conn.execute(delete(clusters).where(clusters.c.id.in_(gone)))
+        else:
+            keep = _next_cluster_id(conn, CLUSTER_KINDS[kind][1])
+            conn.execute(insert(clusters).values(id=keep, kind=kind, size=0, sellers=0, first_seen=_now(),
+                                                 last_seen=_now(), updated_at=_now()))
+        conn.execute(insert(cluster_members), [
+            {"cluster_id": keep, "evidence_id": e, "seller_id": s} for e, s in sorted(joining.items())])
+        _count_members(conn, keep)
+
+
+def _count_members(conn: Connection, cluster_id: str) -> None:
+    """Size, sellers and first/last upload of a cluster that grew, in one UPDATE."""
+    members = cluster_members.join(evidence, evidence.c.evidence_id == cluster_members.c.evidence_id)
+    of = cluster_members.c.cluster_id == cluster_id
+
+    def agg(expr):  # noqa: ANN001, ANN202
+        return select(expr).select_from(members).where(of).scalar_subquery()
+
+    conn.execute(update(clusters).where(clusters.c.id == cluster_id).values(
+        size=agg(func.count()), sellers=agg(func.count(func.distinct(cluster_members.c.seller_id))),
+        first_seen=agg(func.min(evidence.c.uploaded_at)), last_seen=agg(func.max(evidence.c.uploaded_at)),
+        updated_at=_now()))
+
+
+def relations_with_sellers_of(conn: Connection, evidence_ids: Iterable[str],
+                              kinds: Iterable[str] | None = None) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """:func:`relations_with_sellers` for several uploads at once (two queries whatever their
+    number): each one's relations (of ``kinds`` only, if given) by id order, and the seller of
+    every upload on their other sides."""
+    ids = sorted(set(evidence_ids))
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    sellers: dict[str, str] = {}
+    if not ids:
+        return out, sellers
+    kinds = None if kinds is None else sorted(set(kinds))
+    sides = []
+    for side, (mine, theirs) in enumerate(((relations.c.a, relations.c.b), (relations.c.b, relations.c.a))):
+        q = (select(relations, evidence.c.seller_id.label("other_seller"),
+                    evidence.c.uploaded_at.label("other_uploaded_at"), literal(side).label("side"))
+             .join(evidence, evidence.c.evidence_id == theirs).where(mine.in_(ids)))
+        if kinds is not None:
+            q = q.where(relations.c.kind.in_(kinds))
+        sides.append(q)
+    for r in conn.execute(union_all(*sides)).all():  # one round trip for both sides
+        row = dict(r._mapping)
+        me, other = (r.a, r.b) if row.pop("side") == 0 else (r.b, r.a)
+        sellers[other] = row.pop("other_seller")
+        out[me].append(row)
+    for rels in out.values():
+        rels.sort(key=lambda r: r["id"])
+    return out, sellers
+
+
+def set_findings_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """:func:`set_findings` for several records in one executemany (``evidence_id``,
+    ``findings``, ``risk``, ``verdict`` each)."""
+    if not rows:
+        return
+    from sqlalchemy import bindparam
+
+    conn.execute(update(evidence).where(evidence.c.evidence_id == bindparam("eid")).values(
+        findings=bindparam("f"), risk=bindparam("r"), verdict=bindparam("v")),
+        [{"eid": r["evidence_id"], "f": r["findings"], "r": r["risk"], "v": r["verdict"]} for r in rows])
