@@ -302,12 +302,12 @@ def _link_new(conn, analysis: Analysis, sha256: str, relations: list[dict[str, A
     registries.register(conn, fingerprints, serial_registry.registry_row(analysis), mark,
                         relations_of_new=(eid, relations),
                         then=store.analysis_update(eid, {**values, "findings": findings, "risk": risk,
-                                                         "verdict": verdict}))
+                                                         "verdict": verdict}),
+                        also=(content_key_store.insert_row(content_keys.registry_row(analysis)),))
     links: dict[str, dict[str, str]] = {}
     for rel in relations:
         if rel["other"] in who:
             links.setdefault(rel["kind"], {})[rel["other"]] = who[rel["other"]]["seller_id"]
-    content_key_store.add(conn, content_keys.registry_row(analysis))
     registries.join_new_upload(conn, eid, who[eid]["seller_id"], links)
     _refresh_many(conn, kinds, settings, allow)
 

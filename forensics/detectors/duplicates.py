@@ -391,8 +391,8 @@ class Duplicates:
                 aligned += 1
                 if rel.kind in LINK_KINDS:
                     link(r.evidence_id, rel.kind, float(rel.score), _link_details(me, fp, r, rel))
-                if _certain(relations, r.evidence_id):
-                    break  # the same receipt, certainly: later candidates are its other copies
+                # no early stop at a certain duplicate here: which candidate comes first depends on
+                # what the snapshot held, so two workers would stop at other places than one
         status = "done" if aligned == 0 else f"done: {aligned} candidate page(s) aligned"
         return CheckResult(status=status, relations=tuple(relations.values()))
 

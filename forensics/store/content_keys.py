@@ -28,13 +28,14 @@ def register(conn: Connection, evidence_id: str, row: dict[str, Any] | None) -> 
     """Replace what ``evidence_id`` registered with ``row`` (None: nothing), so an upload
     analysed twice (redelivered, or its bytes changed) is registered once, as last read."""
     conn.execute(delete(content_keys).where(content_keys.c.evidence_id == evidence_id))
-    add(conn, row)
-
-
-def add(conn: Connection, row: dict[str, Any] | None) -> None:
-    """Register ``row`` of an upload registered for the first time (nothing to replace)."""
     if row is not None:
-        conn.execute(insert(content_keys).values(**{k: row.get(k) for k in COLUMNS}))
+        conn.execute(insert_row(row))
+
+
+def insert_row(row: dict[str, Any] | None) -> Any:
+    """The INSERT registering ``row`` (None: nothing to register), for an upload registered for
+    the first time (:func:`forensics.store.registries.register` runs it with the others)."""
+    return None if row is None else insert(content_keys).values(**{k: row.get(k) for k in COLUMNS})
 
 
 def printed_at(conn: Connection, when: str, *, exclude: str) -> list[dict[str, Any]]:

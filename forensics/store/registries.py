@@ -477,12 +477,13 @@ def count_rows(conn: Connection, table) -> int:  # noqa: ANN001
 
 def register(conn: Connection, fingerprints: list[dict[str, Any]], serial: dict[str, Any] | None,
              mark: dict[str, Any] | None, *, relations_of_new: tuple[str, list[dict[str, Any]]] | None = None,
-             then: Any = None) -> None:
+             then: Any = None, also: tuple[Any, ...] = ()) -> None:
     """Add an upload's fingerprints, serial and issuer mark, and (``relations_of_new``: the
     upload's id and its relations, for an upload that has none yet) its relations; ``then`` is
-    a statement of the same step (the record's UPDATE). On PostgreSQL all of it is one
-    statement (each insert a data-modifying WITH of ``then``); else one statement each."""
-    writes: list[Any] = []
+    a statement of the same step (the record's UPDATE), ``also`` other registries' inserts (a
+    content key). On PostgreSQL all of it is one statement (each insert a data-modifying WITH
+    of ``then``); else one statement each."""
+    writes: list[Any] = [stmt for stmt in also if stmt is not None]
     if fingerprints:
         writes.append(insert(page_fingerprints).values(fingerprints))
     if serial is not None:
