@@ -178,7 +178,7 @@ def similar(store: Store, settings: Settings, data: bytes, *, radius: int | None
                          "phash_distance": hamming(fp.phash, from_signed64(row.phash)),
                          "dhash_distance": hamming(fp.dhash, from_signed64(row.dhash))}
                 if confirm:
-                    other = page_image(view, settings, row.evidence_id, row.page)
+                    other = page_image(view, settings, row.evidence_id, row.page, row.pixel_sha256)
                     if other is not None:
                         rel = compare_pages(page.image, other)
                         entry["relation"] = rel.kind

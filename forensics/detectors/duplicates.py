@@ -255,14 +255,16 @@ def identity_conflict(mine: dict[str, str], theirs: dict[str, str]) -> list[str]
     return [k for k in IDENTITY_FIELDS if k in mine and k in theirs and mine[k] != theirs[k]]
 
 
-def page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: ANN202
-    """The decoded page of an earlier upload (re-read from its blob), or None if gone."""
+def page_image(view: Any, settings: Any, evidence_id: str, page: int, pixel_sha256: str | None = None):  # noqa: ANN202
+    """The decoded page of an earlier upload (re-read from its blob), or None if gone. Kept in
+    a small cache by its pixels' sha256 (the fingerprint row's): an id analysed again with other
+    bytes, or a store whose ids restart, never gets another file's pixels."""
     from forensics.documents import load_page_image
     from forensics.errors import ForensicsError
     from forensics.events import resolve_blob
 
-    key = (view.url, evidence_id, page)
-    if key in _page_cache:
+    key = (view.url, evidence_id, page, pixel_sha256)
+    if pixel_sha256 is not None and key in _page_cache:
         _page_cache.move_to_end(key)
         return _page_cache[key]
     row = view.file_of(evidence_id)
@@ -273,6 +275,8 @@ def page_image(view: Any, settings: Any, evidence_id: str, page: int):  # noqa: 
             image = load_page_image(path.read_bytes(), page, settings=settings)
         except (ForensicsError, OSError) as exc:
             log.warning("cannot re-read %s page %d for alignment: %s", evidence_id, page, exc)
+    if pixel_sha256 is None:
+        return image
     _page_cache[key] = image
     if len(_page_cache) > PAGE_CACHE_SIZE:
         _page_cache.popitem(last=False)
@@ -421,7 +425,7 @@ def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None) -
         verdict = text_layers.screen(my_text[1], my_text[0], theirs[1], theirs[0])
         if verdict is not None:
             return Relation("unrelated", verdict[0], (), verdict[1])
-    other = page_image(view, settings, r.evidence_id, r.page)
+    other = page_image(view, settings, r.evidence_id, r.page, r.pixel_sha256)
     return None if other is None else compare_pages(mine, other)
 
 
