@@ -46,6 +46,25 @@ def scanned_pages(analysis: Analysis) -> list[tuple[Any, Any]]:
             if r.source == "ocr" and r.words and r.page in images]
 
 
+def judge_scanned_pages(analysis: Analysis, per_page: Callable[[Any, Any], tuple[list[Any], int]],
+                        too_few: str) -> CheckResult:
+    """A pixel detector's result: ``per_page(reading, image)`` gives (findings, how many things
+    it could judge) for each of :func:`scanned_pages`; skipped when there is no scanned page, or
+    (``too_few``, the reason) when no page had anything to judge."""
+    pages = scanned_pages(analysis)
+    if not pages:
+        return CheckResult.skipped("no scanned page with OCR'd words")
+    findings: list[Any] = []
+    judged = 0
+    for reading, image in pages:
+        found, n = per_page(reading, image)
+        findings += found
+        judged += n
+    if not judged:
+        return CheckResult.skipped(too_few)
+    return CheckResult(tuple(findings), "done")
+
+
 def remember(analysis: Analysis, key: Any, compute: Callable[[], Any]) -> Any:
     """``compute()`` once per upload and key: the run inside the match lock reuses what the
     run before it (against the snapshot) computed, so the lock covers only what is new."""

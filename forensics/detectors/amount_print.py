@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forensics.detectors import Analysis, StoreView, scanned_pages
+from forensics.detectors import Analysis, StoreView, judge_scanned_pages
 from forensics.detectors.local_edits import PageMaps, _clip, _runs, _stroke_width, page_maps
 from forensics.model import CheckResult, Finding, PageReading, Word
 
@@ -310,18 +310,12 @@ class AmountPrintDetector:
     name = "amount_print"
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
-        pages = scanned_pages(analysis)
-        if not pages:
-            return CheckResult.skipped("no scanned page with OCR'd words")
-        findings: list[Finding] = []
-        judged = 0
-        for reading, image in pages:
+        def per_page(reading: PageReading, image: np.ndarray) -> tuple[list[Finding], int]:
             odd, n = page_oddities(reading, image)
-            judged += n
-            findings += page_findings(reading, odd)
-        if not judged:
-            return CheckResult.skipped(f"fewer than {MIN_PEERS + 1} amounts whose print could be compared")
-        return CheckResult(tuple(findings), "done")
+            return page_findings(reading, odd), n
+
+        return judge_scanned_pages(analysis, per_page,
+                                   f"fewer than {MIN_PEERS + 1} amounts whose print could be compared")
 
 
 #: the module-level detector the pipeline runs

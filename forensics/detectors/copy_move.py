@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from forensics.detectors import Analysis, StoreView, scanned_pages
+from forensics.detectors import Analysis, StoreView, judge_scanned_pages
 from forensics.model import Box, CheckResult, Finding, PageReading, Word
 
 #: a word is compared when it has this many digits (amounts, dates, numbers: what forgers move)
@@ -320,19 +320,12 @@ class CopyMoveDetector:
     name = "copy_move"
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
-        pages = scanned_pages(analysis)
-        if not pages:
-            return CheckResult.skipped("no scanned page with OCR'd words")
-        findings: list[Finding] = []
-        judged = 0
-        for reading, image in pages:
+        def per_page(reading: PageReading, image: np.ndarray) -> tuple[list[Finding], int]:
             matches, n = page_matches(reading, image)
-            judged += n
-            findings += [_finding(reading, m) for m in matches]
-        if not judged:
-            return CheckResult.skipped("no two value words with scan noise to compare (clean "
-                                       "digital page or too few numbers)")
-        return CheckResult(tuple(findings), "done")
+            return [_finding(reading, m) for m in matches], n
+
+        return judge_scanned_pages(analysis, per_page, "no two value words with scan noise to compare "
+                                                       "(clean digital page or too few numbers)")
 
 
 #: the module-level detector the pipeline runs

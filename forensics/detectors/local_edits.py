@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from forensics.detectors import Analysis, StoreView, scanned_pages
+from forensics.detectors import Analysis, StoreView, judge_scanned_pages
 from forensics.model import Box, CheckResult, Finding, PageReading, Word
 
 #: grey levels below the local paper level at which a pixel counts as ink
@@ -659,19 +659,8 @@ class LocalEditsDetector:
     name = "local_edits"
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
-        pages = scanned_pages(analysis)
-        if not pages:
-            return CheckResult.skipped("no scanned page with OCR'd words")
-        findings: list[Finding] = []
-        judged = 0
-        for reading, image in pages:
-            found, ok = page_findings(reading, image)
-            findings += found
-            judged += ok
-        if not judged:
-            return CheckResult.skipped("too few values and too clean paper to tell a repainted "
-                                       "box from a scan")
-        return CheckResult(tuple(findings), "done")
+        return judge_scanned_pages(analysis, page_findings, "too few values and too clean paper to "
+                                                            "tell a repainted box from a scan")
 
 
 #: the module-level detector the pipeline runs
