@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Text, cast, delete, func, insert, or_, select, update
 
+from forensics.store.db import _iso
 from forensics.store.people import audit
 from forensics.store.schema import (
     evidence,
@@ -51,14 +52,6 @@ _QUEUE_COLUMNS = (evidence.c.evidence_id, evidence.c.seller_id, evidence.c.statu
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite hands back naive datetimes
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def review_of(conn: Connection, evidence_id: str) -> dict[str, Any] | None:
