@@ -11,7 +11,8 @@
   scanner, not the forger, is the likelier culprit; unless a second, independent reading of the
   field's box (:func:`forensics.ocr.read_box`) reads the same id, since two readings seldom
   make one slip alike.
-- Barcodes and QR codes decoded on the page (pyzbar when libzbar is installed, else OpenCV)
+- Barcodes and QR codes decoded on the page (pyzbar when libzbar is installed, else OpenCV;
+  on a PDF page only where its objects can draw a code, :func:`forensics.pdf.code_regions`)
   are compared with the printed serial, total and date: a Chinese fapiao's QR code states
   invoice number, amount and date; other codes are compared when they carry ``key=value``
   pairs or a serial-like token. A disagreement is ``barcode_mismatch``.
