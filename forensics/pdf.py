@@ -204,7 +204,8 @@ def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int) -
     (:data:`CODE_JOIN_PT`, the bars of one code are separate objects in some generators) and kept
     when at least :data:`CODE_MIN_SIDE_PT` on both sides, widened by a quiet zone. Text in
     ordinary fonts and stroked lines and frames cannot draw one, so a page of text and rules
-    has no region at all. When the walk cannot finish (:data:`OVERLAY_WALK_BUDGET` objects),
+    has no region at all. Objects inside a form XObject have their bounds in the form's space,
+    so a form holding such an object counts by its own bounds. When the walk cannot finish (:data:`OVERLAY_WALK_BUDGET` objects),
     the whole page. Call under the caller's PDFium lock.
     """
     whole = ((0, 0, width, height),)
@@ -212,10 +213,19 @@ def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int) -
     fill, stroke = ctypes.c_int(0), ctypes.c_int(0)
     name = ctypes.create_string_buffer(256)
     fonts: dict[int, bool] = {}
+    #: the top-level form XObject being walked and its bounds (its children's own bounds are in
+    #: the form's space, not the page's: a child that can draw a code stands for the whole form)
+    form: list[float] | None = None
+    form_added = False
     for n, obj in enumerate(page.get_objects(max_depth=4)):
         if n >= OVERLAY_WALK_BUDGET:
             return whole
         kind = obj.type
+        if obj.level == 0:
+            form, form_added = None, False
+            if kind == pdfium_c.FPDF_PAGEOBJ_FORM:
+                form = list(obj.get_bounds())
+                continue
         if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
             font = pdfium_c.FPDFTextObj_GetFont(obj.raw)
             if not font:
@@ -239,6 +249,11 @@ def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int) -
                 if min(right - left, top - bottom) > MAX_BAR_PT or max(right - left, top - bottom) > MAX_BAR_LENGTH_PT:
                     continue  # one filled shape wider or longer than any bar: a background or a rule
         elif kind not in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING):
+            continue
+        if form is not None:
+            if not form_added and form[2] > form[0] and form[3] > form[1]:
+                boxes.append(form)
+                form_added = True
             continue
         left, bottom, right, top = obj.get_bounds()
         if right > left and top > bottom:

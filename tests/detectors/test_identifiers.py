@@ -309,3 +309,43 @@ def test_a_scanned_pdf_page_is_one_code_region():
     pdf.image(buf, x=0, y=0, w=600, h=800)
     page = load_document(bytes(pdf.output()), claimed_type=None, settings=Settings()).pages[0]
     assert page.code_regions == ((0, 0, page.width, page.height),)
+
+
+def test_a_code_inside_a_scaled_form_xobject_is_inside_a_code_region():
+    """Objects of a form XObject have bounds in the form's space: the form stands for them."""
+    pytest.importorskip("pyzbar.pyzbar")
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        FloatObject,
+        NameObject,
+    )
+
+    from forensics.detectors.identifiers import page_symbols
+    from forensics.documents import load_document
+
+    code = cv2.QRCodeEncoder.create().encode(QR_TEXT)
+    modules = " ".join(f"{x} {code.shape[0] - 1 - y} 1 1 re" for y in range(code.shape[0])
+                       for x in range(code.shape[1]) if code[y, x] == 0)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(_invoice_pdf(codes=False))))
+    form = DecodedStreamObject()
+    form.set_data(f"0 g {modules} f".encode())
+    form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+                 NameObject("/BBox"): ArrayObject([FloatObject(0), FloatObject(0),
+                                                   FloatObject(code.shape[1]), FloatObject(code.shape[0])]),
+                 NameObject("/Matrix"): ArrayObject([FloatObject(v) for v in (3, 0, 0, 3, 0, 0)])})
+    page = writer.pages[0]
+    resources = page["/Resources"]
+    resources.setdefault(NameObject("/XObject"), DictionaryObject())[NameObject("/Fm9")] = writer._add_object(form)
+    placed = DecodedStreamObject()
+    placed.set_data(b"q 1 0 0 1 300 60 cm /Fm9 Do Q")  # bottom of the page, in PDF space
+    contents = page.get_contents()
+    contents.set_data(contents.get_data() + b"\n" + placed.get_data())
+    page.replace_contents(contents)
+    buf = io.BytesIO()
+    writer.write(buf)
+    doc = load_document(buf.getvalue(), claimed_type=None, settings=Settings())
+    assert [s.data for s in decode_symbols(doc.pages[0].image, 1)] == [QR_TEXT]
+    assert [s.data for s in page_symbols(doc.pages[0])] == [QR_TEXT]
