@@ -18,8 +18,9 @@ goes first alternates), in this run:
   ``ingest_pages_per_cpu_s=X pypdfium2_pages_per_cpu_s=Y ratio=Z``.
 
 The store is PostgreSQL holding ``--store`` records first (written directly, as bench/scale.py
-writes them: real page hashes of sroie-dev perturbed, serials, issuer marks, relations); the
-database server's CPU is not counted.
+writes them: real page hashes of sroie-dev perturbed, serials, issuer marks, relations; and,
+as a real store holds, each record's reading: its scan's transcribed words); the database
+server's CPU is not counted.
 """
 
 from __future__ import annotations
@@ -56,6 +57,47 @@ def images(n: int, work: Path) -> list[Path]:
         img.convert("RGB").save(p, quality=90)
         out.append(p)
     return out
+
+
+def add_readings(url: str, size: int, bases: list[dict]) -> None:
+    """Give each stored record the reading a real store holds (written before its match lock):
+    its base scan's words with boxes, from SROIE's transcription (``NAME.box.csv``), as if OCR
+    had read them (confidence 0.9); the record i stands on ``bases[i % len(bases)]``, as
+    ``scale.populate`` wrote it."""
+    import io
+    import json
+
+    import psycopg
+    from PIL import Image
+
+    rows = []
+    for b in bases:
+        path = Path(b["path"])
+        words = []
+        for n, line in enumerate(path.with_suffix(".box.csv").read_text(errors="replace").splitlines()):
+            parts = line.split(",", 8)
+            if len(parts) != 9:
+                continue
+            xs, ys = [int(v) for v in parts[0:8:2]], [int(v) for v in parts[1:8:2]]
+            for text in parts[8].split():
+                words.append([text, min(xs), min(ys), max(xs), max(ys), 0.9, 0, n])
+        width, height = Image.open(path).size
+        pages = [{"page": 1, "source": "ocr", "engine": "transcribed", "width": width, "height": height,
+                  "seconds": 0.0, "words": words}]
+        text = " ".join(w[0] for w in words)
+        rows.append((_copy_text(text), _copy_text(json.dumps(pages))))
+    buf = io.StringIO()
+    for i in range(size):
+        text, pages = rows[i % len(rows)]
+        buf.write(f"P{i:08d}\t{'0' * 64}\t{text}\t{pages}\n")
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        with cur.copy("COPY readings (evidence_id, sha256, text, pages) FROM STDIN") as copy:
+            copy.write(buf.getvalue())
+
+
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format (backslashes doubled; no tab or newline inside)."""
+    return value.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ")
 
 
 def child_cpu() -> float:
@@ -121,6 +163,7 @@ def main() -> None:
             scans = sorted(SROIE.glob("*.jpg"))
             bases = scale.real_bases(scans[60:160])
             scale.populate(url, args.store, bases, scale.measured_skew(bases), random.Random(5))
+            add_readings(url, args.store, bases)
         settings = Settings(database_url=url, blob_root="/", ocr_engine=args.engine)
         store = Store(url, migrate=False)
         with store.transaction() as conn:  # worker start, not per upload

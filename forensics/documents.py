@@ -38,7 +38,13 @@ from forensics.errors import (
     UnsupportedMedia,
 )
 from forensics.model import Document, Page
-from forensics.pdf import overlay_boxes, page_to_bitmap, read_pdf_info, text_layer_words
+from forensics.pdf import (
+    code_regions,
+    overlay_boxes,
+    page_to_bitmap,
+    read_pdf_info,
+    text_layer_words,
+)
 from forensics.settings import Settings
 
 #: how far into the file a PDF header may start (bytes); Acrobat tolerates junk before it
@@ -331,6 +337,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, tex
         finally:
             textpage.close()
         overlays = overlay_boxes(page, to_px) if words else ()
+        regions = code_regions(page, to_px, image.width, image.height)
         return Page(
             number=index + 1,
             width=image.width,
@@ -339,6 +346,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, tex
             dpi=dpi,
             text_words=words,
             overlays=overlays,
+            code_regions=regions,
         )
     finally:
         page.close()

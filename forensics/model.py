@@ -87,6 +87,9 @@ class Page:
     #: PDF pages: boxes (pixels) where an image or filled shape is painted over earlier text,
     #: the only places the render can show something other than the text layer
     overlays: tuple[Box, ...] = ()
+    #: PDF pages: boxes (pixels) of the only places a barcode or QR code can be drawn
+    #: (:func:`forensics.pdf.code_regions`); None when unknown (images: the whole page)
+    code_regions: tuple[Box, ...] | None = None
 
     @property
     def has_text_layer(self) -> bool:

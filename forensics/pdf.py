@@ -172,6 +172,127 @@ def overlay_boxes(page: pdfium.PdfPage, to_px: Affine) -> tuple[tuple[int, int, 
     return tuple(out)
 
 
+#: barcode and 2D-code fonts name themselves so (lower case, spaces and dashes removed): a code
+#: printed in such a font is text in the layer, bars on the page
+BARCODE_FONT_WORDS = ("barcode", "code128", "code39", "code93", "3of9", "2of5", "i2of5", "ean13", "ean8",
+                      "upca", "upce", "qrcode", "datamatrix", "pdf417", "idautomation", "c128", "c39",
+                      "interleaved", "postnet", "msi")
+#: objects (or groups of them) closer than this many points are one region (bars of one code)
+CODE_JOIN_PT = 6.0
+#: a region narrower or lower than this many points holds no readable code (4 mm: a QR code of
+#: 21 modules of 0.2 mm; a 1D code's bars are taller)
+CODE_MIN_SIDE_PT = 11.0
+#: margin around a region, in points, for the code's quiet zone (zbar needs white around it)
+CODE_MARGIN_PT = 9.0
+#: more candidate objects than this on one page: read the whole page instead of joining them
+MAX_CODE_OBJECTS = 3000
+#: a code's bar or module drawn as its own shape is narrower than this many points (4.2 mm)
+MAX_BAR_PT = 12.0
+#: ... and shorter than this (50 mm: a 1D code's bars, twice the nominal EAN-13 height); longer
+#: thin shapes are rules of a table
+MAX_BAR_LENGTH_PT = 142.0
+#: a path of at most this many segments is one shape (a line, or a rectangle drawn as up to
+#: seven moves and lines): one bar or module at most
+FRAME_SEGMENTS = 8
+
+
+def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int) -> tuple[tuple[int, int, int, int], ...]:
+    """Where a barcode or QR code can be on a PDF page, as pixel boxes of the render.
+
+    A code is drawn by an image, by filled shapes or many-segment paths (its bars or modules),
+    by a shading, or as text in a barcode font: those objects, grouped when they nearly touch
+    (:data:`CODE_JOIN_PT`, the bars of one code are separate objects in some generators) and kept
+    when at least :data:`CODE_MIN_SIDE_PT` on both sides, widened by a quiet zone. Text in
+    ordinary fonts and stroked lines and frames cannot draw one, so a page of text and rules
+    has no region at all. Objects inside a form XObject have their bounds in the form's space,
+    so a form holding such an object counts by its own bounds. When the walk cannot finish (:data:`OVERLAY_WALK_BUDGET` objects),
+    the whole page. Call under the caller's PDFium lock.
+    """
+    whole = ((0, 0, width, height),)
+    boxes: list[list[float]] = []
+    fill, stroke = ctypes.c_int(0), ctypes.c_int(0)
+    name = ctypes.create_string_buffer(256)
+    fonts: dict[int, bool] = {}
+    #: the top-level form XObject being walked and its bounds (its children's own bounds are in
+    #: the form's space, not the page's: a child that can draw a code stands for the whole form)
+    form: list[float] | None = None
+    form_added = False
+    for n, obj in enumerate(page.get_objects(max_depth=4)):
+        if n >= OVERLAY_WALK_BUDGET:
+            return whole
+        kind = obj.type
+        if obj.level == 0:
+            form, form_added = None, False
+            if kind == pdfium_c.FPDF_PAGEOBJ_FORM:
+                form = list(obj.get_bounds())
+                continue
+        if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
+            font = pdfium_c.FPDFTextObj_GetFont(obj.raw)
+            if not font:
+                continue
+            key = ctypes.cast(font, ctypes.c_void_p).value or 0
+            if key not in fonts:
+                size = pdfium_c.FPDFFont_GetBaseFontName(font, name, len(name))
+                base = name.value.decode("latin-1", "replace") if size else ""
+                size = pdfium_c.FPDFFont_GetFamilyName(font, name, len(name))
+                family = name.value.decode("latin-1", "replace") if size else ""
+                flat = re.sub(r"[\s_\-]", "", f"{base} {family}".lower())
+                fonts[key] = any(word in flat for word in BARCODE_FONT_WORDS)
+            if not fonts[key]:
+                continue
+        elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
+            ok = pdfium_c.FPDFPath_GetDrawMode(obj.raw, ctypes.byref(fill), ctypes.byref(stroke))
+            if pdfium_c.FPDFPath_CountSegments(obj.raw) <= FRAME_SEGMENTS:
+                if ok and fill.value == 0:
+                    continue  # a stroked line or frame
+                left, bottom, right, top = obj.get_bounds()
+                if min(right - left, top - bottom) > MAX_BAR_PT or max(right - left, top - bottom) > MAX_BAR_LENGTH_PT:
+                    continue  # one filled shape wider or longer than any bar: a background or a rule
+        elif kind not in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING):
+            continue
+        if form is not None:
+            if not form_added and form[2] > form[0] and form[3] > form[1]:
+                boxes.append(form)
+                form_added = True
+            continue
+        left, bottom, right, top = obj.get_bounds()
+        if right > left and top > bottom:
+            boxes.append([left, bottom, right, top])
+    if len(boxes) > MAX_CODE_OBJECTS:
+        return whole  # joining would cost more than reading the page
+    out = []
+    for left, bottom, right, top in _join_boxes(boxes, CODE_JOIN_PT):
+        if min(right - left, top - bottom) < CODE_MIN_SIDE_PT:
+            continue
+        m = CODE_MARGIN_PT
+        x0, y0, x1, y1 = _px_box((left - m, bottom - m, right + m, top + m), to_px)
+        box = (max(0, int(x0)), max(0, int(y0)), min(width, int(math.ceil(x1))), min(height, int(math.ceil(y1))))
+        if box[2] > box[0] and box[3] > box[1]:
+            out.append(box)
+    return tuple(out)
+
+
+def _join_boxes(boxes: list[list[float]], gap: float) -> list[list[float]]:
+    """Boxes merged until no two are within ``gap`` of each other (their union boxes)."""
+    boxes = sorted(boxes)
+    changed = True
+    while changed:
+        changed = False
+        out: list[list[float]] = []
+        for box in boxes:
+            for other in out:
+                if (box[0] <= other[2] + gap and other[0] <= box[2] + gap
+                        and box[1] <= other[3] + gap and other[1] <= box[3] + gap):
+                    other[0], other[1] = min(other[0], box[0]), min(other[1], box[1])
+                    other[2], other[3] = max(other[2], box[2]), max(other[3], box[3])
+                    changed = True
+                    break
+            else:
+                out.append(list(box))
+        boxes = out
+    return boxes
+
+
 def _px_box(bounds: tuple[float, float, float, float], to_px: Affine) -> tuple[float, float, float, float]:
     """A page-space box (left, bottom, right, top) as a pixel box (x0, y0, x1, y1)."""
     a, b, c, d, e, f = to_px

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from forensics.text_layers import MIN_WORDS, screen
+from forensics.text_layers import MIN_WORDS, screen, screen_scan
 
 SIZE = (2480, 3508)  # A4 at 300 DPI
 
@@ -57,3 +57,51 @@ def test_pages_of_other_sizes_or_few_words_are_left_to_the_pixels():
     a, b = page(1), page(2, top=1900, left=1200, lines=20, words=3)
     assert screen(a, SIZE, b, (1240, 1754)) is None  # a scaled render: the pixels align it
     assert screen(a[: MIN_WORDS - 1], SIZE, b, SIZE) is None
+
+
+# --------------------------------------------------------------------------- against a scan
+
+LAYER = [f"{w}" for w in (
+    "Rechnung Nummer RE-2024-0815 Datum 15.03.2024 Kunde Musterfirma GmbH Hauptstrasse 12 "
+    "Berlin Position Beschreibung Menge Einzelpreis Gesamtpreis Beratung Stunden 120.00 960.00 "
+    "Reisekosten Pauschale 85.00 Zwischensumme 1045.00 Umsatzsteuer 19% 198.55 Gesamtbetrag "
+    "1243.55 Zahlbar innerhalb 14 Tagen ohne Abzug Bankverbindung IBAN DE89370400440532013000 "
+    "Sparkasse Steuernummer 21/815/08150 Geschaeftsfuehrer Erika Mustermann Amtsgericht "
+    "Charlottenburg HRB 123456").split()]
+RECEIPT = ("KEDAI RUNCIT MAJU JAYA SDN BHD NO 12 JALAN BUNGA RAYA 47100 PUCHONG SELANGOR GST ID "
+           "000123456789 TAX INVOICE CASHIER AMINAH MILO 2KG 29.90 BERAS SUPER 10KG 32.50 GULA PASIR "
+           "2.85 ROUNDING 0.01 TOTAL 65.25 CASH 70.00 CHANGE 4.75 THANK YOU PLEASE COME AGAIN "
+           "GOODS SOLD ARE NOT RETURNABLE").split()
+
+
+def test_an_unrelated_receipt_scan_is_unrelated_without_the_pixels():
+    verdict = screen_scan(LAYER, [(w, 0.93) for w in RECEIPT])
+    assert verdict is not None
+    score, details = verdict
+    assert score > 0.75 and details["shared_words"] <= 2
+
+
+def test_a_scan_of_the_page_with_ocr_slips_is_left_to_the_pixels():
+    rng = random.Random(3)
+    read = []
+    for w in LAYER:  # a third of the words misread by a character, a few lost
+        if rng.random() < 0.1:
+            continue
+        if rng.random() < 0.33 and len(w) > 3:
+            i = rng.randrange(len(w))
+            w = w[:i] + rng.choice("0OIl18B") + w[i + 1:]
+        read.append((w, rng.uniform(0.82, 0.97)))
+    assert screen_scan(LAYER, read) is None
+
+
+def test_a_crop_of_the_page_and_a_document_of_its_template_are_left_to_the_pixels():
+    assert screen_scan(LAYER, [(w, 0.95) for w in LAYER[:30]]) is None  # the top half, scanned
+    template = [w for w in LAYER if not any(c.isdigit() for c in w)]  # labels, names, address
+    other = template + [f"{7 * i + 13}.{i:02d}" for i in range(25)]  # another invoice's numbers
+    assert screen_scan(LAYER, [(w, 0.95) for w in other]) is None
+
+
+def test_a_scan_read_poorly_or_not_at_all_is_left_to_the_pixels():
+    assert screen_scan(LAYER, [(w, 0.95) for w in RECEIPT[:12]]) is None  # too few words
+    assert screen_scan(LAYER, [(w, 0.4) for w in RECEIPT]) is None  # OCR was unsure of them all
+    assert screen_scan(LAYER, []) is None

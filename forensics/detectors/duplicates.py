@@ -418,15 +418,28 @@ def _text_layer(analysis: Analysis, page: int) -> Any:
 
 def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None) -> Any:
     """Align this page with an earlier upload's page; None when that page cannot be re-read.
-    Two text-layer pages are first compared by their words and boxes
-    (:func:`forensics.text_layers.screen`): different documents in different places are
-    unrelated without a pixel alignment."""
-    if my_text is not None and (theirs := view.page_text_layer(r.evidence_id, r.page)) is not None:
-        verdict = text_layers.screen(my_text[1], my_text[0], theirs[1], theirs[0])
-        if verdict is not None:
-            return Relation("unrelated", verdict[0], (), verdict[1])
+    A text-layer page is first compared with the other page's reading
+    (:func:`_text_layer_screen`): different documents are unrelated without a pixel alignment."""
+    if my_text is not None and (verdict := _text_layer_screen(view, my_text, r)) is not None:
+        return Relation("unrelated", verdict[0], (), verdict[1])
     other = page_image(view, settings, r.evidence_id, r.page, r.pixel_sha256)
     return None if other is None else compare_pages(mine, other)
+
+
+def _text_layer_screen(view: Any, my_text: Any, r: Any) -> tuple[float, dict] | None:
+    """A text-layer page against candidate ``r`` from their readings alone: against another text
+    layer by words and boxes (:func:`forensics.text_layers.screen`), against a scan by the
+    words OCR read on it (:func:`forensics.text_layers.screen_scan`); (score, details) when
+    they are unrelated, None when the pixels must decide."""
+    theirs = view.page_reading(r.evidence_id, r.page)
+    if theirs is None:
+        return None
+    if theirs.get("source") == "text_layer":
+        words = [(w[0], (w[1], w[2], w[3], w[4])) for w in theirs["words"]]
+        return text_layers.screen(my_text[1], my_text[0], words, (theirs["width"], theirs["height"]))
+    if theirs.get("source") != "ocr":
+        return None
+    return text_layers.screen_scan([text for text, _ in my_text[1]], [(w[0], w[5]) for w in theirs["words"]])
 
 
 def _link_details(me: str, fp: Any, r: Any, rel: Any) -> dict[str, Any]:

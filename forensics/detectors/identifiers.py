@@ -11,7 +11,8 @@
   scanner, not the forger, is the likelier culprit; unless a second, independent reading of the
   field's box (:func:`forensics.ocr.read_box`) reads the same id, since two readings seldom
   make one slip alike.
-- Barcodes and QR codes decoded on the page (pyzbar when libzbar is installed, else OpenCV)
+- Barcodes and QR codes decoded on the page (pyzbar when libzbar is installed, else OpenCV;
+  on a PDF page only where its objects can draw a code, :func:`forensics.pdf.code_regions`)
   are compared with the printed serial, total and date: a Chinese fapiao's QR code states
   invoice number, amount and date; other codes are compared when they carry ``key=value``
   pairs or a serial-like token. A disagreement is ``barcode_mismatch``.
@@ -31,7 +32,7 @@ import numpy as np
 
 from forensics.detectors import Analysis, StoreView
 from forensics.fields.taxids import ean_valid, find_tax_ids, luhn_valid, validate_tax_id
-from forensics.model import Box, CheckResult, Field, Finding, Word
+from forensics.model import Box, CheckResult, Field, Finding, Page, Word
 from forensics.ocr import read_page_box
 
 log = logging.getLogger(__name__)
@@ -261,6 +262,30 @@ def decode_symbols(image: Any, page: int) -> list[Symbol]:
     return _decode_opencv(gray, page)
 
 
+def page_symbols(page: Page) -> list[Symbol]:
+    """The codes on a page image: only inside its :attr:`Page.code_regions` when the PDF says
+    where a code can be drawn (a page of text and rules: none, and no pixel is read), else on
+    the whole page. Region boxes are in page pixels; a code found twice (regions whose quiet
+    zones overlap) counts once."""
+    assert page.image is not None
+    if page.code_regions is None:
+        return decode_symbols(page.image, page.number)
+    out: list[Symbol] = []
+    for x0, y0, x1, y1 in page.code_regions:
+        for s in decode_symbols(page.image.crop((x0, y0, x1, y1)), page.number):
+            box = None if s.box is None else (s.box[0] + x0, s.box[1] + y0, s.box[2] + x0, s.box[3] + y0)
+            if not any(o.kind == s.kind and o.data == s.data and _same_place(o.box, box) for o in out):
+                out.append(Symbol(s.kind, s.data, s.page, box))
+    return out
+
+
+def _same_place(a: Box | None, b: Box | None) -> bool:
+    """Do two codes' boxes overlap (one code read in two regions)?"""
+    if a is None or b is None:
+        return a is b
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
 def _zbar_decode(gray: np.ndarray) -> list[Any]:
     """``pyzbar.decode`` of :data:`ZBAR_SYMBOLS` at the scan densities above (pyzbar's own
     function scans every row and column and has no setting for it)."""
@@ -426,7 +451,7 @@ def barcode_findings(analysis: Analysis) -> tuple[list[Finding], list[Symbol]]:
     symbols: list[Symbol] = []
     for page in analysis.document.pages:
         if page.image is not None:
-            symbols += decode_symbols(page.image, page.number)
+            symbols += page_symbols(page)
     out = []
     for sym in symbols:
         if sym.kind.upper().replace("-", "") in ("EAN13", "EAN8", "UPCA", "UPCE", "ISBN13"):

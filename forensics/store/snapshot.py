@@ -153,6 +153,9 @@ class SnapshotView:
         # re-analysis, which forgets its registrations (the deletion counter) first
         return self.live.page_text_layer(evidence_id, page)
 
+    def page_reading(self, evidence_id: str, page: int) -> Any:
+        return self.live.page_reading(evidence_id, page)  # the same as page_text_layer
+
     def fingerprints_since(self, last_id: int, *, limit: int) -> list[Any]:
         # how an index catches up: rows newer than the marks are read again under the lock
         return self.live.fingerprints_since(last_id, limit=limit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import UTC, datetime
 
@@ -223,3 +224,128 @@ def test_doubtful_id_read_alike_a_second_time_is_held_to_its_check_digit():
     ImageDraw.Draw(page).text((12, 18), good, fill=0, font=font(20))
     slipped = detector.run(analysis_of(fields, lines, confidence=0.6, image=page), None)
     assert slipped.findings == ()
+
+
+# --------------------------------------------------------------------------- codes in PDFs
+
+
+QR_TEXT = "01,04,044031900111,12345678,85.45,20190312,12345678901234567890,ABCD"
+
+
+def _invoice_pdf(*, codes: bool) -> bytes:
+    """A text invoice with a ruled table and filled row backgrounds; with ``codes`` also a QR
+    code drawn as one filled square per module, the same code as an embedded image, and a
+    Code 39 and an Interleaved 2 of 5 barcode drawn as filled bars (fpdf2's own)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    for i in range(25):
+        pdf.text(40, 80 + 14 * i, f"Item {i:02d} delivered   {3 * i + 7:>4d}.50 EUR")
+    pdf.set_fill_color(225)
+    for i in range(0, 25, 2):
+        pdf.rect(36, 70 + 14 * i, 520, 13, style="F")  # row shading: no code
+    pdf.set_line_width(0.6)
+    for i in range(26):
+        pdf.line(36, 70 + 14 * i, 556, 70 + 14 * i)  # table rules
+    pdf.set_fill_color(0)
+    for x in (36, 556):
+        pdf.rect(x, 70, 0.8, 350, style="F")  # vertical rules drawn as long filled bars
+    if codes:
+        code = cv2.QRCodeEncoder.create().encode(QR_TEXT)
+        n = code.shape[0]
+        for y in range(n):
+            for x in range(n):
+                if code[y, x] == 0:
+                    pdf.rect(60 + 2.5 * x, 470 + 2.5 * y, 2.5, 2.5, style="F")
+        img = cv2.resize(code, None, fx=8, fy=8, interpolation=cv2.INTER_NEAREST)
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")
+        pdf.image(buf, x=300, y=470, w=100, h=100)
+        pdf.code39("*INV-20457*", x=60, y=620, w=2, h=40)
+        pdf.interleaved2of5("1234567890", x=330, y=620, w=2, h=40)
+    return bytes(pdf.output())
+
+
+def test_codes_in_a_pdf_are_read_inside_its_code_regions_as_on_the_whole_page():
+    pytest.importorskip("pyzbar.pyzbar")
+    from forensics.detectors.identifiers import page_symbols
+    from forensics.documents import load_document
+
+    page = load_document(_invoice_pdf(codes=True), claimed_type=None, settings=Settings()).pages[0]
+    whole = decode_symbols(page.image, 1)
+    assert sorted(s.data for s in whole) == sorted([QR_TEXT, QR_TEXT, "INV-20457", "1234567890"])
+    found = page_symbols(page)
+    assert sorted((s.kind, s.data) for s in found) == sorted((s.kind, s.data) for s in whole)
+    for s in found:  # boxes in page pixels, on the code the whole page found
+        assert any(abs(s.box[0] - w.box[0]) <= 2 and abs(s.box[1] - w.box[1]) <= 2 for w in whole if w.data == s.data)
+    covered = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in page.code_regions)
+    assert covered < 0.3 * page.width * page.height
+
+
+def test_a_pdf_page_of_text_rules_and_shading_has_no_code_region():
+    from forensics.documents import load_document
+
+    page = load_document(_invoice_pdf(codes=False), claimed_type=None, settings=Settings()).pages[0]
+    assert page.has_text_layer
+    assert page.code_regions == ()
+    result = detector.run(Analysis(
+        UploadEvent("E1", "S1", "x.pdf", uploaded_at=datetime(2024, 6, 1, tzinfo=UTC)),
+        Document("0" * 64, "application/pdf", 1000, (page,)), Reading(()), Extraction({}), Settings()), None)
+    assert result.status.startswith("skipped:")
+
+
+def test_a_scanned_pdf_page_is_one_code_region():
+    """A page that is one picture (a scan saved as PDF) is read whole, as an image upload is."""
+    from fpdf import FPDF
+
+    from forensics.documents import load_document
+
+    buf = io.BytesIO()
+    qr_page(QR_TEXT).save(buf, format="PNG")
+    pdf = FPDF(unit="pt", format=(600, 800))
+    pdf.add_page()
+    pdf.image(buf, x=0, y=0, w=600, h=800)
+    page = load_document(bytes(pdf.output()), claimed_type=None, settings=Settings()).pages[0]
+    assert page.code_regions == ((0, 0, page.width, page.height),)
+
+
+def test_a_code_inside_a_scaled_form_xobject_is_inside_a_code_region():
+    """Objects of a form XObject have bounds in the form's space: the form stands for them."""
+    pytest.importorskip("pyzbar.pyzbar")
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        FloatObject,
+        NameObject,
+    )
+
+    from forensics.detectors.identifiers import page_symbols
+    from forensics.documents import load_document
+
+    code = cv2.QRCodeEncoder.create().encode(QR_TEXT)
+    modules = " ".join(f"{x} {code.shape[0] - 1 - y} 1 1 re" for y in range(code.shape[0])
+                       for x in range(code.shape[1]) if code[y, x] == 0)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(_invoice_pdf(codes=False))))
+    form = DecodedStreamObject()
+    form.set_data(f"0 g {modules} f".encode())
+    form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+                 NameObject("/BBox"): ArrayObject([FloatObject(0), FloatObject(0),
+                                                   FloatObject(code.shape[1]), FloatObject(code.shape[0])]),
+                 NameObject("/Matrix"): ArrayObject([FloatObject(v) for v in (3, 0, 0, 3, 0, 0)])})
+    page = writer.pages[0]
+    resources = page["/Resources"]
+    resources.setdefault(NameObject("/XObject"), DictionaryObject())[NameObject("/Fm9")] = writer._add_object(form)
+    placed = DecodedStreamObject()
+    placed.set_data(b"q 1 0 0 1 300 60 cm /Fm9 Do Q")  # bottom of the page, in PDF space
+    contents = page.get_contents()
+    contents.set_data(contents.get_data() + b"\n" + placed.get_data())
+    page.replace_contents(contents)
+    buf = io.BytesIO()
+    writer.write(buf)
+    doc = load_document(buf.getvalue(), claimed_type=None, settings=Settings())
+    assert [s.data for s in decode_symbols(doc.pages[0].image, 1)] == [QR_TEXT]
+    assert [s.data for s in page_symbols(doc.pages[0])] == [QR_TEXT]

@@ -93,3 +93,54 @@ def test_an_original_copied_twice_in_two_ways_names_both_later_uploads(settings,
     copied = [f for f in store.get("E1")["findings"] if f["code"] == "copied_by_later_upload"]
     assert len(copied) == 1 and copied[0]["related"] == ["E2", "E3"], store.get("E1")["findings"]
     assert store.get("E1")["verdict"] == "review"
+
+
+def _every_stored_page_a_candidate(monkeypatch):  # noqa: ANN001, ANN202
+    """Make every stored page (of other uploads) a candidate of every page, and count the pixel
+    alignments: the text-layer screen, not the hashes, is under test."""
+    aligned = []
+    real = duplicates.compare_pages
+
+    def all_ids(idx, analysis, view, *args):  # noqa: ANN001, ANN002, ANN202
+        return [r.id for r in view.fingerprints_since(0, limit=1000)]
+
+    def counted(a, b, **kw):  # noqa: ANN001, ANN003, ANN202
+        rel = real(a, b, **kw)
+        aligned.append(rel.kind)
+        return rel
+
+    monkeypatch.setattr(duplicates, "_candidate_ids", all_ids)
+    monkeypatch.setattr(duplicates, "compare_pages", counted)
+    return aligned
+
+
+def _invoice(seed: int):  # noqa: ANN202
+    import random
+
+    from fixtures.invoices import make_invoice_data, render_invoice_pdf, render_scanned_invoice
+    from fixtures.shops import make_shop
+
+    shop, data = make_invoice_data(make_shop(random.Random(seed), "de-DE"), random.Random(seed))
+    pdf, _ = render_invoice_pdf(shop, data, einvoice_xml=False, producer=None, rng=random.Random(seed))
+    return pdf, render_scanned_invoice(shop, data, random.Random(seed))  # the same page, printed and scanned
+
+
+def test_a_print_and_scan_of_a_text_pdf_is_still_aligned_and_linked(settings, blob_root, monkeypatch):
+    aligned = _every_stored_page_a_candidate(monkeypatch)
+    pdf, scan = _invoice(4)
+    scan.save(blob_root / "scan.jpg", quality=85)
+    (blob_root / "invoice.pdf").write_bytes(pdf)
+    store = _ingest(settings, [("E1", "S1", "scan.jpg"), ("E2", "S2", "invoice.pdf")])
+    assert aligned and aligned[-1] in duplicates.LINK_KINDS, aligned
+    related = {o for f in store.get("E2")["findings"] for o in f.get("related", [])}
+    assert "E1" in related, store.get("E2")["findings"]
+
+
+def test_an_unrelated_receipt_scan_costs_a_text_pdf_no_alignment(settings, blob_root, monkeypatch):
+    aligned = _every_stored_page_a_candidate(monkeypatch)
+    simple_receipt(RECEIPT_LINES).save(blob_root / "receipt.png")
+    pdf, _ = _invoice(5)
+    (blob_root / "invoice.pdf").write_bytes(pdf)
+    store = _ingest(settings, [("E1", "S1", "receipt.png"), ("E2", "S2", "invoice.pdf")])
+    assert aligned == []
+    assert not [f for f in store.get("E2")["findings"] if "E1" in f.get("related", [])]
