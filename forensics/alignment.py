@@ -422,14 +422,12 @@ def _frame(arr: np.ndarray) -> np.ndarray:
     sample = arr[::3, ::3]
     paper = float(np.percentile(sample, 90)) if sample.size else 255.0
     dark = (arr < 0.5 * paper).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
     h, w = arr.shape
-    out = np.zeros(arr.shape, bool)
-    for i in range(1, n):
-        x, y, bw, bh, area = (int(v) for v in stats[i])
-        touches = x == 0 or y == 0 or x + bw == w or y + bh == h
-        if touches and area >= FRAME_MIN_FRACTION * arr.size:
-            out |= labels == i
+    x, y, bw, bh, area = stats.T  # one row per component; a printed page has thousands (glyphs)
+    keep = ((x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)) & (area >= FRAME_MIN_FRACTION * arr.size)
+    keep[0] = False  # label 0 is the background
+    out = keep[labels] if keep.any() else np.zeros(arr.shape, bool)
     if out.any():
         out = cv2.dilate(out.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     return out
