@@ -58,7 +58,7 @@ MAX_DIGITS_OFF = 2
 SEARCH_LIMIT = 500
 #: digit pairs Tesseract confuses on thermal print besides the shape confusions of
 #: :data:`~forensics.detectors.identifiers.OCR_CONFUSIONS` (a faded 3 read as 5, 2 as 7, 1 as 4):
-#: two honest receipts of one shop went to review with "6003815…" read for "0003813…"
+#: two honest receipts of one shop went to review with "6007215…" read for "0007213…"
 PRINT_CONFUSIONS = {frozenset(p) for p in ("35", "27", "14", "23", "89", "59", "17", "38", "56", "06", "08", "09")}
 
 
