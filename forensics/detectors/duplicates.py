@@ -10,7 +10,10 @@ scan, a few repainted boxes), ``same_layout`` (one shop's honest layout) or unre
 with the same content key (merchant, serial, date, total) are the same receipt whatever the
 pixels say; uploads whose text layers or e-invoice XML (not OCR) state different serials or
 dates are different documents whatever the pixels say (one template, or one visible page
-carrying another invoice's data): at most ``same_layout``.
+carrying another invoice's data): at most ``same_layout``. An ``edited_copy`` whose differences
+are a re-encoding's (:func:`reencoded`: a page re-saved changes every region a little, an edit
+one region a lot) and whose uploads read no edited field apart (:func:`read_apart`) is
+``same_image``.
 
 The in-memory Hamming indexes are per process; they catch up from ``page_fingerprints`` (the
 truth, shared by every worker) inside the match lock before every query. A process stands on the
