@@ -515,6 +515,8 @@ def _link_details(me: str, fp: Any, r: Any, rel: Any) -> dict[str, Any]:
     if fp.text_hash is not None and r.text_hash is not None and r.text_version == TEXT_HASH_VERSION:
         distance["text"] = hamming(fp.text_hash, from_signed64(r.text_hash))
     details: dict[str, Any] = {"page": fp.page, "other_page": r.page, "hash_distance": distance}
+    if rel.details.get("reencoded"):
+        details["reencoded"] = True  # the alignment's boxes were a re-encoding's (:func:`reencoded`)
     if rel.differing_boxes:
         details["boxes"] = [list(b) for b in rel.differing_boxes]
         details["boxes_on"] = me

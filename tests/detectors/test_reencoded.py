@@ -17,7 +17,7 @@ from PIL import Image
 from forensics.alignment import Relation, compare_pages
 from forensics.detectors import duplicates
 from forensics.pipeline import analyse
-from forensics.store import Store
+from forensics.store import Store, registries
 from tests.receipt_pages import edited_copy, make_shop, render_scan, reupload
 
 
@@ -87,12 +87,15 @@ def _codes(record: dict) -> dict[str, list[str]]:
 
 
 def test_a_long_receipts_reupload_links_as_a_duplicate(settings, blob_root):
-    tall, _, _, rng = _long_scan(0)
+    tall, _, _, rng = _long_scan(3)  # saved and read back, this pair aligns as an edited_copy
     tall.save(blob_root / "a.png")
     reupload(tall, rng).save(blob_root / "b.jpg", quality=95)
     store = _ingest(settings, [("E1", "S1", "a.png"), ("E2", "S2", "b.jpg")])
     codes = _codes(store.get("E2"))
     assert codes.get("duplicate_upload") == ["E1"] and "edited_copy" not in codes, store.get("E2")["findings"]
+    with store.transaction() as conn:
+        (rel,) = [r for r in registries.relations_of(conn, ["E2"]) if r["kind"] == "same_image"]
+    assert rel["details"].get("reencoded") is True, rel  # the alignment alone said edited_copy
 
 
 def test_an_edit_read_apart_stays_an_edited_copy(settings, blob_root, monkeypatch):
