@@ -514,6 +514,21 @@ def _coarser(wa: _Work, b: np.ndarray, m: np.ndarray, warped: np.ndarray, valid:
     return _Work(arr, wa.scale * s), m, warped, valid
 
 
+def _box_contrast(diff: np.ndarray, valid: np.ndarray, boxes: list[tuple[int, int, int, int]],
+                  text_px: int) -> dict[str, Any]:
+    """How the differing boxes stand out from the rest of the page: the differing pixels in
+    each box (in text-line heights squared) and the share of the page's other pixels that
+    differ. A re-encoding changes every region a little (the boxes barely stand out), an edit
+    changes one region a lot (:func:`forensics.detectors.duplicates.reencoded`)."""
+    inside = np.zeros(valid.shape, bool)
+    for x0, y0, x1, y1 in boxes:
+        inside[y0:y1, x0:x1] = True
+    rest = valid & ~inside
+    return {"box_diff": [round(float(diff[y0:y1, x0:x1].sum()) / max(1, text_px * text_px), 3)
+                         for x0, y0, x1, y1 in boxes],
+            "rest_diff": round(float(diff[rest].mean()) if rest.any() else 0.0, 6)}
+
+
 def _page_boxes(boxes: list[Box], scale: float) -> tuple[Box, ...]:
     """Boxes in working px as boxes in page A's own px (rounded outwards)."""
     inv = 1.0 / scale
@@ -571,7 +586,7 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
     noise = _corr(band_a[keep], band_b[keep])
     tolerant_boxes = boxes
     if noise >= SAME_SCAN_CORR:
-        boxes, _ = _differing_boxes(fa, fb, contrast, valid, text_px, exact=True)
+        boxes, exact_diff = _differing_boxes(fa, fb, contrast, valid, text_px, exact=True)
         paper = valid & ~(cv2.dilate((ink_a | ink_b).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
         # clipped paper (a brightened re-upload) is flat like paint but is not an edit
         clipped = cv2.dilate(np.maximum(wa.arr, warped), np.ones((5, 5), np.uint8)) >= SATURATED
@@ -598,6 +613,7 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
         return Relation("same_image", round(min(score, 1.0), 3), (), details)
     if same_scan and len(boxes) <= MAX_EDIT_BOXES:
         score = min(1.0, 0.5 + noise)
+        details.update(_box_contrast(exact_diff, valid, boxes, text_px))
         return Relation("edited_copy", round(score, 3), boxes_a, details)
     if (same_scan and len(tolerant_boxes) <= MAX_EDIT_BOXES
             and (noise >= FALLBACK_NOISE or changed <= FALLBACK_CHANGED)):
@@ -608,6 +624,7 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
         # receipts share or the content agree nearly everywhere.
         details["exact_compare"] = "too many differences; tolerant comparison used"
         tolerant = _page_boxes(tolerant_boxes, wa.scale)
+        details.update(_box_contrast(diff, valid, tolerant_boxes, text_px))
         if tolerant:
             return Relation("edited_copy", round(min(1.0, 0.3 + noise), 3), tolerant, details)
         return Relation("same_image", round(min(1.0, 0.3 + noise), 3), (), details)

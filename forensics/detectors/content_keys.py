@@ -16,7 +16,7 @@ serial registry. A later upload looks up the registrations printed at its own da
 - are the same issuer's (:func:`~forensics.detectors.serial_registry.known_same_issuer`, or two
   merchant names alike within an OCR slip), and
 - state the same number (:func:`same_number`): both readings sure and keyed alike, or one
-  side's sure reading printed whole on the other's line ("OR180305021 60349": OCR split the
+  side's sure reading printed whole on the other's line ("OR171104031 50228": OCR split the
   number there, and the field kept only its first part).
 
 What must never link, and why it cannot:
@@ -84,7 +84,7 @@ def key_serial(value: str) -> str:
 def printed_in(serial: str, line: str | None) -> bool:
     """Is the keyed number ``serial`` printed whole on ``line``: one to
     :data:`MAX_JOINED_TOKENS` consecutive tokens of it (letters and digits, split at spaces and
-    punctuation) that key as ``serial``? "OR180305021 60349" prints "OR18030502160349"; "No:
+    punctuation) that key as ``serial``? "OR171104031 50228" prints "OR17110403150228"; "No:
     12345" does not print "1234" (a number is never matched inside another)."""
     if not line:
         return False

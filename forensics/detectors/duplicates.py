@@ -10,7 +10,10 @@ scan, a few repainted boxes), ``same_layout`` (one shop's honest layout) or unre
 with the same content key (merchant, serial, date, total) are the same receipt whatever the
 pixels say; uploads whose text layers or e-invoice XML (not OCR) state different serials or
 dates are different documents whatever the pixels say (one template, or one visible page
-carrying another invoice's data): at most ``same_layout``.
+carrying another invoice's data): at most ``same_layout``. An ``edited_copy`` whose differences
+are a re-encoding's (:func:`reencoded`: a page re-saved changes every region a little, an edit
+one region a lot) and whose uploads read no edited field apart (:func:`read_apart`) is
+``same_image``.
 
 The in-memory Hamming indexes are per process; they catch up from ``page_fingerprints`` (the
 truth, shared by every worker) inside the match lock before every query. A process stands on the
@@ -32,6 +35,7 @@ import numpy as np
 from forensics import index_snapshot, text_layers
 from forensics.alignment import Relation, compare_pages, prepare
 from forensics.detectors import Analysis, remember
+from forensics.fields.serials import OCR_DIGIT_CONFUSIONS
 from forensics.fingerprints import (
     FINGERPRINT_VERSION,
     TEXT_HASH_VERSION,
@@ -80,6 +84,23 @@ RELIABLE_SOURCES = ("text_layer", "xml")
 #: fields that name one document: two uploads stating different values are two documents
 IDENTITY_FIELDS = ("serial", "date")
 
+
+#: share of a page's pixels outside the differing boxes that differ in the exact comparison
+#: from which the page was re-encoded as a whole (JPEG, resampling): every region differs a
+#: little. Measured on bench/quality.py's tune half (pipeline direction, later page onto the
+#: earlier): the re-uploads the alignment called ``edited_copy`` 4.4e-4 to 5.4e-4; the bench's
+#: edited copies 0 to 4.7e-5, and edits simulated on tune scans (a total, date or number
+#: repainted, then re-encoded like a re-upload or saved at JPEG 60) mostly below 1e-4
+REENCODED_REST_DIFF = 2.5e-4
+#: most differing pixels (in text-line heights squared) one box of such a page may hold: the
+#: re-encoding specks measured there held 0.1-0.4; a number repainted whole holds more
+REENCODED_MAX_BOX = 1.0
+
+#: fields an edit changes and a re-encoding does not: two uploads reading one of them apart,
+#: both with :data:`SURE_FIELD` confidence or more (or from a text layer), are an edit whatever
+#: the pixel statistics say
+EDIT_FIELDS = ("total", "date", "time", "serial")
+SURE_FIELD = 0.6
 
 #: rows of the newest fingerprints kept apart per process, so a search repeated inside the
 #: match lock scans only what arrived since the same search outside it
@@ -341,6 +362,14 @@ class Duplicates:
                 identities[other] = _reliable(meta.get("fields") or {})
             return identity_conflict(my_identity, identities[other])
 
+        my_fields = {k: f.to_json() for k, f in analysis.extraction.fields.items() if k in EDIT_FIELDS}
+        other_fields: dict[str, dict[str, Any]] = {}
+
+        def fields_of(other: str) -> dict[str, Any]:
+            if other not in other_fields:
+                other_fields[other] = view.evidence_meta([other]).get(other, {}).get("fields") or {}
+            return other_fields[other]
+
         def link(other: str, kind: str, score: float, details: dict[str, Any]) -> None:
             if other == me:
                 return
@@ -393,12 +422,62 @@ class Duplicates:
                 if rel is None:
                     continue
                 aligned += 1
+                if rel.kind == "edited_copy" and reencoded(rel) and not read_apart(my_fields, fields_of(r.evidence_id)):
+                    rel = Relation("same_image", rel.score, (), {**rel.details, "reencoded": True})
                 if rel.kind in LINK_KINDS:
                     link(r.evidence_id, rel.kind, float(rel.score), _link_details(me, fp, r, rel))
                 # no early stop at a certain duplicate here: which candidate comes first depends on
                 # what the snapshot held, so two workers would stop at other places than one
         status = "done" if aligned == 0 else f"done: {aligned} candidate page(s) aligned"
         return CheckResult(status=status, relations=tuple(relations.values()))
+
+
+def reencoded(rel: Relation) -> bool:
+    """Is an ``edited_copy`` alignment a re-encoding of the one scan rather than an edit? A
+    re-encoding (JPEG, resampling) changes every region of the page a little, an edit changes
+    one region a lot. So: the tolerant comparison, which lets blur and a pixel of
+    misregistration pass but not a changed glyph's shape, found no differing box, and the
+    exact comparison's boxes sit on a page whose other pixels differ as much
+    (:data:`REENCODED_REST_DIFF`): its boxes are the densest specks of a page-wide noise, not a
+    repainted field, provided no box holds more than :data:`REENCODED_MAX_BOX` (a number
+    repainted whole). An edit that only the exact comparison sees on a page re-encoded that
+    heavily looks alike to these statistics: the caller also asks that the two uploads do not
+    read an edited field apart (:func:`read_apart`)."""
+    d = rel.details
+    return (rel.kind == "edited_copy" and d.get("tolerant_boxes") == 0
+            and "exact_compare" not in d
+            and float(d.get("rest_diff") or 0.0) >= REENCODED_REST_DIFF
+            and max(d.get("box_diff") or [0.0]) <= REENCODED_MAX_BOX)
+
+
+def read_apart(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
+    """The :data:`EDIT_FIELDS` two uploads state differently, both sure of their reading
+    (:data:`SURE_FIELD`; a text layer or XML always is): letters OCR reads for digits count as
+    those digits, a time is compared to the minute, a total as an amount."""
+    out = []
+    for name in EDIT_FIELDS:
+        a, b = mine.get(name) or {}, theirs.get(name) or {}
+        if not a.get("value") or not b.get("value") or min(_sureness(a), _sureness(b)) < SURE_FIELD:
+            continue
+        if _as_stated(name, a["value"]) != _as_stated(name, b["value"]):
+            out.append(name)
+    return out
+
+
+def _sureness(field: dict[str, Any]) -> float:
+    return float(field.get("confidence") or 0.0) if field.get("source") == "ocr" else 1.0
+
+
+def _as_stated(name: str, value: Any) -> str:
+    text = str(value)
+    if name == "total":
+        try:
+            return str(abs(Decimal(text)).quantize(Decimal("0.01")))
+        except InvalidOperation:
+            return text
+    if name == "time":
+        text = text[:5]
+    return "".join(OCR_DIGIT_CONFUSIONS.get(c, c) for c in re.sub(r"[^0-9A-Z]", "", text.upper()))
 
 
 def _certain(relations: dict[tuple[str, str], dict[str, Any]], other: str) -> bool:
@@ -449,6 +528,8 @@ def _link_details(me: str, fp: Any, r: Any, rel: Any) -> dict[str, Any]:
     if fp.text_hash is not None and r.text_hash is not None and r.text_version == TEXT_HASH_VERSION:
         distance["text"] = hamming(fp.text_hash, from_signed64(r.text_hash))
     details: dict[str, Any] = {"page": fp.page, "other_page": r.page, "hash_distance": distance}
+    if rel.details.get("reencoded"):
+        details["reencoded"] = True  # the alignment's boxes were a re-encoding's (:func:`reencoded`)
     if rel.differing_boxes:
         details["boxes"] = [list(b) for b in rel.differing_boxes]
         details["boxes_on"] = me

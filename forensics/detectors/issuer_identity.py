@@ -20,7 +20,10 @@ or two away from it.
   (:data:`~forensics.detectors.identifiers.OCR_CONFUSIONS`: 6/8, 0/9, 1/7 ...), the id's words
   were also read with a confidence of at least
   :data:`~forensics.detectors.identifiers.TRUSTED_WORD_CONFIDENCE`, the rule the identifiers
-  detector keeps for check digits.
+  detector keeps for check digits; and, the same rule the other way round, where every
+  differing digit is one OCR confuses, at least :data:`CONSENSUS_MIN` of the uploads carrying
+  the usual id read it with that confidence (:func:`trusted_readings`): two uploads can share a
+  misread, and the one honest upload reading its id right must not be the one accused.
 
 Measured on bench/quality.py (370 uploads): with the second reading alone, two honest SROIE
 receipts were flagged, each a 6 read as 8 (or 8 as 6) on the page and again in the box (word
@@ -58,7 +61,7 @@ MAX_DIGITS_OFF = 2
 SEARCH_LIMIT = 500
 #: digit pairs Tesseract confuses on thermal print besides the shape confusions of
 #: :data:`~forensics.detectors.identifiers.OCR_CONFUSIONS` (a faded 3 read as 5, 2 as 7, 1 as 4):
-#: two honest receipts of one shop went to review with "6003815…" read for "0003813…"
+#: two honest receipts of one shop went to review with "6007215…" read for "0007213…"
 PRINT_CONFUSIONS = {frozenset(p) for p in ("35", "27", "14", "23", "89", "59", "17", "38", "56", "06", "08", "09")}
 
 
@@ -115,6 +118,8 @@ class IssuerIdentity:
             off = digits_off(stands, usual)
         else:
             stands = mine
+        if confusable(stands, usual) and trusted_readings(store, carried[usual]) < CONSENSUS_MIN:
+            return CheckResult(status="done")  # the usual id may be the misread one
         others = sorted(carried[usual])
         scheme = scheme_name(str(tax.extra.get("scheme") or ""))
         digit = "one digit" if off == 1 else f"{off} digits"
@@ -152,14 +157,32 @@ class IssuerIdentity:
         return None if misread_likely(stands, usual, confidence) else stands
 
 
+def confusable(stands: str, usual: str) -> bool:
+    """Is every digit two ids of one length differ in a pair OCR confuses on print?"""
+    return all(b in OCR_CONFUSIONS.get(a, "") or a in OCR_CONFUSIONS.get(b, "")
+               or frozenset((a, b)) in PRINT_CONFUSIONS
+               for a, b in zip(stands, usual, strict=True) if a != b)
+
+
 def misread_likely(stands: str, usual: str, confidence: float | None) -> bool:
     """Whether OCR misreading the usual id is the likelier story: every digit the two differ in
-    is a pair OCR confuses on print, and the id's words were not read with a trusted confidence
-    (:data:`~forensics.detectors.identifiers.TRUSTED_WORD_CONFIDENCE`)."""
-    confusable = all(b in OCR_CONFUSIONS.get(a, "") or a in OCR_CONFUSIONS.get(b, "")
-                     or frozenset((a, b)) in PRINT_CONFUSIONS
-                     for a, b in zip(stands, usual, strict=True) if a != b)
-    return confusable and (confidence is None or confidence < TRUSTED_WORD_CONFIDENCE)
+    is a pair OCR confuses on print (:func:`confusable`), and the id's words were not read with
+    a trusted confidence (:data:`~forensics.detectors.identifiers.TRUSTED_WORD_CONFIDENCE`)."""
+    return confusable(stands, usual) and (confidence is None or confidence < TRUSTED_WORD_CONFIDENCE)
+
+
+def trusted_readings(store: StoreView, uploads: set[str]) -> int:
+    """How many of ``uploads`` state their tax id from a text layer or XML, or read it by OCR
+    with a trusted confidence: the same rule for the merchant's usual id as for this upload's.
+    Two uploads can share one misread (a 0 read as 6 twice), and then the honest upload that
+    reads its id right would be the one accused."""
+    meta = store.evidence_meta(sorted(uploads))
+    count = 0
+    for m in meta.values():
+        tax = (m.get("fields") or {}).get("merchant_tax_id") or {}
+        if tax.get("source") != "ocr" or float(tax.get("confidence") or 0.0) >= TRUSTED_WORD_CONFIDENCE:
+            count += 1
+    return count
 
 
 def read_twice(mine: str, again: str, usual: str) -> str | None:

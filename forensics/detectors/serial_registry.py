@@ -31,7 +31,7 @@ second reading on either side that reads the other side's number (:func:`reading
 confirms one serial on two sellers' uploads. A one-digit misread would have to land exactly on
 the other receipt's number to invent a reuse, where a misread on the original hides every one.
 
-A label misread hides the serial from extraction altogether ("COBH: 69158" for "CB#: 69158").
+A label misread hides the serial from extraction altogether ("COBH: 58213" for "CB#: 58213").
 An upload without a serial, of an issuer known to the registry, is searched for the labels that
 issuer's other uploads were read with (:func:`labelled_serials`): a number after a word within
 :data:`LABEL_EDITS` edits of one of them that equals a serial the issuer registered for another
@@ -89,7 +89,7 @@ NEAR_SEARCH_LIMIT = 2000
 #: at most this many near registrations are read again (each loads the other upload's file)
 MAX_SECOND_READINGS = 3
 #: two readings ending in one run of at least this many digits read one serial (the letters in
-#: front are where OCR slips most: "F0R18032902170347" and "YR18032902170347")
+#: front are where OCR slips most: "F0R17120705140236" and "YR17120705140236")
 DIGIT_RUN_MIN = 8
 #: a word read this many edits or fewer from a label the issuer printed is that label
 LABEL_EDITS = 2

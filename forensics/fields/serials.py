@@ -29,7 +29,7 @@ SERIAL_LABELS = [
     r"(?:n°|nº|no|numéro|numero)\s*(?:de\s*)?(?:la\s*)?(?:facture|ticket|reçu|recu|avoir)",
     r"(?:facture|avoir|ticket|reçu)\s*(?:n°|nº|no\.?|numéro|#)",
     r"发票号码|票据号码|单据号",
-    # "Taxinv:94542": the label printed (or read) as one word
+    # "Taxinv:83517": the label printed (or read) as one word
     r"tax\s*inv(?=\s*[:#])",
     # a bare colon after a slip or bill label, or the number straight after "BILL"
     r"(?:slip|bill)(?=\s*:)",
@@ -45,7 +45,7 @@ SERIAL_LABELS = [
 SERIAL_LABEL_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(SERIAL_LABELS) + r")", re.IGNORECASE)
 #: the value after a serial label: a token with at least one digit (letters, - / . allowed).
 #: Separators as printed or misread (":" as "s", ">" or "»"); the symbols OCR reads for C and
-#: S ("€$00012543", "©S00023505") are allowed and mapped back by :data:`SYMBOL_LETTERS`.
+#: S ("€$00031862", "©S00023505") are allowed and mapped back by :data:`SYMBOL_LETTERS`.
 _VALUE_RE = re.compile(
     r"\s*(?:(?:[.:#;=,~>»\-]|s(?=\s))\s*){0,3}"
     r"(?P<v>\(?[A-Za-z0-9€©$§][A-Za-z0-9€©$§\-/_.]*[A-Za-z0-9](?:(?:\s/|/\s)\d[A-Za-z0-9\-/]*)*|\d)")
@@ -116,7 +116,7 @@ def find_serial(text: str) -> SerialMatch | None:
             continue
         if re.fullmatch(r"\(?\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", raw):
             continue  # a date after "Invoice:", not a number
-        # "7698/0601 /00601": a space OCR put next to a slash is not part of the number
+        # "5821/0402 /00402": a space OCR put next to a slash is not part of the number
         return SerialMatch(normalise_token(raw), raw, m.start("v"), m.end("v"), label.group(0))
     return None
 

@@ -109,3 +109,28 @@ def test_uploads_without_a_serial_count_as_the_merchants_other_uploads(settings,
 )
 def test_an_ocr_misread_of_the_usual_id_is_no_mismatch(stands, confidence, misread):
     assert misread_likely(stands, "000471300000", confidence) is misread
+
+
+def _doubt_the_usual_readings(store: Store, confidence: float) -> None:
+    """Mark the usual id of E1 and E2 as read with ``confidence`` (as a faded print reads)."""
+    from sqlalchemy import update
+
+    from forensics.store.schema import evidence
+
+    with store.transaction() as conn:
+        for eid in ("E1", "E2"):
+            fields = dict(store.get(eid, conn)["fields"])
+            fields["merchant_tax_id"] = {**fields["merchant_tax_id"], "confidence": confidence}
+            conn.execute(update(evidence).where(evidence.c.evidence_id == eid).values(fields=fields))
+
+
+@pytest.mark.parametrize("confidence,flagged", [(0.95, True), (0.77, False)])
+def test_a_usual_id_only_doubtful_readings_carry_accuses_nobody(settings, blob_root, confidence, flagged):
+    # two earlier uploads may share one misread (9 read for 0 twice): where the readings that
+    # carry the usual id are doubtful, the upload that differs by a confusable digit may be
+    # the one read right; the usual id read with confidence still accuses it
+    store = _two_usual(settings, blob_root)
+    _doubt_the_usual_readings(store, confidence)
+    rec = _upload(store, settings, blob_root, "E3", "S3", "001234567899", "CS00014589", seed=4)
+    assert rec["fields"]["merchant_tax_id"]["value"] == "001234567899"
+    assert ("identifier_mismatch" in {f["code"] for f in rec["findings"]}) is flagged, rec["findings"]

@@ -12,7 +12,7 @@ from tests.text_readings import reading_of
 @pytest.mark.parametrize(
     "text,value",
     [
-        ("TEL: 012-971 9498", "0129719498"),
+        ("TEL: 012-846 3175", "0128463175"),
         ("Tel No. 03-7865 4321", "0378654321"),
         ("H/P 016-7302918", "0167302918"),
         ("TELs O12 - 6651793 FAX: 03 ~ 33462360", "0126651793"),  # OCR: "TELs", "O12"

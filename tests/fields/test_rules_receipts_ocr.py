@@ -244,7 +244,7 @@ def test_no_name_and_no_street_gives_no_address():
 
 
 def test_date_printed_twice_beats_a_lone_misread_copy():
-    lines = ["Parkir Contoh Sdn Bhd", "Tax Invoice no. 7698/0601", "28/08/18 11241",
+    lines = ["Parkir Contoh Sdn Bhd", "Tax Invoice no. 5821/0402", "28/08/18 11241",
              "010100 Pay parking ticket 5.00 RM", "28/05/18 11:23 - 28/05/18 11:40"]
     fields = extract(reading_of(lines), None).fields
     assert fields["date"].value == "2018-05-28"
