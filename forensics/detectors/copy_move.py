@@ -22,7 +22,7 @@ white excluded) can tell.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -91,6 +91,16 @@ class PageNoise:
     residual: np.ndarray
     blurred: np.ndarray
     usable: np.ndarray
+    #: spreads of boxes already measured, by (map, box): a word is compared with many others
+    spreads: dict[tuple[str, Box], float] = field(default_factory=dict)
+
+    def spread(self, name: str, box: Box) -> float:
+        """Grey-level std of the ``residual`` or ``blurred`` map in ``box``, measured once."""
+        key = (name, box)
+        if key not in self.spreads:
+            x0, y0, x1, y1 = box
+            self.spreads[key] = float(getattr(self, name)[y0:y1, x0:x1].std())
+        return self.spreads[key]
 
 
 def page_noise(image) -> PageNoise:  # noqa: ANN001 - PIL image
@@ -131,10 +141,14 @@ def compare(noise: PageNoise, copy: Word, source: Word) -> Match | None:
                                 source.box[3] + m), shape)
     if sx1 - sx0 < w or sy1 - sy0 < h:
         return None  # the source is narrower than the copy: the copy cannot come from it
+    # the copy's contrast first: it needs no alignment, and a flat box ends here
+    contrast = noise.spread("blurred", (tx0, ty0, tx1, ty1))
+    if contrast < MIN_CONTRAST:
+        return None
+    if noise.spread("residual", (tx0, ty0, tx1, ty1)) < 1e-3 or noise.spread("residual", (sx0, sy0, sx1, sy1)) < 1e-3:
+        return None
     template = noise.residual[ty0:ty1, tx0:tx1]
     window = noise.residual[sy0:sy1, sx0:sx1]
-    if float(template.std()) < 1e-3 or float(window.std()) < 1e-3:
-        return None
     scores = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
     _, _, _, (dx, dy) = cv2.minMaxLoc(scores)
     ax0, ay0 = sx0 + dx, sy0 + dy
@@ -142,9 +156,6 @@ def compare(noise: PageNoise, copy: Word, source: Word) -> Match | None:
         return None
     a = noise.blurred[ty0:ty1, tx0:tx1]
     b = noise.blurred[ay0:ay0 + h, ax0:ax0 + w]
-    contrast = float(a.std())
-    if contrast < MIN_CONTRAST:
-        return None
     difference = float(np.sqrt(np.mean((a - b) ** 2))) / contrast
     both = noise.usable[ty0:ty1, tx0:tx1] & noise.usable[ay0:ay0 + h, ax0:ax0 + w]
     shared: float | None = None

@@ -88,7 +88,8 @@ def _retype(img: Image.Image, words: list[Word], old: str, new: str, *, ink: int
 def _analysis(img: Image.Image, words: list[Word]):  # noqa: ANN202
     reading = PageReading(1, "ocr", tuple(words), img.width, img.height)
     page = SimpleNamespace(number=1, image=img)
-    return SimpleNamespace(document=SimpleNamespace(pages=(page,)), reading=SimpleNamespace(pages=(reading,)))
+    return SimpleNamespace(document=SimpleNamespace(pages=(page,)), reading=SimpleNamespace(pages=(reading,)),
+                           memo={})
 
 
 def test_a_retyped_total_is_spaced_and_inked_unlike_the_other_amounts():
