@@ -299,18 +299,22 @@ def _copies_finding(reading: PageReading, o: Oddness, copies: list[Oddness]) -> 
 
 
 def page_findings(reading: PageReading, odd: list[Oddness]) -> list[Finding]:
-    """An amount whose spacing and ink are both odd; and every copy of a value when at least
-    COPIES of them are oddly spaced alike."""
-    out = [_finding(reading, o) for o in odd if o.spacing >= 1 and o.inking >= 1]
-    flagged = {o.amount.word.box for o in odd if o.spacing >= 1 and o.inking >= 1}
+    """Every copy of a value when at least COPIES of them are oddly spaced alike (``medium``);
+    and an amount whose spacing and ink are both odd (``low``) where that does not hold. (The
+    copies' finding once skipped the copies already flagged ``low``, so that a total whose every
+    copy was both respaced and re-inked, the clearest case, stayed ``low``.)"""
     by_value: dict[str, list[Oddness]] = {}
     for o in odd:
         if o.copy_spacing >= 1:
             by_value.setdefault(o.amount.value, []).append(o)
+    out: list[Finding] = []
+    copied: set[tuple[int, int, int, int]] = set()
     for copies in by_value.values():
         if len(copies) >= COPIES:
-            out += [_copies_finding(reading, o, copies) for o in copies if o.amount.word.box not in flagged]
-    return out
+            out += [_copies_finding(reading, o, copies) for o in copies]
+            copied |= {o.amount.word.box for o in copies}
+    return [_finding(reading, o) for o in odd
+            if o.spacing >= 1 and o.inking >= 1 and o.amount.word.box not in copied] + out
 
 
 class AmountPrintDetector:
