@@ -7,8 +7,10 @@ print never repeats itself: two honest prints of "12.50" on one receipt have the
 shapes but their own print grain, scanner noise and sub-pixel phase, while a pasted copy is its
 source, pixel for pixel (up to the noise of a JPEG re-save after the edit).
 
-Each value-like word (two digits or more) is aligned to every other of similar height (the best
-integer shift of a normalised cross-correlation of their high-pass residuals, so that blank
+Each value-like word (two digits or more) is aligned to every other of similar height (an
+amount also to every word OCR read as letters: a pasted amount's source may be print OCR
+misread, "SURES" for "27.95"), at the best integer shift of a normalised cross-correlation of
+their high-pass residuals (so that blank
 paper never matches blank paper), and the two boxes, lightly blurred, are subtracted. The
 difference's RMS as a share of the box's contrast (``difference``) separates the two cases
 (measured on 70 SROIE receipts: honest repeats of the same text 0.14 and up, 692 pairs; pastes
@@ -46,6 +48,8 @@ SOURCE_WIDER = 3.0
 #: characters two words must share (".00", "2.5") for their common part to show how closely
 #: this page repeats its print (the reference a close pair is judged against)
 REFERENCE_CHARS = 3
+#: an amount with two decimals in a word ("27.95", "RM1,234.50")
+AMOUNT = re.compile(r"\d[.,]\d\d(?!\d)")
 #: a line that states an amount due (where a forger pastes)
 TOTAL_LINE = re.compile(r"TOTAL|TOTAI|AMOUNT|\bAMT\b|\bDUE\b|NETT|GRAND|JUMLAH|PAYABLE|BAYAR", re.I)
 #: most reference comparisons made for one page
@@ -195,14 +199,17 @@ def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noq
     words = [w for w in reading.words if _is_value(w)][:MAX_WORDS]
     if len(words) < 2:
         return [], 0
+    # the source of a pasted amount may be print OCR read as letters ("SURES" for "27.95")
+    misread = [w for w in reading.words if not _is_value(w) and len(w.text.strip()) >= MIN_DIGITS + 1
+               and w.box[3] - w.box[1] >= 8][:MAX_WORDS]
     noise = page_noise(image)
     close: list[Match] = []
     judged = 0
-    for i, copy in enumerate(words):
+    for copy in words:
         h = copy.box[3] - copy.box[1]
         w = copy.box[2] - copy.box[0]
-        for j, source in enumerate(words):
-            if (i == j or not h - HEIGHT_SLACK <= source.box[3] - source.box[1] <= max(h + HEIGHT_SLACK, SOURCE_WIDER * h)
+        for source in (words + misread) if AMOUNT.search(copy.text) else words:
+            if (source is copy or not h - HEIGHT_SLACK <= source.box[3] - source.box[1] <= max(h + HEIGHT_SLACK, SOURCE_WIDER * h)
                     or not w - WIDTH_SLACK <= source.box[2] - source.box[0] <= max(w + WIDTH_SLACK, SOURCE_WIDER * w)
                     or _overlap(copy.box, source.box)):
                 continue
