@@ -56,6 +56,13 @@ TOTAL_LINE = re.compile(r"TOTAL|TOTAI|AMOUNT|\bAMT\b|\bDUE\b|NETT|GRAND|JUMLAH|P
 MAX_REFERENCES = 40
 #: aligned, blurred difference (RMS over the box's contrast) at or below which a box is a copy
 COPY_DIFFERENCE = 0.10
+#: a word OCR read as letters is compared with an amount only when their boxes' contrasts (grey-
+#: level std) differ by at most this share: the same print boxed alike (a copy's difference is
+#: at most COPY_DIFFERENCE of its contrast at its alignment)
+MISREAD_CONTRAST = 0.35
+#: a pair whose one direction differs by this much (scaled by the boxes' contrasts: twice
+#: COPY_DIFFERENCE) is not compared the other way round (a CPU saving, same findings)
+REVERSE_SKIP = 0.2
 #: least contrast (grey-level std) of a box for its difference to mean anything
 MIN_CONTRAST = 8.0
 #: grey-level gradient (Sobel of the 3x3 mean) above which a pixel is a glyph edge, not noise
@@ -170,6 +177,10 @@ def compare(noise: PageNoise, copy: Word, source: Word) -> Match | None:
     return Match(copy, source, difference, shared)
 
 
+def _contrast(noise: PageNoise, word: Word) -> float:
+    return noise.spread("blurred", _clip(word.box, noise.blurred.shape))
+
+
 def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | None:
     """The best pixel match of ``copy``'s box anywhere else on the page (its residual's
     normalised cross-correlation), compared as :func:`compare` compares two words; the source
@@ -204,14 +215,31 @@ def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noq
                and w.box[3] - w.box[1] >= 8][:MAX_WORDS]
     noise = page_noise(image)
     close: list[Match] = []
+    far: dict[tuple[Box, Box], float] = {}
     judged = 0
-    for copy in words:
-        h = copy.box[3] - copy.box[1]
-        w = copy.box[2] - copy.box[0]
-        for source in (words + misread) if AMOUNT.search(copy.text) else words:
-            if (source is copy or not h - HEIGHT_SLACK <= source.box[3] - source.box[1] <= max(h + HEIGHT_SLACK, SOURCE_WIDER * h)
-                    or not w - WIDTH_SLACK <= source.box[2] - source.box[0] <= max(w + WIDTH_SLACK, SOURCE_WIDER * w)
-                    or _overlap(copy.box, source.box)):
+    candidates = words + misread
+    boxes = np.array([c.box for c in candidates], dtype=np.int64).reshape(-1, 4)
+    heights, widths = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
+    for i, copy in enumerate(words):
+        x0, y0, x1, y1 = copy.box
+        h, w = y1 - y0, x1 - x0
+        # sources of a size the copy may come from, not overlapping it (amounts also among the
+        # words read as letters), chosen for all candidates at once
+        fits = ((heights >= h - HEIGHT_SLACK) & (heights <= max(h + HEIGHT_SLACK, SOURCE_WIDER * h))
+                & (widths >= w - WIDTH_SLACK) & (widths <= max(w + WIDTH_SLACK, SOURCE_WIDER * w))
+                & ~((boxes[:, 0] < x1) & (x0 < boxes[:, 2]) & (boxes[:, 1] < y1) & (y0 < boxes[:, 3])))
+        fits[i] = False
+        if not AMOUNT.search(copy.text):
+            fits[len(words):] = False
+        for j in np.flatnonzero(fits).tolist():
+            source = candidates[j]
+            if j >= len(words) and abs(_contrast(noise, source) - _contrast(noise, copy)) > MISREAD_CONTRAST * _contrast(noise, copy):
+                continue  # a word read as letters is the source only if it is print of that contrast
+            # the reverse of a pair already compared far apart is as far apart, up to the two
+            # boxes' contrasts (the difference is over the copy's): not compared again
+            reverse = far.get((source.box, copy.box))
+            if reverse is not None and reverse * _contrast(noise, source) / max(_contrast(noise, copy), 1e-6) > REVERSE_SKIP:
+                judged += 1
                 continue
             match = compare(noise, copy, source)
             if match is None:
@@ -219,6 +247,8 @@ def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noq
             judged += 1
             if match.difference <= COPY_DIFFERENCE:
                 close.append(match)
+            else:
+                far[(copy.box, source.box)] = match.difference
     # a total whose source OCR did not read as a word (misread, glued to its label, missed):
     # search the whole page for it
     copies = {m.copy.box for m in close} | {m.source.box for m in close}
