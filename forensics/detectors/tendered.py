@@ -72,7 +72,9 @@ class TenderConflict:
                    "tender exceeds the amount due")
         else:
             why = f"the tender {p} minus the change {c} is {self.due:.2f}, what was actually paid"
-        return f"Every total printed ({shown}) disagrees with the cash paid: {why}."
+        where = f" (the tender at {self.paid.amount.box}, the change at {self.change.amount.box})" \
+            if self.paid.amount.box and self.change.amount.box else ""
+        return f"Every total printed ({shown}) disagrees with the cash paid: {why}{where}."
 
 
 def tender_conflict(printed: list[Printed], sources: list[Source]) -> TenderConflict | None:

@@ -72,3 +72,22 @@ def test_a_tax_under_a_total_label_and_a_net_total_are_not_the_total():
 
 def test_unsure_reading_of_the_tender_or_change_stays_quiet():
     assert _tender_findings(*_changed("25.40"), confidence=0.5)[1] == []
+
+
+def test_show_explains_the_finding_with_the_total_tender_and_change_boxes():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from forensics.report import render_record
+
+    analysis, found = _tender_findings(*_changed("25.40"))
+    words = {w.text: w.box for w in analysis.reading.pages[0].words}
+    rec = {"evidence_id": "E1", "seller_id": "S1", "status": "done", "verdict": "review", "risk": 40,
+           "findings": [found[0].to_json()], "checks": {"arithmetic": "done"}, "fields": {}}
+    out = StringIO()
+    render_record(Console(file=out, width=400), rec)
+    text = out.getvalue()
+    assert "disagrees with the cash paid" in text, text
+    for amount in ("25.40", "20.00", "7.40"):
+        assert str(tuple(words[amount])) in text, (amount, text)
