@@ -54,7 +54,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
-from forensics.detectors.local_edits import PageMaps, _clip, _runs, _stroke_width, page_maps
+from forensics.detectors.local_edits import (
+    PageMaps,
+    _clip,
+    _runs,
+    _stroke_width,
+    page_maps,
+    shared_page_maps,
+)
 from forensics.model import CheckResult, Finding, PageReading, Word
 
 #: an amount as a word ends: digits (with thousands commas), a point (or comma), two decimals
@@ -233,12 +240,14 @@ def oddness(a: AmountPrint, amounts: list[AmountPrint]) -> Oddness | None:
         a.ink - ink, abs(a.ink - ink) / _spread([p.ink for p in peers], FLOOR_INK))
 
 
-def page_oddities(reading: PageReading, image) -> tuple[list[Oddness], int]:  # noqa: ANN001
-    """Every measured amount of a page against the others, and how many could be compared."""
+def page_oddities(reading: PageReading, image, maps: PageMaps | None = None,  # noqa: ANN001
+                  ) -> tuple[list[Oddness], int]:
+    """Every measured amount of a page against the others (``maps``: its page maps, made here
+    when not given), and how many could be compared."""
     words = [w for w in reading.words if AMOUNT.search(w.text.strip())][:MAX_WORDS]
     if len(words) <= MIN_PEERS:
         return [], 0
-    maps = page_maps(image)
+    maps = maps if maps is not None else page_maps(image)
     amounts = [a for w in words if (a := amount_print(maps, w)) is not None]
     out = [o for a in amounts if (o := oddness(a, amounts)) is not None]
     return out, len(out)
@@ -290,18 +299,22 @@ def _copies_finding(reading: PageReading, o: Oddness, copies: list[Oddness]) -> 
 
 
 def page_findings(reading: PageReading, odd: list[Oddness]) -> list[Finding]:
-    """An amount whose spacing and ink are both odd; and every copy of a value when at least
-    COPIES of them are oddly spaced alike."""
-    out = [_finding(reading, o) for o in odd if o.spacing >= 1 and o.inking >= 1]
-    flagged = {o.amount.word.box for o in odd if o.spacing >= 1 and o.inking >= 1}
+    """Every copy of a value when at least COPIES of them are oddly spaced alike (``medium``);
+    and an amount whose spacing and ink are both odd (``low``) where that does not hold. (The
+    copies' finding once skipped the copies already flagged ``low``, so that a total whose every
+    copy was both respaced and re-inked, the clearest case, stayed ``low``.)"""
     by_value: dict[str, list[Oddness]] = {}
     for o in odd:
         if o.copy_spacing >= 1:
             by_value.setdefault(o.amount.value, []).append(o)
+    out: list[Finding] = []
+    copied: set[tuple[int, int, int, int]] = set()
     for copies in by_value.values():
         if len(copies) >= COPIES:
-            out += [_copies_finding(reading, o, copies) for o in copies if o.amount.word.box not in flagged]
-    return out
+            out += [_copies_finding(reading, o, copies) for o in copies]
+            copied |= {o.amount.word.box for o in copies}
+    return [_finding(reading, o) for o in odd
+            if o.spacing >= 1 and o.inking >= 1 and o.amount.word.box not in copied] + out
 
 
 class AmountPrintDetector:
@@ -311,7 +324,7 @@ class AmountPrintDetector:
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
         def per_page(reading: PageReading, image: np.ndarray) -> tuple[list[Finding], int]:
-            odd, n = page_oddities(reading, image)
+            odd, n = page_oddities(reading, image, shared_page_maps(analysis, reading, image))
             return page_findings(reading, odd), n
 
         return judge_scanned_pages(analysis, per_page,

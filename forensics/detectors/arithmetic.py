@@ -8,7 +8,9 @@ Relations checked, each only when every number it needs was read:
 - the tax against its printed rate;
 - the change against cash tendered minus the total;
 - the tax rate against the rates in force for the currency;
-- every total printed on the page against the others (see "printed totals" below).
+- every total printed on the page against the others (see "printed totals" below);
+- every total printed against the cash tendered minus the change given
+  (:mod:`forensics.detectors.tendered`), whichever way the total moved.
 
 OCR misreads make honest receipts fail a relation now and then, so a single failed relation is
 only noted (``info``); it counts (``medium``) when another relation blames the same number, and
@@ -68,6 +70,7 @@ from forensics.detectors.printed_totals import (
     rate_pinned_total,
     total_sources,
 )
+from forensics.detectors.tendered import TenderConflict, tender_conflict
 from forensics.fields.amounts import find_amounts
 from forensics.model import CheckResult, Field, Finding
 
@@ -176,9 +179,10 @@ class ArithmeticDetector:
 def _majority_finding(analysis: Analysis, items: Field | None, rate: Field | None) -> Finding | None:
     """The finding for a printed total that disagrees with what the rest of the page agrees on."""
     printed, rows = printed_amounts(analysis)
-    hit = odd_total(printed, total_sources(printed, rows, items, rate))
+    sources = total_sources(printed, rows, items, rate)
+    hit = odd_total(printed, sources)
     if hit is None:
-        return _pinned_finding(analysis, printed, rate)
+        return _pinned_finding(analysis, printed, rate) or _tender_finding(tender_conflict(printed, sources))
     odd, agreed, agree = hit
     severity, score = ("high", 0.85) if len(agree) > MAJORITY else ("medium", 0.65)
     label = re.sub(r"\s+", " ", odd.label).strip()
@@ -229,6 +233,25 @@ def _pinned_finding(analysis: Analysis, printed: list, rate: Field | None) -> Fi
         page=totals[0].amount.page,
         box=totals[0].amount.box,
         evidence={"check": "rate_pinned_total", "expected": f"{pinned:.2f}",
+                  "numbers": [{"name": a.name, "value": a.text, "page": a.page,
+                               "box": list(a.box) if a.box else None} for a in numbers]},
+    )
+
+
+def _tender_finding(conflict: TenderConflict | None) -> Finding | None:
+    """The finding for totals that all disagree with the cash tendered minus the change."""
+    if conflict is None:
+        return None
+    numbers = [*(t.amount for t in conflict.totals), conflict.paid.amount, conflict.change.amount]
+    first = conflict.totals[0].amount
+    return Finding(
+        code="amounts_inconsistent",
+        severity="medium",
+        score=0.65,
+        message=conflict.message(),
+        page=first.page,
+        box=first.box,
+        evidence={"check": "tendered", "expected": f"{conflict.due:.2f}",
                   "numbers": [{"name": a.name, "value": a.text, "page": a.page,
                                "box": list(a.box) if a.box else None} for a in numbers]},
     )

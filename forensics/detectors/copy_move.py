@@ -7,8 +7,10 @@ print never repeats itself: two honest prints of "12.50" on one receipt have the
 shapes but their own print grain, scanner noise and sub-pixel phase, while a pasted copy is its
 source, pixel for pixel (up to the noise of a JPEG re-save after the edit).
 
-Each value-like word (two digits or more) is aligned to every other of similar height (the best
-integer shift of a normalised cross-correlation of their high-pass residuals, so that blank
+Each value-like word (two digits or more) is aligned to every other of similar height (an
+amount also to every word OCR read as letters: a pasted amount's source may be print OCR
+misread, "SURES" for "27.95"), at the best integer shift of a normalised cross-correlation of
+their high-pass residuals (so that blank
 paper never matches blank paper), and the two boxes, lightly blurred, are subtracted. The
 difference's RMS as a share of the box's contrast (``difference``) separates the two cases
 (measured on 70 SROIE receipts: honest repeats of the same text 0.14 and up, 692 pairs; pastes
@@ -22,7 +24,7 @@ white excluded) can tell.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -46,12 +48,21 @@ SOURCE_WIDER = 3.0
 #: characters two words must share (".00", "2.5") for their common part to show how closely
 #: this page repeats its print (the reference a close pair is judged against)
 REFERENCE_CHARS = 3
+#: an amount with two decimals in a word ("27.95", "RM1,234.50")
+AMOUNT = re.compile(r"\d[.,]\d\d(?!\d)")
 #: a line that states an amount due (where a forger pastes)
 TOTAL_LINE = re.compile(r"TOTAL|TOTAI|AMOUNT|\bAMT\b|\bDUE\b|NETT|GRAND|JUMLAH|PAYABLE|BAYAR", re.I)
 #: most reference comparisons made for one page
 MAX_REFERENCES = 40
 #: aligned, blurred difference (RMS over the box's contrast) at or below which a box is a copy
 COPY_DIFFERENCE = 0.10
+#: a word OCR read as letters is compared with an amount only when their boxes' contrasts (grey-
+#: level std) differ by at most this share: the same print boxed alike (a copy's difference is
+#: at most COPY_DIFFERENCE of its contrast at its alignment)
+MISREAD_CONTRAST = 0.35
+#: a pair whose one direction differs by this much (scaled by the boxes' contrasts: twice
+#: COPY_DIFFERENCE) is not compared the other way round (a CPU saving, same findings)
+REVERSE_SKIP = 0.2
 #: least contrast (grey-level std) of a box for its difference to mean anything
 MIN_CONTRAST = 8.0
 #: grey-level gradient (Sobel of the 3x3 mean) above which a pixel is a glyph edge, not noise
@@ -91,6 +102,16 @@ class PageNoise:
     residual: np.ndarray
     blurred: np.ndarray
     usable: np.ndarray
+    #: spreads of boxes already measured, by (map, box): a word is compared with many others
+    spreads: dict[tuple[str, Box], float] = field(default_factory=dict)
+
+    def spread(self, name: str, box: Box) -> float:
+        """Grey-level std of the ``residual`` or ``blurred`` map in ``box``, measured once."""
+        key = (name, box)
+        if key not in self.spreads:
+            x0, y0, x1, y1 = box
+            self.spreads[key] = float(getattr(self, name)[y0:y1, x0:x1].std())
+        return self.spreads[key]
 
 
 def page_noise(image) -> PageNoise:  # noqa: ANN001 - PIL image
@@ -131,10 +152,14 @@ def compare(noise: PageNoise, copy: Word, source: Word) -> Match | None:
                                 source.box[3] + m), shape)
     if sx1 - sx0 < w or sy1 - sy0 < h:
         return None  # the source is narrower than the copy: the copy cannot come from it
+    # the copy's contrast first: it needs no alignment, and a flat box ends here
+    contrast = noise.spread("blurred", (tx0, ty0, tx1, ty1))
+    if contrast < MIN_CONTRAST:
+        return None
+    if noise.spread("residual", (tx0, ty0, tx1, ty1)) < 1e-3 or noise.spread("residual", (sx0, sy0, sx1, sy1)) < 1e-3:
+        return None
     template = noise.residual[ty0:ty1, tx0:tx1]
     window = noise.residual[sy0:sy1, sx0:sx1]
-    if float(template.std()) < 1e-3 or float(window.std()) < 1e-3:
-        return None
     scores = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
     _, _, _, (dx, dy) = cv2.minMaxLoc(scores)
     ax0, ay0 = sx0 + dx, sy0 + dy
@@ -142,9 +167,6 @@ def compare(noise: PageNoise, copy: Word, source: Word) -> Match | None:
         return None
     a = noise.blurred[ty0:ty1, tx0:tx1]
     b = noise.blurred[ay0:ay0 + h, ax0:ax0 + w]
-    contrast = float(a.std())
-    if contrast < MIN_CONTRAST:
-        return None
     difference = float(np.sqrt(np.mean((a - b) ** 2))) / contrast
     both = noise.usable[ty0:ty1, tx0:tx1] & noise.usable[ay0:ay0 + h, ax0:ax0 + w]
     shared: float | None = None
@@ -153,6 +175,10 @@ def compare(noise: PageNoise, copy: Word, source: Word) -> Match | None:
         if float(na.std()) >= MIN_NOISE_STD and float(nb.std()) >= MIN_NOISE_STD:
             shared = float(np.corrcoef(na, nb)[0, 1])
     return Match(copy, source, difference, shared)
+
+
+def _contrast(noise: PageNoise, word: Word) -> float:
+    return noise.spread("blurred", _clip(word.box, noise.blurred.shape))
 
 
 def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | None:
@@ -184,16 +210,36 @@ def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noq
     words = [w for w in reading.words if _is_value(w)][:MAX_WORDS]
     if len(words) < 2:
         return [], 0
+    # the source of a pasted amount may be print OCR read as letters ("SURES" for "27.95")
+    misread = [w for w in reading.words if not _is_value(w) and len(w.text.strip()) >= MIN_DIGITS + 1
+               and w.box[3] - w.box[1] >= 8][:MAX_WORDS]
     noise = page_noise(image)
     close: list[Match] = []
+    far: dict[tuple[Box, Box], float] = {}
     judged = 0
+    candidates = words + misread
+    boxes = np.array([c.box for c in candidates], dtype=np.int64).reshape(-1, 4)
+    heights, widths = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
     for i, copy in enumerate(words):
-        h = copy.box[3] - copy.box[1]
-        w = copy.box[2] - copy.box[0]
-        for j, source in enumerate(words):
-            if (i == j or not h - HEIGHT_SLACK <= source.box[3] - source.box[1] <= max(h + HEIGHT_SLACK, SOURCE_WIDER * h)
-                    or not w - WIDTH_SLACK <= source.box[2] - source.box[0] <= max(w + WIDTH_SLACK, SOURCE_WIDER * w)
-                    or _overlap(copy.box, source.box)):
+        x0, y0, x1, y1 = copy.box
+        h, w = y1 - y0, x1 - x0
+        # sources of a size the copy may come from, not overlapping it (amounts also among the
+        # words read as letters), chosen for all candidates at once
+        fits = ((heights >= h - HEIGHT_SLACK) & (heights <= max(h + HEIGHT_SLACK, SOURCE_WIDER * h))
+                & (widths >= w - WIDTH_SLACK) & (widths <= max(w + WIDTH_SLACK, SOURCE_WIDER * w))
+                & ~((boxes[:, 0] < x1) & (x0 < boxes[:, 2]) & (boxes[:, 1] < y1) & (y0 < boxes[:, 3])))
+        fits[i] = False
+        if not AMOUNT.search(copy.text):
+            fits[len(words):] = False
+        for j in np.flatnonzero(fits).tolist():
+            source = candidates[j]
+            if j >= len(words) and abs(_contrast(noise, source) - _contrast(noise, copy)) > MISREAD_CONTRAST * _contrast(noise, copy):
+                continue  # a word read as letters is the source only if it is print of that contrast
+            # the reverse of a pair already compared far apart is as far apart, up to the two
+            # boxes' contrasts (the difference is over the copy's): not compared again
+            reverse = far.get((source.box, copy.box))
+            if reverse is not None and reverse * _contrast(noise, source) / max(_contrast(noise, copy), 1e-6) > REVERSE_SKIP:
+                judged += 1
                 continue
             match = compare(noise, copy, source)
             if match is None:
@@ -201,6 +247,8 @@ def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noq
             judged += 1
             if match.difference <= COPY_DIFFERENCE:
                 close.append(match)
+            else:
+                far[(copy.box, source.box)] = match.difference
     # a total whose source OCR did not read as a word (misread, glued to its label, missed):
     # search the whole page for it
     copies = {m.copy.box for m in close} | {m.source.box for m in close}

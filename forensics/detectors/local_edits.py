@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from forensics.detectors import Analysis, StoreView, judge_scanned_pages
+from forensics.detectors import Analysis, StoreView, judge_scanned_pages, remember
 from forensics.model import Box, CheckResult, Finding, PageReading, Word
 
 #: grey levels below the local paper level at which a pixel counts as ink
@@ -597,10 +597,17 @@ def _glyph_finding(reading: PageReading, d: Drawn) -> Finding:
         page=reading.page, box=g.word.box, evidence=evidence)
 
 
-def page_findings(reading: PageReading, image) -> tuple[list[Finding], bool]:  # noqa: ANN001
-    """Local edits on one page; and whether anything on the page could be judged (noisy paper,
-    or enough value words to compare)."""
-    maps = page_maps(image)
+def shared_page_maps(analysis: Analysis, reading: PageReading, image) -> PageMaps:  # noqa: ANN001
+    """The :func:`page_maps` of a page, made once per upload for every detector that reads them
+    (local edits and amount print)."""
+    return remember(analysis, ("page_maps", reading.page), lambda: page_maps(image))
+
+
+def page_findings(reading: PageReading, image, maps: PageMaps | None = None,  # noqa: ANN001
+                  ) -> tuple[list[Finding], bool]:
+    """Local edits on one page (``maps``: its :func:`page_maps`, made here when not given); and
+    whether anything on the page could be judged (noisy paper, or enough value words to compare)."""
+    maps = maps if maps is not None else page_maps(image)
     words = [w for w in reading.words if w.text.strip()][:MAX_WORDS]
     glyphs = [g for w in words if sum(ch.isdigit() for ch in w.text) >= VALUE_DIGITS
               if (g := glyph_stats(maps, w)) is not None]
@@ -659,8 +666,11 @@ class LocalEditsDetector:
     name = "local_edits"
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
-        return judge_scanned_pages(analysis, page_findings, "too few values and too clean paper to "
-                                                            "tell a repainted box from a scan")
+        def per_page(reading: PageReading, image) -> tuple[list[Finding], bool]:  # noqa: ANN001
+            return page_findings(reading, image, shared_page_maps(analysis, reading, image))
+
+        return judge_scanned_pages(analysis, per_page, "too few values and too clean paper to "
+                                                       "tell a repainted box from a scan")
 
 
 #: the module-level detector the pipeline runs

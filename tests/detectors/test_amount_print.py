@@ -88,7 +88,8 @@ def _retype(img: Image.Image, words: list[Word], old: str, new: str, *, ink: int
 def _analysis(img: Image.Image, words: list[Word]):  # noqa: ANN202
     reading = PageReading(1, "ocr", tuple(words), img.width, img.height)
     page = SimpleNamespace(number=1, image=img)
-    return SimpleNamespace(document=SimpleNamespace(pages=(page,)), reading=SimpleNamespace(pages=(reading,)))
+    return SimpleNamespace(document=SimpleNamespace(pages=(page,)), reading=SimpleNamespace(pages=(reading,)),
+                           memo={})
 
 
 def test_a_retyped_total_is_spaced_and_inked_unlike_the_other_amounts():
@@ -119,6 +120,18 @@ def test_every_copy_of_the_total_respaced_alike_is_flagged_even_in_the_page_s_in
     # one copy alone so respaced is not enough
     single, single_words = _retype(img, words, "41.61", "74.61", **hand)
     assert not amount_print.detector.run(_analysis(single, single_words), None).findings
+
+
+def test_every_copy_retyped_in_another_font_and_ink_is_medium_not_low():
+    # both copies of the total retyped in a proportional font in a lighter ink: each copy is
+    # both spaced and inked oddly, which must not hide that they are respaced alike
+    img, words = _page()
+    once, once_words = _retype(img, words, "41.61", "38.61", quality=None)
+    forged, forged_words = _retype(once, once_words, "41.61", "38.61")
+    found = [f for f in amount_print.detector.run(_analysis(forged, forged_words), None).findings
+             if f.code == "amount_print"]
+    assert {f.box for f in found} == {w.box for w in forged_words if w.text == "38.61"}, found
+    assert all(f.severity == "medium" and "copies" in f.evidence for f in found), found
 
 
 def test_honest_print_is_not_flagged():

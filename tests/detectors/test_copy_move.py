@@ -178,3 +178,26 @@ def test_honest_totals_are_not_found_elsewhere_on_the_page():
     few = [w for w in words if w.line in (0, 6, 7, 8)]
     result = copy_move.detector.run(_analysis(_jpeg(img, 75), few), None)
     assert not result.findings, result.findings
+
+
+def test_an_amount_pasted_from_print_ocr_read_as_letters_onto_an_unlabelled_line():
+    # the source read as letters ("SURES" for "25.00") and the pasted copy on a line whose
+    # label OCR lost (no TOTAL to search the page from): the letters are still compared
+    img, words = _page(phase=True, noise=4.0)
+    source, target = _word(words, "25.00", 1), _word(words, "38.27", 6)
+    forged, forged_words = _paste(img, words, source, target)
+    misread = [Word("SURES", w.box, 0.4, w.block, w.line) if w is source else w for w in forged_words
+               if w.text != "TOTAL"]
+    pasted = next(w for w in misread if w.line == 6)
+    assert not copy_move.TOTAL_LINE.search(copy_move._line_of(_reading(forged, misread), pasted))
+    found = [f for f in copy_move.detector.run(_analysis(forged, misread), None).findings if f.code == "copy_move"]
+    assert len(found) == 1, found
+    assert found[0].evidence["source_text"] == "SURES" and tuple(found[0].evidence["source_box"]) == source.box
+    assert found[0].box[:2] == target.box[:2]
+
+
+def test_honest_amounts_never_match_words_read_as_letters():
+    # every amount read as letters once: honest print still repeats no pixels
+    img, words = _page(phase=True, noise=4.0)
+    lettered = [Word("SURES", w.box, 0.4, w.block, w.line) if w.text in ("12.50", "4.20") else w for w in words]
+    assert not copy_move.detector.run(_analysis(_jpeg(img, 75), lettered), None).findings
