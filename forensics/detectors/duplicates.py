@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 #: most hash candidates confirmed by alignment per page (nearest first); a popular shop's
 #: layout can sit near thousands of pages, and alignment costs ~0.1 s a pair
 MAX_CANDIDATES = 12
-#: decoded pages of earlier uploads kept in memory for alignment
+#: decoded (and prepared) pages of earlier uploads kept in memory for alignment
 PAGE_CACHE_SIZE = 64
 #: pages with less ink than this carry too little to hash meaningfully
 MIN_INK_FRACTION = 0.002
@@ -207,7 +207,7 @@ class _Indexes:
 
 
 _indexes: dict[str, _Indexes] = {}
-_page_cache: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+_page_cache: OrderedDict[tuple[Any, ...], list | None] = OrderedDict()
 
 
 def indexes_for(url: str) -> _Indexes:
@@ -280,6 +280,24 @@ def page_image(view: Any, settings: Any, evidence_id: str, page: int, pixel_sha2
     """The decoded page of an earlier upload (re-read from its blob), or None if gone. Kept in
     a small cache by its pixels' sha256 (the fingerprint row's): an id analysed again with other
     bytes, or a store whose ids restart, never gets another file's pixels."""
+    entry = _cached_page(view, settings, evidence_id, page, pixel_sha256)
+    return None if entry is None else entry[0]
+
+
+def prepared_page(view: Any, settings: Any, evidence_id: str, page: int, pixel_sha256: str | None = None):  # noqa: ANN202
+    """:func:`page_image` ready for comparisons (:func:`forensics.alignment.prepare`), or None;
+    kept in the same cache: a popular shop's pages are candidates of many uploads, and their
+    working raster and features are the same every time."""
+    entry = _cached_page(view, settings, evidence_id, page, pixel_sha256)
+    if entry is None:
+        return None
+    if entry[1] is None:
+        entry[1] = prepare(entry[0])
+    return entry[1]
+
+
+def _cached_page(view: Any, settings: Any, evidence_id: str, page: int, pixel_sha256: str | None) -> list | None:
+    """[image, prepared page or None] of an earlier upload's page, or None if it is gone."""
     from forensics.documents import load_page_image
     from forensics.errors import ForensicsError
     from forensics.events import resolve_blob
@@ -296,12 +314,13 @@ def page_image(view: Any, settings: Any, evidence_id: str, page: int, pixel_sha2
             image = load_page_image(path.read_bytes(), page, settings=settings)
         except (ForensicsError, OSError) as exc:
             log.warning("cannot re-read %s page %d for alignment: %s", evidence_id, page, exc)
+    entry = None if image is None else [image, None]
     if pixel_sha256 is None:
-        return image
-    _page_cache[key] = image
+        return entry
+    _page_cache[key] = entry
     if len(_page_cache) > PAGE_CACHE_SIZE:
         _page_cache.popitem(last=False)
-    return image
+    return entry
 
 
 def _candidate_ids(idx: _Indexes, analysis: Analysis, view: Any, fp: Any, text_hash: int | None,
@@ -501,7 +520,7 @@ def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None) -
     (:func:`_text_layer_screen`): different documents are unrelated without a pixel alignment."""
     if my_text is not None and (verdict := _text_layer_screen(view, my_text, r)) is not None:
         return Relation("unrelated", verdict[0], (), verdict[1])
-    other = page_image(view, settings, r.evidence_id, r.page, r.pixel_sha256)
+    other = prepared_page(view, settings, r.evidence_id, r.page, r.pixel_sha256)
     return None if other is None else compare_pages(mine, other)
 
 

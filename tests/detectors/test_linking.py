@@ -144,3 +144,27 @@ def test_an_unrelated_receipt_scan_costs_a_text_pdf_no_alignment(settings, blob_
     store = _ingest(settings, [("E1", "S1", "receipt.png"), ("E2", "S2", "invoice.pdf")])
     assert aligned == []
     assert not [f for f in store.get("E2")["findings"] if "E1" in f.get("related", [])]
+
+
+def test_an_earlier_page_is_prepared_once_for_all_its_comparisons(settings, blob_root, monkeypatch):
+    # a popular shop's page is a candidate of many uploads: its working raster and features are
+    # kept with the decoded page (by its pixels' sha256), and the links are those of a fresh one
+    from forensics import alignment
+
+    monkeypatch.setattr(duplicates, "_page_cache", type(duplicates._page_cache)())
+    prepared = []
+    real = alignment.prepare
+    monkeypatch.setattr(duplicates, "prepare", lambda img: prepared.append(img) or real(img))
+    img = simple_receipt(RECEIPT_LINES)
+    img.save(blob_root / "a.png")
+    for i in (1, 2):
+        img.rotate(0.5 * i, expand=True, fillcolor=250).convert("RGB").save(blob_root / f"b{i}.jpg", quality=70)
+    store = _ingest(settings, [("E1", "S1", "a.png"), ("E2", "S2", "b1.jpg"), ("E3", "S3", "b2.jpg")])
+    dup = [f for f in store.get("E3")["findings"] if f["code"] == "duplicate_upload"]
+    assert dup and set(dup[0]["related"]) == {"E1", "E2"}, store.get("E3")["findings"]
+    cached = [e for e in duplicates._page_cache.values() if e is not None and e[1] is not None]
+    # E1's page was compared with E2's and E3's and prepared once, E2's with E3's; E2 and E3
+    # prepared themselves once each
+    assert len(prepared) == len(cached) + 2
+    again = alignment.compare_pages(alignment.prepare(img), cached[0][1])
+    assert again.kind == alignment.compare_pages(img, cached[0][0]).kind
