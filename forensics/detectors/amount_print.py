@@ -54,13 +54,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
-from forensics.detectors.local_edits import (
+from forensics.detectors.page_maps import (
     PageMaps,
-    _clip,
-    _runs,
-    _stroke_width,
+    clip,
     page_maps,
+    runs,
     shared_page_maps,
+    stroke_width,
 )
 from forensics.model import CheckResult, Finding, PageReading, Word
 
@@ -127,7 +127,7 @@ class AmountPrint:
 def _cells(ink: np.ndarray, n: int) -> list[tuple[int, int]] | None:
     """``n`` column runs of ink, the narrowest gaps joined (dot-matrix print falls apart within
     a character) when every gap joined is at most half as wide as every gap kept."""
-    cells = _runs(ink.any(axis=0))
+    cells = runs(ink.any(axis=0))
     extra = len(cells) - n
     if extra < 0:
         return None
@@ -151,7 +151,7 @@ def amount_print(maps: PageMaps, word: Word) -> AmountPrint | None:
     not fall apart into one piece per character."""
     text = word.text.strip()
     m = AMOUNT.search(text)
-    x0, y0, x1, y1 = _clip(word.box, maps.gray.shape)
+    x0, y0, x1, y1 = clip(word.box, maps.gray.shape)
     if m is None or y1 - y0 < MIN_HEIGHT or x1 - x0 < len(text):
         return None
     dark = maps.dark[y0:y1, x0:x1]
@@ -175,7 +175,7 @@ def amount_print(maps: PageMaps, word: Word) -> AmountPrint | None:
     height = int(rows[-1] - rows[0] + 1)
     return AmountPrint(word, m.group(1).replace(",", "") + m.group(2), pitches,
                        centres[point + 1] - centres[point - 1], height,
-                       _stroke_width(ink) / height, float(np.median(maps.gray[y0:y1, x0:x1][ink])))
+                       stroke_width(ink) / height, float(np.median(maps.gray[y0:y1, x0:x1][ink])))
 
 
 def _spread(values: list[float], floor: float) -> float:

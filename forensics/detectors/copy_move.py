@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
+from forensics.detectors.page_maps import clip
 from forensics.model import Box, CheckResult, Finding, PageReading, Word
 
 #: a word is compared when it has this many digits (amounts, dates, numbers: what forgers move)
@@ -154,11 +155,6 @@ def page_noise(image) -> PageNoise:  # noqa: ANN001 - PIL image
     return PageNoise(residual, blurred, usable, cells)
 
 
-def _clip(box: Box, shape: tuple[int, ...]) -> Box:
-    h, w = shape[:2]
-    return (max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3]))
-
-
 def _is_value(word: Word) -> bool:
     return sum(ch.isdigit() for ch in word.text) >= MIN_DIGITS and word.box[3] - word.box[1] >= 8
 
@@ -171,12 +167,12 @@ def _geometry(noise: PageNoise, copy: Word, source: Word) -> tuple[Box, Box, flo
     """The copy's box, the source's search window and the copy's contrast, or None when
     :func:`compare` cannot compare the two (before any alignment)."""
     shape = noise.residual.shape
-    tx0, ty0, tx1, ty1 = _clip(copy.box, shape)
+    tx0, ty0, tx1, ty1 = clip(copy.box, shape)
     w, h = tx1 - tx0, ty1 - ty0
     if w < 8 or h < 8:
         return None
     m = SEARCH_MARGIN
-    sx0, sy0, sx1, sy1 = _clip((source.box[0] - m, source.box[1] - m, source.box[2] + m,
+    sx0, sy0, sx1, sy1 = clip((source.box[0] - m, source.box[1] - m, source.box[2] + m,
                                 source.box[3] + m), shape)
     if sx1 - sx0 < w or sy1 - sy0 < h:
         return None  # the source is narrower than the copy: the copy cannot come from it
@@ -251,7 +247,7 @@ class _Far:
 
 
 def _contrast(noise: PageNoise, word: Word) -> float:
-    return noise.spread("blurred", _clip(word.box, noise.blurred.shape))
+    return noise.spread("blurred", clip(word.box, noise.blurred.shape))
 
 
 def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | None:
@@ -259,7 +255,7 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | N
     normalised cross-correlation), compared as :func:`compare` compares two words; the source
     is named by the words OCR read there, if any."""
     shape = noise.residual.shape
-    tx0, ty0, tx1, ty1 = _clip(copy.box, shape)
+    tx0, ty0, tx1, ty1 = clip(copy.box, shape)
     w, h = tx1 - tx0, ty1 - ty0
     if w < 8 or h < 8 or w >= shape[1] // 2 or h >= shape[0] // 4:
         return None
@@ -312,7 +308,7 @@ def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noq
         geometries = {j: g for j in chosen if (g := _geometry(noise, copy, candidates[j])) is not None}
         boundable = [j for j, g in geometries.items() if not _overlap(g[1], g[0])]
         bounds = dict(zip(boundable, _difference_bounds(
-            noise, _clip(copy.box, noise.residual.shape), [geometries[j][1] for j in boundable],
+            noise, clip(copy.box, noise.residual.shape), [geometries[j][1] for j in boundable],
             _contrast(noise, copy)).tolist(), strict=True))
         for j in chosen:
             source = candidates[j]

@@ -34,29 +34,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
 
 import cv2
 import numpy as np
 
-from forensics.detectors import Analysis, StoreView, judge_scanned_pages, remember
-from forensics.model import Box, CheckResult, Finding, PageReading, Word
+from forensics.detectors import Analysis, StoreView, judge_scanned_pages
+from forensics.detectors.page_maps import (
+    PageMaps,
+    clip,
+    page_maps,
+    robust_std,
+    runs,
+    shared_page_maps,
+    stroke_width,
+)
+from forensics.model import CheckResult, Finding, PageReading, Word
 
-#: grey levels below the local paper level at which a pixel counts as ink
-INK_CONTRAST = 45
-#: paper brighter than this is (near) saturated: its noise was clipped away by the scanner
-SATURATED = 248
 #: least paper noise (grey levels, robust std) a page needs before flatness means anything
 MIN_PAPER_NOISE = 1.0
 #: a box is flat when its paper noise is below this share of the reference noise around it
 FLAT_RATIO = 0.45
-#: std of a Gaussian's central 90% relative to its full std
-TRIMMED_STD_RATIO = 0.79
-#: grey levels below the local paper level at which a pixel is (blurred) text, not paper
-HALO_CONTRAST = 12
-#: JPEG block size in px
-JPEG_BLOCK = 8
 #: least paper pixels inside a box (and in its ring) for a noise estimate
 MIN_PIXELS = 40
 #: ring around a box compared with it: from this many px outside ...
@@ -147,96 +144,17 @@ class WordStats:
     height: int
 
 
-@dataclass(frozen=True)
-class PageMaps:
-    """Per-pixel maps of one page shared by every word measurement."""
-
-    gray: np.ndarray
-    #: the page (its colours are read only for the flat-paper test, so made on first use)
-    image: Any
-    residual: np.ndarray
-    ink: np.ndarray
-    paper: np.ndarray
-    noise: float
-    #: how much darker than the local paper level each pixel is
-    dark: np.ndarray
-
-    @cached_property
-    def rgb(self) -> np.ndarray:
-        """The page's colours, as float32 RGB."""
-        return np.asarray(self.image.convert("RGB"), dtype=np.float32)
-
-
-def robust_std(values: np.ndarray) -> float:
-    """Std of the central 90% of ``values`` scaled to a Gaussian's std: blind to outliers and,
-    unlike the MAD, not stuck on the grey-level quantisation of nearly flat regions."""
-    if values.size < 4:
-        return 0.0
-    lo, hi = np.percentile(values, (5, 95))
-    core = values[(values >= lo) & (values <= hi)]
-    return float(core.std() / TRIMMED_STD_RATIO)
-
-
-def page_maps(image) -> PageMaps:  # noqa: ANN001 - PIL image
-    """Grey levels, high-pass residual, ink and usable-paper masks of a page image."""
-    gray = np.asarray(image.convert("L"), dtype=np.float32)
-    # local paper level: a closing of the noise-averaged, quarter-size page removes the text
-    # and keeps the paper's shading (on full-size noisy pixels it would ride the noise peaks)
-    h, w = gray.shape
-    small = cv2.resize(gray, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
-    small = cv2.morphologyEx(small, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
-    background = cv2.resize(cv2.blur(small, (3, 3)), (w, h), interpolation=cv2.INTER_LINEAR)
-    smooth = cv2.blur(gray, (3, 3))
-    ink = smooth < background - INK_CONTRAST
-    # anti-aliased and blurred glyph edges are not paper: keep away from any real darkening
-    halo = smooth < background - HALO_CONTRAST
-    near_ink = cv2.dilate(halo.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    residual = gray - smooth
-    paper = ~near_ink & (gray < SATURATED)
-    # JPEG rings around text inside its 8x8 block: only blocks free of text show paper noise
-    paper &= _text_free_blocks(near_ink)
-    sample = residual[paper]
-    if sample.size > 200_000:
-        sample = sample[:: sample.size // 200_000]
-    return PageMaps(gray, image, residual, ink, paper, robust_std(sample), background - gray)
-
-
-def _text_free_blocks(near_ink: np.ndarray) -> np.ndarray:
-    """True on the pixels of JPEG-grid 8x8 blocks that hold no text at all."""
-    h, w = near_ink.shape
-    hb, wb = -(-h // JPEG_BLOCK), -(-w // JPEG_BLOCK)
-    padded = np.zeros((hb * JPEG_BLOCK, wb * JPEG_BLOCK), bool)
-    padded[:h, :w] = near_ink
-    busy = padded.reshape(hb, JPEG_BLOCK, wb, JPEG_BLOCK).any(axis=(1, 3))
-    free = np.repeat(np.repeat(~busy, JPEG_BLOCK, axis=0), JPEG_BLOCK, axis=1)
-    return free[:h, :w]
-
-
-def _clip(box: Box, shape: tuple[int, ...]) -> Box:
-    h, w = shape[:2]
-    return (max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3]))
-
-
-def _stroke_width(ink: np.ndarray) -> float:
-    """Typical stroke width in px: twice the distance-to-background on the strokes' ridges."""
-    if ink.sum() < 10:
-        return 0.0
-    dist = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 3)
-    ridge = (dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8))) & (dist > 0)
-    return float(2 * np.median(dist[ridge])) if ridge.any() else 0.0
-
-
 def paper_noise(maps: PageMaps, word: Word, others: np.ndarray) -> tuple[float, float] | None:
     """The paper noise inside a word's box and in the ring around it (what :func:`word_stats`
     measures first); None when the box is too small or too saturated to say anything."""
-    x0, y0, x1, y1 = _clip(word.box, maps.gray.shape)
+    x0, y0, x1, y1 = clip(word.box, maps.gray.shape)
     if x1 - x0 < 6 or y1 - y0 < 6:
         return None
-    ix0, iy0, ix1, iy1 = _clip((x0 - 2, y0 - 2, x1 + 2, y1 + 2), maps.gray.shape)
+    ix0, iy0, ix1, iy1 = clip((x0 - 2, y0 - 2, x1 + 2, y1 + 2), maps.gray.shape)
     inner_paper = maps.paper[iy0:iy1, ix0:ix1]
     if inner_paper.sum() < MIN_PIXELS:
         return None
-    rx0, ry0, rx1, ry1 = _clip((x0 - RING_OUTER, y0 - RING_OUTER, x1 + RING_OUTER, y1 + RING_OUTER),
+    rx0, ry0, rx1, ry1 = clip((x0 - RING_OUTER, y0 - RING_OUTER, x1 + RING_OUTER, y1 + RING_OUTER),
                                maps.gray.shape)
     ring = maps.paper[ry0:ry1, rx0:rx1].copy()
     ring &= ~others[ry0:ry1, rx0:rx1]
@@ -254,8 +172,8 @@ def word_stats(maps: PageMaps, word: Word, others: np.ndarray) -> WordStats | No
     if noise is None:
         return None
     noise_in, noise_ring = noise
-    x0, y0, x1, y1 = _clip(word.box, maps.gray.shape)
-    ix0, iy0, ix1, iy1 = _clip((x0 - 2, y0 - 2, x1 + 2, y1 + 2), maps.gray.shape)
+    x0, y0, x1, y1 = clip(word.box, maps.gray.shape)
+    ix0, iy0, ix1, iy1 = clip((x0 - 2, y0 - 2, x1 + 2, y1 + 2), maps.gray.shape)
     inner_paper = maps.paper[iy0:iy1, ix0:ix1]
     ink = maps.ink[y0:y1, x0:x1]
     if ink.sum() < 10:
@@ -269,7 +187,7 @@ def word_stats(maps: PageMaps, word: Word, others: np.ndarray) -> WordStats | No
         paper_in=float(np.median(maps.gray[iy0:iy1, ix0:ix1][inner_paper])),
         ink_level=float(np.median(maps.gray[y0:y1, x0:x1][ink])),
         ink_rgb=tuple(float(v) for v in np.median(ink_rgb, axis=0)),  # type: ignore[arg-type]
-        stroke=_stroke_width(ink),
+        stroke=stroke_width(ink),
         height=int(rows[-1] - rows[0] + 1),
     )
 
@@ -328,7 +246,7 @@ class GlyphStats:
 
 def glyph_stats(maps: PageMaps, word: Word) -> GlyphStats | None:
     """Measure a value word's halo and edges; None when it is too small or too faint."""
-    x0, y0, x1, y1 = _clip(word.box, maps.gray.shape)
+    x0, y0, x1, y1 = clip(word.box, maps.gray.shape)
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
     dark = maps.dark[y0:y1, x0:x1]
@@ -487,17 +405,11 @@ class ShapeStats:
     gap: float
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) of the runs of True in a 1-D mask."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
-
-
 def word_glyphs(maps: PageMaps, word: Word, index: int) -> list[Glyph]:
     """The digits of a word cut at the gaps between its ink columns. Only a word whose ink
     falls apart into exactly one piece per character is cut: a guess at where touching glyphs
     part would compare half glyphs, and their misfit would look like another font."""
-    x0, y0, x1, y1 = _clip(word.box, maps.gray.shape)
+    x0, y0, x1, y1 = clip(word.box, maps.gray.shape)
     text = word.text.strip()
     if y1 - y0 < MIN_GLYPH_HEIGHT or x1 - x0 < len(text):
         return []
@@ -506,7 +418,7 @@ def word_glyphs(maps: PageMaps, word: Word, index: int) -> list[Glyph]:
     if contrast < MIN_GLYPH_CONTRAST:
         return []
     ink = dark > GLYPH_INK * contrast
-    cells = _runs(ink.any(axis=0))
+    cells = runs(ink.any(axis=0))
     if len(cells) != len(text):
         return []
     out = []
@@ -616,12 +528,6 @@ def _glyph_finding(reading: PageReading, d: Drawn) -> Finding:
         page=reading.page, box=g.word.box, evidence=evidence)
 
 
-def shared_page_maps(analysis: Analysis, reading: PageReading, image) -> PageMaps:  # noqa: ANN001
-    """The :func:`page_maps` of a page, made once per upload for every detector that reads them
-    (local edits and amount print)."""
-    return remember(analysis, ("page_maps", reading.page), lambda: page_maps(image))
-
-
 def page_findings(reading: PageReading, image, maps: PageMaps | None = None,  # noqa: ANN001
                   ) -> tuple[list[Finding], bool]:
     """Local edits on one page (``maps``: its :func:`page_maps`, made here when not given); and
@@ -648,7 +554,7 @@ def flat_paper_findings(reading: PageReading, maps: PageMaps, words: list[Word])
     judged = {id(w) for w in words if sum(ch.isalnum() for ch in w.text) >= MIN_WORD_CHARS}
     others = np.zeros(maps.gray.shape, bool)
     for w in words:
-        x0, y0, x1, y1 = _clip((w.box[0] - 3, w.box[1] - 3, w.box[2] + 3, w.box[3] + 3), maps.gray.shape)
+        x0, y0, x1, y1 = clip((w.box[0] - 3, w.box[1] - 3, w.box[2] + 3, w.box[3] + 3), maps.gray.shape)
         others[y0:y1, x0:x1] = True
     # a word is judged only when its paper is flat: when none is, the words' ink, stroke and
     # height (what a flat word is compared on) need not be measured (a CPU saving, same findings)

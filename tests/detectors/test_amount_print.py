@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from forensics.detectors import amount_print
-from forensics.detectors.local_edits import page_maps
+from forensics.detectors.page_maps import page_maps
 from forensics.model import PageReading, Word
 from tests.conftest import font
 

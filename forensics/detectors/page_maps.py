@@ -1,0 +1,118 @@
+"""Per-pixel maps of a page that the pixel detectors share (local edits, amount print), made
+once per upload: grey levels, the high-pass residual, ink and usable-paper masks, how much darker
+than the local paper each pixel is, the page's paper noise; and the small helpers that read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import cv2
+import numpy as np
+
+from forensics.detectors import Analysis, remember
+from forensics.model import Box, PageReading
+
+#: grey levels below the local paper level at which a pixel counts as ink
+INK_CONTRAST = 45
+#: paper brighter than this is (near) saturated: its noise was clipped away by the scanner
+SATURATED = 248
+#: std of a Gaussian's central 90% relative to its full std
+TRIMMED_STD_RATIO = 0.79
+#: grey levels below the local paper level at which a pixel is (blurred) text, not paper
+HALO_CONTRAST = 12
+#: JPEG block size in px
+JPEG_BLOCK = 8
+
+
+@dataclass(frozen=True)
+class PageMaps:
+    """Per-pixel maps of one page shared by every word measurement."""
+
+    gray: np.ndarray
+    #: the page (its colours are read only for the flat-paper test, so made on first use)
+    image: Any
+    residual: np.ndarray
+    ink: np.ndarray
+    paper: np.ndarray
+    noise: float
+    #: how much darker than the local paper level each pixel is
+    dark: np.ndarray
+
+    @cached_property
+    def rgb(self) -> np.ndarray:
+        """The page's colours, as float32 RGB."""
+        return np.asarray(self.image.convert("RGB"), dtype=np.float32)
+
+
+def robust_std(values: np.ndarray) -> float:
+    """Std of the central 90% of ``values`` scaled to a Gaussian's std: blind to outliers and,
+    unlike the MAD, not stuck on the grey-level quantisation of nearly flat regions."""
+    if values.size < 4:
+        return 0.0
+    lo, hi = np.percentile(values, (5, 95))
+    core = values[(values >= lo) & (values <= hi)]
+    return float(core.std() / TRIMMED_STD_RATIO)
+
+
+def page_maps(image) -> PageMaps:  # noqa: ANN001 - PIL image
+    """Grey levels, high-pass residual, ink and usable-paper masks of a page image."""
+    gray = np.asarray(image.convert("L"), dtype=np.float32)
+    # local paper level: a closing of the noise-averaged, quarter-size page removes the text
+    # and keeps the paper's shading (on full-size noisy pixels it would ride the noise peaks)
+    h, w = gray.shape
+    small = cv2.resize(gray, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    small = cv2.morphologyEx(small, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
+    background = cv2.resize(cv2.blur(small, (3, 3)), (w, h), interpolation=cv2.INTER_LINEAR)
+    smooth = cv2.blur(gray, (3, 3))
+    ink = smooth < background - INK_CONTRAST
+    # anti-aliased and blurred glyph edges are not paper: keep away from any real darkening
+    halo = smooth < background - HALO_CONTRAST
+    near_ink = cv2.dilate(halo.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    residual = gray - smooth
+    paper = ~near_ink & (gray < SATURATED)
+    # JPEG rings around text inside its 8x8 block: only blocks free of text show paper noise
+    paper &= _text_free_blocks(near_ink)
+    sample = residual[paper]
+    if sample.size > 200_000:
+        sample = sample[:: sample.size // 200_000]
+    return PageMaps(gray, image, residual, ink, paper, robust_std(sample), background - gray)
+
+
+def _text_free_blocks(near_ink: np.ndarray) -> np.ndarray:
+    """True on the pixels of JPEG-grid 8x8 blocks that hold no text at all."""
+    h, w = near_ink.shape
+    hb, wb = -(-h // JPEG_BLOCK), -(-w // JPEG_BLOCK)
+    padded = np.zeros((hb * JPEG_BLOCK, wb * JPEG_BLOCK), bool)
+    padded[:h, :w] = near_ink
+    busy = padded.reshape(hb, JPEG_BLOCK, wb, JPEG_BLOCK).any(axis=(1, 3))
+    free = np.repeat(np.repeat(~busy, JPEG_BLOCK, axis=0), JPEG_BLOCK, axis=1)
+    return free[:h, :w]
+
+
+def clip(box: Box, shape: tuple[int, ...]) -> Box:
+    h, w = shape[:2]
+    return (max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3]))
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """Typical stroke width in px: twice the distance-to-background on the strokes' ridges."""
+    if ink.sum() < 10:
+        return 0.0
+    dist = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 3)
+    ridge = (dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8))) & (dist > 0)
+    return float(2 * np.median(dist[ridge])) if ridge.any() else 0.0
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of the runs of True in a 1-D mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def shared_page_maps(analysis: Analysis, reading: PageReading, image) -> PageMaps:  # noqa: ANN001
+    """The :func:`page_maps` of a page, made once per upload for every detector that reads them
+    (local edits and amount print)."""
+    return remember(analysis, ("page_maps", reading.page), lambda: page_maps(image))
