@@ -13,6 +13,7 @@ from forensics.detectors import amount_print
 from forensics.detectors.page_maps import page_maps
 from forensics.model import PageReading, Word
 from tests.conftest import font
+from tests.receipt_pages import jpeg_roundtrip
 
 #: (label, amount) rows of a receipt: every amount printed by the till in one font
 ROWS = [("MILO 1KG", "25.00"), ("SUGAR 2KG", "6.90"), ("TEH 500G", "4.20"), ("ROTI", "3.15"),
@@ -57,15 +58,6 @@ def _page(*, double_total: bool = False, seed: int = 3) -> tuple[Image.Image, li
     return Image.fromarray(arr.clip(0, 255).astype("uint8"), "L"), words
 
 
-def _jpeg(img: Image.Image, quality: int) -> Image.Image:
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=quality)
-    buf.seek(0)
-    out = Image.open(buf)
-    out.load()
-    return out
-
-
 def _retype(img: Image.Image, words: list[Word], old: str, new: str, *, ink: int = 120,
             quality: int | None = 80, size: int = 29, mono: bool = False) -> tuple[Image.Image, list[Word]]:
     """The forger's edit: paper cloned from the page's margin over ``old``, ``new`` typed
@@ -82,7 +74,7 @@ def _retype(img: Image.Image, words: list[Word], old: str, new: str, *, ink: int
     draw.text(at, new, fill=ink, font=f)
     box = draw.textbbox(at, new, font=f)
     moved = Word(new, box, 0.95, target.block, target.line)
-    return _jpeg(out, quality) if quality else out, [moved if w is target else w for w in words]
+    return jpeg_roundtrip(out, quality) if quality else out, [moved if w is target else w for w in words]
 
 
 def _analysis(img: Image.Image, words: list[Word]):  # noqa: ANN202
@@ -136,20 +128,20 @@ def test_every_copy_retyped_in_another_font_and_ink_is_medium_not_low():
 
 def test_honest_print_is_not_flagged():
     img, words = _page()
-    result = amount_print.detector.run(_analysis(_jpeg(img, 80), words), None)
+    result = amount_print.detector.run(_analysis(jpeg_roundtrip(img, 80), words), None)
     assert result.status == "done" and not result.findings, result.findings
 
 
 def test_a_total_printed_in_double_width_is_honest():
     # the till's double-width total: twice the pitch, same point share, same ink
     img, words = _page(double_total=True)
-    result = amount_print.detector.run(_analysis(_jpeg(img, 80), words), None)
+    result = amount_print.detector.run(_analysis(jpeg_roundtrip(img, 80), words), None)
     assert result.status == "done" and not result.findings, result.findings
 
 
 def test_measures_of_the_honest_amounts():
     img, words = _page()
-    maps = page_maps(_jpeg(img, 90))
+    maps = page_maps(jpeg_roundtrip(img, 90))
     prints = [p for w in words if (p := amount_print.amount_print(maps, w)) is not None]
     assert len(prints) >= 7  # the amounts fall apart into one ink run per character
     pitches = [p.pitch for p in prints]

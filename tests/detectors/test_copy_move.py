@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -11,6 +9,7 @@ from PIL import Image, ImageDraw
 from forensics.detectors import copy_move
 from forensics.model import PageReading, Word
 from tests.conftest import font
+from tests.receipt_pages import jpeg_roundtrip
 
 LINES = ["KEDAI CONTOH 12", "MILO 1KG   2 x 12.50   25.00", "SUGAR 2KG  1 x 6.90    6.90",
          "TEH 500G   1 x 4.20    4.20", "SUBTOTAL           36.10", "GST 6%              2.17",
@@ -52,15 +51,6 @@ def _page(*, phase: bool, noise: float, seed: int = 1, twin: tuple[str, int, str
     return Image.fromarray(arr.clip(0, 255).astype("uint8"), "L"), words
 
 
-def _jpeg(img: Image.Image, quality: int) -> Image.Image:
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=quality)
-    buf.seek(0)
-    out = Image.open(buf)
-    out.load()
-    return out
-
-
 def _reading(img: Image.Image, words: list[Word]) -> PageReading:
     return PageReading(1, "ocr", tuple(words), img.width, img.height)
 
@@ -79,7 +69,7 @@ def _paste(img: Image.Image, words: list[Word], source: Word, target: Word) -> t
               (target.box[0] - 3, target.box[1] - 3))
     moved = Word(source.text, (target.box[0], target.box[1], target.box[0] + source.box[2] - source.box[0],
                                target.box[1] + source.box[3] - source.box[1]), 0.95, target.block, target.line)
-    return _jpeg(out, 75), [moved if w is target else w for w in words]
+    return jpeg_roundtrip(out, 75), [moved if w is target else w for w in words]
 
 
 @pytest.mark.parametrize("text,line", [("25.00", 1), ("50.00", 7)])  # from above, from the CASH line below
@@ -99,21 +89,21 @@ def test_an_amount_pasted_from_another_line_is_a_copy_with_both_boxes(text, line
 def test_honest_print_repeats_its_text_but_never_its_pixels():
     # sub-pixel phase and noise of their own: 12.50, 6.90, 4.20 each printed twice
     img, words = _page(phase=True, noise=4.0)
-    result = copy_move.detector.run(_analysis(_jpeg(img, 75), words), None)
+    result = copy_move.detector.run(_analysis(jpeg_roundtrip(img, 75), words), None)
     assert result.status == "done" and not result.findings, result.findings
 
 
 def test_one_render_printed_twice_with_its_own_noise_is_not_a_copy():
     # a generated page: identical glyph renders, but the noise of each print is its own
     img, words = _page(phase=False, noise=4.0)
-    assert not copy_move.detector.run(_analysis(_jpeg(img, 90), words), None).findings
+    assert not copy_move.detector.run(_analysis(jpeg_roundtrip(img, 90), words), None).findings
 
 
 def test_one_render_printed_twice_among_other_prints_is_not_a_copy():
     # a generated page: "25.00" rendered twice alike, each print with its own scan noise, while
     # the page's other repeated text differs (the scan's skew puts it at other sub-pixel phases)
     img, words = _page(phase=True, noise=4.0, twin=("25.00", 1, "38.27", 6))
-    assert not copy_move.detector.run(_analysis(_jpeg(img, 90), words), None).findings
+    assert not copy_move.detector.run(_analysis(jpeg_roundtrip(img, 90), words), None).findings
 
 
 def test_a_clean_digital_page_cannot_tell_a_paste_from_its_own_print():
@@ -176,7 +166,7 @@ def test_honest_totals_are_not_found_elsewhere_on_the_page():
     img, words = _page(phase=True, noise=4.0)
     # only the TOTAL and CASH lines' amounts, so that every total is searched for on the page
     few = [w for w in words if w.line in (0, 6, 7, 8)]
-    result = copy_move.detector.run(_analysis(_jpeg(img, 75), few), None)
+    result = copy_move.detector.run(_analysis(jpeg_roundtrip(img, 75), few), None)
     assert not result.findings, result.findings
 
 
@@ -200,4 +190,4 @@ def test_honest_amounts_never_match_words_read_as_letters():
     # every amount read as letters once: honest print still repeats no pixels
     img, words = _page(phase=True, noise=4.0)
     lettered = [Word("SURES", w.box, 0.4, w.block, w.line) if w.text in ("12.50", "4.20") else w for w in words]
-    assert not copy_move.detector.run(_analysis(_jpeg(img, 75), lettered), None).findings
+    assert not copy_move.detector.run(_analysis(jpeg_roundtrip(img, 75), lettered), None).findings
