@@ -20,6 +20,7 @@ import math
 import threading
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -200,23 +201,14 @@ def load_page_image(data: bytes, page: int, *, settings: Settings) -> Image.Imag
     if media_type != "application/pdf":
         pages, _ = _decode_image(data, media_type, settings)
         return pages[page - 1].image if 1 <= page <= len(pages) else None
-    if b"%%EOF" not in data[-PDF_EOF_WINDOW:]:
-        raise CorruptFile("The PDF is truncated: it has no end-of-file marker.")
-    with PDFIUM_LOCK:
+    with _reading_pdf(data):
+        pdf = _open_pdf(data, settings)
         try:
-            pdf = _open_pdf(data, settings)
-            try:
-                if not 1 <= page <= len(pdf):
-                    return None
-                return _render_page(pdf, page - 1, settings, text=False).image
-            finally:
-                pdf.close()
-        except BadInput:
-            raise
-        except MemoryError as e:
-            raise DecompressionBomb("Rendering the PDF needs more memory than available.") from e
-        except Exception as e:  # noqa: BLE001 - any PDFium failure on bad bytes
-            raise CorruptFile(f"The PDF is damaged and cannot be rendered ({e}).") from e
+            if not 1 <= page <= len(pdf):
+                return None
+            return _render_page(pdf, page - 1, settings, text=False).image
+        finally:
+            pdf.close()
 
 
 def pixel_sha256(image: Image.Image) -> str:
@@ -237,11 +229,19 @@ def load_pdf_pages(data: bytes, settings: Settings) -> tuple[Page, ...]:
     and ``CorruptFile``; a page too large for ``max_pixels`` is rendered at a lower DPI, which
     its ``Page.dpi`` records.
     """
+    with _reading_pdf(data):
+        return _load_pages_locked(data, settings)
+
+
+@contextmanager
+def _reading_pdf(data: bytes) -> Iterator[None]:
+    """Around every PDFium read of ``data``: a truncated file fails first; then, under
+    :data:`PDFIUM_LOCK`, PDFium's failures on bad bytes become typed errors."""
     if b"%%EOF" not in data[-PDF_EOF_WINDOW:]:
         raise CorruptFile("The PDF is truncated: it has no end-of-file marker.")
     with PDFIUM_LOCK:
         try:
-            return _load_pages_locked(data, settings)
+            yield
         except BadInput:
             raise
         except MemoryError as e:
