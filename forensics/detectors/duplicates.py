@@ -371,16 +371,6 @@ class Duplicates:
         relations: dict[tuple[str, str], dict[str, Any]] = {}
         my_identity = _reliable({k: f.to_json() for k, f in analysis.extraction.fields.items()
                                  if k in IDENTITY_FIELDS})
-        identities: dict[str, dict[str, str]] = {}
-
-        def conflict(other: str) -> list[str]:
-            if not my_identity:
-                return []
-            if other not in identities:
-                meta = view.evidence_meta([other]).get(other, {})
-                identities[other] = _reliable(meta.get("fields") or {})
-            return identity_conflict(my_identity, identities[other])
-
         my_fields = {k: f.to_json() for k, f in analysis.extraction.fields.items() if k in EDIT_FIELDS}
         other_fields: dict[str, dict[str, Any]] = {}
 
@@ -388,6 +378,9 @@ class Duplicates:
             if other not in other_fields:
                 other_fields[other] = view.evidence_meta([other]).get(other, {}).get("fields") or {}
             return other_fields[other]
+
+        def conflict(other: str) -> list[str]:
+            return identity_conflict(my_identity, _reliable(fields_of(other))) if my_identity else []
 
         def link(other: str, kind: str, score: float, details: dict[str, Any]) -> None:
             if other == me:
@@ -441,7 +434,7 @@ class Duplicates:
                 if rel is None:
                     continue
                 aligned += 1
-                if rel.kind == "edited_copy" and reencoded(rel) and not read_apart(my_fields, fields_of(r.evidence_id)):
+                if reencoded(rel) and not read_apart(my_fields, fields_of(r.evidence_id)):
                     rel = Relation("same_image", rel.score, (), {**rel.details, "reencoded": True})
                 if rel.kind in LINK_KINDS:
                     link(r.evidence_id, rel.kind, float(rel.score), _link_details(me, fp, r, rel))

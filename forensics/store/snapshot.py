@@ -148,13 +148,10 @@ class SnapshotView:
         return self._keep(("content_keys_printed_at", when, exclude),
                           self.live.content_keys_printed_at(when, exclude=exclude))
 
-    def page_text_layer(self, evidence_id: str, page: int) -> Any:
+    def page_reading(self, evidence_id: str, page: int) -> Any:
         # an earlier upload's reading: written before its registration, replaced only with a
         # re-analysis, which forgets its registrations (the deletion counter) first
-        return self.live.page_text_layer(evidence_id, page)
-
-    def page_reading(self, evidence_id: str, page: int) -> Any:
-        return self.live.page_reading(evidence_id, page)  # the same as page_text_layer
+        return self.live.page_reading(evidence_id, page)
 
     def fingerprints_since(self, last_id: int, *, limit: int) -> list[Any]:
         # how an index catches up: rows newer than the marks are read again under the lock

@@ -89,14 +89,6 @@ class RegistryView:
                                 .where(evidence.c.evidence_id == evidence_id)).first()
         return (row.blob, row.claimed_type) if row else None
 
-    def page_text_layer(self, evidence_id: str, page: int) -> tuple[tuple[int, int], list[tuple[str, tuple[int, int, int, int]]]] | None:
-        """(page size in pixels, [(text, box), ...]) of an upload's page as its PDF text layer
-        gave it, from the stored reading; None when that page was OCR'd or is not stored."""
-        p = self.page_reading(evidence_id, page)
-        if p is None or p.get("source") != "text_layer":
-            return None
-        return (p["width"], p["height"]), [(w[0], (w[1], w[2], w[3], w[4])) for w in p["words"]]
-
     def page_reading(self, evidence_id: str, page: int) -> dict[str, Any] | None:
         """One page of an upload's stored reading (``source``, ``width``, ``height``, ``words`` as
         ``[text, x0, y0, x1, y1, confidence, block, line]``), or None when it is not stored."""
