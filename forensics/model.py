@@ -31,6 +31,12 @@ def union_box(boxes: list[Box]) -> Box | None:
     )
 
 
+def boxes_overlap(a: Box, b: Box) -> bool:
+    """Do two boxes share any area (touching edges do not)?"""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+
 @dataclass(frozen=True)
 class Word:
     """One recognised word with where it stands on its page.

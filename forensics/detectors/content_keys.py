@@ -59,7 +59,7 @@ from forensics.detectors.serial_registry import (
 )
 from forensics.fields.layout import text_lines
 from forensics.fields.serials import OCR_DIGIT_CONFUSIONS
-from forensics.model import CheckResult
+from forensics.model import CheckResult, boxes_overlap
 
 #: lowest OCR confidence (the span's least sure word) of a receipt number that may match, and of
 #: a time that may be keyed at all: a doubtful digit there could make another receipt's key
@@ -106,13 +106,9 @@ def _serial_line(analysis: Analysis, field: Any) -> str | None:
     for line in text_lines(analysis.reading):
         if line.page != field.page or field.raw not in line.text:
             continue
-        if field.box is None or _overlaps(line.box, field.box):
+        if field.box is None or boxes_overlap(line.box, field.box):
             return line.text
     return None
-
-
-def _overlaps(a: Any, b: Any) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def printed_when(analysis: Analysis) -> str | None:

@@ -31,7 +31,7 @@ import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
 from forensics.detectors.page_maps import clip
-from forensics.model import Box, CheckResult, Finding, PageReading, Word
+from forensics.model import Box, CheckResult, Finding, PageReading, Word, boxes_overlap
 
 #: a word is compared when it has this many digits (amounts, dates, numbers: what forgers move)
 MIN_DIGITS = 2
@@ -159,10 +159,6 @@ def _is_value(word: Word) -> bool:
     return sum(ch.isdigit() for ch in word.text) >= MIN_DIGITS and word.box[3] - word.box[1] >= 8
 
 
-def _overlap(a: Box, b: Box) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
 def _geometry(noise: PageNoise, copy: Word, source: Word) -> tuple[Box, Box, float] | None:
     """The copy's box, the source's search window and the copy's contrast, or None when
     :func:`compare` cannot compare the two (before any alignment)."""
@@ -201,7 +197,7 @@ def _aligned(noise: PageNoise, copy: Word, source: Word, target: Box, window: Bo
     scores = cv2.matchTemplate(noise.residual[sy0:sy1, sx0:sx1], template, cv2.TM_CCOEFF_NORMED)
     _, _, _, (dx, dy) = cv2.minMaxLoc(scores)
     ax0, ay0 = sx0 + dx, sy0 + dy
-    if _overlap((ax0, ay0, ax0 + w, ay0 + h), (tx0, ty0, tx1, ty1)):
+    if boxes_overlap((ax0, ay0, ax0 + w, ay0 + h), (tx0, ty0, tx1, ty1)):
         return None
     a = noise.blurred[ty0:ty1, tx0:tx1]
     b = noise.blurred[ay0:ay0 + h, ax0:ax0 + w]
@@ -269,7 +265,7 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | N
     scores[max(0, ty0 - h):ty0 + h, max(0, tx0 - w):tx0 + w] = -1
     _, _, _, (x, y) = cv2.minMaxLoc(scores)
     box = (x, y, x + w, y + h)
-    there = [v for v in reading.words if _overlap(v.box, box)]
+    there = [v for v in reading.words if boxes_overlap(v.box, box)]
     text = " ".join(v.text for v in there) if there else "print OCR did not read"
     return compare(noise, copy, Word(text, box, 0.0, copy.block, copy.line))
 
@@ -306,7 +302,7 @@ def page_matches(reading: PageReading, image) -> tuple[list[Match], int]:  # noq
         # what compare checks before aligning, and the bound of every pair it would align whose
         # window cannot reach the copy's box (an alignment overlapping it gives None)
         geometries = {j: g for j in chosen if (g := _geometry(noise, copy, candidates[j])) is not None}
-        boundable = [j for j, g in geometries.items() if not _overlap(g[1], g[0])]
+        boundable = [j for j, g in geometries.items() if not boxes_overlap(g[1], g[0])]
         bounds = dict(zip(boundable, _difference_bounds(
             noise, clip(copy.box, noise.residual.shape), [geometries[j][1] for j in boundable],
             _contrast(noise, copy)).tolist(), strict=True))
@@ -412,7 +408,7 @@ def page_repeats(noise: PageNoise, words: list[Word]) -> tuple[int, bool]:
         for b in words[i + 1:]:
             if n >= MAX_REFERENCES:
                 return n, False
-            if abs((a.box[3] - a.box[1]) - (b.box[3] - b.box[1])) > HEIGHT_SLACK or _overlap(a.box, b.box):
+            if abs((a.box[3] - a.box[1]) - (b.box[3] - b.box[1])) > HEIGHT_SLACK or boxes_overlap(a.box, b.box):
                 continue
             if a.text == b.text:
                 pa, pb = a, b

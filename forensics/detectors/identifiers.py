@@ -32,7 +32,7 @@ import numpy as np
 
 from forensics.detectors import Analysis, StoreView
 from forensics.fields.taxids import ean_valid, find_tax_ids, luhn_valid, validate_tax_id
-from forensics.model import Box, CheckResult, Field, Finding, Page, Word
+from forensics.model import Box, CheckResult, Field, Finding, Page, Word, boxes_overlap
 from forensics.ocr import read_page_box
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ def _same_place(a: Box | None, b: Box | None) -> bool:
     """Do two codes' boxes overlap (one code read in two regions)?"""
     if a is None or b is None:
         return a is b
-    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+    return boxes_overlap(a, b)
 
 
 def _zbar_decode(gray: np.ndarray) -> list[Any]:
