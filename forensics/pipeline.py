@@ -297,12 +297,11 @@ def _link_new(conn, analysis: Analysis, sha256: str, relations: list[dict[str, A
     stored = [{"id": i, "a": min(eid, r["other"]), "b": max(eid, r["other"]), "kind": r["kind"],
                "score": float(r["score"]), "details": r.get("details")} for i, r in enumerate(relations)]
     fresh = [f.to_json() for f in link_findings(eid, stored, who)]
-    findings = allow.soften(eid, list(values["own_findings"]) + sorted(fresh, key=lambda f: f["code"]))
-    risk, verdict = verdict_of(findings, values["checks"], settings)
+    judged = _with_verdict(eid, values, fresh, settings, allow)
+    del judged["evidence_id"]
     registries.register(conn, fingerprints, serial_registry.registry_row(analysis), mark,
                         relations_of_new=(eid, relations),
-                        then=store.analysis_update(eid, {**values, "findings": findings, "risk": risk,
-                                                         "verdict": verdict}),
+                        then=store.analysis_update(eid, {**values, **judged}),
                         also=(content_key_store.insert_row(content_keys.registry_row(analysis)),))
     links: dict[str, dict[str, str]] = {}
     for rel in relations:
