@@ -184,8 +184,11 @@ def cached_reading(data: bytes, document: Any, settings: Any, cache: Path = TAMP
             return pickle.load(fh)
     reading = read_document(document, settings)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("wb") as fh:
+    # written aside and renamed: several processes (or worktrees sharing the cache) may read it
+    partial = target.with_suffix(f".{os.getpid()}.tmp")
+    with partial.open("wb") as fh:
         pickle.dump(reading, fh)
+    os.replace(partial, target)
     return reading
 
 
