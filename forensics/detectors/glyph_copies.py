@@ -1,0 +1,320 @@
+"""Glyph copies: an amount whose characters are pixel copies of characters printed elsewhere.
+
+A careful forger who needs a number the receipt does not print composes it from the receipt's
+own digits: each character cut out of another amount and pasted into the total, on paper cloned
+from the page. The amount as a whole repeats nothing (so :mod:`copy_move`, which compares whole
+words, cannot see it), and its font, ink and noise are the page's own. What gives it away is
+what gives a pasted word away, one character at a time: two honest prints of a "5" have the
+same shape but their own print grain and sub-pixel phase, while a pasted "5" is its source,
+pixel for pixel, up to the noise of the JPEG re-save after the edit.
+
+Every word with a digit is cut into character pieces (its ink's column runs, each trimmed to its
+ink rows). Each piece of an amount is aligned (the least squared difference of the lightly
+blurred grey levels, within a few px) with every piece of about its size and ink in other words,
+and its difference is the RMS of the aligned difference over the piece's contrast. An amount is
+a composite of copies when at least MIN_COPIED of its pieces (and half of them) lie within
+COPY_DIFFERENCE of a piece elsewhere.
+
+A digital render repeats its glyphs exactly too (so does a generated page); a copy counts only
+when the page's other pieces repeat their own kind far less closely: of the pieces outside the
+amounts found composite, those with a comparable mate elsewhere must number MIN_REFERENCES and
+at most MAX_CLOSE_SHARE of them may be as close as a copy.
+
+Measured on the tune half of SROIE (``bench/tampering.py --half tune``; 119 honest scans, the
+forger's glyph-composed and copy-moved totals): see the constants for the figures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from forensics.detectors import Analysis, StoreView, judge_scanned_pages
+from forensics.detectors.copy_move import TOTAL_LINE
+from forensics.detectors.page_maps import PageMaps, clip, runs, shared_page_maps
+from forensics.model import Box, CheckResult, Finding, PageReading, Word
+
+#: an amount with two decimals in a word ("27.95", "RM1,234.50"): what a forger recomposes
+AMOUNT = re.compile(r"\d[.,]\d\d(?!\d)")
+#: least box height (px) of a word cut into pieces
+MIN_WORD_HEIGHT = 8
+#: least contrast (grey levels, 98th percentile of darkening) of a word cut into pieces
+MIN_CONTRAST = 40
+#: darkening, as a share of the word's contrast, above which a pixel is ink
+INK_SHARE = 0.5
+#: least ink width and height (px) of a piece: a point or a comma says nothing
+MIN_PIECE_WIDTH, MIN_PIECE_HEIGHT = 3, 7
+#: least grey-level std of a piece for its difference to mean anything
+MIN_PIECE_CONTRAST = 8.0
+#: two pieces are compared when their ink boxes differ by at most this many px each way ...
+SIZE_SLACK = 2
+#: ... and their ink pixel counts by at most this share
+INK_SLACK = 0.25
+#: px around the other piece searched for the best alignment
+SEARCH_MARGIN = 2
+#: sigma (px) of the blur before pieces are subtracted (JPEG noise of the re-save aside)
+BLUR_SIGMA = 1.0
+#: aligned, blurred difference (RMS over the piece's contrast) at or below which a piece is a
+#: copy. Tune half: honest amounts' pieces have their nearest mate at 0.089 at the least; pieces
+#: pasted by the forger and re-saved at JPEG quality 60-95 lie at 0.006-0.06.
+COPY_DIFFERENCE = 0.08
+#: copied pieces an amount needs (and at least half of its pieces) to be a composite of copies:
+#: tune half, honest amounts have at most one piece within COPY_DIFFERENCE of a mate
+MIN_COPIED = 3
+#: a piece outside the composites has a comparable mate (one of its kind) when its nearest
+#: piece differs by at most this much ...
+COMPARABLE = 0.5
+#: ... the page needs this many such pieces to show how closely it repeats its print ...
+MIN_REFERENCES = 8
+#: ... and at most this share of them may be as close as a copy (a digital render: nearly all)
+MAX_CLOSE_SHARE = 0.2
+#: most pieces of a page measured for that (a sample spread over the page: a cost bound)
+MAX_REFERENCES = 40
+#: most words cut into pieces on a page (cost bound)
+MAX_WORDS = 200
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One character-sized piece of ink of a word."""
+
+    word: int
+    box: Box
+    ink: int
+
+
+@dataclass(frozen=True)
+class Composite:
+    """An amount whose pieces are copies of pieces elsewhere on the page."""
+
+    word: Word
+    pieces: int
+    #: (piece box, difference, source piece box, source word) of each copied piece
+    copies: tuple[tuple[Box, float, Box, Word], ...]
+
+
+def word_pieces(maps: PageMaps, word: Word, index: int) -> list[Piece]:
+    """The character pieces of ``word``: column runs of its ink, each trimmed to its ink rows
+    (None of them when the word is too small or faint)."""
+    x0, y0, x1, y1 = clip(word.box, maps.gray.shape)
+    if y1 - y0 < MIN_WORD_HEIGHT or x1 - x0 < MIN_PIECE_WIDTH:
+        return []
+    dark = maps.dark[y0:y1, x0:x1]
+    contrast = float(np.percentile(dark, 98))
+    if contrast < MIN_CONTRAST:
+        return []
+    ink = dark > INK_SHARE * contrast
+    out = []
+    for a, b in runs(ink.any(axis=0)):
+        rows = np.flatnonzero(ink[:, a:b].any(axis=1))
+        if b - a < MIN_PIECE_WIDTH or rows.size == 0 or rows[-1] + 1 - rows[0] < MIN_PIECE_HEIGHT:
+            continue
+        out.append(Piece(index, (x0 + a, y0 + int(rows[0]), x0 + b, y0 + int(rows[-1]) + 1),
+                         int(ink[:, a:b].sum())))
+    return out
+
+
+def nearest(blurred: np.ndarray, piece: Piece, others: list[Piece]) -> tuple[float, int, Box] | None:
+    """The piece of ``others`` that ``piece`` differs least from at its best alignment (within
+    SEARCH_MARGIN px): (the difference as a share of the piece's contrast, its index in
+    ``others``, the aligned box); None when the piece is too flat or nothing fits.
+
+    The windows around the others are laid side by side on one strip, apart by the template's
+    width of padding no alignment can use, so that one template match serves them all."""
+    tx0, ty0, tx1, ty1 = piece.box
+    w, h = tx1 - tx0, ty1 - ty0
+    template = blurred[ty0:ty1, tx0:tx1]
+    contrast = float(template.std())
+    if contrast < MIN_PIECE_CONTRAST or not others:
+        return None
+    m = SEARCH_MARGIN
+    windows = [clip((o.box[0] - m, o.box[1] - m, o.box[2] + m, o.box[3] + m), blurred.shape) for o in others]
+    fits = [k for k, b in enumerate(windows) if b[2] - b[0] >= w and b[3] - b[1] >= h]
+    if not fits:
+        return None
+    height = max(windows[k][3] - windows[k][1] for k in fits)
+    starts = np.cumsum([0] + [windows[k][2] - windows[k][0] + w for k in fits])
+    # padding far from any grey level: an alignment touching it differs hugely
+    strip = np.full((height, int(starts[-1])), -1e4, dtype=np.float32)
+    for k, x in zip(fits, starts[:-1].tolist(), strict=False):
+        x0, y0, x1, y1 = windows[k]
+        strip[:y1 - y0, x:x + x1 - x0] = blurred[y0:y1, x0:x1]
+    scores = cv2.matchTemplate(strip, template, cv2.TM_SQDIFF)
+    columns = scores.min(axis=0)
+    per_window = np.minimum.reduceat(columns, starts[:-1])
+    best = int(np.argmin(per_window))
+    k, x = fits[best], int(starts[best])
+    col = x + int(np.argmin(columns[x:int(starts[best + 1]) - w + 1]))
+    row = int(np.argmin(scores[:, col]))
+    x0, y0 = windows[k][:2]
+    ax, ay = x0 + col - x, y0 + row
+    return (float(np.sqrt(max(float(per_window[best]), 0.0) / (w * h))) / contrast, k, (ax, ay, ax + w, ay + h))
+
+
+def _mates(pieces: list[Piece], words: list[Word]) -> np.ndarray:
+    """Which pairs of pieces (i, j) may be one character printed twice: about one size and ink,
+    in words that do not overlap."""
+    sizes = np.array([(p.box[2] - p.box[0], p.box[3] - p.box[1], p.ink) for p in pieces], dtype=np.float64)
+    boxes = np.array([words[p.word].box for p in pieces], dtype=np.int64)
+    w, h, ink = sizes[:, 0], sizes[:, 1], sizes[:, 2]
+    near = ((np.abs(w[:, None] - w[None, :]) <= SIZE_SLACK) & (np.abs(h[:, None] - h[None, :]) <= SIZE_SLACK)
+            & (np.abs(ink[:, None] - ink[None, :]) <= INK_SLACK * ink[:, None]))
+    apart = ~((boxes[:, None, 0] < boxes[None, :, 2]) & (boxes[None, :, 0] < boxes[:, None, 2])
+              & (boxes[:, None, 1] < boxes[None, :, 3]) & (boxes[None, :, 1] < boxes[:, None, 3]))
+    return near & apart
+
+
+def _closest(blurred: np.ndarray, pieces: list[Piece], mates: np.ndarray, i: int,
+             skip: set[int] | frozenset[int] = frozenset()) -> tuple[float, int, Box] | None:
+    """:func:`nearest` of piece ``i`` among its mates outside the words ``skip``, with the mate's
+    index in ``pieces``."""
+    js = [j for j in np.flatnonzero(mates[i]).tolist() if pieces[j].word not in skip]
+    found = nearest(blurred, pieces[i], [pieces[j] for j in js])
+    return None if found is None else (found[0], js[found[1]], found[2])
+
+
+def _compared(word: Word) -> bool:
+    """Whether a word's pieces may be the source of a copy: any word with a digit."""
+    return any(ch.isdigit() for ch in word.text)
+
+
+def _judged(word: Word) -> bool:
+    """Whether a word is judged as a possible composite: an amount."""
+    return bool(AMOUNT.search(word.text))
+
+
+def page_composites(reading: PageReading, maps: PageMaps) -> tuple[list[Composite], int]:
+    """The amounts of a page composed of copies of other pieces of it, and how many amounts were
+    judged (0 when the page cannot show how closely it repeats its print)."""
+    words = [w for w in reading.words if _compared(w)][:MAX_WORDS]
+    pieces = [p for i, w in enumerate(words) for p in word_pieces(maps, w, i)]
+    by_word: dict[int, list[int]] = {}
+    for i, p in enumerate(pieces):
+        by_word.setdefault(p.word, []).append(i)
+    amounts = [k for k, w in enumerate(words) if _judged(w) and k in by_word]
+    if not amounts:
+        return [], 0
+    blurred = cv2.GaussianBlur(maps.gray, (0, 0), BLUR_SIGMA)
+    mates = _mates(pieces, words)
+    composites: dict[int, list[tuple[int, float, int, Box]]] = {}
+    for k in amounts:
+        own = by_word[k]
+        copied = []
+        for n, i in enumerate(own):
+            if len(copied) + len(own) - n < max(MIN_COPIED, (len(own) + 1) // 2):
+                break  # too few pieces left for this amount to be a composite
+            found = _closest(blurred, pieces, mates, i)
+            if found is not None and found[0] <= COPY_DIFFERENCE:
+                copied.append((i, *found))
+        if len(copied) >= MIN_COPIED and 2 * len(copied) >= len(own):
+            composites[k] = copied
+    if composites and not _print_never_repeats(blurred, pieces, mates, set(composites)):
+        return [], 0
+    out = [Composite(words[k], len(by_word[k]),
+                     tuple((pieces[i].box, d, box, words[pieces[j].word]) for i, d, j, box in copied))
+           for k, copied in composites.items()]
+    return out, len(amounts)
+
+
+def _print_never_repeats(blurred: np.ndarray, pieces: list[Piece], mates: np.ndarray, composites: set[int]) -> bool:
+    """Whether the page's pieces outside the ``composites`` (words) repeat their kind less
+    closely than a copy: MIN_REFERENCES of them with a comparable mate, at most MAX_CLOSE_SHARE
+    of those as close as a copy (a digital render repeats every glyph exactly)."""
+    others = [i for i, p in enumerate(pieces) if p.word not in composites]
+    # a sample spread over the page is enough to tell (and a page has hundreds of pieces)
+    stride = max(1, len(others) // (2 * MAX_REFERENCES))
+    references = close = 0
+    for i in others[::stride]:
+        found = _closest(blurred, pieces, mates, i, composites)
+        if found is not None and found[0] <= COMPARABLE:
+            references += 1
+            close += found[0] <= COPY_DIFFERENCE
+            if references >= MAX_REFERENCES:
+                break
+    return references >= MIN_REFERENCES and close <= MAX_CLOSE_SHARE * references
+
+
+def _line_of(reading: PageReading, word: Word) -> str:
+    return next((ln.text for ln in reading.lines() if word in ln.words), word.text)
+
+
+def _is_copy_rather(a: Word, b: Word, reading: PageReading) -> bool:
+    """Which of two words whose characters are one another's pixels is the paste: the one on a
+    total line (what forgers change), else the lower one (a total is printed below the amounts
+    it could be taken from)."""
+    total_a, total_b = (bool(TOTAL_LINE.search(_line_of(reading, w))) for w in (a, b))
+    if total_a != total_b:
+        return total_a
+    return (a.box[1], a.box[0]) > (b.box[1], b.box[0])
+
+
+def oriented(reading: PageReading, composites: list[Composite]) -> list[Composite]:
+    """The composites as findings name them: a composite whose copied pieces all come from one
+    word is one word pasted over another, and the paste is the word on a total line (else the
+    lower one), whichever of the two was found the composite; each such pair once."""
+    out: list[Composite] = []
+    pairs: set[frozenset[Box]] = set()
+    for c in composites:
+        sources = {src.box: src for _p, _d, _b, src in c.copies}
+        if len(sources) > 1:
+            out.append(c)
+            continue
+        source = next(iter(sources.values()))
+        pair = frozenset((c.word.box, source.box))
+        if pair in pairs:
+            continue
+        pairs.add(pair)
+        if _is_copy_rather(source, c.word, reading):
+            c = Composite(source, c.pieces, tuple((box, d, piece, c.word) for piece, d, box, _src in c.copies))
+        out.append(c)
+    return out
+
+
+def _finding(reading: PageReading, c: Composite) -> Finding:
+    first = c.copies[0]
+    sources = {src.box: src for _p, _d, _b, src in c.copies}
+    worst = max(d for _p, d, _b, _s in c.copies)
+    if len(sources) == 1:
+        what = (f"'{c.word.text}' on page {reading.page} is a pixel copy of '{first[3].text}' at "
+                f"{tuple(first[3].box)} on the line {_line_of(reading, first[3])!r}, character by character: "
+                f"{len(c.copies)} characters")
+    else:
+        cuts = "; ".join(f"{tuple(piece)} from {src.text!r} at {tuple(src.box)}" for piece, _d, _b, src in c.copies)
+        what = (f"'{c.word.text}' on page {reading.page} is composed of characters cut from other numbers "
+                f"of the page: {len(c.copies)} of its {c.pieces} characters are pixel copies ({cuts})")
+    return Finding(
+        code="glyph_copy",
+        severity="high",
+        score=0.9,
+        message=(f"{what}, each within {worst:.2f} of its source's contrast, while this page's other "
+                 "characters never repeat that closely: separate prints of one character never share "
+                 "their pixels."),
+        page=reading.page,
+        box=c.word.box,
+        evidence={"text": c.word.text, "copied": len(c.copies), "pieces": c.pieces,
+                  "source_text": first[3].text, "source_box": list(first[3].box),
+                  "copies": [{"box": list(piece), "source_box": list(box), "source_text": src.text,
+                              "source_word_box": list(src.box), "difference": round(d, 3)}
+                             for piece, d, box, src in c.copies]},
+    )
+
+
+class GlyphCopiesDetector:
+    """Amounts whose characters are pixel copies of characters elsewhere on the page."""
+
+    name = "glyph_copies"
+
+    def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
+        def per_page(reading: PageReading, image: np.ndarray) -> tuple[list[Finding], int]:
+            composites, n = page_composites(reading, shared_page_maps(analysis, reading, image))
+            return [_finding(reading, c) for c in oriented(reading, composites)], n
+
+        return judge_scanned_pages(analysis, per_page, "no amounts cut into characters on a page that "
+                                                       "shows how its print repeats")
+
+
+#: the module-level detector the pipeline runs
+detector = GlyphCopiesDetector()
