@@ -181,20 +181,42 @@ def _compared(word: Word) -> bool:
     return any(ch.isdigit() for ch in word.text)
 
 
-def _judged(word: Word) -> bool:
-    """Whether a word is judged as a possible composite: an amount."""
-    return bool(AMOUNT.search(word.text))
+def judged_words(reading: PageReading) -> list[Word]:
+    """The words judged as possible composites: the amounts, an amount OCR split in two ("4."
+    and "90": the two as one word), and the last word of every line of MIN_COPIED characters
+    or more (the amount column, where OCR may read a pasted amount as letters: "Bod")."""
+    out = [w for w in reading.words if AMOUNT.search(w.text)]
+    for line in reading.lines():
+        words = line.words
+        for a, b in zip(words, words[1:], strict=False):
+            joined = a.text + b.text
+            if AMOUNT.search(joined) and not AMOUNT.search(a.text) and not AMOUNT.search(b.text):
+                box = (min(a.box[0], b.box[0]), min(a.box[1], b.box[1]), max(a.box[2], b.box[2]),
+                       max(a.box[3], b.box[3]))
+                out.append(Word(joined, box, min(a.confidence, b.confidence), a.block, a.line))
+        last = words[-1] if words else None
+        if last is not None and len(last.text.strip()) >= MIN_COPIED and not AMOUNT.search(last.text):
+            out.append(last)
+    return out
 
 
 def page_composites(reading: PageReading, maps: PageMaps) -> tuple[list[Composite], int]:
     """The amounts of a page composed of copies of other pieces of it, and how many amounts were
     judged (0 when the page cannot show how closely it repeats its print)."""
-    words = [w for w in reading.words if _compared(w)][:MAX_WORDS]
+    judged = judged_words(reading)[:MAX_WORDS]
+    # each box once: the judged words first, then the other words a copy may come from
+    words: list[Word] = []
+    seen: set[Box] = set()
+    for w in [*judged, *(w for w in reading.words if _compared(w))]:
+        if w.box not in seen and len(words) < 2 * MAX_WORDS:
+            seen.add(w.box)
+            words.append(w)
     pieces = [p for i, w in enumerate(words) for p in word_pieces(maps, w, i)]
     by_word: dict[int, list[int]] = {}
     for i, p in enumerate(pieces):
         by_word.setdefault(p.word, []).append(i)
-    amounts = [k for k, w in enumerate(words) if _judged(w) and k in by_word]
+    judged_boxes = {w.box for w in judged}
+    amounts = [k for k, w in enumerate(words) if w.box in judged_boxes and len(by_word.get(k, ())) >= MIN_COPIED]
     if not amounts:
         return [], 0
     blurred = cv2.GaussianBlur(maps.gray, (0, 0), BLUR_SIGMA)
