@@ -9,19 +9,26 @@ same shape but their own print grain and sub-pixel phase, while a pasted "5" is 
 pixel for pixel, up to the noise of the JPEG re-save after the edit.
 
 Every word with a digit is cut into character pieces (its ink's column runs, each trimmed to its
-ink rows). Each piece of an amount is aligned (the least squared difference of the lightly
-blurred grey levels, within a few px) with every piece of about its size and ink in other words,
-and its difference is the RMS of the aligned difference over the piece's contrast. An amount is
-a composite of copies when at least MIN_COPIED of its pieces (and half of them) lie within
-COPY_DIFFERENCE of a piece elsewhere.
+ink rows). Each piece of a judged word (:func:`judged_words`: words with a digit, an amount OCR
+split in two, the last word of a line) is aligned (the least squared difference of the lightly
+blurred grey levels, within a few px) with every piece of about its size and ink in other words;
+its difference is the RMS of the aligned difference over the piece's contrast. A word is a
+composite of copies when at least MIN_COPIED of its pieces lie within COPY_DIFFERENCE of a piece
+elsewhere, or MIN_EXACT within EXACT_DIFFERENCE, and half of its pieces within COPY_DIFFERENCE.
+A word whose copied pieces all come from one other word is that word pasted whole (OCR boxed the
+two apart, or read one as letters): the finding names the paste as :mod:`copy_move` does.
 
 A digital render repeats its glyphs exactly too (so does a generated page); a copy counts only
 when the page's other pieces repeat their own kind far less closely: of the pieces outside the
-amounts found composite, those with a comparable mate elsewhere must number MIN_REFERENCES and
-at most MAX_CLOSE_SHARE of them may be as close as a copy.
+composites, those with a comparable mate elsewhere must number MIN_REFERENCES and at most
+MAX_CLOSE_SHARE of them may be as close as a copy.
 
-Measured on the tune half of SROIE (``bench/tampering.py --half tune``; 119 honest scans, the
-forger's glyph-composed and copy-moved totals): see the constants for the figures.
+Measured alone on the tune half of SROIE (``bench/tampering.py --half tune``, 119 honest scans):
+no honest word has more than one piece within COPY_DIFFERENCE of a mate, and no honest piece
+lies within EXACT_DIFFERENCE of one (the nearest honest pair: 0.089); the alone-rate is 0. The
+forger's pasted pieces, re-saved at JPEG quality 60-95, lie at 0.006-0.06 (a few at up to 0.1,
+missed). About 0.06 CPU s an honest page (a template match per judged piece against all its
+mates at once, on a strip; pieces of a word stop being compared once it cannot be a composite).
 """
 
 from __future__ import annotations
@@ -65,6 +72,10 @@ COPY_DIFFERENCE = 0.08
 #: copied pieces an amount needs (and at least half of its pieces) to be a composite of copies:
 #: tune half, honest amounts have at most one piece within COPY_DIFFERENCE of a mate
 MIN_COPIED = 3
+#: ... or this many within EXACT_DIFFERENCE (with half within COPY_DIFFERENCE): tune half, no
+#: honest piece has a mate within 0.06, the nearest honest pair lies at 0.089
+MIN_EXACT = 2
+EXACT_DIFFERENCE = 0.06
 #: a piece outside the composites has a comparable mate (one of its kind) when its nearest
 #: piece differs by at most this much ...
 COMPARABLE = 0.5
@@ -155,20 +166,24 @@ def nearest(blurred: np.ndarray, piece: Piece, others: list[Piece]) -> tuple[flo
     return (float(np.sqrt(max(float(per_window[best]), 0.0) / (w * h))) / contrast, k, (ax, ay, ax + w, ay + h))
 
 
-def _mates(pieces: list[Piece], words: list[Word]) -> np.ndarray:
-    """Which pairs of pieces (i, j) may be one character printed twice: about one size and ink,
-    in words that do not overlap."""
-    sizes = np.array([(p.box[2] - p.box[0], p.box[3] - p.box[1], p.ink) for p in pieces], dtype=np.float64)
-    boxes = np.array([words[p.word].box for p in pieces], dtype=np.int64)
-    w, h, ink = sizes[:, 0], sizes[:, 1], sizes[:, 2]
-    near = ((np.abs(w[:, None] - w[None, :]) <= SIZE_SLACK) & (np.abs(h[:, None] - h[None, :]) <= SIZE_SLACK)
-            & (np.abs(ink[:, None] - ink[None, :]) <= INK_SLACK * ink[:, None]))
-    apart = ~((boxes[:, None, 0] < boxes[None, :, 2]) & (boxes[None, :, 0] < boxes[:, None, 2])
-              & (boxes[:, None, 1] < boxes[None, :, 3]) & (boxes[None, :, 1] < boxes[:, None, 3]))
-    return near & apart
+class Mates:
+    """Which pieces may be one character printed twice with a given piece: about one size and
+    ink, in words that do not overlap (one row at a time: a page has thousands of pieces)."""
+
+    def __init__(self, pieces: list[Piece], words: list[Word]) -> None:
+        self.size = np.array([(p.box[2] - p.box[0], p.box[3] - p.box[1], p.ink) for p in pieces],
+                             dtype=np.int64).reshape(-1, 3)
+        self.boxes = np.array([words[p.word].box for p in pieces], dtype=np.int64).reshape(-1, 4)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        w, h, ink = self.size[i]
+        size, b = self.size, self.boxes
+        return ((np.abs(size[:, 0] - w) <= SIZE_SLACK) & (np.abs(size[:, 1] - h) <= SIZE_SLACK)
+                & (np.abs(size[:, 2] - ink) <= INK_SLACK * ink)
+                & ~((b[:, 0] < b[i, 2]) & (b[i, 0] < b[:, 2]) & (b[:, 1] < b[i, 3]) & (b[i, 1] < b[:, 3])))
 
 
-def _closest(blurred: np.ndarray, pieces: list[Piece], mates: np.ndarray, i: int,
+def _closest(blurred: np.ndarray, pieces: list[Piece], mates: Mates, i: int,
              skip: set[int] | frozenset[int] = frozenset()) -> tuple[float, int, Box] | None:
     """:func:`nearest` of piece ``i`` among its mates outside the words ``skip``, with the mate's
     index in ``pieces``."""
@@ -222,18 +237,19 @@ def page_composites(reading: PageReading, maps: PageMaps) -> tuple[list[Composit
     if not amounts:
         return [], 0
     blurred = cv2.GaussianBlur(maps.gray, (0, 0), BLUR_SIGMA)
-    mates = _mates(pieces, words)
+    mates = Mates(pieces, words)
     composites: dict[int, list[tuple[int, float, int, Box]]] = {}
     for k in amounts:
         own = by_word[k]
         copied = []
         for n, i in enumerate(own):
-            if len(copied) + len(own) - n < max(MIN_COPIED, (len(own) + 1) // 2):
+            if len(copied) + len(own) - n < max(min(MIN_COPIED, MIN_EXACT), (len(own) + 1) // 2):
                 break  # too few pieces left for this amount to be a composite
             found = _closest(blurred, pieces, mates, i)
             if found is not None and found[0] <= COPY_DIFFERENCE:
                 copied.append((i, *found))
-        if len(copied) >= MIN_COPIED and 2 * len(copied) >= len(own):
+        exact = sum(d <= EXACT_DIFFERENCE for _i, d, _j, _b in copied)
+        if (len(copied) >= MIN_COPIED or exact >= MIN_EXACT) and 2 * len(copied) >= len(own):
             composites[k] = copied
     if composites and not _print_never_repeats(blurred, pieces, mates, set(composites)):
         return [], 0
@@ -243,7 +259,7 @@ def page_composites(reading: PageReading, maps: PageMaps) -> tuple[list[Composit
     return out, len(amounts)
 
 
-def _print_never_repeats(blurred: np.ndarray, pieces: list[Piece], mates: np.ndarray, composites: set[int]) -> bool:
+def _print_never_repeats(blurred: np.ndarray, pieces: list[Piece], mates: Mates, composites: set[int]) -> bool:
     """Whether the page's pieces outside the ``composites`` (words) repeat their kind less
     closely than a copy: MIN_REFERENCES of them with a comparable mate, at most MAX_CLOSE_SHARE
     of those as close as a copy (a digital render repeats every glyph exactly)."""

@@ -160,3 +160,16 @@ def test_pipeline_records_the_composed_total_and_show_explains_it_with_its_boxes
     assert str(tuple(found[0]["box"])) in text
     for c in found[0]["evidence"]["copies"]:
         assert str(tuple(c["source_word_box"])) in text, (c, text)
+
+
+def test_a_composed_total_ocr_split_in_two_is_judged_as_one_word():
+    img, words, chars = _page(phase=True, noise=4.0)
+    forged, forged_words, _ = _compose(img, words, chars, "16.90")
+    total = next(w for w in forged_words if w.text == "16.90")
+    cut = chars[total.box][2][0]  # OCR split it before the point: "16" and ".90", two digits each
+    split = [Word("16", (total.box[0], total.box[1], cut - 1, total.box[3]), 0.9, total.block, total.line),
+             Word(".90", (cut, total.box[1], total.box[2], total.box[3]), 0.9, total.block, total.line)]
+    split_words = [w for w in forged_words if w is not total] + split
+    found = glyph_copies.detector.run(_analysis(forged, split_words), None).findings
+    assert len(found) == 1 and found[0].evidence["text"] == "16.90", found
+    assert found[0].box == total.box
