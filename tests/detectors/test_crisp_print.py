@@ -52,10 +52,12 @@ def _page(*, bold_total: bool = False, seed: int = 5) -> tuple[Image.Image, list
     return Image.fromarray(arr.clip(0, 255).astype("uint8"), "L"), words
 
 
-def _retype(img: Image.Image, words: list[Word], old: str, new: str) -> tuple[Image.Image, list[Word]]:
+def _retype(img: Image.Image, words: list[Word], old: str, new: str, *, wide: float = 1.0,
+            ) -> tuple[Image.Image, list[Word]]:
     """The forger's edit: every copy of ``old`` covered with paper cloned from the margin and
     ``new`` typed right-aligned in its place at its ink height, anti-aliased, in one solid ink as
-    dark as the old print's darkest; then a JPEG re-save."""
+    dark as the old print's darkest (``wide``: his font's width over DejaVu Sans'); then a JPEG
+    re-save."""
     out = img.copy()
     gray = np.asarray(img, dtype=np.float32)
     moved = []
@@ -71,7 +73,7 @@ def _retype(img: Image.Image, words: list[Word], old: str, new: str) -> tuple[Im
         big = Image.new("L", (400, 120), 0)
         ImageDraw.Draw(big).text((4, 4), new, fill=255, font=font(96, mono=False))
         big = big.crop(big.getbbox())
-        mask = big.resize((round(big.width * h / big.height), h), Image.Resampling.LANCZOS)
+        mask = big.resize((round(wide * big.width * h / big.height), h), Image.Resampling.LANCZOS)
         at = (x1 - mask.width, top)
         out.paste(Image.new("L", mask.size, ink), at, mask)
         moved.append(Word(new, (at[0], y0, x1, y1), 0.95, target.block, target.line))
@@ -115,6 +117,17 @@ def test_one_crisp_copy_alone_is_not_flagged():
     img, words = _page()
     forged, forged_words = _retype(img, words, "25.00", "52.00")
     assert not crisp_print.detector.run(_analysis(forged, forged_words), None).findings
+
+
+def test_one_crisp_amount_spaced_unlike_the_till_s_is_flagged():
+    # a font a fifth wider than the till's: its digits sit on another pitch
+    img, words = _page()
+    forged, forged_words = _retype(img, words, "25.00", "52.00", wide=1.2)
+    found = crisp_print.detector.run(_analysis(forged, forged_words), None).findings
+    assert [f.box for f in found] == [next(w.box for w in forged_words if w.text == "52.00")], found
+    f = found[0]
+    assert f.severity == "medium" and "copies" not in f.evidence
+    assert f.evidence["pitch_z"] >= crisp_print.ALONE_PITCH_Z and "far apart" in f.message, f
 
 
 def test_measures_sharper_edges_and_more_solid_ink_on_the_typed_copies():
