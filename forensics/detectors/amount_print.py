@@ -124,7 +124,7 @@ class AmountPrint:
         return float(np.median(self.pitches))
 
 
-def _cells(ink: np.ndarray, n: int) -> list[tuple[int, int]] | None:
+def character_cells(ink: np.ndarray, n: int) -> list[tuple[int, int]] | None:
     """``n`` column runs of ink, the narrowest gaps joined (dot-matrix print falls apart within
     a character) when every gap joined is at most half as wide as every gap kept."""
     cells = runs(ink.any(axis=0))
@@ -159,7 +159,7 @@ def amount_print(maps: PageMaps, word: Word) -> AmountPrint | None:
     if contrast < MIN_CONTRAST:
         return None
     ink = dark > INK_SHARE * contrast
-    cells = _cells(ink, len(text))
+    cells = character_cells(ink, len(text))
     point = m.end(1)
     if cells is None or not text[point - 1].isdigit():
         return None
