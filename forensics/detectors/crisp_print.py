@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
-from forensics.detectors.amount_print import Oddness, page_oddities
+from forensics.detectors.amount_print import Oddness, shared_page_oddities
 from forensics.detectors.page_maps import PageMaps, clip, page_maps, shared_page_maps
 from forensics.model import CheckResult, Finding, PageReading, Word
 
@@ -255,7 +255,7 @@ class CrispPrintDetector:
             measured = page_crispness(reading, image, maps)
             if not measured:
                 return [], 0
-            spacing = {o.amount.word.box: o for o in page_oddities(reading, image, maps)[0]}
+            spacing = {o.amount.word.box: o for o in shared_page_oddities(analysis, reading, image)[0]}
             return page_findings(reading, measured, spacing), len(measured)
 
         return judge_scanned_pages(analysis, per_page,
