@@ -27,9 +27,9 @@ a forger who changes a total changes every copy of it with the same editor. So a
 Measured on the tune half of SROIE (``bench/tampering.py --half tune``, 119 honest scans): the
 crispness (the lesser of the two z-scores) of the second-crispest copy of any value reaches 2.0
 at most on honest pages (5 pages above 1.0); ``CRISP_Z`` = 3.5 leaves a margin of 1.75. On the
-tune half's repainted totals it catches 5 lowered and 5 raised totals and 4 consistent edits
-that no other detector flagged. A single crisp word is not flagged on that ground: honest single words reach
-10 on the same score (bold totals).
+tune half's repainted totals it catches 5 lowered and 5 raised totals and 3 consistent edits
+that no other detector flagged. A single crisp word is not flagged on that ground: honest single
+words reach 10 on the same score (bold totals).
 
 A single amount that is crisp (``ALONE_CRISP_Z``) *and* spaced unlike the page's other amounts
 (the digit pitch or the decimal point's room of :mod:`amount_print`: a font's advance is not the
