@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forensics.detectors import Analysis, StoreView, judge_scanned_pages
+from forensics.detectors import Analysis, StoreView, judge_scanned_pages, remember
 from forensics.detectors.page_maps import (
     PageMaps,
     clip,
@@ -124,7 +124,7 @@ class AmountPrint:
         return float(np.median(self.pitches))
 
 
-def _cells(ink: np.ndarray, n: int) -> list[tuple[int, int]] | None:
+def character_cells(ink: np.ndarray, n: int) -> list[tuple[int, int]] | None:
     """``n`` column runs of ink, the narrowest gaps joined (dot-matrix print falls apart within
     a character) when every gap joined is at most half as wide as every gap kept."""
     cells = runs(ink.any(axis=0))
@@ -159,7 +159,7 @@ def amount_print(maps: PageMaps, word: Word) -> AmountPrint | None:
     if contrast < MIN_CONTRAST:
         return None
     ink = dark > INK_SHARE * contrast
-    cells = _cells(ink, len(text))
+    cells = character_cells(ink, len(text))
     point = m.end(1)
     if cells is None or not text[point - 1].isdigit():
         return None
@@ -253,6 +253,14 @@ def page_oddities(reading: PageReading, image, maps: PageMaps | None = None,  # 
     return out, len(out)
 
 
+def shared_page_oddities(analysis: Analysis, reading: PageReading, image,  # noqa: ANN001
+                         ) -> tuple[list[Oddness], int]:
+    """:func:`page_oddities` of a page, measured once per upload for every detector that reads
+    them (amount print, crisp print)."""
+    return remember(analysis, ("amount_oddities", reading.page),
+                    lambda: page_oddities(reading, image, shared_page_maps(analysis, reading, image)))
+
+
 def _says(o: Oddness, pitch: float = ODD_PITCH, gap: float = ODD_GAP) -> list[str]:
     parts = []
     if o.pitch_z >= pitch:
@@ -324,7 +332,7 @@ class AmountPrintDetector:
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
         def per_page(reading: PageReading, image: np.ndarray) -> tuple[list[Finding], int]:
-            odd, n = page_oddities(reading, image, shared_page_maps(analysis, reading, image))
+            odd, n = shared_page_oddities(analysis, reading, image)
             return page_findings(reading, odd), n
 
         return judge_scanned_pages(analysis, per_page,

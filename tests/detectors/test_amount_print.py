@@ -153,8 +153,8 @@ def test_dot_matrix_characters_are_joined_at_their_narrowest_gaps():
     ink = np.zeros((5, 30), bool)
     for a, b in ((0, 2), (3, 5), (9, 13), (18, 20), (21, 23)):  # "1" in two dots, "2", "3" in two
         ink[:, a:b] = True
-    assert amount_print._cells(ink, 3) == [(0, 5), (9, 13), (18, 23)]
-    assert amount_print._cells(ink, 2) is None  # no clear character gaps for two
+    assert amount_print.character_cells(ink, 3) == [(0, 5), (9, 13), (18, 23)]
+    assert amount_print.character_cells(ink, 2) is None  # no clear character gaps for two
 
 
 @pytest.mark.parametrize("text", ["TOTAL", "12", "2024-01-05"])
