@@ -1,0 +1,164 @@
+"""Two born-digital PDF pages compared by what they draw, not by their pixels.
+
+A page with a text layer says exactly which words it prints where; its other marks are image,
+path and shading objects with their bounds. Two such pages need no pixel alignment
+(:func:`forensics.alignment.compare_pages`, ~0.25 s a pair at 300 DPI): both are drawn in the
+page's own frame, so the same word at the same place (a share of the page's size) is the same
+ink. :func:`compare` answers in the alignment's classes, from the same rules it applies to two
+renders (whose "paper noise" always correlates, so every registered pair is "one scan"):
+
+- every word and every graphic object of each page has its twin at the same place on the
+  other: ``same_image``;
+- the rest agrees, and the words or objects without a twin make at most
+  :data:`~forensics.alignment.MAX_EDIT_BOXES` field boxes holding at most
+  :data:`~forensics.alignment.EDIT_MAX_CHANGED` of the pages' marked area: ``edited_copy``,
+  the boxes being the changed words' (and objects') in page A's pixels;
+- otherwise ``same_layout`` when the marks agree in place as much as the alignment asks of ink
+  (:data:`~forensics.alignment.SAME_LAYOUT_AGREEMENT`), else ``unrelated``.
+
+A page whose render can show something its objects do not say is left to the pixels
+(:func:`forensics.pdf_graphics.page_graphics` returns None for it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from forensics.alignment import (
+    EDGE_PX,
+    EDIT_MAX_CHANGED,
+    MAX_EDIT_BOXES,
+    SAME_LAYOUT_AGREEMENT,
+    Relation,
+    _agreement,
+    _ink,
+    _work,
+)
+from forensics.model import Box
+from forensics.pdf_graphics import PageGraphics
+
+#: pages whose sizes differ by more than this share (of each side) are left to the pixels
+SIZE_TOLERANCE = 0.01
+#: a word or object matches one of the other page's when it is the same and every side of its
+#: box is within this share of the page's longer side (~1 mm on A4; text_layers' tolerance)
+BOX_TOLERANCE = 0.004
+#: render resolution of an earlier page for the layout measure (the alignment's working scale
+#: on A4 is ~100 DPI; a coarser render would thin the ink it measures)
+LAYOUT_DPI = 100
+#: raster of the marked-area measures: cells per page's longer side (~100 DPI on A4, the
+#: alignment's working scale)
+CELLS = 1200
+
+Word = tuple[str, Box]
+
+
+def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence[Word],
+            b_graphics: PageGraphics, b_words_size: tuple[int, int],
+            layout: Callable[[], float]) -> Relation | None:
+    """What page B is to page A, from their words (text, pixel box; A's in the pixels of
+    ``a_graphics.size``, B's in those of ``b_words_size``) and graphic objects; None when the
+    pixels must decide (pages of other shapes, no words). ``layout`` measures the two pages'
+    ink agreement when they are not one document (:func:`same_frame_agreement`
+    on two renders: the alignment's measure without its registration)."""
+    (aw, ah) = a_graphics.size
+    if not a_words or not b_words:
+        return None
+    if not _proportional(a_graphics.size, b_words_size) or not _proportional(a_graphics.size, b_graphics.size):
+        return None
+    # everything in A's pixels
+    bw = [(t, _scale(box, b_words_size, (aw, ah))) for t, box in b_words]
+    bg = [(s, _scale(box, b_graphics.size, (aw, ah))) for s, box in b_graphics.objects]
+    tol = BOX_TOLERANCE * max(aw, ah)
+    lone_words = _unmatched(a_words, bw, tol) + _unmatched(bw, a_words, tol)
+    lone_graphics = _unmatched(a_graphics.objects, bg, tol) + _unmatched(bg, a_graphics.objects, tol)
+    details = {"registration": "skipped: PDF objects", "words": [len(a_words), len(b_words)],
+               "graphics": [len(a_graphics.objects), len(bg)], "differing_words": len(lone_words),
+               "differing_graphics": len(lone_graphics)}
+    if not lone_words:
+        # one document's text at the same places; a logo, rule or picture that differs (another
+        # profile's badge) is no repainted field, and a render shows no more than that
+        return Relation("same_image", 1.0, (), {**details, "boxes": 0})
+    cell = max(aw, ah) / CELLS
+    marks = [*a_words, *a_graphics.objects, *bw, *bg]
+    changed = float(_raster([*lone_words, *lone_graphics], cell, (aw, ah)).sum()) / max(
+        1, int(_raster(marks, cell, (aw, ah)).sum()))
+    heights = sorted(box[3] - box[1] for _, box in a_words)
+    line = heights[len(heights) // 2]
+    boxes = _merge([box for _, box in lone_words], line, line // 2, (aw, ah))
+    details.update(changed_fraction=round(changed, 4), boxes=len(boxes))
+    if len(boxes) <= MAX_EDIT_BOXES and changed <= EDIT_MAX_CHANGED:
+        return Relation("edited_copy", 1.0, tuple(boxes), details)
+    agree = layout()
+    details["ink_agreement"] = round(agree, 3)
+    if agree >= SAME_LAYOUT_AGREEMENT:
+        return Relation("same_layout", round(min(1.0, agree), 3), (), details)
+    return Relation("unrelated", round(1.0 - agree, 3), (), details)
+
+
+def same_frame_agreement(a: Image.Image, b: Image.Image) -> float:
+    """The layout agreement of two renders of pages of one shape (any DPI each), which need no
+    registration: born-digital pages are drawn in the page's own frame. The alignment's measure
+    at its working size, shared with it
+    (its private helpers: one measure, one implementation)."""
+    wa = _work(a)
+    h, w = wa.arr.shape
+    grey = b if b.mode == "L" else b.convert("L")
+    arr_b = np.asarray(grey.resize((w, h), Image.Resampling.BOX), dtype=np.uint8)
+    valid = np.zeros((h, w), bool)
+    valid[EDGE_PX:-EDGE_PX, EDGE_PX:-EDGE_PX] = True
+    return _agreement(_ink(wa.arr, valid), _ink(arr_b, valid))
+
+
+def _proportional(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Same page shape (renders of one page size at any DPI)."""
+    return abs(a[0] / max(1, a[1]) - b[0] / max(1, b[1])) <= SIZE_TOLERANCE * a[0] / max(1, a[1])
+
+
+def _scale(box: Box, src: tuple[int, int], dst: tuple[int, int]) -> Box:
+    sx, sy = dst[0] / max(1, src[0]), dst[1] / max(1, src[1])
+    return (round(box[0] * sx), round(box[1] * sy), round(box[2] * sx), round(box[3] * sy))
+
+
+def _unmatched(a: Sequence[tuple[str, Box]], b: Sequence[tuple[str, Box]], tol: float) -> list[tuple[str, Box]]:
+    """Marks of ``a`` with no mark of the same signature at the same place in ``b``."""
+    where: dict[str, list[Box]] = defaultdict(list)
+    for sig, box in b:
+        where[sig].append(box)
+    return [(sig, box) for sig, box in a
+            if not any(max(abs(p - q) for p, q in zip(box, other, strict=True)) <= tol
+                       for other in where.get(sig, ()))]
+
+
+def _raster(marks: Sequence[tuple[str, Box]], cell: float, size: tuple[int, int]) -> np.ndarray:
+    """The marks' boxes filled on a coarse grid of ``cell`` pixels."""
+    w, h = int(size[0] / cell) + 1, int(size[1] / cell) + 1
+    m = np.zeros((h, w), np.uint8)
+    for _, (x0, y0, x1, y1) in marks:
+        m[max(0, int(y0 / cell)):int(y1 / cell) + 1, max(0, int(x0 / cell)):int(x1 / cell) + 1] = 1
+    return m
+
+
+def _merge(boxes: list[Box], gap_x: int, gap_y: int, size: tuple[int, int]) -> list[Box]:
+    """Boxes within ``gap_x`` along a line (``gap_y`` across lines) joined into field boxes, as
+    the alignment groups a field's differing glyphs; clipped to the page."""
+    boxes = [tuple(b) for b in boxes]
+    merged = True
+    while merged:
+        merged = False
+        out: list[tuple[int, ...]] = []
+        for b in boxes:
+            for i, o in enumerate(out):
+                if b[0] <= o[2] + gap_x and o[0] <= b[2] + gap_x and b[1] <= o[3] + gap_y and o[1] <= b[3] + gap_y:
+                    out[i] = (min(b[0], o[0]), min(b[1], o[1]), max(b[2], o[2]), max(b[3], o[3]))
+                    merged = True
+                    break
+            else:
+                out.append(b)
+        boxes = out
+    w, h = size
+    return sorted(((max(0, b[0]), max(0, b[1]), min(w, b[2]), min(h, b[3])) for b in boxes),
+                  key=lambda b: (b[1], b[0]))
