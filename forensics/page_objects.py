@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -99,18 +100,27 @@ def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence
     return Relation("unrelated", round(1.0 - agree, 3), (), details)
 
 
-def same_frame_agreement(a: Image.Image, b: Image.Image) -> float:
-    """The layout agreement of two renders of pages of one shape (any DPI each), which need no
-    registration: born-digital pages are drawn in the page's own frame. The alignment's measure
-    at its working size, shared with it
-    (its private helpers: one measure, one implementation)."""
-    wa = _work(a)
-    h, w = wa.arr.shape
-    grey = b if b.mode == "L" else b.convert("L")
-    arr_b = np.asarray(grey.resize((w, h), Image.Resampling.BOX), dtype=np.uint8)
-    valid = np.zeros((h, w), bool)
+def layout_ink(image: Image.Image) -> np.ndarray:
+    """A render's ink at the alignment's working size, as the alignment reads it (its edges left
+    out): one side of :func:`ink_agreement`, kept for a page compared many times."""
+    arr = _work(image).arr
+    valid = np.zeros(arr.shape, bool)
     valid[EDGE_PX:-EDGE_PX, EDGE_PX:-EDGE_PX] = True
-    return _agreement(_ink(wa.arr, valid), _ink(arr_b, valid))
+    return _ink(arr, valid)
+
+
+def ink_agreement(ink_a: np.ndarray, ink_b: np.ndarray) -> float:
+    """The alignment's layout agreement of two pages of one shape (:func:`layout_ink` of renders
+    at any DPI each), without its registration: born-digital pages are drawn in the page's own
+    frame. (The alignment's private helpers: one measure, one implementation.)"""
+    if ink_b.shape != ink_a.shape:
+        ink_b = cv2.resize(ink_b.astype(np.uint8), ink_a.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+    return _agreement(ink_a, ink_b)
+
+
+def same_frame_agreement(a: Image.Image, b: Image.Image) -> float:
+    """:func:`ink_agreement` of two renders."""
+    return ink_agreement(layout_ink(a), layout_ink(b))
 
 
 def _proportional(a: tuple[int, int], b: tuple[int, int]) -> bool:

@@ -434,7 +434,9 @@ class Duplicates:
                                lambda r=r, mine=mine, page=fp.page, mt=my_text: _compare(
                                    view, settings, lambda: remember(analysis, ("prepared", page),
                                                                     lambda: prepare(mine)),
-                                   r, mt, analysis.document.pages[page - 1]))
+                                   r, mt, analysis.document.pages[page - 1],
+                                   lambda: remember(analysis, ("layout_ink", page),
+                                                    lambda: page_objects.layout_ink(mine))))
                 if rel is None:
                     continue
                 aligned += 1
@@ -511,7 +513,8 @@ def _text_layer(analysis: Analysis, page: int) -> Any:
     return None
 
 
-def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, my_page: Any = None) -> Any:
+def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, my_page: Any = None,
+             my_ink: Any = None) -> Any:
     """Align this page (``mine()``: it prepared for comparisons) with an earlier upload's page;
     None when that page cannot be re-read.
     A text-layer page is first compared with the other page's reading
@@ -522,16 +525,18 @@ def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, m
         theirs = view.page_reading(r.evidence_id, r.page)
         if (verdict := _text_layer_screen(my_text, theirs)) is not None:
             return Relation("unrelated", verdict[0], (), verdict[1])
-        if (rel := _by_objects(view, settings, my_text, my_page, r, theirs)) is not None:
+        if (rel := _by_objects(view, settings, my_text, my_page, r, theirs, my_ink)) is not None:
             return rel
     other = prepared_page(view, settings, r.evidence_id, r.page, r.pixel_sha256)
     return None if other is None else compare_pages(mine(), other)
 
 
-def _by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, theirs: Any) -> Relation | None:
+def _by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, theirs: Any,
+                my_ink: Any) -> Relation | None:
     """Two born-digital pages compared by their words and graphic objects
     (:func:`forensics.page_objects.compare`), or None when the pixels must decide: either page
-    has no text layer or one its objects cannot speak for (:attr:`Page.graphics` None)."""
+    has no text layer or one its objects cannot speak for (:attr:`Page.graphics` None).
+    ``my_ink()``: this page's :func:`forensics.page_objects.layout_ink`, made once an upload."""
     if my_page is None or my_page.graphics is None or not theirs or theirs.get("source") != "text_layer":
         return None
     graphics = _cached(_graphics_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256),
@@ -541,12 +546,16 @@ def _by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, th
     words = [(w[0], (w[1], w[2], w[3], w[4])) for w in theirs["words"]]
 
     def layout() -> float:
-        other = _cached(_layout_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256),
-                        lambda: _read_page(view, settings, r.evidence_id, r.page, dpi=page_objects.LAYOUT_DPI))
-        return 0.0 if other is None else page_objects.same_frame_agreement(my_page.image, other)
+        other = _cached(_layout_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256), lambda: _layout_ink(
+            _read_page(view, settings, r.evidence_id, r.page, dpi=page_objects.LAYOUT_DPI)))
+        return 0.0 if other is None else page_objects.ink_agreement(my_ink(), other)
 
     return page_objects.compare(my_text[1], my_page.graphics, words, graphics,
                                 (theirs["width"], theirs["height"]), layout)
+
+
+def _layout_ink(image: Any) -> Any:
+    return None if image is None else page_objects.layout_ink(image)
 
 
 def _cached(cache: OrderedDict, key: tuple[Any, ...], make: Any) -> Any:
