@@ -169,3 +169,33 @@ def test_two_invoices_of_one_template_are_not_edited_copies(settings, blob_root,
     codes = {f["code"] for f in store.get("E2")["findings"] if f["severity"] != "info"}
     assert not codes & {"duplicate_upload", "edited_copy", "serial_reuse"}, codes
     assert aligned == []
+
+
+def _words(n: int, changed: dict[int, str] | None = None) -> list[tuple[str, tuple[int, int, int, int]]]:
+    changed = changed or {}
+    return [(changed.get(i, f"word{i}"), (100 + 300 * (i % 6), 100 + 60 * (i // 6), 300 + 300 * (i % 6), 140 + 60 * (i // 6)))
+            for i in range(n)]
+
+
+def test_objects_decide_by_words_a_differing_picture_alone_is_no_edit():
+    size = (2480, 3508)
+    logo = page_objects.PageGraphics(size, (("image:aaaa", (2000, 100, 2100, 200)),))
+    other_logo = page_objects.PageGraphics(size, (("image:bbbb", (2000, 100, 2100, 200)),))
+    never = lambda: pytest.fail("no layout measure needed")  # noqa: E731
+    rel = page_objects.compare(_words(60), logo, _words(60), other_logo, size, never)
+    assert rel is not None and rel.kind == "same_image" and rel.details["differing_graphics"] == 2
+    rel = page_objects.compare(_words(60), logo, _words(60, {13: "999.00"}), logo, size, never)
+    assert rel is not None and rel.kind == "edited_copy" and rel.differing_boxes == ((400, 220, 600, 260),)
+    # B rendered at half the resolution: the same places
+    half = page_objects.PageGraphics((1240, 1754), (("image:aaaa", (1000, 50, 1050, 100)),))
+    halved = [(t, tuple(v // 2 for v in box)) for t, box in _words(60)]
+    rel = page_objects.compare(_words(60), logo, halved, half, (1240, 1754), never)
+    assert rel is not None and rel.kind == "same_image"
+    # most words changed: the layout measure decides between same_layout and unrelated
+    rel = page_objects.compare(_words(60), logo, _words(60, {i: "x" for i in range(40)}), logo, size, lambda: 0.7)
+    assert rel is not None and rel.kind == "same_layout"
+    rel = page_objects.compare(_words(60), logo, _words(60, {i: "x" for i in range(40)}), logo, size, lambda: 0.2)
+    assert rel is not None and rel.kind == "unrelated"
+    # another page shape (a receipt against an A4 page): the pixels decide
+    assert page_objects.compare(_words(60), logo, _words(60), page_objects.PageGraphics((800, 3000), ()),
+                                (800, 3000), never) is None

@@ -13,7 +13,10 @@ dates are different documents whatever the pixels say (one template, or one visi
 carrying another invoice's data): at most ``same_layout``. An ``edited_copy`` whose differences
 are a re-encoding's (:func:`reencoded`: a page re-saved changes every region a little, an edit
 one region a lot) and whose uploads read no edited field apart (:func:`read_apart`) is
-``same_image``.
+``same_image``. Two born-digital (text-layer) pages are compared by their PDF objects instead of
+their pixels (:func:`forensics.page_objects.compare`: words and graphic objects at the same
+places), in the same classes; a page whose render can show what its objects do not say, and a
+text page against a scan, keep the alignment.
 
 The in-memory Hamming indexes are per process; they catch up from ``page_fingerprints`` (the
 truth, shared by every worker) inside the match lock before every query. A process stands on the
