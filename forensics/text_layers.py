@@ -69,8 +69,8 @@ def screen(a: Sequence[Word], a_size: tuple[int, int], b: Sequence[Word], b_size
     if abs(aw - bw) > SIZE_TOLERANCE * max(aw, bw) or abs(ah - bh) > SIZE_TOLERANCE * max(ah, bh):
         return None
     tol = BOX_TOLERANCE * max(aw, ah)
-    lines = {round(box[1] / (3 * tol)) for _, box in _unmatched(a, b, tol)}
-    lines |= {round(box[1] / (3 * tol)) for _, box in _unmatched(b, a, tol)}
+    lines = {round(box[1] / (3 * tol)) for _, box in unmatched(a, b, tol)}
+    lines |= {round(box[1] / (3 * tol)) for _, box in unmatched(b, a, tol)}
     if len(lines) < MIN_DIFFERING_LINES:
         return None
     agree = _agreement(a, b, (max(aw, bw), max(ah, bh)))
@@ -80,14 +80,23 @@ def screen(a: Sequence[Word], a_size: tuple[int, int], b: Sequence[Word], b_size
                                    "word_box_agreement": round(agree, 3)}
 
 
-def _unmatched(a: Sequence[Word], b: Sequence[Word], tol: float) -> list[Word]:
-    """Words of ``a`` with no word of the same text at the same place in ``b``."""
-    where: dict[str, list[Box]] = defaultdict(list)
+def unmatched(a: Sequence[tuple[str, Box]], b: Sequence[tuple[str, Box]], tol: float) -> list[tuple[str, Box]]:
+    """Items (text or another signature, box) of ``a`` with no item of the same text at the same
+    place in ``b`` (every side within ``tol``). ``b`` is kept in cells of ``tol`` by its boxes'
+    top-left corner, so each item looks at its own and the neighbouring cells only: a page
+    repeats its labels, rules and amounts hundreds of times."""
+    step = max(float(tol), 1.0)
+    where: dict[tuple[str, int, int], list[Box]] = defaultdict(list)
     for text, box in b:
-        where[text].append(box)
-    return [(text, box) for text, box in a
-            if not any(max(abs(p - q) for p, q in zip(box, other, strict=True)) <= tol
-                       for other in where.get(text, ()))]
+        where[(text, int(box[0] // step), int(box[1] // step))].append(box)
+    out = []
+    for text, box in a:
+        cx, cy = int(box[0] // step), int(box[1] // step)
+        if not any(max(abs(p - q) for p, q in zip(box, other, strict=True)) <= tol
+                   for dx in (-1, 0, 1) for dy in (-1, 0, 1)
+                   for other in where.get((text, cx + dx, cy + dy), ())):
+            out.append((text, box))
+    return out
 
 
 def _agreement(a: Sequence[Word], b: Sequence[Word], size: tuple[int, int]) -> float:
