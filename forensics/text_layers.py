@@ -86,16 +86,20 @@ def unmatched(a: Sequence[tuple[str, Box]], b: Sequence[tuple[str, Box]], tol: f
     top-left corner, so each item looks at its own and the neighbouring cells only: a page
     repeats its labels, rules and amounts hundreds of times."""
     step = max(float(tol), 1.0)
+    exact = set(b)
     where: dict[tuple[str, int, int], list[Box]] = defaultdict(list)
     for text, box in b:
         where[(text, int(box[0] // step), int(box[1] // step))].append(box)
     out = []
-    for text, box in a:
-        cx, cy = int(box[0] // step), int(box[1] // step)
-        if not any(max(abs(p - q) for p, q in zip(box, other, strict=True)) <= tol
-                   for dx in (-1, 0, 1) for dy in (-1, 0, 1)
-                   for other in where.get((text, cx + dx, cy + dy), ())):
-            out.append((text, box))
+    for item in a:
+        if item in exact:
+            continue
+        text, (x0, y0, x1, y1) = item
+        cx, cy = int(x0 // step), int(y0 // step)
+        if not any(abs(x0 - o[0]) <= tol and abs(y0 - o[1]) <= tol and abs(x1 - o[2]) <= tol and abs(y1 - o[3]) <= tol
+                   for key in ((text, cx + dx, cy + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)) if key in where
+                   for o in where[key]):
+            out.append(item)
     return out
 
 
