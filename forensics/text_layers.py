@@ -87,6 +87,7 @@ def unmatched(a: Sequence[tuple[str, Box]], b: Sequence[tuple[str, Box]], tol: f
     repeats its labels, rules and amounts hundreds of times."""
     step = max(float(tol), 1.0)
     exact = set(b)
+    texts = {text for text, _ in b}
     where: dict[tuple[str, int, int], list[Box]] = defaultdict(list)
     for text, box in b:
         where[(text, int(box[0] // step), int(box[1] // step))].append(box)
@@ -95,12 +96,24 @@ def unmatched(a: Sequence[tuple[str, Box]], b: Sequence[tuple[str, Box]], tol: f
         if item in exact:
             continue
         text, (x0, y0, x1, y1) = item
+        if text not in texts:
+            out.append(item)
+            continue
         cx, cy = int(x0 // step), int(y0 // step)
-        if not any(abs(x0 - o[0]) <= tol and abs(y0 - o[1]) <= tol and abs(x1 - o[2]) <= tol and abs(y1 - o[3]) <= tol
-                   for key in ((text, cx + dx, cy + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)) if key in where
-                   for o in where[key]):
+        if not _near(where, text, cx, cy, (x0, y0, x1, y1), tol):
             out.append(item)
     return out
+
+
+def _near(where: dict[tuple[str, int, int], list[Box]], text: str, cx: int, cy: int, box: Box, tol: float) -> bool:
+    """Is there a box of ``text`` in the cells around (cx, cy) with every side within ``tol``?"""
+    x0, y0, x1, y1 = box
+    for kx in (cx - 1, cx, cx + 1):
+        for ky in (cy - 1, cy, cy + 1):
+            for o in where.get((text, kx, ky), ()):
+                if abs(x0 - o[0]) <= tol and abs(y0 - o[1]) <= tol and abs(x1 - o[2]) <= tol and abs(y1 - o[3]) <= tol:
+                    return True
+    return False
 
 
 def _agreement(a: Sequence[Word], b: Sequence[Word], size: tuple[int, int]) -> float:
