@@ -46,7 +46,7 @@ from forensics.pdf import (
     read_pdf_info,
     text_layer_words,
 )
-from forensics.pdf_graphics import PageGraphics, page_graphics
+from forensics.pdf_graphics import page_graphics
 from forensics.settings import Settings
 
 #: how far into the file a PDF header may start (bytes); Acrobat tolerates junk before it
@@ -356,32 +356,6 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, tex
         )
     finally:
         page.close()
-
-
-def load_page_graphics(data: bytes, page: int, *, settings: Settings) -> PageGraphics | None:
-    """The graphic objects of PDF page ``page`` (1-based) as :func:`load_document` reads them
-    (:func:`forensics.page_objects.page_graphics`, boxes in the pixels of its render at
-    :func:`page_dpi`), without rendering it: how an earlier upload's page is compared with a new
-    text-layer page. None for a page that is not there, or one only its pixels can speak for."""
-    if sniff(data) != "application/pdf":
-        return None
-    with _reading_pdf(data):
-        pdf = _open_pdf(data, settings)
-        try:
-            if not 1 <= page <= len(pdf):
-                return None
-            p = pdf[page - 1]
-            try:
-                width_pt, height_pt = p.get_size()
-                scale = page_dpi(width_pt, height_pt, settings) / 72.0
-                size = (math.ceil(width_pt * scale), math.ceil(height_pt * scale))
-                # the render's own frame: PDFium's canvas of that size at no extra rotation
-                to_px = page_to_bitmap(pdfium.PdfPosConv(p, (0, 0, size[0], size[1], 0)))
-                return page_graphics(p, to_px, size)
-            finally:
-                p.close()
-        finally:
-            pdf.close()
 
 
 # --- images -------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from fixtures.invoices import DPI, make_invoice_data, render_invoice_pdf
 from fixtures.shops import make_shop
 from forensics import alignment, page_objects
 from forensics.detectors import duplicates
-from forensics.documents import load_document, load_page_graphics
+from forensics.detectors.pdf_pages import load_page_graphics
+from forensics.documents import load_document
 from forensics.model import boxes_overlap
 from forensics.pipeline import analyse
 from forensics.settings import Settings

@@ -37,7 +37,7 @@ import numpy as np
 
 from forensics import index_snapshot, page_objects, text_layers
 from forensics.alignment import Relation, compare_pages, prepare
-from forensics.detectors import Analysis, remember
+from forensics.detectors import Analysis, pdf_pages, remember
 from forensics.fields.serials import OCR_DIGIT_CONFUSIONS
 from forensics.fingerprints import (
     FINGERPRINT_VERSION,
@@ -211,9 +211,6 @@ class _Indexes:
 
 _indexes: dict[str, _Indexes] = {}
 _page_cache: OrderedDict[tuple[Any, ...], list | None] = OrderedDict()
-#: earlier text-layer pages' graphic objects, and their renders at the layout measure's DPI
-_graphics_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_layout_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
 
 def indexes_for(url: str) -> _Indexes:
@@ -523,86 +520,15 @@ def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, m
     A text-layer page is first compared with the other page's reading
     (:func:`_text_layer_screen`): different documents are unrelated without a pixel alignment;
     then, against another text-layer page, by both pages' PDF objects
-    (:func:`_by_objects`). The pixels decide what neither can."""
+    (:func:`forensics.detectors.pdf_pages.by_objects`). The pixels decide what neither can."""
     if my_text is not None:
         theirs = view.page_reading(r.evidence_id, r.page)
         if (verdict := _text_layer_screen(my_text, theirs)) is not None:
             return Relation("unrelated", verdict[0], (), verdict[1])
-        if (rel := _by_objects(view, settings, my_text, my_page, r, theirs, my_ink)) is not None:
+        if (rel := pdf_pages.by_objects(view, settings, my_text, my_page, r, theirs, my_ink)) is not None:
             return rel
     other = prepared_page(view, settings, r.evidence_id, r.page, r.pixel_sha256)
     return None if other is None else compare_pages(mine(), other)
-
-
-def _by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, theirs: Any,
-                my_ink: Any) -> Relation | None:
-    """Two born-digital pages compared by their words and graphic objects
-    (:func:`forensics.page_objects.compare`), or None when the pixels must decide: either page
-    has no text layer or one its objects cannot speak for (:attr:`Page.graphics` None).
-    ``my_ink()``: this page's :func:`forensics.page_objects.layout_ink`, made once an upload."""
-    if my_page is None or my_page.graphics is None or not theirs or theirs.get("source") != "text_layer":
-        return None
-    graphics = _cached(_graphics_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256),
-                       lambda: _read_graphics(view, settings, r.evidence_id, r.page))
-    if graphics is None:
-        return None
-    words = [(w[0], (w[1], w[2], w[3], w[4])) for w in theirs["words"]]
-
-    def layout() -> float:
-        other = _cached(_layout_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256), lambda: _layout_ink(
-            _read_page(view, settings, r.evidence_id, r.page, dpi=page_objects.LAYOUT_DPI)))
-        return 0.0 if other is None else page_objects.ink_agreement(my_ink(), other)
-
-    return page_objects.compare(my_text[1], my_page.graphics, words, graphics,
-                                (theirs["width"], theirs["height"]), layout)
-
-
-def _layout_ink(image: Any) -> Any:
-    return None if image is None else page_objects.layout_ink(image)
-
-
-def _cached(cache: OrderedDict, key: tuple[Any, ...], make: Any) -> Any:
-    """``make()`` kept by ``key`` (its last element the page's pixel sha256: None is not kept)."""
-    if key[-1] is not None and key in cache:
-        cache.move_to_end(key)
-        return cache[key]
-    value = make()
-    if key[-1] is not None:
-        cache[key] = value
-        if len(cache) > PAGE_CACHE_SIZE:
-            cache.popitem(last=False)
-    return value
-
-
-def _read_graphics(view: Any, settings: Any, evidence_id: str, page: int) -> Any:
-    """An earlier upload's page's graphic objects (:func:`forensics.documents.load_page_graphics`)."""
-    from forensics.documents import load_page_graphics
-
-    return _from_blob(view, settings, evidence_id, lambda data: load_page_graphics(data, page, settings=settings))
-
-
-def _read_page(view: Any, settings: Any, evidence_id: str, page: int, dpi: int | None = None) -> Any:
-    """An earlier upload's page decoded again (PDF pages at ``dpi`` when given), or None."""
-    from forensics.documents import load_page_image
-
-    return _from_blob(view, settings, evidence_id,
-                      lambda data: load_page_image(data, page, settings=settings, dpi=dpi))
-
-
-def _from_blob(view: Any, settings: Any, evidence_id: str, read: Any) -> Any:
-    """``read(bytes)`` of an earlier upload (its blob read again), or None when it is gone or
-    can no longer be read."""
-    from forensics.errors import ForensicsError
-    from forensics.events import resolve_blob
-
-    row = view.file_of(evidence_id)
-    if row is None:
-        return None
-    try:
-        return read(resolve_blob(row[0], settings.blob_root_path).read_bytes())
-    except (ForensicsError, OSError) as exc:
-        log.warning("cannot re-read %s for comparison: %s", evidence_id, exc)
-        return None
 
 
 def _text_layer_screen(my_text: Any, theirs: Any) -> tuple[float, dict] | None:
