@@ -200,3 +200,11 @@ def test_objects_decide_by_words_a_differing_picture_alone_is_no_edit():
     # another page shape (a receipt against an A4 page): the pixels decide
     assert page_objects.compare(_words(60), logo, _words(60), page_objects.PageGraphics((800, 3000), ()),
                                 (800, 3000), never) is None
+
+
+def test_a_mark_off_the_page_covers_none_of_it():
+    # a graphic drawn wholly above the page has negative pixel coordinates: it marks nothing
+    m = page_objects._raster([("g:path", (10, -50, 100, -20))], 2.0, (1000, 1400))
+    assert m.sum() == 0
+    m = page_objects._raster([("g:path", (10, -50, 100, 20))], 2.0, (1000, 1400))
+    assert m[:11, 5:51].all() and m.sum() == 11 * 46
