@@ -515,7 +515,7 @@ def _text_layer(analysis: Analysis, page: int) -> Any:
 
 def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, my_page: Any = None,
              my_ink: Any = None) -> Any:
-    """Align this page (``mine()``: it prepared for comparisons) with an earlier upload's page;
+    """Align this page (``mine()``: this page prepared for comparisons) with an earlier upload's page;
     None when that page cannot be re-read.
     A text-layer page is first compared with the other page's reading
     (:func:`_text_layer_screen`): different documents are unrelated without a pixel alignment;
