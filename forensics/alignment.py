@@ -536,6 +536,15 @@ def _page_boxes(boxes: list[Box], scale: float) -> tuple[Box, ...]:
                  for x0, y0, x1, y1 in boxes)
 
 
+def _agreement(ink_a: np.ndarray, ink_b: np.ndarray) -> float:
+    """Layout agreement: how much of each page's ink has ink of the other nearby (the smaller
+    share, so a sparse page inside a dense one does not count as the same layout)."""
+    near = np.ones((5, 5), np.uint8)
+    a_in_b = float((ink_a & (cv2.dilate(ink_b.astype(np.uint8), near) > 0)).sum()) / max(1, int(ink_a.sum()))
+    b_in_a = float((ink_b & (cv2.dilate(ink_a.astype(np.uint8), near) > 0)).sum()) / max(1, int(ink_b.sum()))
+    return min(a_in_b, b_in_a)
+
+
 def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, *, a_sha: str | None = None,
                   b_sha: str | None = None) -> Relation:
     """Classify what page ``b`` is to page ``a`` (see the module docstring). Either page may
@@ -572,12 +581,7 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
     boxes, diff = _differing_boxes(fa, fb, contrast, valid, text_px, exact=False)
     union_ink = max(1, int((ink_a | ink_b).sum()))
     changed = float(diff.sum()) / union_ink
-    # layout agreement: how much of each page's ink has ink of the other nearby (symmetric, so
-    # a sparse page inside a dense one does not count as the same layout)
-    near = np.ones((5, 5), np.uint8)
-    a_in_b = float((ink_a & (cv2.dilate(ink_b.astype(np.uint8), near) > 0)).sum()) / max(1, int(ink_a.sum()))
-    b_in_a = float((ink_b & (cv2.dilate(ink_a.astype(np.uint8), near) > 0)).sum()) / max(1, int(ink_b.sum()))
-    agree = min(a_in_b, b_in_a)
+    agree = _agreement(ink_a, ink_b)
     # paper noise: residuals away from ink and from the differing boxes
     keep = valid & ~(cv2.dilate((ink_a | ink_b).astype(np.uint8), np.ones((NOISE_MARGIN_PX,) * 2, np.uint8)) > 0)
     for x0, y0, x1, y1 in boxes:

@@ -46,6 +46,7 @@ from forensics.pdf import (
     read_pdf_info,
     text_layer_words,
 )
+from forensics.pdf_graphics import page_graphics
 from forensics.settings import Settings
 
 #: how far into the file a PDF header may start (bytes); Acrobat tolerates junk before it
@@ -190,10 +191,11 @@ def load_document(data: bytes, *, claimed_type: str | None, settings: Settings) 
     )
 
 
-def load_page_image(data: bytes, page: int, *, settings: Settings) -> Image.Image | None:
+def load_page_image(data: bytes, page: int, *, settings: Settings, dpi: int | None = None) -> Image.Image | None:
     """Page ``page`` (1-based) decoded as :func:`load_document` decodes it, and nothing else (no
     text layer, metadata, pixel hash or other PDF page): how an earlier upload's page is read
-    again for alignment. None when there is no such page; bad bytes raise as there."""
+    again for alignment. ``dpi`` renders a PDF page at most that fine instead. None when there
+    is no such page; bad bytes raise as there."""
     media_type = sniff(data) if data else None
     if media_type is None:
         raise EmptyFile("The file is empty.") if not data else UnsupportedMedia(
@@ -206,7 +208,7 @@ def load_page_image(data: bytes, page: int, *, settings: Settings) -> Image.Imag
         try:
             if not 1 <= page <= len(pdf):
                 return None
-            return _render_page(pdf, page - 1, settings, text=False).image
+            return _render_page(pdf, page - 1, settings, text=False, dpi=dpi).image
         finally:
             pdf.close()
 
@@ -316,12 +318,14 @@ def _pixels(width_pt: float, height_pt: float, dpi: int) -> int:
     return math.ceil(width_pt * dpi / 72.0) * math.ceil(height_pt * dpi / 72.0)
 
 
-def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, text: bool = True) -> Page:
-    """Page ``index`` rendered; with ``text`` also its text layer and overlays."""
+def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, text: bool = True,
+                 dpi: int | None = None) -> Page:
+    """Page ``index`` rendered (at most at ``dpi`` when given); with ``text`` also its text
+    layer and overlays."""
     page = pdf[index]
     try:
         width_pt, height_pt = page.get_size()
-        dpi = page_dpi(width_pt, height_pt, settings)
+        dpi = min(dpi or settings.render_dpi, page_dpi(width_pt, height_pt, settings))
         bitmap = page.render(
             scale=dpi / 72.0, grayscale=True, may_draw_forms=False, draw_annots=True
         )
@@ -338,6 +342,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, tex
             textpage.close()
         overlays = overlay_boxes(page, to_px) if words else ()
         regions = code_regions(page, to_px, image.width, image.height)
+        graphics = page_graphics(page, to_px, image.size) if words else None
         return Page(
             number=index + 1,
             width=image.width,
@@ -347,6 +352,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, tex
             text_words=words,
             overlays=overlays,
             code_regions=regions,
+            graphics=graphics,
         )
     finally:
         page.close()

@@ -96,6 +96,10 @@ class Page:
     #: PDF pages: boxes (pixels) of the only places a barcode or QR code can be drawn
     #: (:func:`forensics.pdf.code_regions`); None when unknown (images: the whole page)
     code_regions: tuple[Box, ...] | None = None
+    #: PDF pages with a text layer: the page's graphic objects
+    #: (:class:`forensics.page_objects.PageGraphics`), None when its render can show what its
+    #: objects do not say (then only the pixels can compare it with another page)
+    graphics: Any = None
 
     @property
     def has_text_layer(self) -> bool:

@@ -69,8 +69,8 @@ def screen(a: Sequence[Word], a_size: tuple[int, int], b: Sequence[Word], b_size
     if abs(aw - bw) > SIZE_TOLERANCE * max(aw, bw) or abs(ah - bh) > SIZE_TOLERANCE * max(ah, bh):
         return None
     tol = BOX_TOLERANCE * max(aw, ah)
-    lines = {round(box[1] / (3 * tol)) for _, box in _unmatched(a, b, tol)}
-    lines |= {round(box[1] / (3 * tol)) for _, box in _unmatched(b, a, tol)}
+    lines = {round(box[1] / (3 * tol)) for _, box in unmatched(a, b, tol)}
+    lines |= {round(box[1] / (3 * tol)) for _, box in unmatched(b, a, tol)}
     if len(lines) < MIN_DIFFERING_LINES:
         return None
     agree = _agreement(a, b, (max(aw, bw), max(ah, bh)))
@@ -80,14 +80,40 @@ def screen(a: Sequence[Word], a_size: tuple[int, int], b: Sequence[Word], b_size
                                    "word_box_agreement": round(agree, 3)}
 
 
-def _unmatched(a: Sequence[Word], b: Sequence[Word], tol: float) -> list[Word]:
-    """Words of ``a`` with no word of the same text at the same place in ``b``."""
-    where: dict[str, list[Box]] = defaultdict(list)
+def unmatched(a: Sequence[tuple[str, Box]], b: Sequence[tuple[str, Box]], tol: float) -> list[tuple[str, Box]]:
+    """Items (text or another signature, box) of ``a`` with no item of the same text at the same
+    place in ``b`` (every side within ``tol``). ``b`` is kept in cells of ``tol`` by its boxes'
+    top-left corner, so each item looks at its own and the neighbouring cells only: a page
+    repeats its labels, rules and amounts hundreds of times."""
+    step = max(float(tol), 1.0)
+    exact = set(b)
+    texts = {text for text, _ in b}
+    where: dict[tuple[str, int, int], list[Box]] = defaultdict(list)
     for text, box in b:
-        where[text].append(box)
-    return [(text, box) for text, box in a
-            if not any(max(abs(p - q) for p, q in zip(box, other, strict=True)) <= tol
-                       for other in where.get(text, ()))]
+        where[(text, int(box[0] // step), int(box[1] // step))].append(box)
+    out = []
+    for item in a:
+        if item in exact:
+            continue
+        text, (x0, y0, x1, y1) = item
+        if text not in texts:
+            out.append(item)
+            continue
+        cx, cy = int(x0 // step), int(y0 // step)
+        if not _near(where, text, cx, cy, (x0, y0, x1, y1), tol):
+            out.append(item)
+    return out
+
+
+def _near(where: dict[tuple[str, int, int], list[Box]], text: str, cx: int, cy: int, box: Box, tol: float) -> bool:
+    """Is there a box of ``text`` in the cells around (cx, cy) with every side within ``tol``?"""
+    x0, y0, x1, y1 = box
+    for kx in (cx - 1, cx, cx + 1):
+        for ky in (cy - 1, cy, cy + 1):
+            for o in where.get((text, kx, ky), ()):
+                if abs(x0 - o[0]) <= tol and abs(y0 - o[1]) <= tol and abs(x1 - o[2]) <= tol and abs(y1 - o[3]) <= tol:
+                    return True
+    return False
 
 
 def _agreement(a: Sequence[Word], b: Sequence[Word], size: tuple[int, int]) -> float:

@@ -13,7 +13,10 @@ dates are different documents whatever the pixels say (one template, or one visi
 carrying another invoice's data): at most ``same_layout``. An ``edited_copy`` whose differences
 are a re-encoding's (:func:`reencoded`: a page re-saved changes every region a little, an edit
 one region a lot) and whose uploads read no edited field apart (:func:`read_apart`) is
-``same_image``.
+``same_image``. Two born-digital (text-layer) pages are compared by their PDF objects instead of
+their pixels (:func:`forensics.page_objects.compare`: words and graphic objects at the same
+places), in the same classes; a page whose render can show what its objects do not say, and a
+text page against a scan, keep the alignment.
 
 The in-memory Hamming indexes are per process; they catch up from ``page_fingerprints`` (the
 truth, shared by every worker) inside the match lock before every query. A process stands on the
@@ -32,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from forensics import index_snapshot, text_layers
+from forensics import index_snapshot, page_objects, text_layers
 from forensics.alignment import Relation, compare_pages, prepare
-from forensics.detectors import Analysis, remember
+from forensics.detectors import Analysis, pdf_pages, remember
 from forensics.fields.serials import OCR_DIGIT_CONFUSIONS
 from forensics.fingerprints import (
     FINGERPRINT_VERSION,
@@ -429,8 +432,11 @@ class Duplicates:
                 # with other bytes registers anew, so a comparison is never reused across them
                 rel = remember(analysis, ("compare", fp.page, r.id),
                                lambda r=r, mine=mine, page=fp.page, mt=my_text: _compare(
-                                   view, settings, remember(analysis, ("prepared", page), lambda: prepare(mine)),
-                                   r, mt))
+                                   view, settings, lambda: remember(analysis, ("prepared", page),
+                                                                    lambda: prepare(mine)),
+                                   r, mt, analysis.document.pages[page - 1],
+                                   lambda: remember(analysis, ("layout_ink", page),
+                                                    lambda: page_objects.layout_ink(mine))))
                 if rel is None:
                     continue
                 aligned += 1
@@ -507,22 +513,29 @@ def _text_layer(analysis: Analysis, page: int) -> Any:
     return None
 
 
-def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None) -> Any:
-    """Align this page with an earlier upload's page; None when that page cannot be re-read.
+def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, my_page: Any = None,
+             my_ink: Any = None) -> Any:
+    """Align this page (``mine()``: this page prepared for comparisons) with an earlier upload's page;
+    None when that page cannot be re-read.
     A text-layer page is first compared with the other page's reading
-    (:func:`_text_layer_screen`): different documents are unrelated without a pixel alignment."""
-    if my_text is not None and (verdict := _text_layer_screen(view, my_text, r)) is not None:
-        return Relation("unrelated", verdict[0], (), verdict[1])
+    (:func:`_text_layer_screen`): different documents are unrelated without a pixel alignment;
+    then, against another text-layer page, by both pages' PDF objects
+    (:func:`forensics.detectors.pdf_pages.by_objects`). The pixels decide what neither can."""
+    if my_text is not None:
+        theirs = view.page_reading(r.evidence_id, r.page)
+        if (verdict := _text_layer_screen(my_text, theirs)) is not None:
+            return Relation("unrelated", verdict[0], (), verdict[1])
+        if (rel := pdf_pages.by_objects(view, settings, my_text, my_page, r, theirs, my_ink)) is not None:
+            return rel
     other = prepared_page(view, settings, r.evidence_id, r.page, r.pixel_sha256)
-    return None if other is None else compare_pages(mine, other)
+    return None if other is None else compare_pages(mine(), other)
 
 
-def _text_layer_screen(view: Any, my_text: Any, r: Any) -> tuple[float, dict] | None:
-    """A text-layer page against candidate ``r`` from their readings alone: against another text
-    layer by words and boxes (:func:`forensics.text_layers.screen`), against a scan by the
+def _text_layer_screen(my_text: Any, theirs: Any) -> tuple[float, dict] | None:
+    """A text-layer page against a candidate's stored reading ``theirs`` alone: against another
+    text layer by words and boxes (:func:`forensics.text_layers.screen`), against a scan by the
     words OCR read on it (:func:`forensics.text_layers.screen_scan`); (score, details) when
     they are unrelated, None when the pixels must decide."""
-    theirs = view.page_reading(r.evidence_id, r.page)
     if theirs is None:
         return None
     if theirs.get("source") == "text_layer":

@@ -1,0 +1,125 @@
+"""Earlier uploads' text-layer pages for :func:`forensics.page_objects.compare`: their graphic
+objects (read from their PDF without rendering it) and their ink for the layout measure (a
+render at :data:`~forensics.page_objects.LAYOUT_DPI`), each kept in a small cache by the page's
+pixels' sha256 (a popular template is a candidate of many uploads). Used by
+:mod:`forensics.detectors.duplicates`; not a detector.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import OrderedDict
+from typing import Any
+
+import pypdfium2 as pdfium
+
+from forensics import documents, page_objects
+from forensics.alignment import Relation
+from forensics.pdf import page_to_bitmap
+from forensics.pdf_graphics import PageGraphics, page_graphics
+
+log = logging.getLogger(__name__)
+
+#: earlier pages kept per cache (the duplicates detector's page cache size)
+CACHE_SIZE = 64
+
+#: earlier text-layer pages' graphic objects, and their ink at the layout measure's DPI
+_graphics_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_layout_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+
+def by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, theirs: Any,
+               my_ink: Any) -> Relation | None:
+    """Two born-digital pages compared by their words and graphic objects
+    (:func:`forensics.page_objects.compare`), or None when the pixels must decide: either page
+    has no text layer or one its objects cannot speak for (:attr:`Page.graphics` None).
+    ``my_ink()``: this page's :func:`forensics.page_objects.layout_ink`, made once an upload."""
+    if my_page is None or my_page.graphics is None or not theirs or theirs.get("source") != "text_layer":
+        return None
+    graphics = _cached(_graphics_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256),
+                       lambda: _read_graphics(view, settings, r.evidence_id, r.page))
+    if graphics is None:
+        return None
+    words = [(w[0], (w[1], w[2], w[3], w[4])) for w in theirs["words"]]
+
+    def layout() -> float:
+        other = _cached(_layout_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256), lambda: _layout_ink(
+            _read_page(view, settings, r.evidence_id, r.page, dpi=page_objects.LAYOUT_DPI)))
+        return 0.0 if other is None else page_objects.ink_agreement(my_ink(), other)
+
+    return page_objects.compare(my_text[1], my_page.graphics, words, graphics,
+                                (theirs["width"], theirs["height"]), layout)
+
+
+def _layout_ink(image: Any) -> Any:
+    return None if image is None else page_objects.layout_ink(image)
+
+
+def _cached(cache: OrderedDict, key: tuple[Any, ...], make: Any) -> Any:
+    """``make()`` kept by ``key`` (its last element the page's pixel sha256: None is not kept)."""
+    if key[-1] is not None and key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    value = make()
+    if key[-1] is not None:
+        cache[key] = value
+        if len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+    return value
+
+
+def _read_graphics(view: Any, settings: Any, evidence_id: str, page: int) -> Any:
+    """An earlier upload's page's graphic objects (:func:`load_page_graphics`)."""
+    return _from_blob(view, settings, evidence_id, lambda data: load_page_graphics(data, page, settings=settings))
+
+
+def _read_page(view: Any, settings: Any, evidence_id: str, page: int, dpi: int | None = None) -> Any:
+    """An earlier upload's page decoded again (PDF pages at ``dpi`` when given), or None."""
+    return _from_blob(view, settings, evidence_id,
+                      lambda data: documents.load_page_image(data, page, settings=settings, dpi=dpi))
+
+
+def _from_blob(view: Any, settings: Any, evidence_id: str, read: Any) -> Any:
+    """``read(bytes)`` of an earlier upload (its blob read again), or None when it is gone or
+    can no longer be read."""
+    from forensics.errors import ForensicsError
+    from forensics.events import resolve_blob
+
+    row = view.file_of(evidence_id)
+    if row is None:
+        return None
+    try:
+        return read(resolve_blob(row[0], settings.blob_root_path).read_bytes())
+    except (ForensicsError, OSError) as exc:
+        log.warning("cannot re-read %s for comparison: %s", evidence_id, exc)
+        return None
+
+
+def load_page_graphics(data: bytes, page: int, *, settings: Any) -> PageGraphics | None:
+    """The graphic objects of PDF page ``page`` (1-based) as
+    :func:`forensics.documents.load_document` reads them
+    (:func:`forensics.pdf_graphics.page_graphics`, boxes in the pixels of its render at
+    :func:`forensics.documents.page_dpi`), without rendering it, under the documents' PDFium
+    lock and limits (their private helpers: one way to open a PDF): how an earlier upload's page
+    is compared with a new text-layer page. None for a page that is not there, or one only its
+    pixels can speak for."""
+    if documents.sniff(data) != "application/pdf":
+        return None
+    with documents._reading_pdf(data):
+        pdf = documents._open_pdf(data, settings)
+        try:
+            if not 1 <= page <= len(pdf):
+                return None
+            p = pdf[page - 1]
+            try:
+                width_pt, height_pt = p.get_size()
+                scale = documents.page_dpi(width_pt, height_pt, settings) / 72.0
+                size = (math.ceil(width_pt * scale), math.ceil(height_pt * scale))
+                # the render's own frame: PDFium's canvas of that size at no extra rotation
+                to_px = page_to_bitmap(pdfium.PdfPosConv(p, (0, 0, size[0], size[1], 0)))
+                return page_graphics(p, to_px, size)
+            finally:
+                p.close()
+        finally:
+            pdf.close()

@@ -1,0 +1,179 @@
+"""Two born-digital PDF pages compared by what they draw, not by their pixels.
+
+A page with a text layer says exactly which words it prints where; its other marks are image,
+path and shading objects with their bounds. Two such pages need no pixel alignment
+(:func:`forensics.alignment.compare_pages`, ~0.25 s a pair at 300 DPI): both are drawn in the
+page's own frame, so the same word at the same place (a share of the page's size) is the same
+ink. :func:`compare` answers in the alignment's classes, from the same rules it applies to two
+renders (whose "paper noise" always correlates, so every registered pair is "one scan"):
+
+- every word of each page has its twin (the same text) at the same place on the other:
+  ``same_image``. Graphic objects that differ alone (a profile's badge, a redrawn rule) do not
+  make an edit: the alignment does not see them on a render either (measured below), and a
+  forger's edit is of values, which are words (a picture laid over a word is left to the pixels);
+- the words without a twin (and the differing objects) make at most
+  :data:`~forensics.alignment.MAX_EDIT_BOXES` field boxes holding at most
+  :data:`~forensics.alignment.EDIT_MAX_CHANGED` of the pages' marked area: ``edited_copy``,
+  its boxes the changed words' in page A's pixels;
+- otherwise ``same_layout`` or ``unrelated`` by the alignment's own ink agreement
+  (:data:`~forensics.alignment.SAME_LAYOUT_AGREEMENT`), measured on renders at the alignment's
+  working scale without registering them (:func:`ink_agreement`).
+
+Measured on every pair of text-layer pages the linking step would align (``bench/object_pairs.py
+--synth 6``: the 47 invoices-pdf-dev PDFs and 24 generated invoices, 534 pairs; rows the
+alignment, columns this): same_image 57/2/0/0, edited_copy 0/11/4/0, same_layout 0/0/341/7,
+unrelated 0/0/8/104 (same_image, edited_copy, same_layout, unrelated). The 2 are a generated
+invoice with its total raised by 100, which the alignment of two clean renders calls identical
+(no paper noise, and the tolerant comparison lets one changed digit through); the 4 are
+different invoices of one template (their numbers differ: ``same_layout`` in the pipeline either
+way); the 15 swaps of same_layout and unrelated sit near the agreement threshold (0.51-0.66). CPU:
+143 ms an alignment, 6.1 ms a pair here (each page's ink measured once).
+
+A page whose render can show something its objects do not say is left to the pixels
+(:func:`forensics.pdf_graphics.page_graphics` returns None for it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from forensics.alignment import (
+    EDGE_PX,
+    EDIT_MAX_CHANGED,
+    MAX_EDIT_BOXES,
+    SAME_LAYOUT_AGREEMENT,
+    Relation,
+    _agreement,
+    _ink,
+    _work,
+)
+from forensics.model import Box
+from forensics.pdf_graphics import PageGraphics
+from forensics.text_layers import unmatched
+
+#: pages whose sizes differ by more than this share (of each side) are left to the pixels
+SIZE_TOLERANCE = 0.01
+#: a word or object matches one of the other page's when it is the same and every side of its
+#: box is within this share of the page's longer side (~1 mm on A4; text_layers' tolerance)
+BOX_TOLERANCE = 0.004
+#: render resolution of an earlier page for the layout measure (the alignment's working scale
+#: on A4 is ~100 DPI; a coarser render would thin the ink it measures)
+LAYOUT_DPI = 100
+#: raster of the marked-area measures: cells per page's longer side (~100 DPI on A4, the
+#: alignment's working scale)
+CELLS = 1200
+
+Word = tuple[str, Box]
+
+
+def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence[Word],
+            b_graphics: PageGraphics, b_words_size: tuple[int, int],
+            layout: Callable[[], float]) -> Relation | None:
+    """What page B is to page A, from their words (text, pixel box; A's in the pixels of
+    ``a_graphics.size``, B's in those of ``b_words_size``) and graphic objects; None when the
+    pixels must decide (pages of other shapes, no words). ``layout`` measures the two pages'
+    ink agreement when they are not one document (:func:`same_frame_agreement`
+    on two renders: the alignment's measure without its registration)."""
+    (aw, ah) = a_graphics.size
+    if not a_words or not b_words:
+        return None
+    if not _proportional(a_graphics.size, b_words_size) or not _proportional(a_graphics.size, b_graphics.size):
+        return None
+    # everything in A's pixels
+    bw = [(t, _scale(box, b_words_size, (aw, ah))) for t, box in b_words]
+    bg = [(s, _scale(box, b_graphics.size, (aw, ah))) for s, box in b_graphics.objects]
+    tol = BOX_TOLERANCE * max(aw, ah)
+    lone_words = unmatched(a_words, bw, tol) + unmatched(bw, a_words, tol)
+    lone_graphics = unmatched(a_graphics.objects, bg, tol) + unmatched(bg, a_graphics.objects, tol)
+    details = {"registration": "skipped: PDF objects", "words": [len(a_words), len(b_words)],
+               "graphics": [len(a_graphics.objects), len(bg)], "differing_words": len(lone_words),
+               "differing_graphics": len(lone_graphics)}
+    if not lone_words:
+        # one document's text at the same places; a logo, rule or picture that differs (another
+        # profile's badge) is no repainted field, and a render shows no more than that
+        return Relation("same_image", 1.0, (), {**details, "boxes": 0})
+    cell = max(aw, ah) / CELLS
+    marks = [*a_words, *a_graphics.objects, *bw, *bg]
+    changed = float(_raster([*lone_words, *lone_graphics], cell, (aw, ah)).sum()) / max(
+        1, int(_raster(marks, cell, (aw, ah)).sum()))
+    details["changed_fraction"] = round(changed, 4)
+    if changed <= EDIT_MAX_CHANGED:  # few enough changes for an edit: are they a few fields?
+        heights = sorted(box[3] - box[1] for _, box in a_words)
+        line = heights[len(heights) // 2]
+        boxes = _merge([box for _, box in lone_words], line, line // 2, (aw, ah))
+        details["boxes"] = len(boxes)
+        if len(boxes) <= MAX_EDIT_BOXES:
+            return Relation("edited_copy", 1.0, tuple(boxes), details)
+    agree = layout()
+    details["ink_agreement"] = round(agree, 3)
+    if agree >= SAME_LAYOUT_AGREEMENT:
+        return Relation("same_layout", round(min(1.0, agree), 3), (), details)
+    return Relation("unrelated", round(1.0 - agree, 3), (), details)
+
+
+def layout_ink(image: Image.Image) -> np.ndarray:
+    """A render's ink at the alignment's working size, as the alignment reads it (its edges left
+    out): one side of :func:`ink_agreement`, kept for a page compared many times."""
+    arr = _work(image).arr
+    valid = np.zeros(arr.shape, bool)
+    valid[EDGE_PX:-EDGE_PX, EDGE_PX:-EDGE_PX] = True
+    return _ink(arr, valid)
+
+
+def ink_agreement(ink_a: np.ndarray, ink_b: np.ndarray) -> float:
+    """The alignment's layout agreement of two pages of one shape (:func:`layout_ink` of renders
+    at any DPI each), without its registration: born-digital pages are drawn in the page's own
+    frame. (The alignment's private helpers: one measure, one implementation.)"""
+    if ink_b.shape != ink_a.shape:
+        ink_b = cv2.resize(ink_b.astype(np.uint8), ink_a.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+    return _agreement(ink_a, ink_b)
+
+
+def same_frame_agreement(a: Image.Image, b: Image.Image) -> float:
+    """:func:`ink_agreement` of two renders."""
+    return ink_agreement(layout_ink(a), layout_ink(b))
+
+
+def _proportional(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Same page shape (renders of one page size at any DPI)."""
+    return abs(a[0] / max(1, a[1]) - b[0] / max(1, b[1])) <= SIZE_TOLERANCE * a[0] / max(1, a[1])
+
+
+def _scale(box: Box, src: tuple[int, int], dst: tuple[int, int]) -> Box:
+    sx, sy = dst[0] / max(1, src[0]), dst[1] / max(1, src[1])
+    return (round(box[0] * sx), round(box[1] * sy), round(box[2] * sx), round(box[3] * sy))
+
+
+def _raster(marks: Sequence[tuple[str, Box]], cell: float, size: tuple[int, int]) -> np.ndarray:
+    """The marks' boxes filled on a coarse grid of ``cell`` pixels."""
+    w, h = int(size[0] / cell) + 1, int(size[1] / cell) + 1
+    m = np.zeros((h, w), np.uint8)
+    for _, (x0, y0, x1, y1) in marks:  # (a box wholly above or left of the page fills nothing)
+        m[max(0, int(y0 / cell)):max(0, int(y1 / cell) + 1), max(0, int(x0 / cell)):max(0, int(x1 / cell) + 1)] = 1
+    return m
+
+
+def _merge(boxes: list[Box], gap_x: int, gap_y: int, size: tuple[int, int]) -> list[Box]:
+    """Boxes within ``gap_x`` along a line (``gap_y`` across lines) joined into field boxes, as
+    the alignment groups a field's differing glyphs; clipped to the page."""
+    boxes = [tuple(b) for b in boxes]
+    merged = True
+    while merged:
+        merged = False
+        out: list[tuple[int, ...]] = []
+        for b in boxes:
+            for i, o in enumerate(out):
+                if b[0] <= o[2] + gap_x and o[0] <= b[2] + gap_x and b[1] <= o[3] + gap_y and o[1] <= b[3] + gap_y:
+                    out[i] = (min(b[0], o[0]), min(b[1], o[1]), max(b[2], o[2]), max(b[3], o[3]))
+                    merged = True
+                    break
+            else:
+                out.append(b)
+        boxes = out
+    w, h = size
+    return sorted(((max(0, b[0]), max(0, b[1]), min(w, b[2]), min(h, b[3])) for b in boxes),
+                  key=lambda b: (b[1], b[0]))
