@@ -380,16 +380,18 @@ def _noise_gaps(band_a: np.ndarray, band_b: np.ndarray, paper: np.ndarray, valid
     return out
 
 
-def _merge_boxes(boxes: list[tuple[int, int, int, int]], gap: int) -> list[tuple[int, int, int, int]]:
-    """Union boxes that overlap or lie within ``gap`` px of each other (one field, one box)."""
-    boxes = list(boxes)
+def merge_boxes(boxes: list[tuple[int, int, int, int]], gap: int, gap_y: int | None = None) -> list[tuple[int, int, int, int]]:
+    """Union boxes that overlap or lie within ``gap`` px of each other along a line (``gap_y``
+    across lines, ``gap`` unless given): one field, one box. Top to bottom, left to right."""
+    gap_y = gap if gap_y is None else gap_y
+    boxes = [tuple(b) for b in boxes]
     merged = True
     while merged:
         merged = False
         out: list[tuple[int, int, int, int]] = []
         for b in boxes:
             for i, o in enumerate(out):
-                if b[0] <= o[2] + gap and o[0] <= b[2] + gap and b[1] <= o[3] + gap and o[1] <= b[3] + gap:
+                if b[0] <= o[2] + gap and o[0] <= b[2] + gap and b[1] <= o[3] + gap_y and o[1] <= b[3] + gap_y:
                     out[i] = (min(b[0], o[0]), min(b[1], o[1]), max(b[2], o[2]), max(b[3], o[3]))
                     merged = True
                     break
@@ -597,7 +599,7 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
         paper &= ~clipped
         gaps = _noise_gaps(band_a, band_b, paper, valid, noise, text_px)
         details["noise_gaps"] = len(gaps)
-        boxes = _merge_boxes(boxes + gaps, text_px // 2)
+        boxes = merge_boxes(boxes + gaps, text_px // 2)
     details.update(changed_fraction=round(changed, 4), ink_agreement=round(agree, 3),
                    noise_corr=round(noise, 3), boxes=len(boxes), text_px=text_px)
     # a difference against the edge of the overlap is crop or rotation padding of a re-upload

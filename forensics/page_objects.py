@@ -50,6 +50,7 @@ from forensics.alignment import (
     _agreement,
     _ink,
     _work,
+    merge_boxes,
 )
 from forensics.model import Box
 from forensics.pdf_graphics import PageGraphics
@@ -160,20 +161,6 @@ def _raster(marks: Sequence[tuple[str, Box]], cell: float, size: tuple[int, int]
 def _merge(boxes: list[Box], gap_x: int, gap_y: int, size: tuple[int, int]) -> list[Box]:
     """Boxes within ``gap_x`` along a line (``gap_y`` across lines) joined into field boxes, as
     the alignment groups a field's differing glyphs; clipped to the page."""
-    boxes = [tuple(b) for b in boxes]
-    merged = True
-    while merged:
-        merged = False
-        out: list[tuple[int, ...]] = []
-        for b in boxes:
-            for i, o in enumerate(out):
-                if b[0] <= o[2] + gap_x and o[0] <= b[2] + gap_x and b[1] <= o[3] + gap_y and o[1] <= b[3] + gap_y:
-                    out[i] = (min(b[0], o[0]), min(b[1], o[1]), max(b[2], o[2]), max(b[3], o[3]))
-                    merged = True
-                    break
-            else:
-                out.append(b)
-        boxes = out
     w, h = size
-    return sorted(((max(0, b[0]), max(0, b[1]), min(w, b[2]), min(h, b[3])) for b in boxes),
-                  key=lambda b: (b[1], b[0]))
+    return sorted(((max(0, b[0]), max(0, b[1]), min(w, b[2]), min(h, b[3]))
+                   for b in merge_boxes(boxes, gap_x, gap_y)), key=lambda b: (b[1], b[0]))
