@@ -67,10 +67,10 @@ SEARCH_MARGIN = 2
 BLUR_SIGMA = 1.0
 #: aligned, blurred difference (RMS over the piece's contrast) at or below which a piece is a
 #: copy. Tune half: honest amounts' pieces have their nearest mate at 0.089 at the least; pieces
-#: pasted by the forger and re-saved at JPEG quality 60-95 lie at 0.006-0.06.
+#: pasted by the forger and re-saved at JPEG quality 60-95 mostly at 0.006-0.06 (a few to 0.1).
 COPY_DIFFERENCE = 0.08
-#: copied pieces an amount needs (and at least half of its pieces) to be a composite of copies:
-#: tune half, honest amounts have at most one piece within COPY_DIFFERENCE of a mate
+#: copied pieces a word needs (and at least half of its pieces) to be a composite of copies:
+#: tune half, honest words have at most one piece within COPY_DIFFERENCE of a mate
 MIN_COPIED = 3
 #: ... or this many within EXACT_DIFFERENCE (with half within COPY_DIFFERENCE): tune half, no
 #: honest piece has a mate within 0.06, the nearest honest pair lies at 0.089
@@ -100,7 +100,7 @@ class Piece:
 
 @dataclass(frozen=True)
 class Composite:
-    """An amount whose pieces are copies of pieces elsewhere on the page."""
+    """A word whose pieces are copies of pieces elsewhere on the page."""
 
     word: Word
     pieces: int
