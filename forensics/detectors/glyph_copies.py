@@ -27,7 +27,7 @@ Measured alone on the tune half of SROIE (``bench/tampering.py --half tune``, 11
 no honest word has more than one piece within COPY_DIFFERENCE of a mate, and no honest piece
 lies within EXACT_DIFFERENCE of one (the nearest honest pair: 0.089); the alone-rate is 0. The
 forger's pasted pieces, re-saved at JPEG quality 60-95, lie at 0.006-0.06 (a few at up to 0.1,
-missed). About 0.06 CPU s an honest page (a template match per judged piece against all its
+missed). About 0.08 CPU s an honest page (a template match per judged piece against all its
 mates at once, on a strip; pieces of a word stop being compared once it cannot be a composite).
 """
 
