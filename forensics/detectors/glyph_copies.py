@@ -27,7 +27,7 @@ Measured alone on the tune half of SROIE (``bench/tampering.py --half tune``, 11
 no honest word has more than one piece within COPY_DIFFERENCE of a mate, and no honest piece
 lies within EXACT_DIFFERENCE of one (the nearest honest pair: 0.089); the alone-rate is 0. The
 forger's pasted pieces, re-saved at JPEG quality 60-95, lie at 0.006-0.06 (a few at up to 0.1,
-missed). About 0.06 CPU s an honest page (a template match per judged piece against all its
+missed). About 0.08 CPU s an honest page (a template match per judged piece against all its
 mates at once, on a strip; pieces of a word stop being compared once it cannot be a composite).
 """
 
@@ -67,10 +67,10 @@ SEARCH_MARGIN = 2
 BLUR_SIGMA = 1.0
 #: aligned, blurred difference (RMS over the piece's contrast) at or below which a piece is a
 #: copy. Tune half: honest amounts' pieces have their nearest mate at 0.089 at the least; pieces
-#: pasted by the forger and re-saved at JPEG quality 60-95 lie at 0.006-0.06.
+#: pasted by the forger and re-saved at JPEG quality 60-95 mostly at 0.006-0.06 (a few to 0.1).
 COPY_DIFFERENCE = 0.08
-#: copied pieces an amount needs (and at least half of its pieces) to be a composite of copies:
-#: tune half, honest amounts have at most one piece within COPY_DIFFERENCE of a mate
+#: copied pieces a word needs (and at least half of its pieces) to be a composite of copies:
+#: tune half, honest words have at most one piece within COPY_DIFFERENCE of a mate
 MIN_COPIED = 3
 #: ... or this many within EXACT_DIFFERENCE (with half within COPY_DIFFERENCE): tune half, no
 #: honest piece has a mate within 0.06, the nearest honest pair lies at 0.089
@@ -100,7 +100,7 @@ class Piece:
 
 @dataclass(frozen=True)
 class Composite:
-    """An amount whose pieces are copies of pieces elsewhere on the page."""
+    """A word whose pieces are copies of pieces elsewhere on the page."""
 
     word: Word
     pieces: int
@@ -217,10 +217,38 @@ def judged_words(reading: PageReading) -> list[Word]:
     return out
 
 
+#: text of a group of ink OCR read no word in (tune half: one more copy-move found, no honest
+#: page's unread ink has even two pieces within 0.1 of a mate)
+UNREAD = "print OCR did not read"
+#: px of paper that may separate two characters of one unread word
+UNREAD_GAP = 9
+#: most unread groups judged on a page
+MAX_UNREAD = 40
+
+
+def unread_words(reading: PageReading, maps: PageMaps) -> list[Word]:
+    """Groups of ink OCR read no word in, of a line's height: a paste OCR did not read."""
+    ink = maps.ink.astype(np.uint8)
+    h, w = ink.shape
+    for word in reading.words:
+        x0, y0, x1, y1 = clip((word.box[0] - 2, word.box[1] - 2, word.box[2] + 2, word.box[3] + 2), ink.shape)
+        ink[y0:y1, x0:x1] = 0
+    joined = cv2.dilate(ink, np.ones((1, UNREAD_GAP), np.uint8))
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    heights = [int(v) for v in (w.box[3] - w.box[1] for w in reading.words)]
+    top = max(heights) if heights else 0
+    out = []
+    for x, y, bw, bh, _area in stats[1:].tolist():
+        if MIN_WORD_HEIGHT <= bh <= 1.5 * top and bw >= 2 * bh and bw <= w // 2:
+            box = (x + UNREAD_GAP // 2, y, x + bw - UNREAD_GAP // 2, y + bh)
+            out.append(Word(UNREAD, box, 0.0))
+    return sorted(out, key=lambda v: -(v.box[2] - v.box[0]))[:MAX_UNREAD]
+
+
 def page_composites(reading: PageReading, maps: PageMaps) -> tuple[list[Composite], int]:
     """The amounts of a page composed of copies of other pieces of it, and how many amounts were
     judged (0 when the page cannot show how closely it repeats its print)."""
-    judged = judged_words(reading)[:MAX_WORDS]
+    judged = (judged_words(reading) + unread_words(reading, maps))[:MAX_WORDS]
     # each box once: the judged words first, then the other words a copy may come from
     words: list[Word] = []
     seen: set[Box] = set()
@@ -313,17 +341,22 @@ def oriented(reading: PageReading, composites: list[Composite]) -> list[Composit
     return out
 
 
+def _called(word: Word) -> str:
+    return f"print OCR did not read at {tuple(word.box)}" if word.text == UNREAD else repr(word.text)
+
+
 def _finding(reading: PageReading, c: Composite) -> Finding:
     first = c.copies[0]
     sources = {src.box: src for _p, _d, _b, src in c.copies}
     worst = max(d for _p, d, _b, _s in c.copies)
     if len(sources) == 1:
-        what = (f"'{c.word.text}' on page {reading.page} is a pixel copy of '{first[3].text}' at "
-                f"{tuple(first[3].box)} on the line {_line_of(reading, first[3])!r}, character by character: "
-                f"{len(c.copies)} characters")
+        source = first[3]
+        where = "" if source.text == UNREAD else f" at {tuple(source.box)} on the line {_line_of(reading, source)!r}"
+        what = (f"{_called(c.word)} on page {reading.page} is a pixel copy of {_called(source)}{where}, "
+                f"character by character: {len(c.copies)} characters")
     else:
         cuts = "; ".join(f"{tuple(piece)} from {src.text!r} at {tuple(src.box)}" for piece, _d, _b, src in c.copies)
-        what = (f"'{c.word.text}' on page {reading.page} is composed of characters cut from other numbers "
+        what = (f"{_called(c.word)} on page {reading.page} is composed of characters cut from other numbers "
                 f"of the page: {len(c.copies)} of its {c.pieces} characters are pixel copies ({cuts})")
     return Finding(
         code="glyph_copy",

@@ -173,3 +173,22 @@ def test_a_composed_total_ocr_split_in_two_is_judged_as_one_word():
     found = glyph_copies.detector.run(_analysis(forged, split_words), None).findings
     assert len(found) == 1 and found[0].evidence["text"] == "16.90", found
     assert found[0].box == total.box
+
+
+def test_a_composed_total_ocr_read_no_word_at_is_found_in_its_ink():
+    img, words, chars = _page(phase=True, noise=4.0)
+    forged, forged_words, _ = _compose(img, words, chars, "16.90")
+    total = next(w for w in forged_words if w.text == "16.90")
+    unread = [w for w in forged_words if w is not total]
+    found = glyph_copies.detector.run(_analysis(forged, unread), None).findings
+    assert len(found) == 1, found
+    f = found[0]
+    assert f.evidence["text"] == glyph_copies.UNREAD and "did not read at" in f.message
+    assert abs(f.box[0] - total.box[0]) <= 3 and abs(f.box[2] - total.box[2]) <= 3, (f.box, total.box)
+
+
+def test_honest_ink_ocr_did_not_read_is_no_copy():
+    # every amount of the honest page unread: its ink is judged, and repeats no pixels
+    img, words, _ = _page(phase=True, noise=4.0)
+    few = [w for w in words if not any(ch.isdigit() for ch in w.text) or w.line % 2]
+    assert not glyph_copies.detector.run(_analysis(jpeg_roundtrip(img, 75), few), None).findings
