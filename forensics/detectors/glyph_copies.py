@@ -83,6 +83,11 @@ COMPARABLE = 0.5
 MIN_REFERENCES = 8
 #: ... and at most this share of them may be as close as a copy (a digital render: nearly all)
 MAX_CLOSE_SHARE = 0.2
+#: the page's genuine amounts must repeat their pieces at least this far apart (median): a copy
+#: (at most COPY_DIFFERENCE) is then at most half of what the page's own print repeats at. Tune
+#: half: pages with a forger's composites 0.19 to 0.46 (median 0.32); generated receipts
+#: (fixtures' renders, lightly noised) 0.12-0.13
+REPEAT_MEDIAN = 2 * COPY_DIFFERENCE
 #: most pieces of a page measured for that (a sample spread over the page: a cost bound)
 MAX_REFERENCES = 40
 #: most words cut into pieces on a page (cost bound)
@@ -279,7 +284,12 @@ def page_composites(reading: PageReading, maps: PageMaps) -> tuple[list[Composit
         exact = sum(d <= EXACT_DIFFERENCE for _i, d, _j, _b in copied)
         if (len(copied) >= MIN_COPIED or exact >= MIN_EXACT) and 2 * len(copied) >= len(own):
             composites[k] = copied
-    if composites and not _print_never_repeats(blurred, pieces, mates, set(composites)):
+    # a forger recomposes a few amounts and leaves the rest genuine (tune half: at most 0.3 of a
+    # page's judged words); a page most of whose amounts are made of each other's characters
+    # repeats its own print, as does one whose other amounts or other words repeat closely
+    if composites and (2 * len(composites) > len(amounts)
+                       or not _print_never_repeats(blurred, pieces, mates, set(composites))
+                       or not _digits_never_repeat(blurred, pieces, mates, by_word, amounts, set(composites))):
         return [], 0
     out = [Composite(words[k], len(by_word[k]),
                      tuple((pieces[i].box, d, box, words[pieces[j].word]) for i, d, j, box in copied))
@@ -303,6 +313,30 @@ def _print_never_repeats(blurred: np.ndarray, pieces: list[Piece], mates: Mates,
             if references >= MAX_REFERENCES:
                 break
     return references >= MIN_REFERENCES and close <= MAX_CLOSE_SHARE * references
+
+
+def _digits_never_repeat(blurred: np.ndarray, pieces: list[Piece], mates: Mates, by_word: dict[int, list[int]],
+                         amounts: list[int], composites: set[int]) -> bool:
+    """Whether the judged words that are no composites show print that does not repeat: at least
+    MIN_REFERENCES of their pieces with a comparable mate (outside the composites), their median
+    difference at least REPEAT_MEDIAN, at most MAX_CLOSE_SHARE of them as close as a copy. The
+    page-wide sample of :func:`_print_never_repeats` is mostly letters; a page whose letters vary
+    but whose digits repeat (a till's digits rendered from one font and lightly noised: a
+    generated or digitally made receipt saved as a photo) must not be judged on its digits."""
+    found = []
+    for k in amounts:
+        if k in composites:
+            continue
+        for i in by_word[k]:
+            mate = _closest(blurred, pieces, mates, i, composites)
+            if mate is not None and mate[0] <= COMPARABLE:
+                found.append(mate[0])
+        if len(found) >= MAX_REFERENCES:
+            break
+    if len(found) < MIN_REFERENCES:
+        return False
+    close = sum(d <= COPY_DIFFERENCE for d in found)
+    return float(np.median(found)) >= REPEAT_MEDIAN and close <= MAX_CLOSE_SHARE * len(found)
 
 
 def _line_of(reading: PageReading, word: Word) -> str:
