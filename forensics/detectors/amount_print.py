@@ -56,11 +56,11 @@ import numpy as np
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages, remember
 from forensics.detectors.page_maps import (
     PageMaps,
-    clip,
     page_maps,
     runs,
     shared_page_maps,
     stroke_width,
+    word_ink,
 )
 from forensics.model import CheckResult, Finding, PageReading, Word
 
@@ -151,14 +151,11 @@ def amount_print(maps: PageMaps, word: Word) -> AmountPrint | None:
     not fall apart into one piece per character."""
     text = word.text.strip()
     m = AMOUNT.search(text)
-    x0, y0, x1, y1 = clip(word.box, maps.gray.shape)
-    if m is None or y1 - y0 < MIN_HEIGHT or x1 - x0 < len(text):
+    measured = None if m is None else word_ink(maps, word.box, min_width=len(text), min_height=MIN_HEIGHT,
+                                               min_contrast=MIN_CONTRAST, ink_share=INK_SHARE)
+    if measured is None:
         return None
-    dark = maps.dark[y0:y1, x0:x1]
-    contrast = float(np.percentile(dark, 98))
-    if contrast < MIN_CONTRAST:
-        return None
-    ink = dark > INK_SHARE * contrast
+    (x0, y0, x1, y1), ink = measured.box, measured.ink
     cells = character_cells(ink, len(text))
     point = m.end(1)
     if cells is None or not text[point - 1].isdigit():

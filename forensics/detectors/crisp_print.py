@@ -51,7 +51,7 @@ import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
 from forensics.detectors.amount_print import Oddness, shared_page_oddities
-from forensics.detectors.page_maps import PageMaps, clip, page_maps, shared_page_maps
+from forensics.detectors.page_maps import PageMaps, page_maps, shared_page_maps, word_ink
 from forensics.model import CheckResult, Finding, PageReading, Word
 
 #: an amount as a word ends: digits (with thousands commas), a point (or comma), two decimals
@@ -102,14 +102,11 @@ class WordPrint:
 
 def word_print(maps: PageMaps, word: Word) -> WordPrint | None:
     """Measure one value word; None when it is too small, faint or has too little ink."""
-    x0, y0, x1, y1 = clip(word.box, maps.gray.shape)
-    if x1 - x0 < MIN_SIZE or y1 - y0 < MIN_SIZE:
+    measured = word_ink(maps, word.box, min_width=MIN_SIZE, min_height=MIN_SIZE,
+                        min_contrast=MIN_CONTRAST, ink_share=INK_SHARE)
+    if measured is None:
         return None
-    dark = maps.dark[y0:y1, x0:x1]
-    contrast = float(np.percentile(dark, 98))
-    if contrast < MIN_CONTRAST:
-        return None
-    ink = dark > INK_SHARE * contrast
+    dark, contrast, ink = measured.dark, measured.contrast, measured.ink
     if ink.sum() < MIN_INK:
         return None
     ramp = (dark > RAMP[0] * contrast) & (dark < RAMP[1] * contrast)

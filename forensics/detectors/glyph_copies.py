@@ -41,7 +41,7 @@ import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
 from forensics.detectors.copy_move import TOTAL_LINE
-from forensics.detectors.page_maps import PageMaps, clip, runs, shared_page_maps
+from forensics.detectors.page_maps import PageMaps, clip, runs, shared_page_maps, word_ink
 from forensics.model import Box, CheckResult, Finding, PageReading, Word
 
 #: an amount with two decimals in a word ("27.95", "RM1,234.50"): what a forger recomposes
@@ -116,14 +116,11 @@ class Composite:
 def word_pieces(maps: PageMaps, word: Word, index: int) -> list[Piece]:
     """The character pieces of ``word``: column runs of its ink, each trimmed to its ink rows
     (None of them when the word is too small or faint)."""
-    x0, y0, x1, y1 = clip(word.box, maps.gray.shape)
-    if y1 - y0 < MIN_WORD_HEIGHT or x1 - x0 < MIN_PIECE_WIDTH:
+    measured = word_ink(maps, word.box, min_width=MIN_PIECE_WIDTH, min_height=MIN_WORD_HEIGHT,
+                        min_contrast=MIN_CONTRAST, ink_share=INK_SHARE)
+    if measured is None:
         return []
-    dark = maps.dark[y0:y1, x0:x1]
-    contrast = float(np.percentile(dark, 98))
-    if contrast < MIN_CONTRAST:
-        return []
-    ink = dark > INK_SHARE * contrast
+    (x0, y0, _x1, _y1), ink = measured.box, measured.ink
     out = []
     for a, b in runs(ink.any(axis=0)):
         rows = np.flatnonzero(ink[:, a:b].any(axis=1))

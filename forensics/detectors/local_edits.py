@@ -47,6 +47,7 @@ from forensics.detectors.page_maps import (
     runs,
     shared_page_maps,
     stroke_width,
+    word_ink,
 )
 from forensics.model import CheckResult, Finding, PageReading, Word
 
@@ -246,14 +247,12 @@ class GlyphStats:
 
 def glyph_stats(maps: PageMaps, word: Word) -> GlyphStats | None:
     """Measure a value word's halo and edges; None when it is too small or too faint."""
-    x0, y0, x1, y1 = clip(word.box, maps.gray.shape)
-    if x1 - x0 < 8 or y1 - y0 < 8:
+    measured = word_ink(maps, word.box, min_width=8, min_height=8, min_contrast=MIN_GLYPH_CONTRAST,
+                        ink_share=GLYPH_INK)
+    if measured is None:
         return None
-    dark = maps.dark[y0:y1, x0:x1]
-    contrast = float(np.percentile(dark, 98))
-    if contrast < MIN_GLYPH_CONTRAST:
-        return None
-    ink = (dark > GLYPH_INK * contrast).astype(np.uint8)
+    (x0, y0, x1, y1), dark, contrast = measured.box, measured.dark, measured.contrast
+    ink = measured.ink.astype(np.uint8)
     if ink.sum() < MIN_GLYPH_PIXELS:
         return None
     inner = cv2.dilate(ink, np.ones((HALO_INNER, HALO_INNER), np.uint8)) > 0
@@ -409,15 +408,12 @@ def word_glyphs(maps: PageMaps, word: Word, index: int) -> list[Glyph]:
     """The digits of a word cut at the gaps between its ink columns. Only a word whose ink
     falls apart into exactly one piece per character is cut: a guess at where touching glyphs
     part would compare half glyphs, and their misfit would look like another font."""
-    x0, y0, x1, y1 = clip(word.box, maps.gray.shape)
     text = word.text.strip()
-    if y1 - y0 < MIN_GLYPH_HEIGHT or x1 - x0 < len(text):
+    measured = word_ink(maps, word.box, min_width=len(text), min_height=MIN_GLYPH_HEIGHT,
+                        min_contrast=MIN_GLYPH_CONTRAST, ink_share=GLYPH_INK)
+    if measured is None:
         return []
-    dark = maps.dark[y0:y1, x0:x1]
-    contrast = float(np.percentile(dark, 98))
-    if contrast < MIN_GLYPH_CONTRAST:
-        return []
-    ink = dark > GLYPH_INK * contrast
+    (_x0, _y0, _x1, _y1), dark, contrast, ink = measured.box, measured.dark, measured.contrast, measured.ink
     cells = runs(ink.any(axis=0))
     if len(cells) != len(text):
         return []

@@ -97,6 +97,31 @@ def clip(box: Box, shape: tuple[int, ...]) -> Box:
     return (max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3]))
 
 
+@dataclass(frozen=True)
+class WordInk:
+    """A word's box on the page (clipped), how much darker than its paper each of its pixels is,
+    its contrast (the 98th percentile of that) and its ink (darker than a share of it)."""
+
+    box: Box
+    dark: np.ndarray
+    contrast: float
+    ink: np.ndarray
+
+
+def word_ink(maps: PageMaps, box: Box, *, min_width: int, min_height: int, min_contrast: float,
+             ink_share: float) -> WordInk | None:
+    """The ink of the word in ``box``; None when the box (clipped to the page) is narrower or
+    lower than asked, or its print fainter than ``min_contrast`` grey levels."""
+    x0, y0, x1, y1 = clip(box, maps.gray.shape)
+    if x1 - x0 < min_width or y1 - y0 < min_height:
+        return None
+    dark = maps.dark[y0:y1, x0:x1]
+    contrast = float(np.percentile(dark, 98))
+    if contrast < min_contrast:
+        return None
+    return WordInk((x0, y0, x1, y1), dark, contrast, dark > ink_share * contrast)
+
+
 def stroke_width(ink: np.ndarray) -> float:
     """Typical stroke width in px: twice the distance-to-background on the strokes' ridges."""
     if ink.sum() < 10:
