@@ -25,7 +25,6 @@ machine's memory-mapped snapshot when one matches the store (:mod:`forensics.ind
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections import OrderedDict
@@ -51,8 +50,6 @@ from forensics.fingerprints import (
 from forensics.index import HammingIndex
 from forensics.model import CheckResult
 from forensics.store import registries
-
-log = logging.getLogger(__name__)
 
 #: most hash candidates confirmed by alignment per page (nearest first); a popular shop's
 #: layout can sit near thousands of pages, and alignment costs ~0.1 s a pair
@@ -302,28 +299,13 @@ def prepared_page(view: Any, settings: Any, evidence_id: str, page: int, pixel_s
 def _cached_page(view: Any, settings: Any, evidence_id: str, page: int, pixel_sha256: str | None) -> list | None:
     """[image, prepared page or None] of an earlier upload's page, or None if it is gone."""
     from forensics.documents import load_page_image
-    from forensics.errors import ForensicsError
-    from forensics.events import resolve_blob
 
-    key = (view.url, evidence_id, page, pixel_sha256)
-    if pixel_sha256 is not None and key in _page_cache:
-        _page_cache.move_to_end(key)
-        return _page_cache[key]
-    row = view.file_of(evidence_id)
-    image = None
-    if row is not None:
-        try:
-            path = resolve_blob(row[0], settings.blob_root_path)
-            image = load_page_image(path.read_bytes(), page, settings=settings)
-        except (ForensicsError, OSError) as exc:
-            log.warning("cannot re-read %s page %d for alignment: %s", evidence_id, page, exc)
-    entry = None if image is None else [image, None]
-    if pixel_sha256 is None:
-        return entry
-    _page_cache[key] = entry
-    if len(_page_cache) > PAGE_CACHE_SIZE:
-        _page_cache.popitem(last=False)
-    return entry
+    def read() -> list | None:
+        image = pdf_pages.read_earlier(view, settings, evidence_id,
+                                       lambda data: load_page_image(data, page, settings=settings))
+        return None if image is None else [image, None]
+
+    return pdf_pages.cached(_page_cache, (view.url, evidence_id, page, pixel_sha256), read, PAGE_CACHE_SIZE)
 
 
 def _candidate_ids(idx: _Indexes, analysis: Analysis, view: Any, fp: Any, text_hash: int | None,

@@ -1,8 +1,10 @@
 """Earlier uploads' text-layer pages for :func:`forensics.page_objects.compare`: their graphic
 objects (read from their PDF without rendering it) and their ink for the layout measure (a
 render at :data:`~forensics.page_objects.LAYOUT_DPI`), each kept in a small cache by the page's
-pixels' sha256 (a popular template is a candidate of many uploads). Used by
-:mod:`forensics.detectors.duplicates`; not a detector.
+pixels' sha256 (a popular template is a candidate of many uploads); and the two helpers every
+comparison with an earlier page reads it by, the pixel alignment's decoded pages too
+(:func:`cached`, :func:`read_earlier`). Used by :mod:`forensics.detectors.duplicates`; not a
+detector.
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ def by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, the
     ``my_ink()``: this page's :func:`forensics.page_objects.layout_ink`, made once an upload."""
     if my_page is None or my_page.graphics is None or not theirs or theirs.get("source") != "text_layer":
         return None
-    graphics = _cached(_graphics_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256),
+    graphics = cached(_graphics_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256),
                        lambda: _read_graphics(view, settings, r.evidence_id, r.page))
     if graphics is None:
         return None
     words = [(w[0], (w[1], w[2], w[3], w[4])) for w in theirs["words"]]
 
     def layout() -> float:
-        other = _cached(_layout_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256), lambda: _layout_ink(
+        other = cached(_layout_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256), lambda: _layout_ink(
             _read_page(view, settings, r.evidence_id, r.page, dpi=page_objects.LAYOUT_DPI)))
         return 0.0 if other is None else page_objects.ink_agreement(my_ink(), other)
 
@@ -56,31 +58,33 @@ def _layout_ink(image: Any) -> Any:
     return None if image is None else page_objects.layout_ink(image)
 
 
-def _cached(cache: OrderedDict, key: tuple[Any, ...], make: Any) -> Any:
-    """``make()`` kept by ``key`` (its last element the page's pixel sha256: None is not kept)."""
+def cached(cache: OrderedDict, key: tuple[Any, ...], make: Any, size: int = CACHE_SIZE) -> Any:
+    """``make()`` kept by ``key`` (its last element the page's pixel sha256: None is not kept),
+    at most ``size`` entries, the least recently used dropped: an earlier upload's page, decoded
+    or read, is the same every time its pixels are."""
     if key[-1] is not None and key in cache:
         cache.move_to_end(key)
         return cache[key]
     value = make()
     if key[-1] is not None:
         cache[key] = value
-        if len(cache) > CACHE_SIZE:
+        if len(cache) > size:
             cache.popitem(last=False)
     return value
 
 
 def _read_graphics(view: Any, settings: Any, evidence_id: str, page: int) -> Any:
     """An earlier upload's page's graphic objects (:func:`load_page_graphics`)."""
-    return _from_blob(view, settings, evidence_id, lambda data: load_page_graphics(data, page, settings=settings))
+    return read_earlier(view, settings, evidence_id, lambda data: load_page_graphics(data, page, settings=settings))
 
 
 def _read_page(view: Any, settings: Any, evidence_id: str, page: int, dpi: int | None = None) -> Any:
     """An earlier upload's page decoded again (PDF pages at ``dpi`` when given), or None."""
-    return _from_blob(view, settings, evidence_id,
-                      lambda data: documents.load_page_image(data, page, settings=settings, dpi=dpi))
+    return read_earlier(view, settings, evidence_id,
+                        lambda data: documents.load_page_image(data, page, settings=settings, dpi=dpi))
 
 
-def _from_blob(view: Any, settings: Any, evidence_id: str, read: Any) -> Any:
+def read_earlier(view: Any, settings: Any, evidence_id: str, read: Any) -> Any:
     """``read(bytes)`` of an earlier upload (its blob read again), or None when it is gone or
     can no longer be read."""
     from forensics.errors import ForensicsError
