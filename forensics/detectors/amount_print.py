@@ -170,12 +170,19 @@ def amount_print(maps: PageMaps, word: Word) -> AmountPrint | None:
         return None  # two glyphs cut as one, or a cut wider than the pitch: not one per character
     rows = np.flatnonzero(ink.any(axis=1))
     height = int(rows[-1] - rows[0] + 1)
-    return AmountPrint(word, m.group(1).replace(",", "") + m.group(2), pitches,
+    return AmountPrint(word, amount_value(m), pitches,
                        centres[point + 1] - centres[point - 1], height,
                        stroke_width(ink) / height, float(np.median(maps.gray[y0:y1, x0:x1][ink])))
 
 
-def _spread(values: list[float], floor: float) -> float:
+def amount_value(m: re.Match) -> str:
+    """The value an :data:`AMOUNT` match states, digits only ("1,234.50" -> "123450")."""
+    return m.group(1).replace(",", "") + m.group(2)
+
+
+def mad_spread(values: list[float], floor: float) -> float:
+    """The values' spread as a Gaussian's std from their median absolute deviation, at least
+    ``floor``."""
     v = np.asarray(values, dtype=float)
     return max(1.4826 * float(np.median(np.abs(v - np.median(v)))), floor)
 
@@ -231,10 +238,10 @@ def oddness(a: AmountPrint, amounts: list[AmountPrint]) -> Oddness | None:
     ink = float(np.median([p.ink for p in peers]))
     return Oddness(
         a, len(peers),
-        pitch_ratio, abs(pitch_ratio - 1) / _spread([p.pitch / pitch for p in peers], FLOOR_PITCH),
-        a.gap / a.pitch / share, abs(a.gap / a.pitch / share - 1) / _spread([s / share for s in shares], FLOOR_GAP),
-        a.stroke / stroke, abs(a.stroke / stroke - 1) / _spread([p.stroke / stroke for p in peers], FLOOR_STROKE),
-        a.ink - ink, abs(a.ink - ink) / _spread([p.ink for p in peers], FLOOR_INK))
+        pitch_ratio, abs(pitch_ratio - 1) / mad_spread([p.pitch / pitch for p in peers], FLOOR_PITCH),
+        a.gap / a.pitch / share, abs(a.gap / a.pitch / share - 1) / mad_spread([s / share for s in shares], FLOOR_GAP),
+        a.stroke / stroke, abs(a.stroke / stroke - 1) / mad_spread([p.stroke / stroke for p in peers], FLOOR_STROKE),
+        a.ink - ink, abs(a.ink - ink) / mad_spread([p.ink for p in peers], FLOOR_INK))
 
 
 def page_oddities(reading: PageReading, image, maps: PageMaps | None = None,  # noqa: ANN001

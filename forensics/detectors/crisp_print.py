@@ -43,19 +43,22 @@ need spacing and ink both odd, which a solid-inked editor's text often is not.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
-from forensics.detectors.amount_print import Oddness, shared_page_oddities
+from forensics.detectors.amount_print import (
+    AMOUNT,
+    Oddness,
+    amount_value,
+    mad_spread,
+    shared_page_oddities,
+)
 from forensics.detectors.page_maps import PageMaps, page_maps, shared_page_maps, word_ink
 from forensics.model import CheckResult, Finding, PageReading, Word
 
-#: an amount as a word ends: digits (with thousands commas), a point (or comma), two decimals
-AMOUNT = re.compile(r"(\d[\d,]*)[.,](\d\d)\W*$")
 #: digits a word needs to count as a value
 VALUE_DIGITS = 3
 #: least box size (px) of a word measured
@@ -118,9 +121,7 @@ def word_print(maps: PageMaps, word: Word) -> WordPrint | None:
 
 
 def _z(value: float, peers: list[float], floor: float) -> float:
-    v = np.asarray(peers, dtype=float)
-    med = float(np.median(v))
-    return (value - med) / max(1.4826 * float(np.median(np.abs(v - med))), floor)
+    return (value - float(np.median(peers))) / mad_spread(peers, floor)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def crispness(p: WordPrint, prints: list[WordPrint]) -> Crispness | None:
 
 def _value(text: str) -> str | None:
     m = AMOUNT.search(text.strip())
-    return m.group(1).replace(",", "") + m.group(2) if m else None
+    return amount_value(m) if m else None
 
 
 def page_crispness(reading: PageReading, image, maps: PageMaps | None = None,  # noqa: ANN001
