@@ -77,8 +77,8 @@ def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence
     """What page B is to page A, from their words (text, pixel box; A's in the pixels of
     ``a_graphics.size``, B's in those of ``b_words_size``) and graphic objects; None when the
     pixels must decide (pages of other shapes, no words). ``layout`` measures the two pages'
-    ink agreement when they are not one document (:func:`same_frame_agreement`
-    on two renders: the alignment's measure without its registration)."""
+    ink agreement when they are not one document (:func:`ink_agreement` of the two
+    renders' :func:`layout_ink`: the alignment's measure without its registration)."""
     (aw, ah) = a_graphics.size
     if not a_words or not b_words:
         return None
@@ -132,11 +132,6 @@ def ink_agreement(ink_a: np.ndarray, ink_b: np.ndarray) -> float:
     if ink_b.shape != ink_a.shape:
         ink_b = cv2.resize(ink_b.astype(np.uint8), ink_a.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
     return _agreement(ink_a, ink_b)
-
-
-def same_frame_agreement(a: Image.Image, b: Image.Image) -> float:
-    """:func:`ink_agreement` of two renders."""
-    return ink_agreement(layout_ink(a), layout_ink(b))
 
 
 def _proportional(a: tuple[int, int], b: tuple[int, int]) -> bool:

@@ -44,7 +44,8 @@ def _compare(a, b) -> alignment.Relation | None:  # noqa: ANN001
     words = [(w.text, w.box) for w in a.text_words]
     theirs = [(w.text, w.box) for w in b.text_words]
     return page_objects.compare(words, a.graphics, theirs, b.graphics, b.image.size,
-                                lambda: page_objects.same_frame_agreement(a.image, b.image))
+                                lambda: page_objects.ink_agreement(page_objects.layout_ink(a.image),
+                                                                   page_objects.layout_ink(b.image)))
 
 
 def _scaled(box, page) -> tuple[int, int, int, int]:  # noqa: ANN001
