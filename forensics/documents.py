@@ -325,7 +325,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, tex
     page = pdf[index]
     try:
         width_pt, height_pt = page.get_size()
-        dpi = min(dpi or settings.render_dpi, page_dpi(width_pt, height_pt, settings))
+        dpi = page_dpi(width_pt, height_pt, settings) if dpi is None else min(dpi, page_dpi(width_pt, height_pt, settings))
         bitmap = page.render(
             scale=dpi / 72.0, grayscale=True, may_draw_forms=False, draw_annots=True
         )
