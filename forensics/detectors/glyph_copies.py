@@ -42,7 +42,7 @@ import numpy as np
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
 from forensics.detectors.copy_move import TOTAL_LINE
 from forensics.detectors.page_maps import PageMaps, clip, runs, shared_page_maps, word_ink
-from forensics.model import Box, CheckResult, Finding, PageReading, Word
+from forensics.model import Box, CheckResult, Finding, PageReading, Word, union_box
 
 #: an amount with two decimals in a word ("27.95", "RM1,234.50"): what a forger recomposes
 AMOUNT = re.compile(r"\d[.,]\d\d(?!\d)")
@@ -210,9 +210,7 @@ def judged_words(reading: PageReading) -> list[Word]:
         for a, b in zip(words, words[1:], strict=False):
             joined = a.text + b.text
             if AMOUNT.search(joined) and not AMOUNT.search(a.text) and not AMOUNT.search(b.text):
-                box = (min(a.box[0], b.box[0]), min(a.box[1], b.box[1]), max(a.box[2], b.box[2]),
-                       max(a.box[3], b.box[3]))
-                out.append(Word(joined, box, min(a.confidence, b.confidence), a.block, a.line))
+                out.append(Word(joined, union_box([a.box, b.box]), min(a.confidence, b.confidence), a.block, a.line))
         last = words[-1] if words else None
         if last is not None and len(last.text.strip()) >= MIN_COPIED and not _compared(last):
             out.append(last)
@@ -294,6 +292,25 @@ def page_composites(reading: PageReading, maps: PageMaps) -> tuple[list[Composit
     return out, len(amounts)
 
 
+def _mate_differences(blurred: np.ndarray, pieces: list[Piece], mates: Mates, indices: list[int],
+                      composites: set[int]) -> list[float]:
+    """The difference of each of the pieces ``indices`` to its nearest comparable mate outside
+    the ``composites`` (at most COMPARABLE), until MAX_REFERENCES are known."""
+    found: list[float] = []
+    for i in indices:
+        mate = _closest(blurred, pieces, mates, i, composites)
+        if mate is not None and mate[0] <= COMPARABLE:
+            found.append(mate[0])
+            if len(found) >= MAX_REFERENCES:
+                break
+    return found
+
+
+def _rarely_close(found: list[float]) -> bool:
+    """MIN_REFERENCES differences known, at most MAX_CLOSE_SHARE of them as close as a copy."""
+    return len(found) >= MIN_REFERENCES and sum(d <= COPY_DIFFERENCE for d in found) <= MAX_CLOSE_SHARE * len(found)
+
+
 def _print_never_repeats(blurred: np.ndarray, pieces: list[Piece], mates: Mates, composites: set[int]) -> bool:
     """Whether the page's pieces outside the ``composites`` (words) repeat their kind less
     closely than a copy: MIN_REFERENCES of them with a comparable mate, at most MAX_CLOSE_SHARE
@@ -301,39 +318,19 @@ def _print_never_repeats(blurred: np.ndarray, pieces: list[Piece], mates: Mates,
     others = [i for i, p in enumerate(pieces) if p.word not in composites]
     # a sample spread over the page is enough to tell (and a page has hundreds of pieces)
     stride = max(1, len(others) // (2 * MAX_REFERENCES))
-    references = close = 0
-    for i in others[::stride]:
-        found = _closest(blurred, pieces, mates, i, composites)
-        if found is not None and found[0] <= COMPARABLE:
-            references += 1
-            close += found[0] <= COPY_DIFFERENCE
-            if references >= MAX_REFERENCES:
-                break
-    return references >= MIN_REFERENCES and close <= MAX_CLOSE_SHARE * references
+    return _rarely_close(_mate_differences(blurred, pieces, mates, others[::stride], composites))
 
 
 def _digits_never_repeat(blurred: np.ndarray, pieces: list[Piece], mates: Mates, by_word: dict[int, list[int]],
                          amounts: list[int], composites: set[int]) -> bool:
-    """Whether the judged words that are no composites show print that does not repeat: at least
-    MIN_REFERENCES of their pieces with a comparable mate (outside the composites), their median
-    difference at least REPEAT_MEDIAN, at most MAX_CLOSE_SHARE of them as close as a copy. The
-    page-wide sample of :func:`_print_never_repeats` is mostly letters; a page whose letters vary
+    """Whether the judged words that are no composites show print that does not repeat, as
+    :func:`_print_never_repeats` asks of the page's pieces at large, and their median difference
+    is at least REPEAT_MEDIAN. That page-wide sample is mostly letters; a page whose letters vary
     but whose digits repeat (a till's digits rendered from one font and lightly noised: a
     generated or digitally made receipt saved as a photo) must not be judged on its digits."""
-    found = []
-    for k in amounts:
-        if k in composites:
-            continue
-        for i in by_word[k]:
-            mate = _closest(blurred, pieces, mates, i, composites)
-            if mate is not None and mate[0] <= COMPARABLE:
-                found.append(mate[0])
-        if len(found) >= MAX_REFERENCES:
-            break
-    if len(found) < MIN_REFERENCES:
-        return False
-    close = sum(d <= COPY_DIFFERENCE for d in found)
-    return float(np.median(found)) >= REPEAT_MEDIAN and close <= MAX_CLOSE_SHARE * len(found)
+    found = _mate_differences(blurred, pieces, mates,
+                              [i for k in amounts if k not in composites for i in by_word[k]], composites)
+    return _rarely_close(found) and float(np.median(found)) >= REPEAT_MEDIAN
 
 
 def _line_of(reading: PageReading, word: Word) -> str:
