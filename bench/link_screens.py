@@ -68,9 +68,9 @@ def _read(path: str) -> dict:
 def _small_orb(image) -> tuple:  # noqa: ANN001
     import cv2
 
-    from forensics.alignment import _work
+    from forensics.page_features import work_raster
 
-    arr = _work(image).arr
+    arr = work_raster(image).arr
     s = min(1.0, float(np.sqrt(SCREEN_PIXELS / arr.size)))
     small = cv2.resize(arr, (round(arr.shape[1] * s), round(arr.shape[0] * s)), interpolation=cv2.INTER_AREA)
     return cv2.ORB_create(nfeatures=500, fastThreshold=12).detectAndCompute(small, None)

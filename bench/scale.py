@@ -10,8 +10,11 @@ Run by hand, not by CI (needs PostgreSQL; makes and drops its own databases)::
 2. Stores of each size are written directly (COPY): every stored page is a real page's hashes
    with as many bits flipped as a distance drawn from half the measured real-pair distances
    (so stored pages cluster around real layouts, as a popular shop's receipts do); its blob is
-   that real page (so alignments re-read a real image); serials, issuer marks (merchant keys
-   drawn Zipf-like from 2,000 shops), date + total keys and 1% ``same_layout`` relations.
+   that real page (so alignments re-read a real image), its pixels' sha256 that page's, and
+   that page's alignment features are kept on disk as a worker keeps them when it first
+   prepares a page (``--no-kept-features``: none, every candidate page decoded and featured
+   for each comparison, as before they were kept); serials, issuer marks (merchant keys drawn
+   Zipf-like from 2,000 shops), date + total keys and 1% ``same_layout`` relations.
 3. The same ``--uploads`` real uploads go into each store through ``analyse`` in this process:
    the first receipt scans of sroie-dev, one in five a re-upload (rotated 1 degree, JPEG q70) of
    a stored real page. Measured per upload: CPU seconds of this process (the database server's
@@ -37,6 +40,7 @@ import multiprocessing
 import os
 import random
 import secrets
+import shutil
 import signal
 import statistics
 import sys
@@ -112,12 +116,21 @@ def words_of(box_csv: Path) -> list[str]:
     return out
 
 
-def real_bases(files: list[Path]) -> list[dict]:
+def real_bases(files: list[Path], settings: Settings) -> list[dict]:
+    """Each real page as ingestion decodes it: its hashes and pixels' sha256; and, as a worker
+    keeps them when it first prepares a page for comparisons, its alignment features on disk
+    (:mod:`forensics.page_features`; the folder beside the index snapshot in ``settings``)."""
+    from forensics import page_features
+    from forensics.documents import load_page_image
+
+    folder = page_features.folder(POSTGRES, settings)
     bases = []
     for p in files:
-        fp = fingerprint_page(1, Image.open(p).convert("L"))
+        image = load_page_image(p.read_bytes(), 1, settings=settings)
+        fp = fingerprint_page(1, image)
+        page_features.save(folder, fp.pixel_sha256, page_features.prepare(image))
         bases.append({"path": str(p), "phash": fp.phash, "dhash": fp.dhash, "layout": fp.layout_hash,
-                      "text": text_hash_of(words_of(p.with_suffix(".box.csv")))})
+                      "pixels": fp.pixel_sha256, "text": text_hash_of(words_of(p.with_suffix(".box.csv")))})
     return bases
 
 
@@ -160,7 +173,7 @@ def populate(url: str, size: int, bases: list[dict], skew: np.ndarray, rng: rand
         date_total = f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}|{rng.randrange(1, 500)}.{rng.randrange(100):02d}"
         fp.write(f"{eid}\t{seller}\t1\t{FINGERPRINT_VERSION}\t{to_signed64(flip(rng, b['phash'], rng.choice(half)))}\t"
                  f"{to_signed64(flip(rng, b['dhash'], rng.choice(half)))}\t{to_signed64(b['layout'])}\t"
-                 f"{rng.getrandbits(256):064x}\t{rng.getrandbits(256):064x}\t{date_total}\t{text}\t{text_version}\n")
+                 f"{b['pixels']}\t{rng.getrandbits(256):064x}\t{date_total}\t{text}\t{text_version}\n")
         serial = f"INV{rng.randrange(10**7):07d}"
         se.write(f"name:{shop}\t{serial}\t{eid}\t{seller}\t\\N\t\\N\t{at}\t{serial[-6:]}\tname:{shop}\t\\N\t\\N\n")
         im.write(f"{eid}\t{seller}\t\\N\tname:{shop}\t\\N\t\\N\t{at}\n")
@@ -288,6 +301,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2,
                     help="one-worker and two-worker runs on the middle store, interleaved")
     ap.add_argument("--profile", metavar="FILE", help="cProfile the uploads into the largest store")
+    ap.add_argument("--no-kept-features", action="store_true",
+                    help="no page features kept on disk (index_dir=off): the stored pages are "
+                         "decoded and featured for every comparison, the cost before they were kept")
     args = ap.parse_args()
     import psycopg
 
@@ -295,7 +311,11 @@ def main() -> None:
         sys.exit(f"needs the receipt scans in {SROIE}")
     scans = sorted(SROIE.glob("*.jpg"))
     rng = random.Random(args.seed)
-    bases = real_bases(scans[args.uploads:args.uploads + args.bases])
+    work = Path(tempfile.mkdtemp(prefix="forensics-scale-"))
+    # the index snapshots and the kept page features in a folder of this run ("off": neither,
+    # so every candidate page is decoded and prepared again, as before features were kept)
+    settings = Settings(blob_root="/", broker_url="", index_dir="off" if args.no_kept_features else str(work))
+    bases = real_bases(scans[args.uploads:args.uploads + args.bases], settings)
     skew = measured_skew(bases)
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"real pages: {len(bases)}; pHash distance between real pages: p5={np.percentile(skew, 5):.0f} "
@@ -309,7 +329,6 @@ def main() -> None:
     two_s: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         uploads = list(enumerate(make_uploads(scans[:args.uploads], bases, Path(tmp), rng)))
-        settings = Settings(blob_root="/", broker_url="")
         try:
             for size in sizes:
                 url = new_database(admin)
@@ -344,6 +363,7 @@ def main() -> None:
             for url in urls:
                 admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
             admin.close()
+            shutil.rmtree(work, ignore_errors=True)
     lo, hi = min(sizes), max(sizes)
     ratio = statistics.mean(results[hi]["cpu"]) / statistics.mean(results[lo]["cpu"])
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -37,16 +37,20 @@ from PIL import Image
 
 from forensics.fingerprints import INK_CONTRAST, ink_mask
 from forensics.model import Box
+from forensics.page_features import (  # noqa: F401 (prepare, PreparedPage: alignment's API)
+    ORB_FEATURES,
+    WORK_PIXELS,
+    Features,
+    PageGone,
+    PreparedPage,
+    Work,
+    prepare,
+)
 
 #: pages narrower or lower than this many px are not compared (nothing to register)
 MIN_SIDE_PX = 16
 #: the relation kinds, strongest first
 KINDS = ("same_file", "same_image", "edited_copy", "same_layout", "unrelated")
-#: most pixels of the working rasters both pages are compared at (an area, not a side: tall
-#: receipts keep their text large enough to compare glyphs)
-WORK_PIXELS = 1_000_000
-#: ORB keypoints per page (text gives many; more only slows matching)
-ORB_FEATURES = 1200
 #: keypoints (of ORB_FEATURES) from which a page is rich in features: two such pages that do
 #: not register by features are different content, without the phase-correlation fallback
 #: (SROIE receipts reach the cap; unrelated pairs among them took ~40% of a comparison there)
@@ -140,65 +144,18 @@ class Relation:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Work:
-    """A page reduced to the working raster: grey pixels and work px per original px."""
-
-    arr: np.ndarray
-    scale: float
-
-
-def _work(image: Image.Image) -> _Work:
-    grey = image if image.mode == "L" else image.convert("L")
-    scale = min(1.0, float(np.sqrt(WORK_PIXELS / max(1, grey.width * grey.height))))
-    factor = max(1, int(1.0 / scale) // 2)
-    if factor > 1:
-        grey = grey.reduce(factor)  # cheap box reduction before the exact resize
-    scale = min(1.0, float(np.sqrt(WORK_PIXELS / max(1, grey.width * grey.height))))
-    if scale < 1.0:
-        grey = grey.resize((round(grey.width * scale), round(grey.height * scale)), Image.Resampling.BOX)
-    arr = np.asarray(grey, dtype=np.uint8)
-    return _Work(arr, arr.shape[1] / image.width)
-
-
-def _features(arr: np.ndarray) -> tuple[Any, Any]:
-    """ORB keypoints and descriptors of a working raster (deterministic: computed once a page)."""
-    return cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=12).detectAndCompute(arr, None)
-
-
-@dataclass(frozen=True, eq=False)
-class PreparedPage:
-    """A page with what every comparison of it computes first (working raster, ORB features):
-    an upload compared with several earlier pages prepares itself once (:func:`prepare`)."""
-
-    image: Image.Image
-    work: _Work
-    features: tuple[Any, Any]
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.image.size
-
-
-def prepare(image: Image.Image) -> PreparedPage:
-    """The page ready to be compared many times (same results as the bare image)."""
-    work = _work(image)
-    return PreparedPage(image, work, _features(work.arr))
-
-
-def _register_features(a: np.ndarray, b: np.ndarray, features_a: tuple[Any, Any] | None = None,
-                       features_b: tuple[Any, Any] | None = None) -> tuple[np.ndarray | None, int, int]:
+def _register_features(features_a: Features, features_b: Features) -> tuple[np.ndarray | None, int, int]:
     """Similarity transform mapping B's working px onto A's, with inliers and matches."""
-    ka, da = features_a or _features(a)
-    kb, db = features_b or _features(b)
+    ka, da = features_a
+    kb, db = features_b
     if da is None or db is None or len(ka) < MIN_INLIERS or len(kb) < MIN_INLIERS:
         return None, 0, 0
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(db, da, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < MATCH_RATIO * p[1].distance]
     if len(good) < MIN_INLIERS:
         return None, 0, len(good)
-    src = np.float32([kb[m.queryIdx].pt for m in good])
-    dst = np.float32([ka[m.trainIdx].pt for m in good])
+    src = kb[[m.queryIdx for m in good]]
+    dst = ka[[m.trainIdx for m in good]]
     m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX,
                                          maxIters=3000, confidence=0.995)
     if m is None or inl is None:
@@ -463,23 +420,16 @@ def _warp(b: np.ndarray, m: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndar
     return warped, valid
 
 
-def _align(a: np.ndarray, b: np.ndarray, details: dict[str, Any], features_a: tuple[Any, Any] | None = None,
-           features_b: tuple[Any, Any] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Register B onto A (features, else phase correlation; then tile refinement).
+def _align(a: np.ndarray, b: np.ndarray, details: dict[str, Any],
+           registered: tuple[np.ndarray | None, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Register B onto A (``registered``: :func:`_register_features`' answer, when it is
+    plausible; else phase correlation; then tile refinement).
 
     Returns the transform (B working px -> A working px), B warped into A's frame and its
     valid mask, or None when the pages do not register. Records what it did in ``details``.
     """
-    features_a = features_a or _features(a)
-    features_b = features_b or _features(b)
-    m, inliers, matches = _register_features(a, b, features_a, features_b)
-    details.update(inliers=inliers, matches=matches, registration="features")
+    m, inliers, _ = registered
     if m is None or inliers < MIN_INLIERS or not _plausible(m):
-        if min(len(features_a[0]), len(features_b[0])) >= RICH_KEYPOINTS:
-            # both pages are rich in features and they do not register: different content.
-            # Phase correlation (no rotation) is the fallback for feature-poor pages
-            details["registration"] = "features: no match between feature-rich pages"
-            return None
         m, response = _register_phase(a, b)
         details.update(registration="phase", phase_response=round(response, 3))
         if response < MIN_PHASE_RESPONSE:
@@ -494,8 +444,8 @@ def _align(a: np.ndarray, b: np.ndarray, details: dict[str, Any], features_a: tu
     return m, warped, valid
 
 
-def _coarser(wa: _Work, b: np.ndarray, m: np.ndarray, warped: np.ndarray, valid: np.ndarray,
-             details: dict[str, Any]) -> tuple[_Work, np.ndarray, np.ndarray, np.ndarray]:
+def _coarser(wa: Work, b: np.ndarray, m: np.ndarray, warped: np.ndarray, valid: np.ndarray,
+             details: dict[str, Any]) -> tuple[Work, np.ndarray, np.ndarray, np.ndarray]:
     """Both pages at the lower of their two resolutions: A's working raster, the transform, B
     warped into A's frame and its valid mask.
 
@@ -513,7 +463,7 @@ def _coarser(wa: _Work, b: np.ndarray, m: np.ndarray, warped: np.ndarray, valid:
     m = np.vstack([m[0] * s, m[1] * s])  # B px -> reduced A px
     details["resampled"] = round(zoom, 3)
     warped, valid = _warp(b, m, arr.shape)
-    return _Work(arr, wa.scale * s), m, warped, valid
+    return Work(arr, wa.scale * s), m, warped, valid
 
 
 def _box_contrast(diff: np.ndarray, valid: np.ndarray, boxes: list[tuple[int, int, int, int]],
@@ -555,12 +505,21 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
         return Relation("same_file", 1.0, (), {"evidence": "sha256"})
     if min(a.size) < MIN_SIDE_PX or min(b.size) < MIN_SIDE_PX:
         return Relation("unrelated", 0.5, (), {"registration": "skipped: page too small"})
-    pa = a if isinstance(a, PreparedPage) else None
-    pb = b if isinstance(b, PreparedPage) else None
-    wa = pa.work if pa else _work(a)  # type: ignore[arg-type]
-    wb = pb.work if pb else _work(b)  # type: ignore[arg-type]
+    pa = a if isinstance(a, PreparedPage) else prepare(a)
+    pb = b if isinstance(b, PreparedPage) else prepare(b)
     details: dict[str, Any] = {}
-    aligned = _align(wa.arr, wb.arr, details, pa.features if pa else None, pb.features if pb else None)
+    registered = _register_features(pa.features, pb.features)
+    m, inliers, matches = registered
+    details.update(inliers=inliers, matches=matches, registration="features")
+    if (m is None or inliers < MIN_INLIERS or not _plausible(m)) and \
+            min(len(pa.features[0]), len(pb.features[0])) >= RICH_KEYPOINTS:
+        # both pages are rich in features and they do not register: different content, told
+        # without their pixels (an earlier page's features may come from disk). Phase
+        # correlation (no rotation) is the fallback for feature-poor pages
+        details["registration"] = "features: no match between feature-rich pages"
+        return Relation("unrelated", 0.9, (), details)
+    wa, wb = pa.work, pb.work
+    aligned = _align(wa.arr, wb.arr, details, registered)
     if aligned is None:
         return Relation("unrelated", 0.9, (), details)
     wa, m, warped, valid = _coarser(wa, wb.arr, *aligned, details)

@@ -150,8 +150,8 @@ def similar(store: Store, settings: Settings, data: bytes, *, radius: int | None
     """What on file looks like this file (not stored): ingestion's candidates, confirmed by alignment."""
     from types import SimpleNamespace
 
-    from forensics.alignment import compare_pages
-    from forensics.detectors.duplicates import date_total_key, page_image
+    from forensics.alignment import PageGone, compare_pages, prepare
+    from forensics.detectors.duplicates import date_total_key, prepared_page
     from forensics.documents import load_document
     from forensics.fields import extract
     from forensics.fingerprints import fingerprint_page, from_signed64, hamming
@@ -172,15 +172,22 @@ def similar(store: Store, settings: Settings, data: bytes, *, radius: int | None
                 continue
             fp = fingerprint_page(page.number, page.image, words=words.get(page.number))
             ids = candidate_pages(view, memo, fp, text_hash=fp.text_hash, date_total=dt_key, radius=radius)
+            mine = None
             for row in registries.fingerprint_rows(conn, ids):
                 entry = {"evidence_id": row.evidence_id, "seller_id": row.seller_id, "page": page.number,
                          "other_page": row.page,
                          "phash_distance": hamming(fp.phash, from_signed64(row.phash)),
                          "dhash_distance": hamming(fp.dhash, from_signed64(row.dhash))}
                 if confirm:
-                    other = page_image(view, settings, row.evidence_id, row.page, row.pixel_sha256)
-                    if other is not None:
-                        rel = compare_pages(page.image, other)
+                    # as ingestion compares: the earlier page prepared once (its kept features
+                    # read), this page prepared once for all its candidates
+                    mine = mine or prepare(page.image)
+                    other = prepared_page(view, settings, row.evidence_id, row.page, row.pixel_sha256)
+                    try:
+                        rel = None if other is None else compare_pages(mine, other)
+                    except PageGone:
+                        rel = None
+                    if rel is not None:
                         entry["relation"] = rel.kind
                         entry["score"] = round(float(rel.score), 3)
                 out[(row.evidence_id, page.number, row.page)] = entry

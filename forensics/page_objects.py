@@ -49,10 +49,10 @@ from forensics.alignment import (
     Relation,
     _agreement,
     _ink,
-    _work,
     merge_boxes,
 )
 from forensics.model import Box
+from forensics.page_features import work_raster
 from forensics.pdf_graphics import PageGraphics
 from forensics.text_layers import unmatched
 
@@ -119,7 +119,7 @@ def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence
 def layout_ink(image: Image.Image) -> np.ndarray:
     """A render's ink at the alignment's working size, as the alignment reads it (its edges left
     out): one side of :func:`ink_agreement`, kept for a page compared many times."""
-    arr = _work(image).arr
+    arr = work_raster(image).arr
     valid = np.zeros(arr.shape, bool)
     valid[EDGE_PX:-EDGE_PX, EDGE_PX:-EDGE_PX] = True
     return _ink(arr, valid)

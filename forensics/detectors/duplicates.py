@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from forensics import index_snapshot, page_objects, text_layers
-from forensics.alignment import Relation, compare_pages, prepare
+from forensics import index_snapshot, page_features, page_objects, text_layers
+from forensics.alignment import PageGone, PreparedPage, Relation, compare_pages, prepare
 from forensics.detectors import Analysis, pdf_pages, remember
 from forensics.fields.serials import OCR_DIGIT_CONFUSIONS
 from forensics.fingerprints import (
@@ -280,32 +280,37 @@ def page_image(view: Any, settings: Any, evidence_id: str, page: int, pixel_sha2
     """The decoded page of an earlier upload (re-read from its blob), or None if gone. Kept in
     a small cache by its pixels' sha256 (the fingerprint row's): an id analysed again with other
     bytes, or a store whose ids restart, never gets another file's pixels."""
-    entry = _cached_page(view, settings, evidence_id, page, pixel_sha256)
-    return None if entry is None else entry[0]
+    from forensics.documents import load_page_image
+
+    entry = _cached_page(view, evidence_id, page, pixel_sha256)
+    if entry[0] is None:
+        entry[0] = pdf_pages.read_earlier(view, settings, evidence_id,
+                                          lambda data: load_page_image(data, page, settings=settings)) or False
+    return entry[0] or None
 
 
 def prepared_page(view: Any, settings: Any, evidence_id: str, page: int, pixel_sha256: str | None = None):  # noqa: ANN202
     """:func:`page_image` ready for comparisons (:func:`forensics.alignment.prepare`), or None;
     kept in the same cache: a popular shop's pages are candidates of many uploads, and their
-    working raster and features are the same every time."""
-    entry = _cached_page(view, settings, evidence_id, page, pixel_sha256)
-    if entry is None:
-        return None
+    working raster and features are the same every time. Features a worker kept on disk
+    (:mod:`forensics.page_features`) are read instead of preparing the page: its pixels are
+    decoded only when a comparison needs them, not to reject another shop's page."""
+    entry = _cached_page(view, evidence_id, page, pixel_sha256)
     if entry[1] is None:
-        entry[1] = prepare(entry[0])
+        root = page_features.folder(view.url, settings)
+        if (kept := page_features.load(root, pixel_sha256)) is not None:
+            entry[1] = PreparedPage(kept[0], kept[1], load=lambda: page_image(view, settings, evidence_id, page,
+                                                                            pixel_sha256))
+        elif (image := page_image(view, settings, evidence_id, page, pixel_sha256)) is not None:
+            entry[1] = prepare(image)
+            page_features.save(root, pixel_sha256, entry[1])
     return entry[1]
 
 
-def _cached_page(view: Any, settings: Any, evidence_id: str, page: int, pixel_sha256: str | None) -> list | None:
-    """[image, prepared page or None] of an earlier upload's page, or None if it is gone."""
-    from forensics.documents import load_page_image
-
-    def read() -> list | None:
-        image = pdf_pages.read_earlier(view, settings, evidence_id,
-                                       lambda data: load_page_image(data, page, settings=settings))
-        return None if image is None else [image, None]
-
-    return pdf_pages.cached(_page_cache, (view.url, evidence_id, page, pixel_sha256), read, PAGE_CACHE_SIZE)
+def _cached_page(view: Any, evidence_id: str, page: int, pixel_sha256: str | None) -> list:
+    """[image (False: gone) or None, prepared page or None] of an earlier upload's page."""
+    return pdf_pages.cached(_page_cache, (view.url, evidence_id, page, pixel_sha256), lambda: [None, None],
+                            PAGE_CACHE_SIZE)
 
 
 def _candidate_ids(idx: _Indexes, analysis: Analysis, view: Any, fp: Any, text_hash: int | None,
@@ -413,9 +418,9 @@ class Duplicates:
                 # the fingerprint row's id names this registration of that page: a re-upload
                 # with other bytes registers anew, so a comparison is never reused across them
                 rel = remember(analysis, ("compare", fp.page, r.id),
-                               lambda r=r, mine=mine, page=fp.page, mt=my_text: _compare(
+                               lambda r=r, mine=mine, page=fp.page, mt=my_text, sha=fp.pixel_sha256: _compare(
                                    view, settings, lambda: remember(analysis, ("prepared", page),
-                                                                    lambda: prepare(mine)),
+                                                                    lambda: _prepare_kept(view, settings, mine, sha)),
                                    r, mt, analysis.document.pages[page - 1],
                                    lambda: remember(analysis, ("layout_ink", page),
                                                     lambda: page_objects.layout_ink(mine))))
@@ -510,7 +515,19 @@ def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, m
         if (rel := pdf_pages.by_objects(view, settings, my_text, my_page, r, theirs, my_ink)) is not None:
             return rel
     other = prepared_page(view, settings, r.evidence_id, r.page, r.pixel_sha256)
-    return None if other is None else compare_pages(mine(), other)
+    if other is None:
+        return None
+    try:
+        return compare_pages(mine(), other)
+    except PageGone:  # its features were kept, its file is gone since
+        return None
+
+
+def _prepare_kept(view: Any, settings: Any, image: Any, pixel_sha256: str | None) -> PreparedPage:
+    """This upload's page prepared for its comparisons, its features kept for later uploads'."""
+    page = prepare(image)
+    page_features.save(page_features.folder(view.url, settings), pixel_sha256, page)
+    return page
 
 
 def _text_layer_screen(my_text: Any, theirs: Any) -> tuple[float, dict] | None:
