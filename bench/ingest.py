@@ -29,6 +29,7 @@ import argparse
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,14 +158,16 @@ def main() -> None:
 
     admin = psycopg.connect(scale.POSTGRES, autocommit=True)
     url = scale.new_database(admin)
+    work = tempfile.mkdtemp(prefix="forensics-ingest-")
     try:
         Store(url).close()
+        # the index snapshot and the kept page features (:mod:`forensics.page_features`) of this run
+        settings = Settings(database_url=url, blob_root="/", ocr_engine=args.engine, index_dir=work)
         if args.store and SROIE.is_dir():
             scans = sorted(SROIE.glob("*.jpg"))
-            bases = scale.real_bases(scans[60:160])
+            bases = scale.real_bases(scans[60:160], settings)
             scale.populate(url, args.store, bases, scale.measured_skew(bases), random.Random(5))
             add_readings(url, args.store, bases)
-        settings = Settings(database_url=url, blob_root="/", ocr_engine=args.engine)
         store = Store(url, migrate=False)
         with store.transaction() as conn:  # worker start, not per upload
             indexes_for(url).catch_up(RegistryView(store, conn))
@@ -207,6 +210,7 @@ def main() -> None:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
         admin.close()
+        shutil.rmtree(work, ignore_errors=True)
     print(f"uploads: {len(files)} ({pages} pages) from {'invoices-pdf-dev' if args.pdf else 'sroie-dev'}; "
           f"store held {args.store} records; engine {args.engine}; CPU time, one core, interleaved")
     if args.pdf:

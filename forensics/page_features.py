@@ -96,6 +96,13 @@ class PreparedPage:
         self.features = features
         self._image, self._work, self._load = image, work, load
 
+    def reading_with(self, load: Callable[[], Image.Image | None]) -> PreparedPage:
+        """This page, its image (when not read yet) to be read by ``load``: a page kept across
+        uploads reads through the store view of the comparison that needs it."""
+        if self._image is None:
+            self._load = load
+        return self
+
     @property
     def image(self) -> Image.Image:
         if self._image is None:

@@ -299,12 +299,14 @@ def prepared_page(view: Any, settings: Any, evidence_id: str, page: int, pixel_s
     if entry[1] is None:
         root = page_features.folder(view.url, settings)
         if (kept := page_features.load(root, pixel_sha256)) is not None:
-            entry[1] = PreparedPage(kept[0], kept[1], load=lambda: page_image(view, settings, evidence_id, page,
-                                                                            pixel_sha256))
+            entry[1] = PreparedPage(kept[0], kept[1])
         elif (image := page_image(view, settings, evidence_id, page, pixel_sha256)) is not None:
             entry[1] = prepare(image)
             page_features.save(root, pixel_sha256, entry[1])
-    return entry[1]
+        else:
+            return None
+    # the cache outlives this view: its image, if still unread, is read through this one
+    return entry[1].reading_with(lambda: page_image(view, settings, evidence_id, page, pixel_sha256))
 
 
 def _cached_page(view: Any, evidence_id: str, page: int, pixel_sha256: str | None) -> list:

@@ -169,3 +169,31 @@ def test_an_earlier_page_is_prepared_once_for_all_its_comparisons(settings, blob
     assert len(prepared) == len(cached) + 1
     again = alignment.compare_pages(alignment.prepare(img), cached[0][1])
     assert again.kind == alignment.compare_pages(img, cached[0][0]).kind
+
+
+def test_kept_features_serve_a_later_process_and_its_pixels_are_read_when_needed(settings, blob_root, monkeypatch):
+    # a page's features, kept on disk by the worker that prepared it, let another process reject
+    # it unread; when a later upload registers with it, its pixels are read through that
+    # upload's store view (the cached page outlives the transaction that found it)
+    import random
+
+    from tests.receipt_pages import make_shop, render_scan, reupload
+
+    aligned = _every_stored_page_a_candidate(monkeypatch)
+    rng = random.Random(8)
+    pages = [render_scan(make_shop(rng), rng)[0] for _ in range(3)]
+    for name, img in zip(("a.png", "b.png", "c.png"), pages):
+        img.save(blob_root / name)
+    reupload(pages[0], rng).convert("RGB").save(blob_root / "a2.jpg", quality=80)
+    _ingest(settings, [("E1", "S1", "a.png"), ("E2", "S2", "b.png")]).close()
+    assert list(blob_root.parent.rglob("*.orb")), "the prepared pages' features were not kept"
+    monkeypatch.setattr(duplicates, "_page_cache", type(duplicates._page_cache)())  # another process
+    read = []
+    real_read = duplicates.pdf_pages.read_earlier
+    monkeypatch.setattr(duplicates.pdf_pages, "read_earlier", lambda view, s, eid, f: read.append(eid) or real_read(view, s, eid, f))
+    _ingest(settings, [("E3", "S3", "c.png")]).close()
+    assert aligned[-2:] == ["unrelated", "unrelated"] and read == []  # other shops: rejected unread
+    store = _ingest(settings, [("E4", "S4", "a2.jpg")])
+    dup = [f for f in store.get("E4")["findings"] if f["code"] == "duplicate_upload"]
+    assert dup and dup[0]["related"] == ["E1"], store.get("E4")["findings"]
+    assert read == ["E1"]
