@@ -15,7 +15,8 @@ Run by hand, not by CI (needs PostgreSQL; makes and drops its own databases)::
    prepares a page (``--no-kept-features``: none, every candidate page decoded and featured
    for each comparison, as before they were kept); serials, issuer marks (merchant keys drawn
    Zipf-like from 2,000 shops), date + total keys and 1% ``same_layout`` relations.
-3. The same ``--uploads`` real uploads go into each store through ``analyse`` in this process:
+3. The same ``--uploads`` real uploads go into each store through ``analyse`` in this process,
+   interleaved (each upload into every store in turn, the order alternating):
    the first receipt scans of sroie-dev, one in five a re-upload (rotated 1 degree, JPEG q70) of
    a stored real page. Measured per upload: CPU seconds of this process (the database server's
    CPU is not included), page alignments run, and for the match lock: seconds held (wall), this
@@ -218,23 +219,38 @@ def event(i: int, path: str, tag: str) -> dict:
 
 def analyse_all(url: str, settings: Settings, uploads: list[tuple[int, str]], tag: str,
                 profile: str | None = None) -> dict[str, list[float]]:
-    """Per upload in this process: CPU seconds (``cpu``), and for its match-lock transaction
-    the seconds held (``held``), this process's CPU seconds meanwhile (``held_cpu``) and SQL
-    statements sent (``statements``); page alignments run per upload (``aligned``).
-    ``profile``: write a cProfile of the uploads there."""
+    """:func:`analyse_interleaved` into one store."""
+    return analyse_interleaved([(url, settings)], uploads, tag, profile)[url]
+
+
+def analyse_interleaved(targets: list[tuple[str, Settings]], uploads: list[tuple[int, str]], tag: str,
+                        profile: str | None = None) -> dict[str, dict[str, list[float]]]:
+    """Each upload into every store of ``targets`` in turn (the order alternating upload by
+    upload, so a change in the machine's load falls on every store alike), in this process.
+    Per store and upload: CPU seconds (``cpu``), and for its match-lock transaction the seconds
+    held (``held``), this process's CPU seconds meanwhile (``held_cpu``) and SQL statements
+    sent (``statements``); page alignments run per upload (``aligned``) and what they found
+    (``outcomes``). ``profile``: write a cProfile of the uploads into the last store there."""
     from forensics.detectors import duplicates
     from forensics.pipeline import analyse
     from forensics.store.view import RegistryView
 
-    store = TimedStore(url, migrate=False)
-    with store.transaction() as conn:  # worker start: the in-memory index catches up
-        duplicates.indexes_for(url).catch_up(RegistryView(store, conn))
-    aligned = [0]
+    stores = {}
+    for url, _ in targets:
+        stores[url] = TimedStore(url, migrate=False)
+        with stores[url].transaction() as conn:  # worker start: the in-memory index catches up
+            duplicates.indexes_for(url).catch_up(RegistryView(stores[url], conn))
+    out = {url: {"cpu": [], "aligned": [], "outcomes": {}} for url, _ in targets}
     real_compare = duplicates.compare_pages
+    current: list = [None]
 
     def counted(*a, **kw):  # noqa: ANN002, ANN003, ANN202
-        aligned[0] += 1
-        return real_compare(*a, **kw)
+        rel = real_compare(*a, **kw)
+        # another shop's page told apart by features alone, or a full comparison and its kind
+        kind = "by_features" if rel.details.get("registration", "").startswith("features: no match") else rel.kind
+        current[0]["aligned"][-1] += 1
+        current[0]["outcomes"][kind] = current[0]["outcomes"].get(kind, 0.0) + 1
+        return rel
 
     duplicates.compare_pages = counted
     prof = None
@@ -242,25 +258,31 @@ def analyse_all(url: str, settings: Settings, uploads: list[tuple[int, str]], ta
         import cProfile
 
         prof = cProfile.Profile()
-    cpu, per_upload = [], []
     try:
-        for i, path in uploads:
-            before = aligned[0]
-            t0 = time.process_time()
-            if prof is not None:
-                prof.enable()
-            analyse(event(i, path, tag), store, settings)
-            if prof is not None:
-                prof.disable()
-            cpu.append(time.process_time() - t0)
-            per_upload.append(aligned[0] - before)
+        for n, (i, path) in enumerate(uploads):
+            order = targets if n % 2 == 0 else targets[::-1]
+            for url, settings in order:
+                current[0] = r = out[url]
+                r["aligned"].append(0)
+                profiled = prof is not None and url == targets[-1][0]
+                t0 = time.process_time()
+                if profiled:
+                    prof.enable()
+                analyse(event(i, path, tag), stores[url], settings)
+                if profiled:
+                    prof.disable()
+                r["cpu"].append(time.process_time() - t0)
     finally:
         duplicates.compare_pages = real_compare
-        store.close()
+        for store in stores.values():
+            store.close()
     if prof is not None:
         prof.dump_stats(profile)
-    return {"cpu": cpu, "held": store.held, "held_cpu": store.held_cpu,
-            "statements": [float(x) for x in store.statements], "aligned": [float(x) for x in per_upload]}
+    for url, store in stores.items():
+        out[url].update(held=store.held, held_cpu=store.held_cpu,
+                        statements=[float(x) for x in store.statements],
+                        aligned=[float(x) for x in out[url]["aligned"]])
+    return out
 
 
 def _child(args: tuple) -> dict[str, list[float]]:
@@ -286,6 +308,7 @@ def summary(r: dict[str, list[float]]) -> str:
     cpu, held, held_cpu, stmts = r["cpu"], r["held"], r["held_cpu"], r["statements"]
     return (f"cpu_per_upload_s p50={statistics.median(cpu):.3f} mean={statistics.mean(cpu):.3f} "
             f"aligned_per_upload={statistics.mean(r['aligned']):.2f} "
+            f"({' '.join(f'{k}={v / len(cpu):.2f}' for k, v in sorted(r.get('outcomes', {}).items()))}) "
             f"lock_held_ms p50={1000 * statistics.median(held):.1f} p95={1000 * pct(held, 0.95):.1f} "
             f"max={1000 * max(held):.1f} lock_cpu_ms p50={1000 * statistics.median(held_cpu):.1f} "
             f"p95={1000 * pct(held_cpu, 0.95):.1f} statements_under_lock mean={statistics.mean(stmts):.1f} "
@@ -300,7 +323,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--rounds", type=int, default=2,
                     help="one-worker and two-worker runs on the middle store, interleaved")
-    ap.add_argument("--profile", metavar="FILE", help="cProfile the uploads into the largest store")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the uploads into the last store of --sizes")
     ap.add_argument("--no-kept-features", action="store_true",
                     help="no page features kept on disk (index_dir=off): the stored pages are "
                          "decoded and featured for every comparison, the cost before they were kept")
@@ -330,16 +353,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         uploads = list(enumerate(make_uploads(scans[:args.uploads], bases, Path(tmp), rng)))
         try:
+            fill_s = {}
             for size in sizes:
                 url = new_database(admin)
                 urls.append(url)
                 Store(url).close()
                 t0 = time.perf_counter()
                 populate(url, size, bases, skew, random.Random(args.seed + size))
-                fill_s = time.perf_counter() - t0
-                prof = args.profile if size == max(sizes) else None
-                results[size] = analyse_all(url, settings.with_(database_url=url), uploads, "a", prof)
-                print(f"size={size:8d} written_s={fill_s:6.1f} {summary(results[size])}", flush=True)
+                fill_s[size] = time.perf_counter() - t0
+            # the same uploads into every store, interleaved upload by upload
+            by_url = analyse_interleaved([(u, settings.with_(database_url=u)) for u in urls], uploads, "a",
+                                         args.profile)
+            for size, url in zip(sizes, urls, strict=True):
+                results[size] = by_url[url]
+                print(f"size={size:8d} written_s={fill_s[size]:6.1f} {summary(results[size])}", flush=True)
             mid = urls[len(urls) // 2]
             s_mid = settings.with_(database_url=mid)
             halves = [[u for u in uploads if u[0] % 2 == k] for k in (0, 1)]
@@ -355,7 +382,7 @@ def main() -> None:
                 with multiprocessing.get_context("fork").Pool(2) as pool:
                     parts = pool.map(_child, [(mid, s_mid, h, f"c{rnd}") for h in halves])
                 two_s.append(time.perf_counter() - t0)
-                both = {k: parts[0][k] + parts[1][k] for k in parts[0]}
+                both = {k: parts[0][k] + parts[1][k] for k in parts[0] if k != "outcomes"}
                 print(f"size={sizes[len(sizes) // 2]} round {rnd + 1}: one worker {one_s[-1]:.1f} s "
                       f"(lock held p95 {1000 * pct(one[0]['held'], 0.95):.1f} ms), two workers {two_s[-1]:.1f} s "
                       f"({summary(both)}); load average {os.getloadavg()[0]:.2f}", flush=True)

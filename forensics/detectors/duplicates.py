@@ -418,8 +418,12 @@ class Duplicates:
                 if mine is None:
                     continue
                 # the fingerprint row's id names this registration of that page: a re-upload
-                # with other bytes registers anew, so a comparison is never reused across them
-                rel = remember(analysis, ("compare", fp.page, r.id),
+                # with other bytes registers anew, so a comparison is never reused across them.
+                # A scanned page is compared by its pixels alone: earlier pages with the same
+                # pixels (a template passed between sellers, uploaded again and again) are one
+                # comparison, whose answer each of them gets
+                same = r.pixel_sha256 if my_text is None and r.pixel_sha256 else r.id
+                rel = remember(analysis, ("compare", fp.page, same),
                                lambda r=r, mine=mine, page=fp.page, mt=my_text, sha=fp.pixel_sha256: _compare(
                                    view, settings, lambda: remember(analysis, ("prepared", page),
                                                                     lambda: _prepare_kept(view, settings, mine, sha)),

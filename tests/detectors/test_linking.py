@@ -197,3 +197,22 @@ def test_kept_features_serve_a_later_process_and_its_pixels_are_read_when_needed
     dup = [f for f in store.get("E4")["findings"] if f["code"] == "duplicate_upload"]
     assert dup and dup[0]["related"] == ["E1"], store.get("E4")["findings"]
     assert read == ["E1"]
+
+
+def test_earlier_pages_with_the_same_pixels_are_compared_once(settings, blob_root, monkeypatch):
+    # a template uploaded again and again (other files, the same pixels) is one comparison for
+    # a later upload; each copy gets the answer, as if compared on its own
+    compared = []
+    real = duplicates.compare_pages
+    monkeypatch.setattr(duplicates, "compare_pages", lambda a, b, **kw: compared.append(1) or real(a, b, **kw))
+    img = simple_receipt(RECEIPT_LINES)
+    img.save(blob_root / "a.png")
+    img.save(blob_root / "b.png", compress_level=1)  # other bytes, the same pixels
+    img.rotate(0.7, expand=True, fillcolor=250).convert("RGB").save(blob_root / "c.jpg", quality=75)
+    store = _ingest(settings, [("E1", "S1", "a.png"), ("E2", "S2", "b.png")])
+    assert (blob_root / "a.png").read_bytes() != (blob_root / "b.png").read_bytes()
+    before = len(compared)
+    store = _ingest(settings, [("E3", "S3", "c.jpg")])
+    dup = [f for f in store.get("E3")["findings"] if f["code"] == "duplicate_upload"]
+    assert dup and set(dup[0]["related"]) == {"E1", "E2"}, store.get("E3")["findings"]
+    assert len(compared) - before == 1
