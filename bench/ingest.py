@@ -166,7 +166,8 @@ def main() -> None:
         if args.store and SROIE.is_dir():
             scans = sorted(SROIE.glob("*.jpg"))
             bases = scale.real_bases(scans[60:160], settings)
-            scale.populate(url, args.store, bases, scale.measured_skew(bases), random.Random(5))
+            scale.populate(url, args.store, bases, scale.measured_skew(bases), random.Random(5),
+                           scale.page_features.folder(url, settings))
             add_readings(url, args.store, bases)
         store = Store(url, migrate=False)
         with store.transaction() as conn:  # worker start, not per upload

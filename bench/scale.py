@@ -10,11 +10,13 @@ Run by hand, not by CI (needs PostgreSQL; makes and drops its own databases)::
 2. Stores of each size are written directly (COPY): every stored page is a real page's hashes
    with as many bits flipped as a distance drawn from half the measured real-pair distances
    (so stored pages cluster around real layouts, as a popular shop's receipts do); its blob is
-   that real page (so alignments re-read a real image), its pixels' sha256 that page's, and
-   that page's alignment features are kept on disk as a worker keeps them when it first
-   prepares a page (``--no-kept-features``: none, every candidate page decoded and featured
-   for each comparison, as before they were kept); serials, issuer marks (merchant keys drawn
-   Zipf-like from 2,000 shops), date + total keys and 1% ``same_layout`` relations.
+   that real page (so alignments re-read a real image), but its pixels' sha256 is its own, so
+   linking treats every stored page as another image (decoded for itself, compared for
+   itself); that page's alignment features are kept on disk for each record (hard links), as a
+   worker keeps them when it first prepares a page (``--no-kept-features``: none, every
+   candidate page decoded and featured for each comparison, as before they were kept);
+   serials, issuer marks (merchant keys drawn Zipf-like from 2,000 shops), date + total keys
+   and 1% ``same_layout`` relations.
 3. The same ``--uploads`` real uploads go into each store through ``analyse`` in this process,
    interleaved (each upload into every store in turn, the order alternating):
    the first receipt scans of sroie-dev, one in five a re-upload (rotated 1 degree, JPEG q70) of
@@ -60,6 +62,7 @@ POSTGRES = os.environ.get("FORENSICS_TEST_POSTGRES_URL", "postgresql://root@127.
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from forensics import page_features  # noqa: E402
 from forensics.fingerprints import (  # noqa: E402
     FINGERPRINT_VERSION,
     TEXT_HASH_VERSION,
@@ -121,7 +124,6 @@ def real_bases(files: list[Path], settings: Settings) -> list[dict]:
     """Each real page as ingestion decodes it: its hashes and pixels' sha256; and, as a worker
     keeps them when it first prepares a page for comparisons, its alignment features on disk
     (:mod:`forensics.page_features`; the folder beside the index snapshot in ``settings``)."""
-    from forensics import page_features
     from forensics.documents import load_page_image
 
     folder = page_features.folder(POSTGRES, settings)
@@ -154,9 +156,15 @@ def new_database(admin) -> str:  # noqa: ANN001
     return POSTGRES.rsplit("/", 1)[0] + "/" + name
 
 
-def populate(url: str, size: int, bases: list[dict], skew: np.ndarray, rng: random.Random) -> None:
-    """Write ``size`` analysed single-page records with their registrations, by COPY."""
+def populate(url: str, size: int, bases: list[dict], skew: np.ndarray, rng: random.Random,
+             features: Path | None = None) -> None:
+    """Write ``size`` analysed single-page records with their registrations, by COPY. Each
+    record's page is its own image as far as linking knows (a pixel sha256 of its own), though
+    its blob is its base's; ``features``: the folder of kept page features, where each record
+    gets its base's features (a hard link), as the worker that first prepared it kept them."""
     import psycopg
+
+    from forensics.page_features import kept_path
 
     shops = [f"shop{i:04d}" for i in range(2000)]
     cum = list(itertools.accumulate(1 / (i + 1) for i in range(len(shops))))
@@ -169,12 +177,17 @@ def populate(url: str, size: int, bases: list[dict], skew: np.ndarray, rng: rand
         shop = rng.choices(shops, cum_weights=cum)[0]
         ev.write(f"{eid}\t{seller}\tanalyzed\tclean\t0\t{rng.getrandbits(256):064x}\timage/jpeg\t1\t{b['path']}\t{at}\t"
                  f"{{}}\t[]\t[]\t{{}}\t1\t{at}\n")
+        pixels = f"{rng.getrandbits(256):064x}"
+        if features is not None:
+            target = kept_path(features, pixels)
+            target.parent.mkdir(exist_ok=True)
+            os.link(kept_path(features, b["pixels"]), target)
         text = "\\N" if b["text"] is None else str(to_signed64(flip(rng, b["text"], rng.choice(half))))
         text_version = "\\N" if b["text"] is None else TEXT_HASH_VERSION
         date_total = f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}|{rng.randrange(1, 500)}.{rng.randrange(100):02d}"
         fp.write(f"{eid}\t{seller}\t1\t{FINGERPRINT_VERSION}\t{to_signed64(flip(rng, b['phash'], rng.choice(half)))}\t"
                  f"{to_signed64(flip(rng, b['dhash'], rng.choice(half)))}\t{to_signed64(b['layout'])}\t"
-                 f"{b['pixels']}\t{rng.getrandbits(256):064x}\t{date_total}\t{text}\t{text_version}\n")
+                 f"{pixels}\t{rng.getrandbits(256):064x}\t{date_total}\t{text}\t{text_version}\n")
         serial = f"INV{rng.randrange(10**7):07d}"
         se.write(f"name:{shop}\t{serial}\t{eid}\t{seller}\t\\N\t\\N\t{at}\t{serial[-6:]}\tname:{shop}\t\\N\t\\N\n")
         im.write(f"{eid}\t{seller}\t\\N\tname:{shop}\t\\N\t\\N\t{at}\n")
@@ -359,7 +372,7 @@ def main() -> None:
                 urls.append(url)
                 Store(url).close()
                 t0 = time.perf_counter()
-                populate(url, size, bases, skew, random.Random(args.seed + size))
+                populate(url, size, bases, skew, random.Random(args.seed + size), page_features.folder(url, settings))
                 fill_s[size] = time.perf_counter() - t0
             # the same uploads into every store, interleaved upload by upload
             by_url = analyse_interleaved([(u, settings.with_(database_url=u)) for u in urls], uploads, "a",

@@ -138,7 +138,8 @@ def folder(url: str, settings: Any) -> Path | None:
     return None if snap is None else snap.parent / "page-features"
 
 
-def _path(root: Path, pixel_sha256: str) -> Path:
+def kept_path(root: Path, pixel_sha256: str) -> Path:
+    """The file that keeps the features of the page with these pixels."""
     return root / pixel_sha256[:2] / f"{pixel_sha256}-{FEATURES_VERSION}.orb"
 
 
@@ -147,7 +148,7 @@ def load(root: Path | None, pixel_sha256: str | None) -> tuple[tuple[int, int], 
     if root is None or not pixel_sha256:
         return None
     try:
-        data = _path(root, pixel_sha256).read_bytes()
+        data = kept_path(root, pixel_sha256).read_bytes()
     except OSError:
         return None
     if len(data) < _HEADER.size:
@@ -169,7 +170,7 @@ def save(root: Path | None, pixel_sha256: str | None, page: PreparedPage) -> Non
     n = len(pts)
     if n and (desc is None or desc.shape != (n, 32)):
         return
-    target = _path(root, pixel_sha256)
+    target = kept_path(root, pixel_sha256)
     if target.exists():
         return
     body = _HEADER.pack(_MAGIC, page.size[0], page.size[1], n) + np.ascontiguousarray(pts, np.float32).tobytes()

@@ -182,7 +182,7 @@ def test_kept_features_serve_a_later_process_and_its_pixels_are_read_when_needed
     aligned = _every_stored_page_a_candidate(monkeypatch)
     rng = random.Random(8)
     pages = [render_scan(make_shop(rng), rng)[0] for _ in range(3)]
-    for name, img in zip(("a.png", "b.png", "c.png"), pages):
+    for name, img in zip(("a.png", "b.png", "c.png"), pages, strict=True):
         img.save(blob_root / name)
     reupload(pages[0], rng).convert("RGB").save(blob_root / "a2.jpg", quality=80)
     _ingest(settings, [("E1", "S1", "a.png"), ("E2", "S2", "b.png")]).close()
