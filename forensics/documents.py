@@ -9,7 +9,8 @@ decoder throws on damaged data is wrapped as :class:`~forensics.errors.CorruptFi
 Images are normalised for analysis: EXIF orientation applied, CMYK/16-bit/palette/alpha turned
 into ``RGB`` or ``L``. PDF pages are rendered in greyscale with PDFium, never running their
 JavaScript (PDFium runs it only when a form environment is initialised, and we never call
-``init_forms``); their text layer and metadata come from :mod:`forensics.pdf`.
+``init_forms``); their text layer comes from :mod:`forensics.pdf`, their metadata from
+:mod:`forensics.pdf_info`.
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ from forensics.pdf import (
     code_regions,
     overlay_boxes,
     page_to_bitmap,
-    read_pdf_info,
     text_layer_words,
 )
 from forensics.pdf_graphics import page_graphics
+from forensics.pdf_info import read_pdf_info
 from forensics.settings import Settings
 
 #: how far into the file a PDF header may start (bytes); Acrobat tolerates junk before it

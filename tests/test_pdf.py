@@ -14,7 +14,7 @@ from pypdf import PdfReader, PdfWriter
 from fixtures.bad_inputs import encrypted, receipt_pdf, with_attachment, with_javascript
 from forensics.documents import load_document
 from forensics.model import PageReading
-from forensics.pdf import (
+from forensics.pdf_info import (
     count_incremental_updates,
     is_einvoice_xml,
     pdf_date_iso,
