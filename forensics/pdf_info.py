@@ -39,16 +39,26 @@ def read_pdf_info(data: bytes) -> PdfInfo:
     """Metadata and structure of a PDF: producer, dates, revisions, JavaScript, attachments and
     the embedded e-invoice XML. Never raises on damaged input; returns what it could read."""
     found: dict[str, Any] = {"incremental_updates": count_incremental_updates(data)}
+    # The walk from the catalog (pypdf, ~10 ms an invoice) finds JavaScript only as a
+    # dictionary's /JS or /JavaScript name. A file without object streams has every dictionary
+    # in its raw bytes (names are never encrypted), where the raw scan looks; when that scan
+    # finds no such name anywhere, the walk would answer False, and so would its fallback (the
+    # raw scan itself): the answer is known without walking.
+    js_free = not _has_name(data, OBJECT_STREAM_NAMES) and not raw_javascript_scan(data)
     reader = _open_reader(data)
     js_checked = False
     if reader is not None:
-        for part in (_read_metadata, _read_page_count, _read_javascript, _read_attachments):
+        parts = (_read_metadata, _read_page_count, _read_attachments) if js_free else (
+            _read_metadata, _read_page_count, _read_javascript, _read_attachments)
+        for part in parts:
             try:
                 found.update(part(reader))
             except Exception:  # noqa: BLE001 - a damaged part must not hide the others
                 continue
         js_checked = "has_javascript" in found
-    if not js_checked:
+    if js_free:
+        found["has_javascript"] = False
+    elif not js_checked:
         found["has_javascript"] = raw_javascript_scan(data)
     return PdfInfo(**found)
 
@@ -221,13 +231,24 @@ def raw_javascript_scan(data: bytes) -> bool:
 
 
 def _has_js_name(blob: bytes) -> bool:
-    if b"/J" not in blob and b"#" not in blob:
+    return _has_name(blob, JS_NAMES)
+
+
+#: the names a dictionary that holds JavaScript has (as a key, or /S /JavaScript)
+JS_NAMES = (b"/JS", b"/JavaScript")
+#: the type name of an object stream (dictionaries compressed out of the raw bytes' sight)
+OBJECT_STREAM_NAMES = (b"/ObjStm",)
+
+
+def _has_name(blob: bytes, names: tuple[bytes, ...]) -> bool:
+    """Is one of ``names`` a name token in ``blob`` (``#xx`` escapes decoded)?"""
+    if b"#" not in blob and not any(n in blob for n in names):
         return False
     for m in NAME_TOKEN.finditer(blob):
         name = m.group()
         if b"#" in name:
             name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda h: bytes([int(h.group(1), 16)]), name)
-        if name in (b"/JS", b"/JavaScript"):
+        if name in names:
             return True
     return False
 

@@ -259,6 +259,47 @@ def test_javascript_is_found_but_not_a_plain_open_action() -> None:
     assert read_pdf_info(with_javascript(plain)).has_javascript is True
 
 
+def _walks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the JavaScript walks from the catalog that read_pdf_info makes."""
+    from forensics import pdf_info
+
+    calls: list[int] = []
+    walk = pdf_info._read_javascript
+
+    def counted(reader):  # noqa: ANN001, ANN202
+        calls.append(1)
+        return walk(reader)
+
+    monkeypatch.setattr(pdf_info, "_read_javascript", counted)
+    return calls
+
+
+def test_a_file_with_no_javascript_name_is_not_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    walks = _walks(monkeypatch)
+    assert read_pdf_info(receipt_pdf()).has_javascript is False
+    assert walks == []  # every dictionary is in the raw bytes, none names JavaScript
+    assert read_pdf_info(with_javascript(receipt_pdf())).has_javascript is True
+    assert walks == [1]
+
+
+def test_a_javascript_name_outside_any_dictionary_is_left_to_the_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    walks = _walks(monkeypatch)
+    printed = receipt_pdf(lines=("Paid by card", "/JS and /JavaScript are only text here"))
+    assert raw_javascript_scan(printed) is True  # the names are in the compressed content stream
+    assert read_pdf_info(printed).has_javascript is False  # no dictionary holds them: the walk says so
+    assert walks == [1]
+
+
+def test_a_file_with_object_streams_is_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    walks = _walks(monkeypatch)
+    plain = receipt_pdf()
+    head = plain.index(b"\n") + 1
+    # a name /ObjStm (here in a comment) says dictionaries may be compressed out of sight
+    named = plain[:head] + b"% /Obj#53tm\n" + plain[head:]
+    assert read_pdf_info(named).has_javascript is False
+    assert walks == [1]
+
+
 def test_raw_scan_finds_escaped_and_compressed_javascript_in_broken_files() -> None:
     escaped = b"%PDF-1.4\n1 0 obj << /S /J#61vaScript /J#53 (app.alert(1)) >> endobj\n"
     assert read_pdf_info(escaped).has_javascript is True
