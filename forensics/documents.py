@@ -188,7 +188,7 @@ def load_document(data: bytes, *, claimed_type: str | None, settings: Settings) 
         claimed_type=claimed_type,
         pdf=info,
         image_meta=meta,
-        pixel_sha256=tuple(pixel_sha256(p.image) for p in pages if p.image is not None),
+        pixel_sha256=tuple(p.pixel_sha256 or pixel_sha256(p.image) for p in pages if p.image is not None),
     )
 
 
@@ -219,6 +219,23 @@ def pixel_sha256(image: Image.Image) -> str:
     h = hashlib.sha256()
     h.update(f"{image.mode}:{image.width}x{image.height}:".encode())
     h.update(image.tobytes())
+    return h.hexdigest()
+
+
+def bitmap_sha256(bitmap: pdfium.PdfBitmap) -> str | None:
+    """:func:`pixel_sha256` of a greyscale PDFium render's ``to_pil()``, read from the bitmap's
+    own buffer (no copy of the raster: ~5 ms a 300-DPI page); None for another pixel format."""
+    if bitmap.n_channels != 1 or bitmap.mode != "L":
+        return None
+    width, height, stride = bitmap.width, bitmap.height, bitmap.stride
+    pixels = memoryview(bitmap.buffer).cast("B")
+    h = hashlib.sha256()
+    h.update(f"L:{width}x{height}:".encode())
+    if stride == width:
+        h.update(pixels[: width * height])
+    else:  # rows padded to the stride: the padding is no pixel
+        for y in range(height):
+            h.update(pixels[y * stride : y * stride + width])
     return h.hexdigest()
 
 
@@ -331,6 +348,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, tex
             scale=dpi / 72.0, grayscale=True, may_draw_forms=False, draw_annots=True
         )
         image = bitmap.to_pil()
+        sha = bitmap_sha256(bitmap) if text and image.mode == "L" else None
         if image.mode != "L":
             image = image.convert("L")
         if not text:
@@ -354,6 +372,7 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, tex
             overlays=overlays,
             code_regions=regions,
             graphics=graphics,
+            pixel_sha256=sha,
         )
     finally:
         page.close()
