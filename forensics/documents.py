@@ -43,6 +43,7 @@ from forensics.model import Document, Page
 from forensics.pdf import (
     code_regions,
     overlay_boxes,
+    page_objects,
     page_to_bitmap,
     text_layer_words,
 )
@@ -359,9 +360,10 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, tex
             words = text_layer_words(textpage, to_px, image.width, image.height)
         finally:
             textpage.close()
-        overlays = overlay_boxes(page, to_px) if words else ()
-        regions = code_regions(page, to_px, image.width, image.height)
-        graphics = page_graphics(page, to_px, image.size) if words else None
+        objects = page_objects(page)  # one walk for the three readings of the page's objects
+        overlays = overlay_boxes(page, to_px, objects) if words else ()
+        regions = code_regions(page, to_px, image.width, image.height, objects)
+        graphics = page_graphics(page, to_px, image.size, objects) if words else None
         return Page(
             number=index + 1,
             width=image.width,

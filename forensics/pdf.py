@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from itertools import islice
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -113,24 +114,35 @@ def text_layer_words(
     return tuple(words) or None
 
 
-#: most page objects visited when looking for overlays (a hostile page may hold millions)
-OVERLAY_WALK_BUDGET = 20_000
+#: most page objects visited (a hostile page may hold millions); past it the pixels decide
+OBJECT_WALK_BUDGET = 20_000
 
 
-def overlay_boxes(page: pdfium.PdfPage, to_px: Affine) -> tuple[tuple[int, int, int, int], ...]:
+def page_objects(page: pdfium.PdfPage) -> list[pdfium.PdfObject]:
+    """The page's objects in drawing order (form XObjects' children too, to depth 4), at most
+    one more than :data:`OBJECT_WALK_BUDGET` (that one says the walk could not finish): walked
+    once for :func:`overlay_boxes`, :func:`code_regions` and
+    :func:`forensics.pdf_graphics.page_graphics`. Call under the caller's PDFium lock; the
+    objects live as long as the page."""
+    return list(islice(page.get_objects(max_depth=4), OBJECT_WALK_BUDGET + 1))
+
+
+def overlay_boxes(page: pdfium.PdfPage, to_px: Affine,
+                  objects: list[pdfium.PdfObject] | None = None) -> tuple[tuple[int, int, int, int], ...]:
     """Where an image or a filled shape is painted over text drawn before it, in pixels.
 
     The boxes are the intersections of such an object's bounds with the earlier text objects'
     bounds: the only places a number in the text layer can be hidden under something else (a
     white box or a picture of another number). A text layer elsewhere is what the render shows,
     so the text-versus-pixels check reads only these boxes instead of the whole page.
-    Call under the caller's PDFium lock.
+    ``objects``: :func:`page_objects` of the page, when already walked. Call under the
+    caller's PDFium lock.
     """
     texts: list[tuple[float, float, float, float]] = []
     out: list[tuple[int, int, int, int]] = []
     fill, stroke = ctypes.c_int(0), ctypes.c_int(0)
-    for n, obj in enumerate(page.get_objects(max_depth=4)):
-        if n >= OVERLAY_WALK_BUDGET:
+    for n, obj in enumerate(page_objects(page) if objects is None else objects):
+        if n >= OBJECT_WALK_BUDGET:
             break
         kind = obj.type
         if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
@@ -176,7 +188,8 @@ MAX_BAR_LENGTH_PT = 142.0
 FRAME_SEGMENTS = 8
 
 
-def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int) -> tuple[tuple[int, int, int, int], ...]:
+def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int,
+                 objects: list[pdfium.PdfObject] | None = None) -> tuple[tuple[int, int, int, int], ...]:
     """Where a barcode or QR code can be on a PDF page, as pixel boxes of the render.
 
     A code is drawn by an image, by filled shapes or many-segment paths (its bars or modules),
@@ -185,8 +198,9 @@ def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int) -
     when at least :data:`CODE_MIN_SIDE_PT` on both sides, widened by a quiet zone. Text in
     ordinary fonts and stroked lines and frames cannot draw one, so a page of text and rules
     has no region at all. Objects inside a form XObject have their bounds in the form's space,
-    so a form holding such an object counts by its own bounds. When the walk cannot finish (:data:`OVERLAY_WALK_BUDGET` objects),
-    the whole page. Call under the caller's PDFium lock.
+    so a form holding such an object counts by its own bounds. When the walk cannot finish
+    (:data:`OBJECT_WALK_BUDGET` objects), the whole page. ``objects``: :func:`page_objects` of
+    the page, when already walked. Call under the caller's PDFium lock.
     """
     whole = ((0, 0, width, height),)
     boxes: list[list[float]] = []
@@ -197,8 +211,8 @@ def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int) -
     #: the form's space, not the page's: a child that can draw a code stands for the whole form)
     form: list[float] | None = None
     form_added = False
-    for n, obj in enumerate(page.get_objects(max_depth=4)):
-        if n >= OVERLAY_WALK_BUDGET:
+    for n, obj in enumerate(page_objects(page) if objects is None else objects):
+        if n >= OBJECT_WALK_BUDGET:
             return whole
         kind = obj.type
         if obj.level == 0:

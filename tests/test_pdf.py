@@ -388,3 +388,20 @@ def test_concurrent_loads_are_serialised_safely() -> None:
         docs = list(pool.map(lambda _: load(data), range(8)))
     assert len({d.pixel_sha256 for d in docs}) == 1
     assert len({tuple(w.text for w in d.pages[0].text_words) for d in docs}) == 1
+
+
+def test_a_page_s_objects_are_walked_once_for_overlays_code_regions_and_graphics(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pypdfium2 as pdfium
+
+    walks: list[int] = []
+    walk = pdfium.PdfPage.get_objects
+
+    def counted(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        walks.append(1)
+        return walk(self, *args, **kwargs)
+
+    monkeypatch.setattr(pdfium.PdfPage, "get_objects", counted)
+    doc = load_document(receipt_pdf(pages=2), claimed_type=None, settings=SETTINGS)
+    assert all(p.text_words and p.graphics is not None and p.code_regions == () for p in doc.pages)
+    assert len(walks) == 2
