@@ -310,6 +310,7 @@ def _chars(textpage: pdfium.PdfTextPage, to_px: Affine) -> list[list[_Char]]:
     get_loose, get_origin = pdfium_c.FPDFText_GetLooseCharBox, pdfium_c.FPDFText_GetCharOrigin
     get_angle = pdfium_c.FPDFText_GetCharAngle
     out: list[list[_Char]] = [[], [], [], []]
+    directions: dict[float, int] = {}
     gap = True
     high = 0
     for i in range(max(count, 0)):
@@ -335,8 +336,11 @@ def _chars(textpage: pdfium.PdfTextPage, to_px: Affine) -> list[list[_Char]]:
             ox.value, oy.value = lx0, ly0
         # PDFium's angle turns clockwise from the page's x axis (y up); map it to the render
         angle = max(get_angle(tp, i), 0.0)  # -1 on error: take it as unrotated
-        dx, dy = math.cos(angle), -math.sin(angle)
-        direction = int(round(math.degrees(math.atan2(d * dx + e * dy, a * dx + b * dy)) / 90)) % 4
+        direction = directions.get(angle)
+        if direction is None:  # a page's characters share a few angles: each turned once
+            dx, dy = math.cos(angle), -math.sin(angle)
+            direction = int(round(math.degrees(math.atan2(d * dx + e * dy, a * dx + b * dy)) / 90)) % 4
+            directions[angle] = direction
         ux, uy, vx, vy = FRAMES[direction]
         px0, px1 = a * lx0 + b * ly0 + c, a * lx1 + b * ly1 + c
         py0, py1 = d * lx0 + e * ly0 + f, d * lx1 + e * ly1 + f

@@ -59,10 +59,10 @@ SCAN_SHARED_BELOW = 0.25
 
 
 def screen(a: Sequence[Word], a_size: tuple[int, int], b: Sequence[Word], b_size: tuple[int, int],
-           ) -> tuple[float, dict] | None:
+           a_placed: Placed | None = None) -> tuple[float, dict] | None:
     """(score, details) when text layers ``a`` and ``b`` (text and pixel box of each word, on
     pages of ``a_size`` and ``b_size`` pixels) prove the pages unrelated; None when the pixels
-    must decide."""
+    must decide. ``a_placed``: :func:`placed_layer` of ``a``, for a page screened against many."""
     if len(a) < MIN_WORDS or len(b) < MIN_WORDS:
         return None
     (aw, ah), (bw, bh) = a_size, b_size
@@ -70,7 +70,8 @@ def screen(a: Sequence[Word], a_size: tuple[int, int], b: Sequence[Word], b_size
         return None
     tol = BOX_TOLERANCE * max(aw, ah)
     lines = {round(box[1] / (3 * tol)) for _, box in unmatched(a, b, tol)}
-    lines |= {round(box[1] / (3 * tol)) for _, box in unmatched(b, a, tol)}
+    lines |= {round(box[1] / (3 * tol)) for _, box in unmatched(
+        b, a_placed if a_placed is not None and a_placed.tol == tol else a, tol)}
     if len(lines) < MIN_DIFFERING_LINES:
         return None
     agree = _agreement(a, b, (max(aw, bw), max(ah, bh)))
@@ -80,17 +81,37 @@ def screen(a: Sequence[Word], a_size: tuple[int, int], b: Sequence[Word], b_size
                                    "word_box_agreement": round(agree, 3)}
 
 
-def unmatched(a: Sequence[tuple[str, Box]], b: Sequence[tuple[str, Box]], tol: float) -> list[tuple[str, Box]]:
+def placed_layer(words: Sequence[Word], size: tuple[int, int]) -> Placed:
+    """A text layer's words (on a page of ``size`` pixels) placed as :func:`screen` looks them up."""
+    return Placed(words, BOX_TOLERANCE * max(size))
+
+
+class Placed:
+    """Items (text or another signature, box) kept in cells of ``tol`` by their boxes' top-left
+    corner, for :func:`unmatched` to look each item up in its own and the neighbouring cells only
+    (a page repeats its labels, rules and amounts hundreds of times). Made once for a page that
+    is compared with many others."""
+
+    def __init__(self, items: Sequence[tuple[str, Box]], tol: float) -> None:
+        self.tol = tol
+        self.step = max(float(tol), 1.0)
+        self.exact = set(items)
+        self.texts = {text for text, _ in items}
+        self.where: dict[tuple[str, int, int], list[Box]] = defaultdict(list)
+        for text, box in items:
+            self.where[(text, int(box[0] // self.step), int(box[1] // self.step))].append(box)
+
+
+def unmatched(a: Sequence[tuple[str, Box]], b: Sequence[tuple[str, Box]] | Placed, tol: float) -> list[tuple[str, Box]]:
     """Items (text or another signature, box) of ``a`` with no item of the same text at the same
-    place in ``b`` (every side within ``tol``). ``b`` is kept in cells of ``tol`` by its boxes'
-    top-left corner, so each item looks at its own and the neighbouring cells only: a page
-    repeats its labels, rules and amounts hundreds of times."""
-    step = max(float(tol), 1.0)
-    exact = set(b)
-    texts = {text for text, _ in b}
-    where: dict[tuple[str, int, int], list[Box]] = defaultdict(list)
-    for text, box in b:
-        where[(text, int(box[0] // step), int(box[1] // step))].append(box)
+    place in ``b`` (every side within ``tol``); ``b`` may be given :class:`Placed` at ``tol``."""
+    if not isinstance(b, Placed):
+        placed = Placed(b, tol)
+    elif b.tol == tol:
+        placed = b
+    else:
+        raise ValueError(f"items placed at tolerance {b.tol}, asked at {tol}")
+    step, exact, texts, where = placed.step, placed.exact, placed.texts, placed.where
     out = []
     for item in a:
         if item in exact:
