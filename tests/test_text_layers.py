@@ -120,5 +120,6 @@ def test_a_page_placed_once_screens_as_it_does_unplaced():
         assert screen(a, SIZE, b, SIZE, placed) == screen(a, SIZE, b, SIZE)
         tol = BOX_TOLERANCE * max(SIZE)
         assert unmatched(b, placed, tol) == unmatched(b, a, tol)
+        assert screen(a, SIZE, b, SIZE, placed_layer(page(7), SIZE)) == screen(a, SIZE, b, SIZE)  # not a's: unused
     with pytest.raises(ValueError):
         unmatched(a, Placed(a, 3.0), 4.0)  # placed for another tolerance: never silently reused
