@@ -100,6 +100,9 @@ class Page:
     #: (:class:`forensics.page_objects.PageGraphics`), None when its render can show what its
     #: objects do not say (then only the pixels can compare it with another page)
     graphics: Any = None
+    #: sha256 of ``image``'s pixels (:func:`forensics.documents.pixel_sha256`) when the decoder
+    #: hashed them from its own buffer, sparing a copy of the raster; None: hash ``image``
+    pixel_sha256: str | None = None
 
     @property
     def has_text_layer(self) -> bool:

@@ -54,7 +54,7 @@ from forensics.alignment import (
 from forensics.model import Box
 from forensics.page_features import work_raster
 from forensics.pdf_graphics import PageGraphics
-from forensics.text_layers import unmatched
+from forensics.text_layers import Placed, unmatched
 
 #: pages whose sizes differ by more than this share (of each side) are left to the pixels
 SIZE_TOLERANCE = 0.01
@@ -71,25 +71,50 @@ CELLS = 1200
 Word = tuple[str, Box]
 
 
+class ObjectPage:
+    """Page A of :func:`compare` (its words and graphic objects) with what every comparison of
+    it computes first: its items placed for :func:`~forensics.text_layers.unmatched` and its
+    marks' raster. A page compared with many earlier ones prepares itself once."""
+
+    def __init__(self, words: Sequence[Word], graphics: PageGraphics) -> None:
+        self.words, self.graphics = words, graphics
+        size = graphics.size
+        self.tol = BOX_TOLERANCE * max(size)
+        self.cell = max(size) / CELLS
+        self.placed_words = Placed(words, self.tol)
+        self.placed_graphics = Placed(graphics.objects, self.tol)
+        self._marks: np.ndarray | None = None
+
+    def marks(self) -> np.ndarray:
+        """The raster of A's words and objects (the union with B's is the two pages' marks)."""
+        if self._marks is None:
+            self._marks = _raster([*self.words, *self.graphics.objects], self.cell, self.graphics.size)
+        return self._marks
+
+
 def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence[Word],
             b_graphics: PageGraphics, b_words_size: tuple[int, int],
-            layout: Callable[[], float]) -> Relation | None:
+            layout: Callable[[], float], a_page: ObjectPage | None = None) -> Relation | None:
     """What page B is to page A, from their words (text, pixel box; A's in the pixels of
     ``a_graphics.size``, B's in those of ``b_words_size``) and graphic objects; None when the
     pixels must decide (pages of other shapes, no words). ``layout`` measures the two pages'
     ink agreement when they are not one document (:func:`ink_agreement` of the two
-    renders' :func:`layout_ink`: the alignment's measure without its registration)."""
+    renders' :func:`layout_ink`: the alignment's measure without its registration).
+    ``a_page``: A prepared (:class:`ObjectPage` of ``a_words`` and ``a_graphics``), when A is
+    compared with many pages."""
     (aw, ah) = a_graphics.size
     if not a_words or not b_words:
         return None
     if not _proportional(a_graphics.size, b_words_size) or not _proportional(a_graphics.size, b_graphics.size):
         return None
+    if a_page is None or a_page.words is not a_words or a_page.graphics is not a_graphics:
+        a_page = ObjectPage(a_words, a_graphics)
     # everything in A's pixels
     bw = [(t, _scale(box, b_words_size, (aw, ah))) for t, box in b_words]
     bg = [(s, _scale(box, b_graphics.size, (aw, ah))) for s, box in b_graphics.objects]
-    tol = BOX_TOLERANCE * max(aw, ah)
-    lone_words = unmatched(a_words, bw, tol) + unmatched(bw, a_words, tol)
-    lone_graphics = unmatched(a_graphics.objects, bg, tol) + unmatched(bg, a_graphics.objects, tol)
+    tol = a_page.tol
+    lone_words = unmatched(a_words, bw, tol) + unmatched(bw, a_page.placed_words, tol)
+    lone_graphics = unmatched(a_graphics.objects, bg, tol) + unmatched(bg, a_page.placed_graphics, tol)
     details = {"registration": "skipped: PDF objects", "words": [len(a_words), len(b_words)],
                "graphics": [len(a_graphics.objects), len(bg)], "differing_words": len(lone_words),
                "differing_graphics": len(lone_graphics)}
@@ -97,10 +122,9 @@ def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence
         # one document's text at the same places; a logo, rule or picture that differs (another
         # profile's badge) is no repainted field, and a render shows no more than that
         return Relation("same_image", 1.0, (), {**details, "boxes": 0})
-    cell = max(aw, ah) / CELLS
-    marks = [*a_words, *a_graphics.objects, *bw, *bg]
-    changed = float(_raster([*lone_words, *lone_graphics], cell, (aw, ah)).sum()) / max(
-        1, int(_raster(marks, cell, (aw, ah)).sum()))
+    cell = a_page.cell
+    marks = a_page.marks() | _raster([*bw, *bg], cell, (aw, ah))  # the raster of all the marks
+    changed = float(_raster([*lone_words, *lone_graphics], cell, (aw, ah)).sum()) / max(1, int(marks.sum()))
     details["changed_fraction"] = round(changed, 4)
     if changed <= EDIT_MAX_CHANGED:  # few enough changes for an edit: are they a few fields?
         heights = sorted(box[3] - box[1] for _, box in a_words)

@@ -1,42 +1,23 @@
-"""PDFs: the text layer with boxes, and what the file says about itself.
+"""PDF pages: the text layer with boxes, and where the page's objects can hide or draw something.
 
-Two libraries, each for what it does best: pypdfium2 (PDFium) reads the text layer with boxes
-(pages are rendered by :mod:`forensics.documents`); pypdf walks the object tree for metadata,
-JavaScript and embedded files, including the e-invoice XML of Factur-X / ZUGFeRD / XRechnung.
-Nothing in a PDF is ever executed.
+pypdfium2 (PDFium) reads the text layer with boxes and the page objects (pages are rendered by
+:mod:`forensics.documents`); what the file says about itself (metadata, JavaScript, embedded
+files and the e-invoice) is :mod:`forensics.pdf_info`'s. Nothing in a PDF is ever executed.
 """
 
 from __future__ import annotations
 
 import ctypes
-import io
 import math
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from itertools import islice
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from forensics.model import PdfInfo, Word
-
-#: most objects visited when looking for JavaScript (a hostile file may hold millions)
-JS_WALK_BUDGET = 50_000
-
-#: most bytes inflated in total by the raw JavaScript scan of a damaged file
-RAW_INFLATE_BUDGET = 32 * 1024 * 1024
-
-#: largest embedded file read to check whether it is an e-invoice (bytes)
-MAX_EMBEDDED_XML = 20 * 1024 * 1024
-
-#: embedded file names that are e-invoices by convention (lower case)
-EINVOICE_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml", "order-x.xml")
-
-#: root elements of e-invoice XML (CII, ZUGFeRD 1 CrossIndustryDocument, UBL)
-EINVOICE_ROOTS = ("CrossIndustryInvoice", "CrossIndustryDocument", "Invoice", "CreditNote")
+from forensics.model import Word
 
 #: a gap wider than this share of the line height splits a word (word spaces are ~0.25 em)
 WORD_GAP = 0.3
@@ -133,24 +114,35 @@ def text_layer_words(
     return tuple(words) or None
 
 
-#: most page objects visited when looking for overlays (a hostile page may hold millions)
-OVERLAY_WALK_BUDGET = 20_000
+#: most page objects visited (a hostile page may hold millions); past it the pixels decide
+OBJECT_WALK_BUDGET = 20_000
 
 
-def overlay_boxes(page: pdfium.PdfPage, to_px: Affine) -> tuple[tuple[int, int, int, int], ...]:
+def page_objects(page: pdfium.PdfPage) -> list[pdfium.PdfObject]:
+    """The page's objects in drawing order (form XObjects' children too, to depth 4), at most
+    one more than :data:`OBJECT_WALK_BUDGET` (that one says the walk could not finish): walked
+    once for :func:`overlay_boxes`, :func:`code_regions` and
+    :func:`forensics.pdf_graphics.page_graphics`. Call under the caller's PDFium lock; the
+    objects live as long as the page."""
+    return list(islice(page.get_objects(max_depth=4), OBJECT_WALK_BUDGET + 1))
+
+
+def overlay_boxes(page: pdfium.PdfPage, to_px: Affine,
+                  objects: list[pdfium.PdfObject] | None = None) -> tuple[tuple[int, int, int, int], ...]:
     """Where an image or a filled shape is painted over text drawn before it, in pixels.
 
     The boxes are the intersections of such an object's bounds with the earlier text objects'
     bounds: the only places a number in the text layer can be hidden under something else (a
     white box or a picture of another number). A text layer elsewhere is what the render shows,
     so the text-versus-pixels check reads only these boxes instead of the whole page.
-    Call under the caller's PDFium lock.
+    ``objects``: :func:`page_objects` of the page, when already walked. Call under the
+    caller's PDFium lock.
     """
     texts: list[tuple[float, float, float, float]] = []
     out: list[tuple[int, int, int, int]] = []
     fill, stroke = ctypes.c_int(0), ctypes.c_int(0)
-    for n, obj in enumerate(page.get_objects(max_depth=4)):
-        if n >= OVERLAY_WALK_BUDGET:
+    for n, obj in enumerate(page_objects(page) if objects is None else objects):
+        if n >= OBJECT_WALK_BUDGET:
             break
         kind = obj.type
         if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
@@ -196,7 +188,8 @@ MAX_BAR_LENGTH_PT = 142.0
 FRAME_SEGMENTS = 8
 
 
-def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int) -> tuple[tuple[int, int, int, int], ...]:
+def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int,
+                 objects: list[pdfium.PdfObject] | None = None) -> tuple[tuple[int, int, int, int], ...]:
     """Where a barcode or QR code can be on a PDF page, as pixel boxes of the render.
 
     A code is drawn by an image, by filled shapes or many-segment paths (its bars or modules),
@@ -205,8 +198,9 @@ def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int) -
     when at least :data:`CODE_MIN_SIDE_PT` on both sides, widened by a quiet zone. Text in
     ordinary fonts and stroked lines and frames cannot draw one, so a page of text and rules
     has no region at all. Objects inside a form XObject have their bounds in the form's space,
-    so a form holding such an object counts by its own bounds. When the walk cannot finish (:data:`OVERLAY_WALK_BUDGET` objects),
-    the whole page. Call under the caller's PDFium lock.
+    so a form holding such an object counts by its own bounds. When the walk cannot finish
+    (:data:`OBJECT_WALK_BUDGET` objects), the whole page. ``objects``: :func:`page_objects` of
+    the page, when already walked. Call under the caller's PDFium lock.
     """
     whole = ((0, 0, width, height),)
     boxes: list[list[float]] = []
@@ -217,8 +211,8 @@ def code_regions(page: pdfium.PdfPage, to_px: Affine, width: int, height: int) -
     #: the form's space, not the page's: a child that can draw a code stands for the whole form)
     form: list[float] | None = None
     form_added = False
-    for n, obj in enumerate(page.get_objects(max_depth=4)):
-        if n >= OVERLAY_WALK_BUDGET:
+    for n, obj in enumerate(page_objects(page) if objects is None else objects):
+        if n >= OBJECT_WALK_BUDGET:
             return whole
         kind = obj.type
         if obj.level == 0:
@@ -316,6 +310,7 @@ def _chars(textpage: pdfium.PdfTextPage, to_px: Affine) -> list[list[_Char]]:
     get_loose, get_origin = pdfium_c.FPDFText_GetLooseCharBox, pdfium_c.FPDFText_GetCharOrigin
     get_angle = pdfium_c.FPDFText_GetCharAngle
     out: list[list[_Char]] = [[], [], [], []]
+    directions: dict[float, int] = {}
     gap = True
     high = 0
     for i in range(max(count, 0)):
@@ -341,8 +336,11 @@ def _chars(textpage: pdfium.PdfTextPage, to_px: Affine) -> list[list[_Char]]:
             ox.value, oy.value = lx0, ly0
         # PDFium's angle turns clockwise from the page's x axis (y up); map it to the render
         angle = max(get_angle(tp, i), 0.0)  # -1 on error: take it as unrotated
-        dx, dy = math.cos(angle), -math.sin(angle)
-        direction = int(round(math.degrees(math.atan2(d * dx + e * dy, a * dx + b * dy)) / 90)) % 4
+        direction = directions.get(angle)
+        if direction is None:  # a page's characters share a few angles: each turned once
+            dx, dy = math.cos(angle), -math.sin(angle)
+            direction = int(round(math.degrees(math.atan2(d * dx + e * dy, a * dx + b * dy)) / 90)) % 4
+            directions[angle] = direction
         ux, uy, vx, vy = FRAMES[direction]
         px0, px1 = a * lx0 + b * ly0 + c, a * lx1 + b * ly1 + c
         py0, py1 = d * lx0 + e * ly0 + f, d * lx1 + e * ly1 + f
@@ -479,323 +477,3 @@ def _word(chars: list[_Char]) -> tuple[str, tuple[float, float, float, float]]:
             max(b[3] for b in boxes),
         ),
     )
-
-
-# --- what the file says about itself ---------------------------------------------------------
-
-
-def read_pdf_info(data: bytes) -> PdfInfo:
-    """Metadata and structure of a PDF: producer, dates, revisions, JavaScript, attachments and
-    the embedded e-invoice XML. Never raises on damaged input; returns what it could read."""
-    found: dict[str, Any] = {"incremental_updates": count_incremental_updates(data)}
-    reader = _open_reader(data)
-    js_checked = False
-    if reader is not None:
-        for part in (_read_metadata, _read_page_count, _read_javascript, _read_attachments):
-            try:
-                found.update(part(reader))
-            except Exception:  # noqa: BLE001 - a damaged part must not hide the others
-                continue
-        js_checked = "has_javascript" in found
-    if not js_checked:
-        found["has_javascript"] = raw_javascript_scan(data)
-    return PdfInfo(**found)
-
-
-def _open_reader(data: bytes) -> Any:
-    """A pypdf reader, decrypted with the empty password when needed; None if unreadable."""
-    try:
-        from pypdf import PdfReader
-
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            return None
-        return reader
-    except Exception:  # noqa: BLE001 - pypdf missing or the file too damaged for it
-        return None
-
-
-def _read_metadata(reader: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    info = reader.metadata or {}
-    for key, name in (("/Producer", "producer"), ("/Creator", "creator")):
-        value = _text(info.get(key))
-        if value:
-            out[name] = value
-    for key, name in (("/CreationDate", "created"), ("/ModDate", "modified")):
-        value = _text(info.get(key))
-        if value:
-            out[name] = pdf_date_iso(value)
-    if "producer" not in out or "creator" not in out:
-        try:
-            xmp = reader.xmp_metadata
-        except Exception:  # noqa: BLE001 - broken XMP packet
-            xmp = None
-        if xmp is not None:
-            if "producer" not in out and _text(xmp.pdf_producer):
-                out["producer"] = _text(xmp.pdf_producer)
-            if "creator" not in out and _text(xmp.xmp_creator_tool):
-                out["creator"] = _text(xmp.xmp_creator_tool)
-    return out
-
-
-def _read_page_count(reader: Any) -> dict[str, Any]:
-    return {"page_count": len(reader.pages)}
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        value = value.get_object()
-    except AttributeError:
-        pass
-    if isinstance(value, bytes):
-        value = value.decode("latin-1")
-    text = str(value).replace("\x00", "").strip()
-    return text[:500] or None
-
-
-#: D:YYYYMMDDHHmmSS followed by Z, +HH'mm' or -HH'mm' (every part after the year optional)
-PDF_DATE = re.compile(
-    r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?\s*(?:([Zz+-])(\d{2})?'?(\d{2})?'?)?"
-)
-
-
-def pdf_date_iso(raw: str) -> str:
-    """A PDF date string as ISO 8601 (``2024-03-01T10:20:30+01:00``); the raw text if unparseable."""
-    m = PDF_DATE.match(raw.strip())
-    if not m:
-        return raw
-    year, month, day, hour, minute, second, sign, tzh, tzm = m.groups()
-    try:
-        datetime(
-            int(year),
-            int(month or 1),
-            int(day or 1),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-        )
-    except ValueError:
-        return raw
-    iso = f"{year}-{month or '01'}-{day or '01'}"
-    if hour:
-        iso += f"T{hour}:{minute or '00'}:{second or '00'}"
-        if sign in ("Z", "z"):
-            iso += "Z" if not tzh or int(tzh) == 0 else f"+{tzh}:{tzm or '00'}"
-        elif sign:
-            iso += f"{sign}{tzh or '00'}:{tzm or '00'}"
-    return iso
-
-
-#: where a linearization dictionary must be, bytes from the start
-PDF_HEADER_SCAN = 2048
-
-#: one revision's end: ``startxref <offset> %%EOF``
-REVISION_END = re.compile(rb"startxref\s+\d+\s+%%EOF")
-
-
-def count_incremental_updates(data: bytes) -> int:
-    """Revisions saved on top of the original file (0 for a file written once).
-
-    A linearized ("fast web view") file has two end markers by construction; that is not an edit.
-    """
-    ends = len(REVISION_END.findall(data))
-    if ends > 1 and b"/Linearized" in data[:PDF_HEADER_SCAN]:
-        ends -= 1
-    return max(0, ends - 1)
-
-
-def _read_javascript(reader: Any) -> dict[str, Any]:
-    """Walk the object graph from the catalog looking for JavaScript actions or name trees."""
-    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
-
-    root = reader.trailer.get("/Root")
-    if root is None:
-        raise ValueError("no document catalog")  # caller falls back to the raw scan
-    stack: list[Any] = [root]
-    seen: set[tuple[int, int]] = set()
-    visited = 0
-    while stack:
-        obj = stack.pop()
-        if isinstance(obj, IndirectObject):
-            key = (obj.idnum, obj.generation)
-            if key in seen:
-                continue
-            seen.add(key)
-            obj = obj.get_object()
-        visited += 1
-        if visited > JS_WALK_BUDGET:
-            raise RuntimeError("object graph too large")  # caller falls back to the raw scan
-        if isinstance(obj, DictionaryObject):
-            if "/JS" in obj or "/JavaScript" in obj or obj.get("/S") == "/JavaScript":
-                return {"has_javascript": True}
-            stack.extend(v for k, v in obj.items() if k != "/Parent" and _container(v))
-        elif isinstance(obj, ArrayObject):
-            stack.extend(v for v in obj if _container(v))
-    return {"has_javascript": False}
-
-
-def _container(value: Any) -> bool:
-    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
-
-    return isinstance(value, IndirectObject | DictionaryObject | ArrayObject)
-
-
-#: a PDF name token (``#xx`` escapes decoded before comparing)
-NAME_TOKEN = re.compile(rb"/[^\s/<>\[\]()%{}]+")
-STREAM_START = re.compile(rb"stream\r?\n")
-
-
-def raw_javascript_scan(data: bytes) -> bool:
-    """Look for ``/JS`` or ``/JavaScript`` names in the raw bytes and in inflated streams (for
-    files pypdf cannot parse; object streams hide names from a plain byte search)."""
-    if _has_js_name(data):
-        return True
-    budget = RAW_INFLATE_BUDGET
-    for m in STREAM_START.finditer(data):
-        if budget <= 0:
-            break
-        end = data.find(b"endstream", m.end())
-        chunk = data[m.end() : end if end >= 0 else len(data)]
-        try:
-            inflated = zlib.decompressobj().decompress(chunk, budget)
-        except zlib.error:
-            continue
-        budget -= len(inflated)
-        if _has_js_name(inflated):
-            return True
-    return False
-
-
-def _has_js_name(blob: bytes) -> bool:
-    if b"/J" not in blob and b"#" not in blob:
-        return False
-    for m in NAME_TOKEN.finditer(blob):
-        name = m.group()
-        if b"#" in name:
-            name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda h: bytes([int(h.group(1), 16)]), name)
-        if name in (b"/JS", b"/JavaScript"):
-            return True
-    return False
-
-
-# --- embedded files and the e-invoice ---------------------------------------------------------
-
-
-def _read_attachments(reader: Any) -> dict[str, Any]:
-    """Names of embedded files, and the e-invoice XML among them."""
-    specs = list(_file_specs(reader))
-    names = tuple(dict.fromkeys(name for name, _ in specs))
-    out: dict[str, Any] = {"embedded_files": names}
-    ranked = sorted(specs, key=lambda s: s[0].lower() not in EINVOICE_NAMES)  # stable sort
-    for name, spec in ranked:
-        if not (name.lower().endswith(".xml") or name.lower() in EINVOICE_NAMES):
-            continue
-        raw = _embedded_bytes(spec)
-        if raw is None:
-            continue
-        text = xml_text(raw)
-        if name.lower() in EINVOICE_NAMES or is_einvoice_xml(text):
-            out["einvoice_xml"] = text
-            out["einvoice_name"] = name
-            break
-    return out
-
-
-def _file_specs(reader: Any) -> Iterator[tuple[str, Any]]:
-    """(name, file specification) from the EmbeddedFiles name tree, the catalog's /AF list
-    (PDF/A-3 associated files) and file-attachment annotations."""
-    root = reader.trailer["/Root"].get_object()
-    names = root.get("/Names")
-    if names is not None:
-        tree = names.get_object().get("/EmbeddedFiles")
-        if tree is not None:
-            yield from _name_tree(tree.get_object(), depth=0)
-    for spec in _resolve(root.get("/AF")) or []:
-        yield from _named(spec)
-    for page in reader.pages[:50]:
-        for annot in _resolve(page.get("/Annots")) or []:
-            annot = _resolve(annot)
-            if annot is not None and annot.get("/Subtype") == "/FileAttachment":
-                yield from _named(annot.get("/FS"))
-
-
-def _name_tree(node: Any, depth: int) -> Iterator[tuple[str, Any]]:
-    if depth > 32:
-        return
-    pairs = _resolve(node.get("/Names")) or []
-    for i in range(0, len(pairs) - 1, 2):
-        yield from _named(pairs[i + 1], fallback=_text(pairs[i]))
-    for kid in _resolve(node.get("/Kids")) or []:
-        kid = _resolve(kid)
-        if kid is not None:
-            yield from _name_tree(kid, depth + 1)
-
-
-def _named(spec: Any, fallback: str | None = None) -> Iterator[tuple[str, Any]]:
-    spec = _resolve(spec)
-    if spec is None or not hasattr(spec, "get"):
-        return
-    name = _text(spec.get("/UF")) or _text(spec.get("/F")) or fallback
-    if name:
-        yield name, spec
-
-
-def _resolve(obj: Any) -> Any:
-    return obj.get_object() if obj is not None and hasattr(obj, "get_object") else obj
-
-
-def _embedded_bytes(spec: Any) -> bytes | None:
-    ef = _resolve(spec.get("/EF"))
-    if ef is None:
-        return None
-    stream = _resolve(ef.get("/F") or ef.get("/UF"))
-    if stream is None or not hasattr(stream, "get_data"):
-        return None
-    declared = _resolve(stream.get("/Length"))
-    if isinstance(declared, int) and declared > MAX_EMBEDDED_XML:
-        return None
-    try:
-        raw = stream.get_data()
-    except Exception:  # noqa: BLE001 - a damaged attachment is skipped
-        return None
-    return raw if len(raw) <= MAX_EMBEDDED_XML else None
-
-
-#: the encoding named in an XML declaration
-XML_ENCODING = re.compile(rb"""^<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-
-
-def xml_text(raw: bytes) -> str:
-    """XML bytes as text, honouring a byte-order mark or the declared encoding."""
-    for bom, codec in (
-        (b"\xef\xbb\xbf", "utf-8-sig"),
-        (b"\xff\xfe", "utf-16"),
-        (b"\xfe\xff", "utf-16"),
-    ):
-        if raw.startswith(bom):
-            return raw.decode(codec, "replace")
-    m = XML_ENCODING.match(raw.lstrip())
-    codec = m.group(1).decode("ascii") if m else "utf-8"
-    try:
-        return raw.decode(codec, "replace")
-    except LookupError:
-        return raw.decode("utf-8", "replace")
-
-
-#: the first element of an XML document, after declarations, comments and the doctype
-XML_ROOT = re.compile(
-    r"^(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<(?:[\w.-]+:)?([\w.-]+)([^>]*)>", re.S
-)
-
-
-def is_einvoice_xml(text: str) -> bool:
-    """True when the root element is a CII, ZUGFeRD 1 or UBL invoice (read without parsing)."""
-    m = XML_ROOT.match(text[:20_000])
-    if not m or m.group(1) not in EINVOICE_ROOTS:
-        return False
-    if m.group(1) in ("Invoice", "CreditNote"):
-        return "ubl:schema:xsd:" in m.group(2)
-    return True

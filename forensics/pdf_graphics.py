@@ -17,10 +17,8 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from forensics.model import Box
-from forensics.pdf import _px_box
+from forensics.pdf import OBJECT_WALK_BUDGET, _px_box, page_objects
 
-#: most page objects visited (a hostile page may hold millions); past it the pixels decide
-OBJECT_WALK_BUDGET = 20_000
 #: one image covering more than this share of the page is a scan (or a picture of the page):
 #: its pixels, not its objects, say what is printed
 MAX_IMAGE_SHARE = 0.25
@@ -41,17 +39,19 @@ class PageGraphics:
         return {"size": list(self.size), "objects": [[sig, *box] for sig, box in self.objects]}
 
 
-def page_graphics(page: pdfium.PdfPage, to_px: tuple[float, ...], size: tuple[int, int]) -> PageGraphics | None:
+def page_graphics(page: pdfium.PdfPage, to_px: tuple[float, ...], size: tuple[int, int],
+                  objects: list[pdfium.PdfObject] | None = None) -> PageGraphics | None:
     """The page's graphic objects in pixels (``to_px`` maps page points to the render's pixels,
     :func:`forensics.pdf.page_to_bitmap`), or None when the page cannot be judged by its objects
-    (see the module docstring). Call under the caller's PDFium lock."""
+    (see the module docstring). ``objects``: :func:`forensics.pdf.page_objects` of the page,
+    when already walked. Call under the caller's PDFium lock."""
     area = float(size[0] * size[1]) or 1.0
     out: list[Graphic] = []
     texts: list[tuple[float, float, float, float]] = []
     fill, stroke = ctypes.c_int(0), ctypes.c_int(0)
     r, g, b, a = (ctypes.c_uint(0) for _ in range(4))
     form: str | None = None
-    for n, obj in enumerate(page.get_objects(max_depth=4)):
+    for n, obj in enumerate(page_objects(page) if objects is None else objects):
         if n >= OBJECT_WALK_BUDGET:
             return None
         kind = obj.type

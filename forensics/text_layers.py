@@ -59,38 +59,62 @@ SCAN_SHARED_BELOW = 0.25
 
 
 def screen(a: Sequence[Word], a_size: tuple[int, int], b: Sequence[Word], b_size: tuple[int, int],
-           ) -> tuple[float, dict] | None:
+           a_placed: Placed | None = None) -> tuple[float, dict] | None:
     """(score, details) when text layers ``a`` and ``b`` (text and pixel box of each word, on
     pages of ``a_size`` and ``b_size`` pixels) prove the pages unrelated; None when the pixels
-    must decide."""
+    must decide. ``a_placed``: :func:`placed_layer` of ``a``, for a page screened against many."""
     if len(a) < MIN_WORDS or len(b) < MIN_WORDS:
         return None
     (aw, ah), (bw, bh) = a_size, b_size
     if abs(aw - bw) > SIZE_TOLERANCE * max(aw, bw) or abs(ah - bh) > SIZE_TOLERANCE * max(ah, bh):
         return None
     tol = BOX_TOLERANCE * max(aw, ah)
+    if a_placed is not None and (a_placed.items is not a or a_placed.tol != tol):
+        a_placed = None  # placed for other words or another page size: not this page's
     lines = {round(box[1] / (3 * tol)) for _, box in unmatched(a, b, tol)}
-    lines |= {round(box[1] / (3 * tol)) for _, box in unmatched(b, a, tol)}
+    lines |= {round(box[1] / (3 * tol)) for _, box in unmatched(b, a if a_placed is None else a_placed, tol)}
     if len(lines) < MIN_DIFFERING_LINES:
         return None
-    agree = _agreement(a, b, (max(aw, bw), max(ah, bh)))
+    agree = _agreement(a, b, (max(aw, bw), max(ah, bh)), a_placed)
     if agree >= UNRELATED_BELOW:
         return None
     return round(1.0 - agree, 3), {"registration": "skipped: text layers", "differing_lines": len(lines),
                                    "word_box_agreement": round(agree, 3)}
 
 
-def unmatched(a: Sequence[tuple[str, Box]], b: Sequence[tuple[str, Box]], tol: float) -> list[tuple[str, Box]]:
+def placed_layer(words: Sequence[Word], size: tuple[int, int]) -> Placed:
+    """A text layer's words (on a page of ``size`` pixels) placed as :func:`screen` looks them up."""
+    return Placed(words, BOX_TOLERANCE * max(size))
+
+
+class Placed:
+    """Items (text or another signature, box) kept in cells of ``tol`` by their boxes' top-left
+    corner, for :func:`unmatched` to look each item up in its own and the neighbouring cells only
+    (a page repeats its labels, rules and amounts hundreds of times). Made once for a page that
+    is compared with many others."""
+
+    def __init__(self, items: Sequence[tuple[str, Box]], tol: float) -> None:
+        self.items, self.tol = items, tol
+        self.step = max(float(tol), 1.0)
+        self.exact = set(items)
+        self.texts = {text for text, _ in items}
+        self.where: dict[tuple[str, int, int], list[Box]] = defaultdict(list)
+        for text, box in items:
+            self.where[(text, int(box[0] // self.step), int(box[1] // self.step))].append(box)
+        #: :func:`screen`'s agreement raster of the items, dilated, and its sum, by raster size
+        self.rasters: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, int]] = {}
+
+
+def unmatched(a: Sequence[tuple[str, Box]], b: Sequence[tuple[str, Box]] | Placed, tol: float) -> list[tuple[str, Box]]:
     """Items (text or another signature, box) of ``a`` with no item of the same text at the same
-    place in ``b`` (every side within ``tol``). ``b`` is kept in cells of ``tol`` by its boxes'
-    top-left corner, so each item looks at its own and the neighbouring cells only: a page
-    repeats its labels, rules and amounts hundreds of times."""
-    step = max(float(tol), 1.0)
-    exact = set(b)
-    texts = {text for text, _ in b}
-    where: dict[tuple[str, int, int], list[Box]] = defaultdict(list)
-    for text, box in b:
-        where[(text, int(box[0] // step), int(box[1] // step))].append(box)
+    place in ``b`` (every side within ``tol``); ``b`` may be given :class:`Placed` at ``tol``."""
+    if not isinstance(b, Placed):
+        placed = Placed(b, tol)
+    elif b.tol == tol:
+        placed = b
+    else:
+        raise ValueError(f"items placed at tolerance {b.tol}, asked at {tol}")
+    step, exact, texts, where = placed.step, placed.exact, placed.texts, placed.where
     out = []
     for item in a:
         if item in exact:
@@ -116,8 +140,9 @@ def _near(where: dict[tuple[str, int, int], list[Box]], text: str, cx: int, cy: 
     return False
 
 
-def _agreement(a: Sequence[Word], b: Sequence[Word], size: tuple[int, int]) -> float:
-    """The smaller of the shares of each page's word-box area near the other's word boxes."""
+def _agreement(a: Sequence[Word], b: Sequence[Word], size: tuple[int, int], a_placed: Placed | None = None) -> float:
+    """The smaller of the shares of each page's word-box area near the other's word boxes
+    (``a``'s raster kept in ``a_placed``, :class:`Placed` of ``a``, when given)."""
     w, h = size[0] // CELL_PX + 1, size[1] // CELL_PX + 1
 
     def raster(words: Sequence[Word]) -> np.ndarray:
@@ -126,10 +151,17 @@ def _agreement(a: Sequence[Word], b: Sequence[Word], size: tuple[int, int]) -> f
             m[max(0, y0 // CELL_PX):y1 // CELL_PX + 1, max(0, x0 // CELL_PX):x1 // CELL_PX + 1] = 1
         return m
 
-    ma, mb = raster(a), raster(b)
     near = np.ones((NEAR_CELLS, NEAR_CELLS), np.uint8)
-    a_in_b = float((ma & cv2.dilate(mb, near)).sum()) / max(1, int(ma.sum()))
-    b_in_a = float((mb & cv2.dilate(ma, near)).sum()) / max(1, int(mb.sum()))
+    kept = a_placed.rasters.get(size) if a_placed is not None else None
+    if kept is None:
+        ma = raster(a)
+        kept = (ma, cv2.dilate(ma, near), int(ma.sum()))
+        if a_placed is not None:
+            a_placed.rasters[size] = kept
+    ma, ma_near, ma_sum = kept
+    mb = raster(b)
+    a_in_b = float((ma & cv2.dilate(mb, near)).sum()) / max(1, ma_sum)
+    b_in_a = float((mb & ma_near).sum()) / max(1, int(mb.sum()))
     return min(a_in_b, b_in_a)
 
 

@@ -343,3 +343,20 @@ def test_one_page_read_again_is_the_page_the_analysis_decoded() -> None:
         assert load_page_image(data, len(doc.pages) + 1, settings=SETTINGS) is None
     with pytest.raises(BadInput):
         load_page_image(b"<html></html>", 1, settings=SETTINGS)
+
+
+def test_a_pdf_page_s_pixel_hash_is_its_image_s_whatever_the_bitmap_s_stride() -> None:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    from fixtures.bad_inputs import receipt_pdf
+    from forensics.documents import bitmap_sha256, pixel_sha256
+
+    doc = load_document(receipt_pdf(pages=2), claimed_type=None, settings=SETTINGS)
+    assert [p.pixel_sha256 for p in doc.pages] == [pixel_sha256(p.image) for p in doc.pages]
+    assert doc.pixel_sha256 == tuple(pixel_sha256(p.image) for p in doc.pages)
+    rng = np.random.default_rng(3)
+    for stride in (37, 40, 64):  # packed, and rows padded to a longer stride
+        bitmap = pdfium.PdfBitmap.new_native(37, 11, pdfium_c.FPDFBitmap_Gray, stride=stride)
+        memoryview(bitmap.buffer).cast("B")[:] = rng.integers(0, 256, stride * 11, dtype=np.uint8).tobytes()
+        assert bitmap_sha256(bitmap) == pixel_sha256(bitmap.to_pil())

@@ -203,6 +203,23 @@ def test_objects_decide_by_words_a_differing_picture_alone_is_no_edit():
                                 (800, 3000), never) is None
 
 
+def test_a_page_prepared_once_compares_as_it_does_unprepared():
+    size = (2480, 3508)
+    logo = page_objects.PageGraphics(size, (("image:aaaa", (2000, 100, 2100, 200)), ("path:1", (90, 90, 2400, 95))))
+    mine = _words(60)
+    prepared = page_objects.ObjectPage(mine, logo)
+    others = [_words(60), _words(60, {13: "999.00"}), _words(60, {i: "x" for i in range(40)}),
+              _words(60, {i: "y" for i in range(0, 60, 7)})]
+    for theirs in others:
+        for layout in (0.2, 0.7):
+            plain = page_objects.compare(mine, logo, theirs, logo, size, lambda v=layout: v)
+            again = page_objects.compare(mine, logo, theirs, logo, size, lambda v=layout: v, prepared)
+            assert plain is not None and again == plain
+    # prepared for other words: not used (the answer is for the words given)
+    other = page_objects.ObjectPage(_words(60, {i: "z" for i in range(60)}), logo)
+    assert page_objects.compare(mine, logo, mine, logo, size, lambda: 0.5, other).kind == "same_image"
+
+
 def test_a_mark_off_the_page_covers_none_of_it():
     # a graphic drawn wholly above the page has negative pixel coordinates: it marks nothing
     m = page_objects._raster([("g:path", (10, -50, 100, -20))], 2.0, (1000, 1400))

@@ -14,7 +14,7 @@ from pypdf import PdfReader, PdfWriter
 from fixtures.bad_inputs import encrypted, receipt_pdf, with_attachment, with_javascript
 from forensics.documents import load_document
 from forensics.model import PageReading
-from forensics.pdf import (
+from forensics.pdf_info import (
     count_incremental_updates,
     is_einvoice_xml,
     pdf_date_iso,
@@ -259,6 +259,47 @@ def test_javascript_is_found_but_not_a_plain_open_action() -> None:
     assert read_pdf_info(with_javascript(plain)).has_javascript is True
 
 
+def _walks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the JavaScript walks from the catalog that read_pdf_info makes."""
+    from forensics import pdf_info
+
+    calls: list[int] = []
+    walk = pdf_info._read_javascript
+
+    def counted(reader):  # noqa: ANN001, ANN202
+        calls.append(1)
+        return walk(reader)
+
+    monkeypatch.setattr(pdf_info, "_read_javascript", counted)
+    return calls
+
+
+def test_a_file_with_no_javascript_name_is_not_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    walks = _walks(monkeypatch)
+    assert read_pdf_info(receipt_pdf()).has_javascript is False
+    assert walks == []  # every dictionary is in the raw bytes, none names JavaScript
+    assert read_pdf_info(with_javascript(receipt_pdf())).has_javascript is True
+    assert walks == [1]
+
+
+def test_a_javascript_name_outside_any_dictionary_is_left_to_the_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    walks = _walks(monkeypatch)
+    printed = receipt_pdf(lines=("Paid by card", "/JS and /JavaScript are only text here"))
+    assert raw_javascript_scan(printed) is True  # the names are in the compressed content stream
+    assert read_pdf_info(printed).has_javascript is False  # no dictionary holds them: the walk says so
+    assert walks == [1]
+
+
+def test_a_file_with_object_streams_is_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    walks = _walks(monkeypatch)
+    plain = receipt_pdf()
+    head = plain.index(b"\n") + 1
+    # a name /ObjStm (here in a comment) says dictionaries may be compressed out of sight
+    named = plain[:head] + b"% /Obj#53tm\n" + plain[head:]
+    assert read_pdf_info(named).has_javascript is False
+    assert walks == [1]
+
+
 def test_raw_scan_finds_escaped_and_compressed_javascript_in_broken_files() -> None:
     escaped = b"%PDF-1.4\n1 0 obj << /S /J#61vaScript /J#53 (app.alert(1)) >> endobj\n"
     assert read_pdf_info(escaped).has_javascript is True
@@ -347,3 +388,20 @@ def test_concurrent_loads_are_serialised_safely() -> None:
         docs = list(pool.map(lambda _: load(data), range(8)))
     assert len({d.pixel_sha256 for d in docs}) == 1
     assert len({tuple(w.text for w in d.pages[0].text_words) for d in docs}) == 1
+
+
+def test_a_page_s_objects_are_walked_once_for_overlays_code_regions_and_graphics(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pypdfium2 as pdfium
+
+    walks: list[int] = []
+    walk = pdfium.PdfPage.get_objects
+
+    def counted(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        walks.append(1)
+        return walk(self, *args, **kwargs)
+
+    monkeypatch.setattr(pdfium.PdfPage, "get_objects", counted)
+    doc = load_document(receipt_pdf(pages=2), claimed_type=None, settings=SETTINGS)
+    assert all(p.text_words and p.graphics is not None and p.code_regions == () for p in doc.pages)
+    assert len(walks) == 2

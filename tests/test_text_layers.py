@@ -105,3 +105,21 @@ def test_a_scan_read_poorly_or_not_at_all_is_left_to_the_pixels():
     assert screen_scan(LAYER, [(w, 0.95) for w in RECEIPT[:12]]) is None  # too few words
     assert screen_scan(LAYER, [(w, 0.4) for w in RECEIPT]) is None  # OCR was unsure of them all
     assert screen_scan(LAYER, []) is None
+
+
+def test_a_page_placed_once_screens_as_it_does_unplaced():
+    import pytest
+
+    from forensics.text_layers import BOX_TOLERANCE, Placed, placed_layer, unmatched
+
+    a = page(1)
+    placed = placed_layer(a, SIZE)
+    others = [page(2, top=1900, left=1200, lines=20, words=3), list(a), page(2),
+              [(t[::-1], box) for t, box in a[:100]] + a[100:]]
+    for b in others:
+        assert screen(a, SIZE, b, SIZE, placed) == screen(a, SIZE, b, SIZE)
+        tol = BOX_TOLERANCE * max(SIZE)
+        assert unmatched(b, placed, tol) == unmatched(b, a, tol)
+        assert screen(a, SIZE, b, SIZE, placed_layer(page(7), SIZE)) == screen(a, SIZE, b, SIZE)  # not a's: unused
+    with pytest.raises(ValueError):
+        unmatched(a, Placed(a, 3.0), 4.0)  # placed for another tolerance: never silently reused

@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from forensics.detectors import Analysis, StoreView
 from forensics.fields.amounts import find_amounts
@@ -205,12 +206,17 @@ def _overlap(a: Box, b: Box) -> float:
     return w * h / max(1, small)
 
 
-def is_blank(gray: np.ndarray, box: Box) -> bool:
-    """True when nothing is printed in ``box`` of a greyscale render."""
-    x0, y0, x1, y1 = (max(0, box[0]), max(0, box[1]), min(gray.shape[1], box[2]), min(gray.shape[0], box[3]))
+def is_blank(gray: np.ndarray | Image.Image, box: Box) -> bool:
+    """True when nothing is printed in ``box`` of a greyscale render (an array, or the page's
+    image: then only the box is read, not a copy of the whole 300-DPI page)."""
+    width, height = (gray.shape[1], gray.shape[0]) if isinstance(gray, np.ndarray) else gray.size
+    x0, y0, x1, y1 = (max(0, box[0]), max(0, box[1]), min(width, box[2]), min(height, box[3]))
     if x1 <= x0 or y1 <= y0:
         return False
-    region = gray[y0:y1, x0:x1].astype(np.int16)
+    if isinstance(gray, np.ndarray):
+        region = gray[y0:y1, x0:x1].astype(np.int16)
+    else:
+        region = np.asarray(gray.crop((x0, y0, x1, y1)).convert("L")).astype(np.int16)
     paper = np.percentile(region, 90)
     ink = region < paper - INK_CONTRAST
     return float(ink.mean()) < BLANK_INK_SHARE
@@ -219,7 +225,7 @@ def is_blank(gray: np.ndarray, box: Box) -> bool:
 def compare_layer(page: Page, ocr: PageReading) -> list[dict[str, Any]]:
     """Numbers of the text layer hidden in the render or shown as another number there."""
     assert page.image is not None and page.text_words is not None
-    gray = np.asarray(page.image.convert("L"))
+    gray = page.image  # read box by box (is_blank)
     out: list[dict[str, Any]] = []
     for word in page.text_words:
         token = _numeric_token(word.text)

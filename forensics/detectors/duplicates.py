@@ -407,7 +407,7 @@ class Duplicates:
             rows = view.fingerprint_rows(ids[: MAX_CANDIDATES * 2])
             rows = sorted((r for r in rows if r.evidence_id != me), key=lambda r: rank[r.id])
             mine = analysis.document.pages[fp.page - 1].image
-            my_text = _text_layer(analysis, fp.page)
+            my_text = remember(analysis, ("text_layer", fp.page), lambda page=fp.page: _text_layer(analysis, page))
             done_pairs: set[str] = set()
             for r in rows:
                 if r.evidence_id in done_pairs or len(done_pairs) >= MAX_CANDIDATES:
@@ -429,7 +429,9 @@ class Duplicates:
                                                                     lambda: _prepare_kept(view, settings, mine, sha)),
                                    r, mt, analysis.document.pages[page - 1],
                                    lambda: remember(analysis, ("layout_ink", page),
-                                                    lambda: page_objects.layout_ink(mine))))
+                                                    lambda: page_objects.layout_ink(mine)),
+                                   lambda: remember(analysis, ("object_page", page), lambda: page_objects.ObjectPage(
+                                       mt[1], analysis.document.pages[page - 1].graphics))))
                 if rel is None:
                     continue
                 aligned += 1
@@ -499,15 +501,17 @@ def _certain(relations: dict[tuple[str, str], dict[str, Any]], other: str) -> bo
 
 
 def _text_layer(analysis: Analysis, page: int) -> Any:
-    """(size, [(text, box), ...]) of this upload's page when its PDF text layer was read, else None."""
+    """(size, [(text, box), ...], the words placed for :func:`forensics.text_layers.screen`) of
+    this upload's page when its PDF text layer was read, else None."""
     for p in analysis.reading.pages:
         if p.page == page and p.source == "text_layer":
-            return (p.width, p.height), [(w.text, w.box) for w in p.words]
+            size, words = (p.width, p.height), [(w.text, w.box) for w in p.words]
+            return size, words, text_layers.placed_layer(words, size)
     return None
 
 
 def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, my_page: Any = None,
-             my_ink: Any = None) -> Any:
+             my_ink: Any = None, my_objects: Any = None) -> Any:
     """Align this page (``mine()``: this page prepared for comparisons) with an earlier upload's page;
     None when that page cannot be re-read.
     A text-layer page is first compared with the other page's reading
@@ -518,7 +522,7 @@ def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, m
         theirs = view.page_reading(r.evidence_id, r.page)
         if (verdict := _text_layer_screen(my_text, theirs)) is not None:
             return Relation("unrelated", verdict[0], (), verdict[1])
-        if (rel := pdf_pages.by_objects(view, settings, my_text, my_page, r, theirs, my_ink)) is not None:
+        if (rel := pdf_pages.by_objects(view, settings, my_text, my_page, r, theirs, my_ink, my_objects)) is not None:
             return rel
     other = prepared_page(view, settings, r.evidence_id, r.page, r.pixel_sha256)
     if other is None:
@@ -545,7 +549,7 @@ def _text_layer_screen(my_text: Any, theirs: Any) -> tuple[float, dict] | None:
         return None
     if theirs.get("source") == "text_layer":
         words = [(w[0], (w[1], w[2], w[3], w[4])) for w in theirs["words"]]
-        return text_layers.screen(my_text[1], my_text[0], words, (theirs["width"], theirs["height"]))
+        return text_layers.screen(my_text[1], my_text[0], words, (theirs["width"], theirs["height"]), my_text[2])
     if theirs.get("source") != "ocr":
         return None
     return text_layers.screen_scan([text for text, _ in my_text[1]], [(w[0], w[5]) for w in theirs["words"]])

@@ -32,11 +32,12 @@ _layout_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
 
 def by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, theirs: Any,
-               my_ink: Any) -> Relation | None:
+               my_ink: Any, my_objects: Any = None) -> Relation | None:
     """Two born-digital pages compared by their words and graphic objects
     (:func:`forensics.page_objects.compare`), or None when the pixels must decide: either page
     has no text layer or one its objects cannot speak for (:attr:`Page.graphics` None).
-    ``my_ink()``: this page's :func:`forensics.page_objects.layout_ink`, made once an upload."""
+    ``my_ink()``: this page's :func:`forensics.page_objects.layout_ink`, made once an upload;
+    ``my_objects()``: its :class:`forensics.page_objects.ObjectPage`, likewise (None: made here)."""
     if my_page is None or my_page.graphics is None or not theirs or theirs.get("source") != "text_layer":
         return None
     graphics = cached(_graphics_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256),
@@ -51,7 +52,8 @@ def by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, the
         return 0.0 if other is None else page_objects.ink_agreement(my_ink(), other)
 
     return page_objects.compare(my_text[1], my_page.graphics, words, graphics,
-                                (theirs["width"], theirs["height"]), layout)
+                                (theirs["width"], theirs["height"]), layout,
+                                my_objects() if my_objects is not None else None)
 
 
 def _layout_ink(image: Any) -> Any:

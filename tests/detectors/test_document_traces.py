@@ -117,6 +117,10 @@ def test_text_layer_compared_with_the_render():
     assert diffs["overlaid"]["layer"] == "85.45" and diffs["overlaid"]["render"] == "95.45"
     assert diffs["hidden"]["layer"] == "123.45"
     assert is_blank(__import__("numpy").asarray(img), (400, 300, 550, 345))
+    # the page's image read box by box answers as its whole array does (edges and colour too)
+    for image in (img, img.convert("RGB")):
+        for box in ((400, 300, 550, 345), (400, 100, 525, 145), (-20, -5, 70, 120), (850, 560, 990, 700), (5, 5, 5, 9)):
+            assert is_blank(image, box) == is_blank(__import__("numpy").asarray(image.convert("L")), box)
 
 
 def test_text_layer_mismatch_end_to_end_with_ocr():
