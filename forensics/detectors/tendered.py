@@ -96,6 +96,13 @@ def tender_conflict(printed: list[Printed], sources: list[Source]) -> TenderConf
     # says what a total line prints, the total stands and the tender or change was misread
     lines = {t.index for t in printed if t.kind == "total"}
     witnesses = [s for s in sources if s.line not in lines and not set(s.amounts) & {paid.amount, change.amount}]
+    if any(s.says(due) for s in witnesses):
+        # another relation backs the tender: a subtotal printing a total's value ("Sub Total
+        # (Inc GST)" above "TOTAL", the one amount twice) is a copy the forger changed with it
+        values = [t.amount.value for t in totals]
+        witnesses = [s for s in witnesses if not any(a.name == "excl" and any(_close(a.value, v, AGREE)
+                                                                              for v in values)
+                                                     for a in s.amounts)]
     additions = [Decimal(0), *_additions(printed)]
     for t in totals:
         v = t.amount.value
