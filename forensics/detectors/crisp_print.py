@@ -15,7 +15,10 @@ Per value word (three digits or more) we measure
 - **fill**: the median darkening of the word's ink pixels as a share of its contrast (its 98th
   percentile of darkening),
 
-and score each against the page's other value words of a similar ink height and another text
+(an amount printed glued to a prefix, "RM22.05", on its amount's ink only: a forger who retypes
+the digits leaves the till's currency mark, whose print would vouch for them; tune half: one
+lowered total more, which is then also oddly spaced), and score each against the page's other
+value words of a similar ink height and another text
 (robust z: median and MAD of the peers, with a floor for JPEG rounding). A word is *crisp* when
 its edges are narrower and its fill more solid than its peers' by ``CRISP_Z`` each.
 
