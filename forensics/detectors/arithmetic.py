@@ -31,7 +31,10 @@ just as a raised one does), with the honest lines that print less under a total 
 aside: measured on the 220 honest SROIE receipts, such lines flagged 14 (an earlier measurement)
 and 6 with the first guards
 (the tax "TOTAL INCLUDES 6% GST 1.44", a total before service or rounding, per-rate parts); with
-them (see :func:`forensics.detectors.printed_totals._lowered`), 0 of 220.
+them (see :func:`forensics.detectors.printed_totals._lowered`), 0 of 220. A label that says the
+total includes its tax ("Total Incl. GST@6%") names the amount due, not a tax: such a total
+repainted lower was set aside with the taxes until the tune half showed it (+1 lowered, +1 raised
+read lower than it is, honest receipts still 0 of 119).
 
 The relations live in :mod:`forensics.detectors.amount_relations`, the printed totals in
 :mod:`forensics.detectors.printed_totals`; this module weighs them into findings.

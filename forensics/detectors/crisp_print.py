@@ -15,7 +15,10 @@ Per value word (three digits or more) we measure
 - **fill**: the median darkening of the word's ink pixels as a share of its contrast (its 98th
   percentile of darkening),
 
-and score each against the page's other value words of a similar ink height and another text
+(an amount printed glued to a prefix, "RM22.05", on its amount's ink only: a forger who retypes
+the digits leaves the till's currency mark, whose print would vouch for them; tune half: one
+lowered total more, which is then also oddly spaced), and score each against the page's other
+value words of a similar ink height and another text
 (robust z: median and MAD of the peers, with a floor for JPEG rounding). A word is *crisp* when
 its edges are narrower and its fill more solid than its peers' by ``CRISP_Z`` each.
 
@@ -56,7 +59,7 @@ from forensics.detectors.amount_print import (
     mad_spread,
     shared_page_oddities,
 )
-from forensics.detectors.page_maps import PageMaps, page_maps, shared_page_maps, word_ink
+from forensics.detectors.page_maps import PageMaps, page_maps, runs, shared_page_maps, word_ink
 from forensics.model import CheckResult, Finding, PageReading, Word
 
 #: digits a word needs to count as a value
@@ -110,6 +113,8 @@ def word_print(maps: PageMaps, word: Word) -> WordPrint | None:
     if measured is None:
         return None
     dark, contrast, ink = measured.dark, measured.contrast, measured.ink
+    cut = _amount_start(ink, word.text)
+    dark, ink = dark[:, cut:], ink[:, cut:]
     if ink.sum() < MIN_INK:
         return None
     ramp = (dark > RAMP[0] * contrast) & (dark < RAMP[1] * contrast)
@@ -118,6 +123,20 @@ def word_print(maps: PageMaps, word: Word) -> WordPrint | None:
     rows = np.flatnonzero(ink.any(axis=1))
     return WordPrint(word, int(rows[-1] - rows[0] + 1), float(np.median(dark[ink])) / contrast,
                      float(ramp.sum()) / max(boundary, 1))
+
+
+def _amount_start(ink: np.ndarray, text: str) -> int:
+    """The first column of the amount of a word printed glued to a prefix ("RM22.05", read
+    "RR2.05"): a forger who retypes the total leaves the till's currency mark, whose print would
+    vouch for the word. The amount's characters are the last of the ink's column runs (0 when the
+    word is no amount with a prefix, or its ink has no run to spare for the prefix)."""
+    text = text.strip()
+    m = AMOUNT.search(text)
+    if m is None or m.start(1) == 0:
+        return 0
+    cells = runs(ink.any(axis=0))
+    n = len(text) - m.start(1)
+    return cells[-n][0] if len(cells) > n else 0
 
 
 def _z(value: float, peers: list[float], floor: float) -> float:

@@ -411,11 +411,13 @@ def _lowered(p: Printed, agreed: Decimal, additions: list[Decimal], discounted: 
     the parts of a per-rate table)."""
     if p.kind != "total" or p.amount.value * ODD_FACTOR > agreed or discounted:
         return False
-    if TAX_LABEL.search(p.label):
+    # "Total Incl. GST" is the total with its tax, not the tax ("TOTAL INCLUDES 6% GST 1.44" is)
+    with_tax = bool(INCL_TAX.search(p.label))
+    if TAX_LABEL.search(p.label) and not with_tax:
         return False  # the tax line under a total label
-    if p.amount.value <= agreed * MAX_TAX_SHARE and not NAMES_THE_DUE.search(p.label):
+    if p.amount.value <= agreed * MAX_TAX_SHARE and not (NAMES_THE_DUE.search(p.label) or with_tax):
         # as small as a tax: a tax whose label OCR garbled ("GSI Payable"), unless the label
-        # names the amount due itself ("Total Amount", "Nett Total", "Grand Total")
+        # names the amount due itself ("Total Amount", "Nett Total", "Grand Total", "Total Incl. GST")
         return False
     if not (DUE_WORD.search(p.label) or PLAIN_TOTAL.match(p.label) or NAMES_THE_DUE.search(p.label)):
         return False  # "Total 6% supplies", "Total Sales": parts of the amount due

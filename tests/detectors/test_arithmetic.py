@@ -358,6 +358,26 @@ def test_a_total_amount_as_small_as_a_tax_is_lowered_when_its_label_names_the_am
     assert abs(float(bad[0].evidence["expected"]) - 9.20) <= 0.011 and "0.80" in bad[0].message
 
 
+#: a small cash receipt whose one total line says it includes the tax
+INCL_LINES = ["Total Incl. GST@6% RM 5.00", "CASH RM 50.00", "CHANGE RM 45.00", "GST @6% included in total RM 0.28"]
+
+
+@pytest.mark.parametrize("lowered", ["2.55", "1.20"])
+def test_a_total_including_its_tax_repainted_lower_is_flagged(lowered):
+    # cash - change and the tax at its rate (0.28 at 6% included: 4.95) agree on 5.00; the
+    # retyped total read unsure, so that only the printed totals' majority speaks. "Total Incl.
+    # GST" names the total with its tax, even when it is now as small as a tax (1.20)
+    lines = [ln.replace("RM 5.00", f"RM {lowered}") for ln in INCL_LINES]
+    fields = {"total": lowered, "tax": "0.28", "tax_rate": "6", "currency": "MYR"}
+    analysis = _with_confidence(analysis_of(fields, lines), {lowered}, 0.41)
+    bad = [f for f in flagged(detector.run(analysis, None)) if f.evidence["check"] == "printed_totals"]
+    assert len(bad) == 1, bad
+    assert bad[0].evidence["expected"] == "5.00" and lowered in bad[0].message
+    assert bad[0].box == next(w for w in analysis.reading.pages[0].words if w.text == lowered).box
+    honest = analysis_of({"total": "5.00", "tax": "0.28", "tax_rate": "6", "currency": "MYR"}, INCL_LINES)
+    assert flagged(detector.run(honest, None)) == []
+
+
 def test_a_tax_whose_label_ocr_garbled_under_a_payable_word_stays_quiet():
     honest = [*GST_LINES[:4], "GSI Payable: 4.80", *GST_LINES[4:]]  # GST read as GSI
     assert flagged(detector.run(analysis_of(GST_FIELDS, honest), None)) == []

@@ -154,3 +154,25 @@ def test_show_explains_the_finding_with_its_box():
     text = out.getvalue()
     assert "crisper" in text and "edges" in text, text
     assert str(tuple(f.box)) in text, text
+
+
+def _cells(widths: list[int], gap: int = 3) -> np.ndarray:
+    """A word's ink mask: one column run per character, ``gap`` px apart."""
+    ink = np.zeros((12, sum(widths) + gap * len(widths)), bool)
+    x = 0
+    for w in widths:
+        ink[2:10, x:x + w] = True
+        x += w + gap
+    return ink
+
+
+def test_an_amount_glued_to_its_currency_mark_is_measured_on_its_own_ink():
+    # "RM22.05" read "RR2.05": the amount "2.05" is the last four runs of the seven printed
+    ink = _cells([6, 7, 5, 5, 2, 5, 5])
+    start = crisp_print._amount_start(ink, "RR2.05")
+    assert start == 27  # where the fourth run from the right begins: the measure starts at the "2"
+    # a bare amount, a word that is no amount, or one whose ink has no run left for the prefix
+    # are measured whole
+    assert crisp_print._amount_start(ink, "22.05") == 0
+    assert crisp_print._amount_start(ink, "TOTAL") == 0
+    assert crisp_print._amount_start(_cells([5, 5, 2, 5]), "RM5.05") == 0

@@ -70,6 +70,29 @@ def test_a_tax_under_a_total_label_and_a_net_total_are_not_the_total():
     assert _tender_findings(FIELDS | {"total": "11.45"}, lines)[1] == []
 
 
+#: a receipt that prints its total twice ("SUB TOTAL (Inc GST)" and "TOTAL") and its tax inclusive
+COPIED = ["SUB TOTAL (Inc GST) 18.80", "TOTAL 18.80", "CASH 50.00", "CHANGE 31.20", "GST 6% 1.06"]
+
+
+@pytest.mark.parametrize("total", ["43.62", "11.28"])
+def test_a_subtotal_printing_the_total_changed_with_it_does_not_vouch_for_it(total):
+    # the tax at its rate (1.06 at 6% included: 18.73-18.90) backs the tender minus the change
+    lines = [ln.replace("18.80", total) for ln in COPIED]
+    fields = {"total": total, "subtotal": total, "tax": "1.06", "tax_rate": "6", "currency": "MYR"}
+    analysis, found = _tender_findings(fields, lines)
+    assert len(found) == 1
+    assert found[0].evidence["expected"] == "18.80"
+    assert found[0].box in {w.box for w in analysis.reading.pages[0].words if w.text == total}
+
+
+def test_an_honest_total_printed_twice_with_its_tax_stays_quiet():
+    fields = {"total": "18.80", "subtotal": "18.80", "tax": "1.06", "tax_rate": "6", "currency": "MYR"}
+    assert flagged(detector.run(analysis_of(fields, COPIED), None)) == []
+    # a tender misread ("80.00" for "50.00") that no relation backs: the two copies stand
+    misread = [ln.replace("50.00", "80.00") for ln in COPIED]
+    assert _tender_findings(fields, misread)[1] == []
+
+
 def test_unsure_reading_of_the_tender_or_change_stays_quiet():
     assert _tender_findings(*_changed("25.40"), confidence=0.5)[1] == []
 
