@@ -319,9 +319,10 @@ def pct(xs: list[float], q: float) -> float:
 def summary(r: dict[str, list[float]]) -> str:
     """One line of the per-upload figures of :func:`analyse_all`."""
     cpu, held, held_cpu, stmts = r["cpu"], r["held"], r["held_cpu"], r["statements"]
+    outcomes = r.get("outcomes") or {}
+    found = f"({' '.join(f'{k}={v / len(cpu):.2f}' for k, v in sorted(outcomes.items()))}) " if outcomes else ""
     return (f"cpu_per_upload_s p50={statistics.median(cpu):.3f} mean={statistics.mean(cpu):.3f} "
-            f"aligned_per_upload={statistics.mean(r['aligned']):.2f} "
-            f"({' '.join(f'{k}={v / len(cpu):.2f}' for k, v in sorted(r.get('outcomes', {}).items()))}) "
+            f"aligned_per_upload={statistics.mean(r['aligned']):.2f} {found}"
             f"lock_held_ms p50={1000 * statistics.median(held):.1f} p95={1000 * pct(held, 0.95):.1f} "
             f"max={1000 * max(held):.1f} lock_cpu_ms p50={1000 * statistics.median(held_cpu):.1f} "
             f"p95={1000 * pct(held_cpu, 0.95):.1f} statements_under_lock mean={statistics.mean(stmts):.1f} "
