@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
-from forensics.detectors.page_maps import clip, shared_page_maps, unread_words
+from forensics.detectors.page_maps import UNREAD, clip, shared_page_maps, unread_words
 from forensics.model import Box, CheckResult, Finding, PageReading, Word, boxes_overlap
 
 #: a word is compared when it has this many digits (amounts, dates, numbers: what forgers move)
@@ -266,7 +266,7 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | N
     _, _, _, (x, y) = cv2.minMaxLoc(scores)
     box = (x, y, x + w, y + h)
     there = [v for v in reading.words if boxes_overlap(v.box, box)]
-    text = " ".join(v.text for v in there) if there else "print OCR did not read"
+    text = " ".join(v.text for v in there) if there else UNREAD
     return compare(noise, copy, Word(text, box, 0.0, copy.block, copy.line))
 
 
@@ -452,14 +452,21 @@ def _line_of(reading: PageReading, word: Word) -> str:
     return word.text
 
 
+def _called(reading: PageReading, word: Word, *, line: bool) -> str:
+    """A word as a finding names it: its text and box (and line), or where print OCR did not read."""
+    if word.text == UNREAD:
+        return f"{UNREAD} at {tuple(word.box)}"
+    return f"'{word.text}' at {tuple(word.box)}" + (f" on the line {_line_of(reading, word)!r}" if line else "")
+
+
 def _finding(reading: PageReading, m: Match) -> Finding:
     line = _line_of(reading, m.source)
     return Finding(
         code="copy_move",
         severity="high",
         score=0.9,
-        message=(f"'{m.copy.text}' on page {reading.page} is a pixel copy of '{m.source.text}' at "
-                 f"{tuple(m.source.box)} on the line {line!r}: the two boxes are the same pixels "
+        message=(f"{_called(reading, m.copy, line=False)} on page {reading.page} is a pixel copy of "
+                 f"{_called(reading, m.source, line=True)}: the two boxes are the same pixels "
                  f"(they differ by {m.difference:.2f} of their contrast; two prints of one text on "
                  f"a scan differ by more than {COPY_DIFFERENCE:.2f}), which separate prints never are."),
         page=reading.page,
