@@ -25,7 +25,7 @@ all, has no word to be paired with: the value words of total lines, the amount c
 word of each line, whatever OCR read) and the groups of ink OCR read no word in
 (:func:`page_maps.unread_words`) are each searched for on the whole page (tune half: three of six
 missed copy-moves found, the nearest honest search at 0.127; alone-rate on honest scans still 0;
-about 0.3 CPU s more a page).
+each search is a template match over the whole page, so the detector costs more CPU a page).
 """
 
 from __future__ import annotations
