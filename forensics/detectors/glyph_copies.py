@@ -41,7 +41,15 @@ import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
 from forensics.detectors.copy_move import TOTAL_LINE
-from forensics.detectors.page_maps import PageMaps, clip, runs, shared_page_maps, word_ink
+from forensics.detectors.page_maps import (
+    UNREAD,
+    PageMaps,
+    clip,
+    runs,
+    shared_page_maps,
+    unread_words,
+    word_ink,
+)
 from forensics.model import Box, CheckResult, Finding, PageReading, Word, union_box
 
 #: an amount with two decimals in a word ("27.95", "RM1,234.50"): what a forger recomposes
@@ -215,34 +223,6 @@ def judged_words(reading: PageReading) -> list[Word]:
         if last is not None and len(last.text.strip()) >= MIN_COPIED and not _compared(last):
             out.append(last)
     return out
-
-
-#: text of a group of ink OCR read no word in (tune half: one more copy-move found, no honest
-#: page's unread ink has even two pieces within 0.1 of a mate)
-UNREAD = "print OCR did not read"
-#: px of paper that may separate two characters of one unread word
-UNREAD_GAP = 9
-#: most unread groups judged on a page
-MAX_UNREAD = 40
-
-
-def unread_words(reading: PageReading, maps: PageMaps) -> list[Word]:
-    """Groups of ink OCR read no word in, of a line's height: a paste OCR did not read."""
-    ink = maps.ink.astype(np.uint8)
-    h, w = ink.shape
-    for word in reading.words:
-        x0, y0, x1, y1 = clip((word.box[0] - 2, word.box[1] - 2, word.box[2] + 2, word.box[3] + 2), ink.shape)
-        ink[y0:y1, x0:x1] = 0
-    joined = cv2.dilate(ink, np.ones((1, UNREAD_GAP), np.uint8))
-    n, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-    heights = [int(v) for v in (w.box[3] - w.box[1] for w in reading.words)]
-    top = max(heights) if heights else 0
-    out = []
-    for x, y, bw, bh, _area in stats[1:].tolist():
-        if MIN_WORD_HEIGHT <= bh <= 1.5 * top and bw >= 2 * bh and bw <= w // 2:
-            box = (x + UNREAD_GAP // 2, y, x + bw - UNREAD_GAP // 2, y + bh)
-            out.append(Word(UNREAD, box, 0.0))
-    return sorted(out, key=lambda v: -(v.box[2] - v.box[0]))[:MAX_UNREAD]
 
 
 def page_composites(reading: PageReading, maps: PageMaps) -> tuple[list[Composite], int]:

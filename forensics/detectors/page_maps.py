@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from forensics.detectors import Analysis, remember
-from forensics.model import Box, PageReading
+from forensics.model import Box, PageReading, Word
 
 #: grey levels below the local paper level at which a pixel counts as ink
 INK_CONTRAST = 45
@@ -25,6 +25,15 @@ TRIMMED_STD_RATIO = 0.79
 HALO_CONTRAST = 12
 #: JPEG block size in px
 JPEG_BLOCK = 8
+#: text of a group of ink OCR read no word in (glyph_copies, tune half: one more copy-move
+#: found, no honest page's unread ink has even two pieces within 0.1 of a mate)
+UNREAD = "print OCR did not read"
+#: px of paper that may separate two characters of one unread word
+UNREAD_GAP = 9
+#: most unread groups a detector judges on a page
+MAX_UNREAD = 40
+#: least height (px) of an unread group
+MIN_UNREAD_HEIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,25 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of the runs of True in a 1-D mask."""
     edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def unread_words(reading: PageReading, maps: PageMaps) -> list[Word]:
+    """Groups of ink OCR read no word in, of a line's height and at least twice as wide (a
+    paste OCR did not read), widest first."""
+    ink = maps.ink.astype(np.uint8)
+    h, w = ink.shape
+    for word in reading.words:
+        x0, y0, x1, y1 = clip((word.box[0] - 2, word.box[1] - 2, word.box[2] + 2, word.box[3] + 2), ink.shape)
+        ink[y0:y1, x0:x1] = 0
+    joined = cv2.dilate(ink, np.ones((1, UNREAD_GAP), np.uint8))
+    _n, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    top = max((v.box[3] - v.box[1] for v in reading.words), default=0)
+    out = []
+    for x, y, bw, bh, _area in stats[1:].tolist():
+        if MIN_UNREAD_HEIGHT <= bh <= 1.5 * top and bw >= 2 * bh and bw <= w // 2:
+            box = (x + UNREAD_GAP // 2, y, x + bw - UNREAD_GAP // 2, y + bh)
+            out.append(Word(UNREAD, box, 0.0))
+    return sorted(out, key=lambda v: -(v.box[2] - v.box[0]))[:MAX_UNREAD]
 
 
 def shared_page_maps(analysis: Analysis, reading: PageReading, image) -> PageMaps:  # noqa: ANN001

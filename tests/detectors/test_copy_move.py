@@ -118,7 +118,7 @@ def _analysis(img: Image.Image, words: list[Word]):  # noqa: ANN202
 
     page = SimpleNamespace(number=1, image=img)
     reading = SimpleNamespace(pages=(_reading(img, words),))
-    return SimpleNamespace(document=SimpleNamespace(pages=(page,)), reading=reading)
+    return SimpleNamespace(document=SimpleNamespace(pages=(page,)), reading=reading, memo={})
 
 
 def test_pipeline_records_the_copy_and_show_explains_it_with_both_boxes(settings, blob_root):
@@ -191,3 +191,37 @@ def test_honest_amounts_never_match_words_read_as_letters():
     img, words = _page(phase=True, noise=4.0)
     lettered = [Word("SURES", w.box, 0.4, w.block, w.line) if w.text in ("12.50", "4.20") else w for w in words]
     assert not copy_move.detector.run(_analysis(jpeg_roundtrip(img, 75), lettered), None).findings
+
+
+def test_a_paste_ocr_read_as_letters_on_an_unlabelled_line_is_searched_for_on_the_page():
+    # the paste read as letters ("Bod"), its label lost and its source unread: the amount
+    # column (the last word of each line) is searched for on the page whatever its text
+    img, words = _page(phase=True, noise=4.0)
+    source, target = _word(words, "25.00", 1), _word(words, "38.27", 6)
+    forged, forged_words = _paste(img, words, source, target)
+    seen = [Word("Bod", w.box, 0.3, w.block, w.line) if w.line == 6 and w.text == "25.00" else w
+            for w in forged_words if w is not source and w.text != "TOTAL"]
+    found = [f for f in copy_move.detector.run(_analysis(forged, seen), None).findings if f.code == "copy_move"]
+    assert len(found) == 1, found
+    assert found[0].box[:2] == target.box[:2] and found[0].evidence["text"] == "Bod"
+
+
+def test_a_paste_ocr_did_not_read_is_found_as_unread_ink():
+    # neither the paste nor its label read: the ink OCR left unread is searched for on the page
+    img, words = _page(phase=True, noise=4.0)
+    source, target = _word(words, "25.00", 1), _word(words, "38.27", 6)
+    forged, forged_words = _paste(img, words, source, target)
+    seen = [w for w in forged_words if w.line != 6]
+    found = [f for f in copy_move.detector.run(_analysis(forged, seen), None).findings if f.code == "copy_move"]
+    assert len(found) == 1, found
+    boxes = [found[0].box, tuple(found[0].evidence["source_box"])]
+    assert any(abs(b[1] - target.box[1]) <= 3 for b in boxes) and any(abs(b[1] - source.box[1]) <= 3 for b in boxes)
+    assert "did not read" in found[0].message
+
+
+def test_honest_print_ocr_did_not_read_is_not_a_copy():
+    # whole lines OCR missed, and the amount column read as letters: still no repeated pixels
+    img, words = _page(phase=True, noise=4.0)
+    seen = [Word("Bod", w.box, 0.3, w.block, w.line) if w.text in ("6.90", "4.20") else w
+            for w in words if w.line not in (6, 7)]
+    assert not copy_move.detector.run(_analysis(jpeg_roundtrip(img, 75), seen), None).findings
