@@ -44,6 +44,11 @@ from forensics.model import Box, CheckResult, Finding, PageReading, Word, boxes_
 MIN_DIGITS = 2
 #: most value words compared on one page (pairs grow with the square)
 MAX_WORDS = 80
+#: a page-wide search is matched at half resolution first when its box is at least this many
+#: px on each side, then at full resolution around the COARSE_PEAKS best places, within REFINE_PX
+COARSE_MIN_SIDE = 16
+COARSE_PEAKS = 8
+REFINE_PX = 3
 #: heights (px) of two words may differ this much for one to be a paste of the other
 HEIGHT_SLACK = 4
 #: px around the other word's box searched for the best alignment
@@ -129,6 +134,14 @@ class PageNoise:
             x0, y0, x1, y1 = box
             self.spreads[key] = float(getattr(self, name)[y0:y1, x0:x1].std())
         return self.spreads[key]
+
+    def half_residual(self) -> np.ndarray:
+        """``residual`` at half resolution (area average), made once a page."""
+        key = ("half", 0, 0)
+        if key not in self.offsets:
+            r = self.residual
+            self.offsets[key] = cv2.resize(r, (r.shape[1] // 2, r.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        return self.offsets[key]
 
     def cell_offsets(self, w: int, h: int) -> np.ndarray:
         """Flat offsets in ``cells`` of the BOUND_CELL-square cells that tile a w x h box."""
@@ -253,6 +266,51 @@ def _contrast(noise: PageNoise, word: Word) -> float:
     return noise.spread("blurred", clip(word.box, noise.blurred.shape))
 
 
+def _masked_best(scores: np.ndarray, at: tuple[int, int], box: Box) -> tuple[float, tuple[int, int]]:
+    """Best score of a match map whose top-left cell sits at ``at`` on the page, the copy's own
+    place and its shifts (a box around ``box``) left out."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    ax, ay = at
+    scores[max(0, y0 - h - ay):max(0, y0 + h - ay), max(0, x0 - w - ax):max(0, x0 + w - ax)] = -1
+    _, value, _, (x, y) = cv2.minMaxLoc(scores)
+    return value, (ax + x, ay + y)
+
+
+def _best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, int]:
+    """Where on the page (top-left) the residual best matches ``template``, the residual of
+    ``box``, outside ``box`` and its shifts. Found at half resolution first (a quarter of the
+    work), its COARSE_PEAKS best places then matched at full resolution within REFINE_PX: the
+    page-wide searches for unread ink and the amount column are most of a page's copy-move
+    work. A template smaller than COARSE_MIN_SIDE is matched at full resolution over the page."""
+    res = noise.residual
+    w, h = box[2] - box[0], box[3] - box[1]
+    if min(w, h) < COARSE_MIN_SIDE:
+        return _masked_best(cv2.matchTemplate(res, template, cv2.TM_CCOEFF_NORMED), (0, 0), box)[1]
+    half = noise.half_residual()
+    small = cv2.resize(template, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    coarse = cv2.matchTemplate(half, small, cv2.TM_CCOEFF_NORMED)
+    cx0, cy0 = box[0] // 2, box[1] // 2
+    coarse[max(0, cy0 - h // 2):cy0 + h // 2 + 1, max(0, cx0 - w // 2):cx0 + w // 2 + 1] = -1
+    best, place = -2.0, None
+    for _ in range(COARSE_PEAKS):
+        _, value, _, (px, py) = cv2.minMaxLoc(coarse)
+        if value <= -1:
+            break
+        coarse[max(0, py - h // 4):py + h // 4 + 1, max(0, px - w // 4):px + w // 4 + 1] = -1
+        x0, y0 = max(0, 2 * px - REFINE_PX), max(0, 2 * py - REFINE_PX)
+        x1, y1 = min(res.shape[1], 2 * px + REFINE_PX + w + 1), min(res.shape[0], 2 * py + REFINE_PX + h + 1)
+        if x1 - x0 < w or y1 - y0 < h:
+            continue
+        local = cv2.matchTemplate(res[y0:y1, x0:x1], template, cv2.TM_CCOEFF_NORMED)
+        value, at = _masked_best(local, (x0, y0), box)
+        if value > best:
+            best, place = value, at
+    if place is None:
+        return _masked_best(cv2.matchTemplate(res, template, cv2.TM_CCOEFF_NORMED), (0, 0), box)[1]
+    return place
+
+
 def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | None:
     """The best pixel match of ``copy``'s box anywhere else on the page (its residual's
     normalised cross-correlation), compared as :func:`compare` compares two words; the source
@@ -267,10 +325,7 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | N
         return None
     if noise.spread("blurred", (tx0, ty0, tx1, ty1)) < MIN_CONTRAST:
         return None  # compare would find the copy too flat wherever its source is
-    scores = cv2.matchTemplate(noise.residual, template, cv2.TM_CCOEFF_NORMED)
-    # not itself, nor a shift of itself
-    scores[max(0, ty0 - h):ty0 + h, max(0, tx0 - w):tx0 + w] = -1
-    _, _, _, (x, y) = cv2.minMaxLoc(scores)
+    x, y = _best_place(noise, template, (tx0, ty0, tx1, ty1))
     box = (x, y, x + w, y + h)
     there = [v for v in reading.words if boxes_overlap(v.box, box)]
     text = " ".join(v.text for v in there) if there else UNREAD
