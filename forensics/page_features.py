@@ -176,6 +176,7 @@ def save(root: Path | None, pixel_sha256: str | None, page: PreparedPage) -> Non
     body = _HEADER.pack(_MAGIC, page.size[0], page.size[1], n) + np.ascontiguousarray(pts, np.float32).tobytes()
     if n:
         body += np.ascontiguousarray(desc, np.uint8).tobytes()
+    tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
@@ -184,10 +185,6 @@ def save(root: Path | None, pixel_sha256: str | None, page: PreparedPage) -> Non
         os.replace(tmp, target)
     except OSError as exc:
         log.debug("cannot keep the features of %s: %s", pixel_sha256, exc)
+        if tmp is not None:  # a half-written file is not left behind
+            Path(tmp).unlink(missing_ok=True)
 
-
-def prepare_kept(image: Image.Image, root: Path | None, pixel_sha256: str | None) -> PreparedPage:
-    """:func:`prepare`, and its features kept for later comparisons (:func:`save`)."""
-    page = prepare(image)
-    save(root, pixel_sha256, page)
-    return page

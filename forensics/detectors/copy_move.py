@@ -126,6 +126,8 @@ class PageNoise:
     spreads: dict[tuple[str, Box], float] = field(default_factory=dict)
     #: index offsets of :func:`_difference_bounds`, by what they index
     offsets: dict[tuple[str, int, int], np.ndarray] = field(default_factory=dict)
+    #: ``residual`` at half resolution, once made (:meth:`half_residual`)
+    half: list[np.ndarray] = field(default_factory=list)
 
     def spread(self, name: str, box: Box) -> float:
         """Grey-level std of the ``residual`` or ``blurred`` map in ``box``, measured once."""
@@ -137,11 +139,10 @@ class PageNoise:
 
     def half_residual(self) -> np.ndarray:
         """``residual`` at half resolution (area average), made once a page."""
-        key = ("half", 0, 0)
-        if key not in self.offsets:
+        if not self.half:
             r = self.residual
-            self.offsets[key] = cv2.resize(r, (r.shape[1] // 2, r.shape[0] // 2), interpolation=cv2.INTER_AREA)
-        return self.offsets[key]
+            self.half.append(cv2.resize(r, (r.shape[1] // 2, r.shape[0] // 2), interpolation=cv2.INTER_AREA))
+        return self.half[0]
 
     def cell_offsets(self, w: int, h: int) -> np.ndarray:
         """Flat offsets in ``cells`` of the BOUND_CELL-square cells that tile a w x h box."""
@@ -285,8 +286,12 @@ def _best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, 
     work. A template smaller than COARSE_MIN_SIDE is matched at full resolution over the page."""
     res = noise.residual
     w, h = box[2] - box[0], box[3] - box[1]
-    if min(w, h) < COARSE_MIN_SIDE:
+
+    def everywhere() -> tuple[int, int]:
         return _masked_best(cv2.matchTemplate(res, template, cv2.TM_CCOEFF_NORMED), (0, 0), box)[1]
+
+    if min(w, h) < COARSE_MIN_SIDE:
+        return everywhere()
     half = noise.half_residual()
     small = cv2.resize(template, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     coarse = cv2.matchTemplate(half, small, cv2.TM_CCOEFF_NORMED)
@@ -306,9 +311,7 @@ def _best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, 
         value, at = _masked_best(local, (x0, y0), box)
         if value > best:
             best, place = value, at
-    if place is None:
-        return _masked_best(cv2.matchTemplate(res, template, cv2.TM_CCOEFF_NORMED), (0, 0), box)[1]
-    return place
+    return everywhere() if place is None else place
 
 
 def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | None:
