@@ -14,7 +14,10 @@ Run by hand, not by CI (needs PostgreSQL; makes and drops its own databases)::
    linking treats every stored page as another image (decoded for itself, compared for
    itself); that page's alignment features are kept on disk for each record (hard links), as a
    worker keeps them when it first prepares a page (``--no-kept-features``: none, every
-   candidate page decoded and featured for each comparison, as before they were kept);
+   candidate page decoded and featured for each comparison, as before they were kept); the
+   copies of one real page are registered as copies of one scan (``page_fingerprints.scan``,
+   the base's pixel sha256), as the pipeline registers a page it found certainly the same scan
+   as an earlier one (``--no-scan-labels``: none, as a store written before labels existed);
    serials, issuer marks (merchant keys drawn Zipf-like from 2,000 shops), date + total keys
    and 1% ``same_layout`` relations.
 3. The same ``--uploads`` real uploads go into each store through ``analyse`` in this process,
@@ -156,12 +159,18 @@ def new_database(admin) -> str:  # noqa: ANN001
     return POSTGRES.rsplit("/", 1)[0] + "/" + name
 
 
+#: COPY's null
+NULL = "\\N"
+
+
 def populate(url: str, size: int, bases: list[dict], skew: np.ndarray, rng: random.Random,
-             features: Path | None = None) -> None:
+             features: Path | None = None, *, scans: bool = True) -> None:
     """Write ``size`` analysed single-page records with their registrations, by COPY. Each
     record's page is its own image as far as linking knows (a pixel sha256 of its own), though
     its blob is its base's; ``features``: the folder of kept page features, where each record
-    gets its base's features (a hard link), as the worker that first prepared it kept them."""
+    gets its base's features (a hard link), as the worker that first prepared it kept them;
+    ``scans``: each record is registered as a copy of its base's scan (the label the pipeline
+    gives a page it found certainly the same scan as an earlier one)."""
     import psycopg
 
     from forensics.page_features import kept_path
@@ -182,12 +191,13 @@ def populate(url: str, size: int, bases: list[dict], skew: np.ndarray, rng: rand
             target = kept_path(features, pixels)
             target.parent.mkdir(exist_ok=True)
             os.link(kept_path(features, b["pixels"]), target)
-        text = "\\N" if b["text"] is None else str(to_signed64(flip(rng, b["text"], rng.choice(half))))
-        text_version = "\\N" if b["text"] is None else TEXT_HASH_VERSION
+        text = NULL if b["text"] is None else str(to_signed64(flip(rng, b["text"], rng.choice(half))))
+        text_version = NULL if b["text"] is None else TEXT_HASH_VERSION
         date_total = f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}|{rng.randrange(1, 500)}.{rng.randrange(100):02d}"
         fp.write(f"{eid}\t{seller}\t1\t{FINGERPRINT_VERSION}\t{to_signed64(flip(rng, b['phash'], rng.choice(half)))}\t"
                  f"{to_signed64(flip(rng, b['dhash'], rng.choice(half)))}\t{to_signed64(b['layout'])}\t"
-                 f"{pixels}\t{rng.getrandbits(256):064x}\t{date_total}\t{text}\t{text_version}\n")
+                 f"{pixels}\t{rng.getrandbits(256):064x}\t{date_total}\t{text}\t{text_version}\t"
+                 f"{b['pixels'] if scans else NULL}\n")
         serial = f"INV{rng.randrange(10**7):07d}"
         se.write(f"name:{shop}\t{serial}\t{eid}\t{seller}\t\\N\t\\N\t{at}\t{serial[-6:]}\tname:{shop}\t\\N\t\\N\n")
         im.write(f"{eid}\t{seller}\t\\N\tname:{shop}\t\\N\t\\N\t{at}\n")
@@ -200,7 +210,7 @@ def populate(url: str, size: int, bases: list[dict], skew: np.ndarray, rng: rand
             ("evidence", "evidence_id, seller_id, status, verdict, risk, sha256, media_type, pages, blob, "
              "uploaded_at, fields, own_findings, findings, checks, attempts, updated_at", ev),
             ("page_fingerprints", "evidence_id, seller_id, page, version, phash, dhash, layout_hash, "
-             "pixel_sha256, file_sha256, date_total_key, text_hash, text_version", fp),
+             "pixel_sha256, file_sha256, date_total_key, text_hash, text_version, scan", fp),
             ("serials", "issuer_key, serial, evidence_id, seller_id, date, total, uploaded_at, serial_tail, "
              "name_key, reg_key, phone_key", se),
             ("issuer_marks", "evidence_id, seller_id, tax_key, name_key, reg_key, phone_key, uploaded_at", im),
@@ -341,6 +351,9 @@ def main() -> None:
     ap.add_argument("--no-kept-features", action="store_true",
                     help="no page features kept on disk (index_dir=off): the stored pages are "
                          "decoded and featured for every comparison, the cost before they were kept")
+    ap.add_argument("--no-scan-labels", action="store_true",
+                    help="stored copies of one real page not registered as one scan: each re-upload "
+                         "compared with every copy among its candidates")
     args = ap.parse_args()
     import psycopg
 
@@ -373,7 +386,8 @@ def main() -> None:
                 urls.append(url)
                 Store(url).close()
                 t0 = time.perf_counter()
-                populate(url, size, bases, skew, random.Random(args.seed + size), page_features.folder(url, settings))
+                populate(url, size, bases, skew, random.Random(args.seed + size), page_features.folder(url, settings),
+                         scans=not args.no_scan_labels)
                 fill_s[size] = time.perf_counter() - t0
             # the same uploads into every store, interleaved upload by upload
             by_url = analyse_interleaved([(u, settings.with_(database_url=u)) for u in urls], uploads, "a",

@@ -68,7 +68,7 @@ def link_findings(evidence_id: str, relations: list[dict[str, Any]],
         by = (f" uploaded by seller{'s' if len(other_sellers) > 1 else ''} {', '.join(other_sellers[:4])}"
               if cross else " from the same seller")
         details = {o: {"relation": r["kind"], "score": round(float(r["score"]), 3),
-                       **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer", "read_as", "second_reading", "label_read_as", "content_key")})}
+                       **({k: v for k, v in (r.get("details") or {}).items() if k in ("boxes", "fields", "serial", "issuer", "read_as", "second_reading", "label_read_as", "content_key", "same_scan_as")})}
                    for o, r in links}
         if kind == "copied_by_later":
             out.append(_copied_by_later(links, meta, seller, details))

@@ -233,6 +233,7 @@ def fingerprint_rows(analysis: Analysis, sha256: str | None) -> list[dict[str, A
             "date_total_key": date_total if fp.page == 1 else None,
             "text_hash": None if fp.text_hash is None else to_signed64(fp.text_hash),
             "text_version": None if fp.text_hash is None else TEXT_HASH_VERSION,
+            "scan": analysis.memo.get(("scan", fp.page)),
         }
         for fp in analysis.fingerprints or []
     ]
@@ -397,9 +398,15 @@ class Duplicates:
         dt_key = date_total_key(analysis)
         aligned = 0
         for fp in fps:
+            # scans this page is certainly a copy of (label -> the upload that showed it):
+            # pages of these scans are the same scan as this page without a comparison
+            same_scan: dict[str, str] = {}
             identical = view.evidence_with("pixel_sha256", fp.pixel_sha256, exclude=me)
             for row in identical:
                 link(row.evidence_id, "same_image", 1.0, {"pixels": "identical", "page": fp.page})
+                if _certain(relations, row.evidence_id) and (label := scan_of(row)):
+                    same_scan.setdefault(label, row.evidence_id)
+            analysis.memo[("scan", fp.page)] = min(same_scan, default=None)
             if fp.ink_fraction < MIN_INK_FRACTION or any(_certain(relations, row.evidence_id) for row in identical):
                 continue  # nothing to hash, or a certain duplicate of this page is known already
             ids = _candidate_ids(idx, analysis, view, fp, fp.text_hash, dt_key, me, settings.hash_radius)
@@ -416,6 +423,11 @@ class Duplicates:
                 if (r.evidence_id, "duplicate") in relations and relations[(r.evidence_id, "duplicate")]["score"] >= 1.0:
                     continue
                 if mine is None:
+                    continue
+                if (via := same_scan.get(scan_of(r) or "")) is not None:
+                    # that page is a copy of a scan this page certainly is (registered so when it
+                    # was found to be): the same scan, as its comparison would find
+                    link(r.evidence_id, "same_image", 1.0, {**_link_details(me, fp, r, None), "same_scan_as": via})
                     continue
                 # the fingerprint row's id names this registration of that page: a re-upload
                 # with other bytes registers anew, so a comparison is never reused across them.
@@ -439,8 +451,14 @@ class Duplicates:
                     rel = Relation("same_image", rel.score, (), {**rel.details, "reencoded": True})
                 if rel.kind in LINK_KINDS:
                     link(r.evidence_id, rel.kind, float(rel.score), _link_details(me, fp, r, rel))
-                # no early stop at a certain duplicate here: which candidate comes first depends on
-                # what the snapshot held, so two workers would stop at other places than one
+                if (rel.kind == "same_image" and rel.score >= CERTAIN_DUPLICATE and _certain(relations, r.evidence_id)
+                        and (label := scan_of(r))):
+                    same_scan.setdefault(label, r.evidence_id)
+                    analysis.memo[("scan", fp.page)] = min(same_scan)
+                # no early stop at a certain duplicate: which candidate comes first depends on what
+                # is on file yet, so two workers would stop at other places than one. Skipping the
+                # pages of a scan this page certainly is does not: each candidate is still linked,
+                # as its comparison would link it, whichever of them is compared
         status = "done" if aligned == 0 else f"done: {aligned} candidate page(s) aligned"
         return CheckResult(status=status, relations=tuple(relations.values()))
 
@@ -491,6 +509,12 @@ def _as_stated(name: str, value: Any) -> str:
     if name == "time":
         text = text[:5]
     return "".join(OCR_DIGIT_CONFUSIONS.get(c, c) for c in re.sub(r"[^0-9A-Z]", "", text.upper()))
+
+
+def scan_of(row: Any) -> str | None:
+    """The label of the scan a fingerprint row's page is a copy of (its own pixels' sha256 when
+    it is the first of its scan), or None when its pixels were not hashed."""
+    return row.scan or row.pixel_sha256
 
 
 def _certain(relations: dict[tuple[str, str], dict[str, Any]], other: str) -> bool:
@@ -555,13 +579,15 @@ def _text_layer_screen(my_text: Any, theirs: Any) -> tuple[float, dict] | None:
     return text_layers.screen_scan([text for text, _ in my_text[1]], [(w[0], w[5]) for w in theirs["words"]])
 
 
-def _link_details(me: str, fp: Any, r: Any, rel: Any) -> dict[str, Any]:
+def _link_details(me: str, fp: Any, r: Any, rel: Any | None) -> dict[str, Any]:
     """What a confirmed alignment stores: pages, hash distances, differing boxes."""
     distance = {"phash": hamming(fp.phash, from_signed64(r.phash)),
                 "dhash": hamming(fp.dhash, from_signed64(r.dhash))}
     if fp.text_hash is not None and r.text_hash is not None and r.text_version == TEXT_HASH_VERSION:
         distance["text"] = hamming(fp.text_hash, from_signed64(r.text_hash))
     details: dict[str, Any] = {"page": fp.page, "other_page": r.page, "hash_distance": distance}
+    if rel is None:
+        return details
     if rel.details.get("reencoded"):
         details["reencoded"] = True  # the alignment's boxes were a re-encoding's (:func:`reencoded`)
     if rel.differing_boxes:

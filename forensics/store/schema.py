@@ -114,6 +114,11 @@ page_fingerprints = Table(
     #: version; null when too little was read. A candidate source that survives any geometry
     Column("text_hash", BigInteger, nullable=True),
     Column("text_version", String(32), nullable=True),
+    #: the scan this page is certainly a copy of (same file, same pixels or the same paper
+    #: noise as an earlier page): that scan's first page's pixel sha256; null when this page is
+    #: the first of its scan (0014_scan). Pages with one label are one scan: an upload certainly
+    #: the same scan as one of them is linked to the others without comparing each
+    Column("scan", String(64), nullable=True),
 )
 
 serials = Table(
