@@ -37,7 +37,7 @@ import numpy as np
 from forensics import index_snapshot, page_features, page_objects, text_layers
 from forensics.alignment import PageGone, PreparedPage, Relation, compare_pages, prepare
 from forensics.detectors import Analysis, pdf_pages, remember
-from forensics.fields.serials import OCR_DIGIT_CONFUSIONS
+from forensics.detectors.reencoding import EDIT_FIELDS, read_apart, reencoded
 from forensics.fingerprints import (
     FINGERPRINT_VERSION,
     TEXT_HASH_VERSION,
@@ -85,22 +85,6 @@ RELIABLE_SOURCES = ("text_layer", "xml")
 IDENTITY_FIELDS = ("serial", "date")
 
 
-#: share of a page's pixels outside the differing boxes that differ in the exact comparison
-#: from which the page was re-encoded as a whole (JPEG, resampling): every region differs a
-#: little. Measured on bench/quality.py's tune half (pipeline direction, later page onto the
-#: earlier): the re-uploads the alignment called ``edited_copy`` 4.4e-4 to 5.4e-4; the bench's
-#: edited copies 0 to 4.7e-5, and edits simulated on tune scans (a total, date or number
-#: repainted, then re-encoded like a re-upload or saved at JPEG 60) mostly below 1e-4
-REENCODED_REST_DIFF = 2.5e-4
-#: most differing pixels (in text-line heights squared) one box of such a page may hold: the
-#: re-encoding specks measured there held 0.1-0.4; a number repainted whole holds more
-REENCODED_MAX_BOX = 1.0
-
-#: fields an edit changes and a re-encoding does not: two uploads reading one of them apart,
-#: both with :data:`SURE_FIELD` confidence or more (or from a text layer), are an edit whatever
-#: the pixel statistics say
-EDIT_FIELDS = ("total", "date", "time", "serial")
-SURE_FIELD = 0.6
 
 #: rows of the newest fingerprints kept apart per process, so a search repeated inside the
 #: match lock scans only what arrived since the same search outside it
@@ -429,21 +413,7 @@ class Duplicates:
                     # was found to be): the same scan, as its comparison would find
                     link(r.evidence_id, "same_image", 1.0, {**_link_details(me, fp, r, None), "same_scan_as": via})
                     continue
-                # the fingerprint row's id names this registration of that page: a re-upload
-                # with other bytes registers anew, so a comparison is never reused across them.
-                # A scanned page is compared by its pixels alone: earlier pages with the same
-                # pixels (a template passed between sellers, uploaded again and again) are one
-                # comparison, whose answer each of them gets
-                same = r.pixel_sha256 if my_text is None and r.pixel_sha256 else r.id
-                rel = remember(analysis, ("compare", fp.page, same),
-                               lambda r=r, mine=mine, page=fp.page, mt=my_text, sha=fp.pixel_sha256: _compare(
-                                   view, settings, lambda: remember(analysis, ("prepared", page),
-                                                                    lambda: _prepare_kept(view, settings, mine, sha)),
-                                   r, mt, analysis.document.pages[page - 1],
-                                   lambda: remember(analysis, ("layout_ink", page),
-                                                    lambda: page_objects.layout_ink(mine)),
-                                   lambda: remember(analysis, ("object_page", page), lambda: page_objects.ObjectPage(
-                                       mt[1], analysis.document.pages[page - 1].graphics))))
+                rel = _compared(analysis, view, fp, r, my_text)
                 if rel is None:
                     continue
                 aligned += 1
@@ -461,54 +431,6 @@ class Duplicates:
                 # as its comparison would link it, whichever of them is compared
         status = "done" if aligned == 0 else f"done: {aligned} candidate page(s) aligned"
         return CheckResult(status=status, relations=tuple(relations.values()))
-
-
-def reencoded(rel: Relation) -> bool:
-    """Is an ``edited_copy`` alignment a re-encoding of the one scan rather than an edit? A
-    re-encoding (JPEG, resampling) changes every region of the page a little, an edit changes
-    one region a lot. So: the tolerant comparison, which lets blur and a pixel of
-    misregistration pass but not a changed glyph's shape, found no differing box, and the
-    exact comparison's boxes sit on a page whose other pixels differ as much
-    (:data:`REENCODED_REST_DIFF`): its boxes are the densest specks of a page-wide noise, not a
-    repainted field, provided no box holds more than :data:`REENCODED_MAX_BOX` (a number
-    repainted whole). An edit that only the exact comparison sees on a page re-encoded that
-    heavily looks alike to these statistics: the caller also asks that the two uploads do not
-    read an edited field apart (:func:`read_apart`)."""
-    d = rel.details
-    return (rel.kind == "edited_copy" and d.get("tolerant_boxes") == 0
-            and "exact_compare" not in d
-            and float(d.get("rest_diff") or 0.0) >= REENCODED_REST_DIFF
-            and max(d.get("box_diff") or [0.0]) <= REENCODED_MAX_BOX)
-
-
-def read_apart(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
-    """The :data:`EDIT_FIELDS` two uploads state differently, both sure of their reading
-    (:data:`SURE_FIELD`; a text layer or XML always is): letters OCR reads for digits count as
-    those digits, a time is compared to the minute, a total as an amount."""
-    out = []
-    for name in EDIT_FIELDS:
-        a, b = mine.get(name) or {}, theirs.get(name) or {}
-        if not a.get("value") or not b.get("value") or min(_sureness(a), _sureness(b)) < SURE_FIELD:
-            continue
-        if _as_stated(name, a["value"]) != _as_stated(name, b["value"]):
-            out.append(name)
-    return out
-
-
-def _sureness(field: dict[str, Any]) -> float:
-    return float(field.get("confidence") or 0.0) if field.get("source") == "ocr" else 1.0
-
-
-def _as_stated(name: str, value: Any) -> str:
-    text = str(value)
-    if name == "total":
-        try:
-            return str(abs(Decimal(text)).quantize(Decimal("0.01")))
-        except InvalidOperation:
-            return text
-    if name == "time":
-        text = text[:5]
-    return "".join(OCR_DIGIT_CONFUSIONS.get(c, c) for c in re.sub(r"[^0-9A-Z]", "", text.upper()))
 
 
 def scan_of(row: Any) -> str | None:
@@ -532,6 +454,31 @@ def _text_layer(analysis: Analysis, page: int) -> Any:
             size, words = (p.width, p.height), [(w.text, w.box) for w in p.words]
             return size, words, text_layers.placed_layer(words, size)
     return None
+
+
+def _compared(analysis: Analysis, view: Any, fp: Any, r: Any, my_text: Any) -> Any:
+    """:func:`_compare` of this upload's page ``fp`` with candidate row ``r``, kept in the
+    upload's memo (the run inside the match lock reuses the one against the snapshot), as are
+    this page's preparations, made only when a comparison needs them. The fingerprint row's id
+    names one registration of that page: a re-upload with other bytes registers anew, so a
+    comparison is never reused across them. A scanned page is compared by its pixels alone:
+    earlier pages with the same pixels (a template passed between sellers, uploaded again and
+    again) are one comparison, whose answer each of them gets."""
+    settings, page = analysis.settings, analysis.document.pages[fp.page - 1]
+
+    def prepared() -> PreparedPage:
+        return remember(analysis, ("prepared", fp.page),
+                        lambda: _prepare_kept(view, settings, page.image, fp.pixel_sha256))
+
+    def layout_ink() -> Any:
+        return remember(analysis, ("layout_ink", fp.page), lambda: page_objects.layout_ink(page.image))
+
+    def objects() -> Any:
+        return remember(analysis, ("object_page", fp.page), lambda: page_objects.ObjectPage(my_text[1], page.graphics))
+
+    same = r.pixel_sha256 if my_text is None and r.pixel_sha256 else r.id
+    return remember(analysis, ("compare", fp.page, same),
+                    lambda: _compare(view, settings, prepared, r, my_text, page, layout_ink, objects))
 
 
 def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, my_page: Any = None,

@@ -2,8 +2,8 @@
 
 Long receipts are compared at a small working size, where a re-upload's JPEG and resampling
 leave specks all over the exact comparison: the alignment calls the pair ``edited_copy``.
-:func:`forensics.detectors.duplicates.reencoded` tells the two apart by how the differing boxes
-stand out from the rest of the page, and :func:`~forensics.detectors.duplicates.read_apart` by
+:func:`forensics.detectors.reencoding.reencoded` tells the two apart by how the differing boxes
+stand out from the rest of the page, and :func:`~forensics.detectors.reencoding.read_apart` by
 whether the two uploads read an edited field apart.
 """
 
@@ -15,7 +15,7 @@ import random
 from PIL import Image
 
 from forensics.alignment import Relation, compare_pages
-from forensics.detectors import duplicates
+from forensics.detectors import duplicates, reencoding
 from forensics.pipeline import analyse
 from forensics.store import Store, registries
 from tests.receipt_pages import edited_copy, make_shop, render_scan, reupload
@@ -37,7 +37,7 @@ def test_a_long_receipts_reupload_is_reencoded_not_edited():
     rel = compare_pages(reupload(tall, rng), tall)
     # what the alignment alone says: one scan, a speck of exact difference
     assert rel.kind == "edited_copy" and rel.details["tolerant_boxes"] == 0, rel.details
-    assert duplicates.reencoded(rel)
+    assert reencoding.reencoded(rel)
 
 
 def test_an_edit_the_tolerant_comparison_sees_is_not_reencoded():
@@ -45,17 +45,17 @@ def test_an_edit_the_tolerant_comparison_sees_is_not_reencoded():
     tall, boxes, shop, rng = _long_scan(2)
     edited, _ = edited_copy(tall, boxes, shop, rng, degrade=True)
     rel = compare_pages(reupload(edited, rng), tall)
-    assert rel.kind == "edited_copy" and not duplicates.reencoded(rel), rel.details
+    assert rel.kind == "edited_copy" and not reencoding.reencoded(rel), rel.details
 
 
 def test_the_rule_on_measurements():
     speckled = {"tolerant_boxes": 0, "box_diff": [0.06, 0.3], "rest_diff": 5e-4}
-    assert duplicates.reencoded(Relation("edited_copy", 1.0, ((0, 0, 9, 9),), speckled))
+    assert reencoding.reencoded(Relation("edited_copy", 1.0, ((0, 0, 9, 9),), speckled))
     # a page whose other pixels agree: the box stands out, an edit
-    assert not duplicates.reencoded(Relation("edited_copy", 1.0, (), {**speckled, "rest_diff": 4e-5}))
+    assert not reencoding.reencoded(Relation("edited_copy", 1.0, (), {**speckled, "rest_diff": 4e-5}))
     # a box the tolerant comparison sees too, or a number repainted whole
-    assert not duplicates.reencoded(Relation("edited_copy", 1.0, (), {**speckled, "tolerant_boxes": 1}))
-    assert not duplicates.reencoded(Relation("edited_copy", 1.0, (), {**speckled, "box_diff": [1.6]}))
+    assert not reencoding.reencoded(Relation("edited_copy", 1.0, (), {**speckled, "tolerant_boxes": 1}))
+    assert not reencoding.reencoded(Relation("edited_copy", 1.0, (), {**speckled, "box_diff": [1.6]}))
 
 
 def _field(value: str, confidence: float, source: str = "ocr") -> dict:
@@ -66,12 +66,12 @@ def test_fields_read_apart_only_when_both_readings_are_sure():
     mine = {"total": _field("10.00", 0.9), "time": _field("09:34:40", 0.79), "serial": _field("CSOO1234", 0.9)}
     theirs = {"total": _field("10.0", 0.8), "time": _field("08:34", 0.43), "serial": _field("CS001234", 0.7)}
     # one amount, a time one side doubts, a number keyed alike: nothing read apart
-    assert duplicates.read_apart(mine, theirs) == []
-    assert duplicates.read_apart({**mine, "total": _field("16.00", 0.9)}, theirs) == ["total"]
-    assert duplicates.read_apart(mine, {**theirs, "time": _field("08:34", 0.95)}) == ["time"]
+    assert reencoding.read_apart(mine, theirs) == []
+    assert reencoding.read_apart({**mine, "total": _field("16.00", 0.9)}, theirs) == ["total"]
+    assert reencoding.read_apart(mine, {**theirs, "time": _field("08:34", 0.95)}) == ["time"]
     # a field only one side read says nothing; a text layer is always sure
-    assert duplicates.read_apart(mine, {**theirs, "date": _field("2018-03-23", 1.0, "text_layer")}) == []
-    assert duplicates.read_apart({**mine, "date": _field("2018-03-24", 1.0, "text_layer")},
+    assert reencoding.read_apart(mine, {**theirs, "date": _field("2018-03-23", 1.0, "text_layer")}) == []
+    assert reencoding.read_apart({**mine, "date": _field("2018-03-24", 1.0, "text_layer")},
                                  {**theirs, "date": _field("2018-03-23", 0.9)}) == ["date"]
 
 
