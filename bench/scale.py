@@ -14,10 +14,12 @@ Run by hand, not by CI (needs PostgreSQL; makes and drops its own databases)::
    linking treats every stored page as another image (decoded for itself, compared for
    itself); that page's alignment features are kept on disk for each record (hard links), as a
    worker keeps them when it first prepares a page (``--no-kept-features``: none, every
-   candidate page decoded and featured for each comparison, as before they were kept); the
-   copies of one real page are registered as copies of one scan (``page_fingerprints.scan``,
-   the base's pixel sha256), as the pipeline registers a page it found certainly the same scan
-   as an earlier one (``--no-scan-labels``: none, as a store written before labels existed);
+   candidate page decoded and featured for each comparison, as before they were kept);
+   ``--scan-labels``: the copies of one real page are registered as copies of one scan
+   (``page_fingerprints.scan``, the base's pixel sha256), as the pipeline registers a page it
+   found certainly the same scan as an earlier one: a store where each of the real pages is one
+   scan uploaded again and again, rather than (the default) a popular shop's many receipts,
+   which are other scans whose comparisons only the reused blob makes ``same_image``;
    serials, issuer marks (merchant keys drawn Zipf-like from 2,000 shops), date + total keys
    and 1% ``same_layout`` relations.
 3. The same ``--uploads`` real uploads go into each store through ``analyse`` in this process,
@@ -164,7 +166,7 @@ NULL = "\\N"
 
 
 def populate(url: str, size: int, bases: list[dict], skew: np.ndarray, rng: random.Random,
-             features: Path | None = None, *, scans: bool = True) -> None:
+             features: Path | None = None, *, scans: bool = False) -> None:
     """Write ``size`` analysed single-page records with their registrations, by COPY. Each
     record's page is its own image as far as linking knows (a pixel sha256 of its own), though
     its blob is its base's; ``features``: the folder of kept page features, where each record
@@ -351,9 +353,9 @@ def main() -> None:
     ap.add_argument("--no-kept-features", action="store_true",
                     help="no page features kept on disk (index_dir=off): the stored pages are "
                          "decoded and featured for every comparison, the cost before they were kept")
-    ap.add_argument("--no-scan-labels", action="store_true",
-                    help="stored copies of one real page not registered as one scan: each re-upload "
-                         "compared with every copy among its candidates")
+    ap.add_argument("--scan-labels", action="store_true",
+                    help="register the stored copies of one real page as one scan (each real page a "
+                         "scan uploaded again and again): a re-upload is compared with one copy, not each")
     args = ap.parse_args()
     import psycopg
 
@@ -387,7 +389,7 @@ def main() -> None:
                 Store(url).close()
                 t0 = time.perf_counter()
                 populate(url, size, bases, skew, random.Random(args.seed + size), page_features.folder(url, settings),
-                         scans=not args.no_scan_labels)
+                         scans=args.scan_labels)
                 fill_s[size] = time.perf_counter() - t0
             # the same uploads into every store, interleaved upload by upload
             by_url = analyse_interleaved([(u, settings.with_(database_url=u)) for u in urls], uploads, "a",
