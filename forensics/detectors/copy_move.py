@@ -128,6 +128,8 @@ class PageNoise:
     offsets: dict[tuple[str, int, int], np.ndarray] = field(default_factory=dict)
     #: ``residual`` at half resolution, once made (:meth:`half_residual`)
     half: list[np.ndarray] = field(default_factory=list)
+    #: least and greatest ``cells`` of each BOUND_CELL-square block, once made (:meth:`cell_extremes`)
+    extremes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def spread(self, name: str, box: Box) -> float:
         """Grey-level std of the ``residual`` or ``blurred`` map in ``box``, measured once."""
@@ -143,6 +145,17 @@ class PageNoise:
             r = self.residual
             self.half.append(cv2.resize(r, (r.shape[1] // 2, r.shape[0] // 2), interpolation=cv2.INTER_AREA))
         return self.half[0]
+
+    def cell_extremes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Least and greatest of ``cells`` over each BOUND_CELL-square block of the page (the
+        last, partial ones padded with their edge), made once a page."""
+        if not self.extremes:
+            k = BOUND_CELL
+            h, w = self.cells.shape
+            padded = np.pad(self.cells, ((0, -h % k), (0, -w % k)), mode="edge")
+            blocks = padded.reshape(padded.shape[0] // k, k, padded.shape[1] // k, k)
+            self.extremes.append((blocks.min(axis=(1, 3)), blocks.max(axis=(1, 3))))
+        return self.extremes[0]
 
     def cell_offsets(self, w: int, h: int) -> np.ndarray:
         """Flat offsets in ``cells`` of the BOUND_CELL-square cells that tile a w x h box."""
@@ -314,10 +327,105 @@ def _best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, 
     return everywhere() if place is None else place
 
 
-def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | None:
+def _close_blocks(noise: PageNoise, box: Box, contrast: float) -> np.ndarray:
+    """Per BOUND_CELL-square block of top-left places on the page (block (i, j) holds the places
+    from (BOUND_CELL * j, BOUND_CELL * i)), whether a box at one of its places, not overlapping
+    ``box``, may differ from it by as little as a copy: the bound of :func:`_difference_bounds`
+    taken first per block (each cell's mean against the block's range of that cell,
+    :meth:`PageNoise.cell_extremes`), then per place in the blocks left, each dropping what the
+    cells summed so far already rule out (thousands of lookups where a template match takes
+    millions)."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    k = BOUND_CELL
+    lo, hi = noise.cell_extremes()
+    rows, cols = (noise.cells.shape[0] - h) // k + 1, (noise.cells.shape[1] - w) // k + 1
+    limit = (COPY_DIFFERENCE * (1 + BOUND_SLACK) * contrast) ** 2 * (w * h) / (k * k)
+    tiles = [(cy // k, cx // k, noise.cells[y0 + cy, x0 + cx])
+             for cy in range(0, h - k + 1, k) for cx in range(0, w - k + 1, k)]
+    # blocks: the first cell over the whole grid, the others over the blocks left
+    i, j, mean = tiles[0]
+    gap = np.maximum(lo[i:i + rows, j:j + cols] - mean, 0) + np.maximum(mean - hi[i:i + rows, j:j + cols], 0)
+    squared = (gap * gap).reshape(-1)
+    left = np.flatnonzero(squared <= limit)
+    squared = squared[left]
+    bi, bj = left // cols, left % cols
+    for i, j, mean in tiles[1:]:
+        if not left.size:
+            break
+        gap = np.maximum(lo[bi + i, bj + j] - mean, 0) + np.maximum(mean - hi[bi + i, bj + j], 0)
+        squared += gap * gap
+        keep = squared <= limit
+        left, squared, bi, bj = left[keep], squared[keep], bi[keep], bj[keep]
+    close = np.zeros(rows * cols, bool)
+    if not left.size:
+        return close.reshape(rows, cols)
+    # places: every place of the blocks left, on the page and not overlapping the box
+    dy, dx = np.divmod(np.arange(k * k), k)
+    py, px = (bi[:, None] * k + dy[None, :]).reshape(-1), (bj[:, None] * k + dx[None, :]).reshape(-1)
+    owner = np.repeat(left, k * k)
+    keep = ((py <= noise.cells.shape[0] - h) & (px <= noise.cells.shape[1] - w)
+            & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h)))
+    width = noise.cells.shape[1]
+    flat = noise.cells.reshape(-1)
+    at, owner = (py * width + px)[keep], owner[keep]
+    squared = np.zeros(at.size)
+    for i, j, mean in tiles:
+        if not at.size:
+            break
+        gap = flat[at + (i * k) * width + j * k] - mean
+        squared += gap * gap
+        keep = squared <= limit
+        at, owner, squared = at[keep], owner[keep], squared[keep]
+    close[owner] = True
+    return close.reshape(rows, cols)
+
+
+def _best_near(noise: PageNoise, template: np.ndarray, box: Box, close: np.ndarray) -> tuple[int, int] | None:
+    """Where the residual best matches ``template`` (as :func:`_best_place` asks, at full
+    resolution) among the places within BOUND_CELL px of the ``close`` blocks
+    (:func:`_close_blocks`), each group of them matched on its own; None when all are the
+    copy's own place."""
+    k = BOUND_CELL
+    res = noise.residual
+    w, h = box[2] - box[0], box[3] - box[1]
+    grown = cv2.dilate(close.astype(np.uint8), np.ones((3, 3), np.uint8))
+    _n, _labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    best, place = -1.0, None
+    for bx, by, bw, bh, _area in stats[1:].tolist():
+        x0, y0 = bx * k, by * k
+        x1, y1 = min((bx + bw) * k, res.shape[1] - w + 1), min((by + bh) * k, res.shape[0] - h + 1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        scores = cv2.matchTemplate(res[y0:y1 + h - 1, x0:x1 + w - 1], template, cv2.TM_CCOEFF_NORMED)
+        value, at = _masked_best(scores, (x0, y0), box)
+        if value > best:
+            best, place = value, at
+    return place
+
+
+class _Unmatched:
+    """What :func:`search_page` finds when no place on the page can repeat the box as closely
+    as a copy (by the cell bounds): a far pair, not aligned."""
+
+
+#: the one :class:`_Unmatched`
+UNMATCHED = _Unmatched()
+
+
+def search_page(noise: PageNoise, copy: Word, reading: PageReading, *, exact: bool = True,
+                ) -> Match | None | _Unmatched:
     """The best pixel match of ``copy``'s box anywhere else on the page (its residual's
     normalised cross-correlation), compared as :func:`compare` compares two words; the source
-    is named by the words OCR read there, if any."""
+    is named by the words OCR read there, if any.
+
+    Not ``exact``: a search that cannot end close returns UNMATCHED (or its far Match) without
+    the page-wide match. The alignment :func:`compare` makes lies within SEARCH_MARGIN px of
+    the place found, and a close one lies in a block :func:`_close_blocks` keeps; with no such
+    block the answer is UNMATCHED. Else a box at least COARSE_MIN_SIDE a side is searched as
+    ever; a smaller one (searched at full resolution over the page) only around the blocks
+    kept, which hold the page's best place whenever that place is close, and a close answer is
+    searched for again over the page: what is found close is what the full search finds."""
     shape = noise.residual.shape
     tx0, ty0, tx1, ty1 = clip(copy.box, shape)
     w, h = tx1 - tx0, ty1 - ty0
@@ -326,13 +434,27 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | N
     template = noise.residual[ty0:ty1, tx0:tx1]
     if float(template.std()) < 1e-3:
         return None
-    if noise.spread("blurred", (tx0, ty0, tx1, ty1)) < MIN_CONTRAST:
+    contrast = noise.spread("blurred", (tx0, ty0, tx1, ty1))
+    if contrast < MIN_CONTRAST:
         return None  # compare would find the copy too flat wherever its source is
-    x, y = _best_place(noise, template, (tx0, ty0, tx1, ty1))
+    target = (tx0, ty0, tx1, ty1)
+    if exact:
+        x, y = _best_place(noise, template, target)
+    else:
+        close = _close_blocks(noise, target, contrast)
+        if not close.any():
+            return UNMATCHED
+        near = _best_near(noise, template, target, close)
+        if near is None:
+            return UNMATCHED
+        x, y = near
     box = (x, y, x + w, y + h)
     there = [v for v in reading.words if boxes_overlap(v.box, box)]
     text = " ".join(v.text for v in there) if there else UNREAD
-    return compare(noise, copy, Word(text, box, 0.0, copy.block, copy.line))
+    match = compare(noise, copy, Word(text, box, 0.0, copy.block, copy.line))
+    if not exact and match is not None and match.difference <= COPY_DIFFERENCE:
+        return search_page(noise, copy, reading)
+    return match
 
 
 def page_matches(reading: PageReading, image, unread: list[Word] | None = None,  # noqa: ANN001
@@ -413,8 +535,12 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
     for copy in [*searched_words(reading, words), *(unread or [])]:
         # a box of a pair already found is not searched again (its unread twin found it)
         if not any(boxes_overlap(copy.box, b) for b in copies):
-            match = search_page(noise, copy, reading)
-            if match is not None:
+            # once a pair is judged, a search only matters if it ends close: the cell bounds
+            # may settle it (a page nothing was judged on yet searches exactly, for its count)
+            match = search_page(noise, copy, reading, exact=not judged)
+            if isinstance(match, _Unmatched):
+                judged += 1
+            elif match is not None:
                 judged += 1
                 if match.difference <= COPY_DIFFERENCE:
                     close.append(match)
