@@ -81,6 +81,8 @@ REVERSE_SKIP = 0.2
 BOUND_CELL = 8
 #: relative slack on that bound against the float32 rounding of the exact difference
 BOUND_SLACK = 1e-4
+#: a bound is summed only up to this factor past the largest threshold it is compared with
+CAP_MARGIN = 1.01
 #: least contrast (grey-level std) of a box for its difference to mean anything
 MIN_CONTRAST = 8.0
 #: grey-level gradient (Sobel of the 3x3 mean) above which a pixel is a glyph edge, not noise
@@ -245,11 +247,16 @@ def _aligned(noise: PageNoise, copy: Word, source: Word, target: Box, window: Bo
     return Match(copy, source, difference, shared)
 
 
-def _difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contrast: float) -> np.ndarray:
+def _difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contrast: float,
+                       caps: np.ndarray | None = None) -> np.ndarray:
     """Per window, a lower bound of the ``difference`` :func:`compare` finds for ``target`` in
     it at any alignment, from the mean grey levels of BOUND_CELL-square cells (a box's squared
     difference is at least its cells' pixels times their squared mean difference): ruling a
-    pair out costs a few lookups instead of a template match, all of one copy's at once."""
+    pair out costs a few lookups instead of a template match, all of one copy's at once.
+
+    ``caps``: per window, the value past which only "more than the cap" matters: alignments are
+    summed cell by cell and dropped once past it, and a window all of whose alignments are
+    dropped gets its cap (still a lower bound; exact wherever the bound is at most the cap)."""
     if not windows:
         return np.zeros(0)
     tx0, ty0, tx1, ty1 = target
@@ -259,11 +266,33 @@ def _difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contra
     flat = noise.cells.reshape(-1)
     corners = [(sy0 * width + sx0) + noise.position_offsets(sx1 - sx0 - w + 1, sy1 - sy0 - h + 1)
                for sx0, sy0, sx1, sy1 in windows]
-    starts = np.cumsum([0] + [len(c) for c in corners[:-1]])
-    there = flat[np.concatenate(corners)[:, None] + cells[None, :]]
-    there -= flat[ty0 * width + tx0 + cells]
-    squared = np.minimum.reduceat(np.einsum("ij,ij->i", there, there), starts) * (BOUND_CELL * BOUND_CELL) / (w * h)
-    return np.sqrt(squared) / contrast
+    scale = (BOUND_CELL * BOUND_CELL) / (w * h)
+    if caps is None:
+        starts = np.cumsum([0] + [len(c) for c in corners[:-1]])
+        there = flat[np.concatenate(corners)[:, None] + cells[None, :]]
+        there -= flat[ty0 * width + tx0 + cells]
+        squared = np.minimum.reduceat(np.einsum("ij,ij->i", there, there), starts) * scale
+        return np.sqrt(squared) / contrast
+    at = np.concatenate(corners)
+    owner = np.repeat(np.arange(len(windows)), [len(c) for c in corners])
+    limit = (np.asarray(caps, dtype=np.float64) * contrast) ** 2 / scale
+    squared = np.zeros(at.size)
+    own = flat[ty0 * width + tx0 + cells]
+    order = np.argsort(own)  # the darkest cells first: they rule most alignments out
+    for cell, mean in zip(cells[order].tolist(), own[order].tolist(), strict=True):
+        gap = flat[at + cell] - mean
+        squared += gap * gap
+        keep = squared <= limit[owner]
+        if not keep.all():
+            at, owner, squared = at[keep], owner[keep], squared[keep]
+            if not at.size:
+                break
+    out = np.asarray(caps, dtype=np.float64).copy()
+    best = np.full(len(windows), np.inf)
+    np.minimum.at(best, owner, squared)
+    found = np.isfinite(best)
+    out[found] = np.sqrt(best[found] * scale) / contrast
+    return out
 
 
 @dataclass(frozen=True)
@@ -341,8 +370,9 @@ def _close_blocks(noise: PageNoise, box: Box, contrast: float) -> np.ndarray:
     lo, hi = noise.cell_extremes()
     rows, cols = (noise.cells.shape[0] - h) // k + 1, (noise.cells.shape[1] - w) // k + 1
     limit = (COPY_DIFFERENCE * (1 + BOUND_SLACK) * contrast) ** 2 * (w * h) / (k * k)
-    tiles = [(cy // k, cx // k, noise.cells[y0 + cy, x0 + cx])
-             for cy in range(0, h - k + 1, k) for cx in range(0, w - k + 1, k)]
+    # the darkest cells first: blank paper is ruled out by the first
+    tiles = sorted(((cy // k, cx // k, noise.cells[y0 + cy, x0 + cx])
+                    for cy in range(0, h - k + 1, k) for cx in range(0, w - k + 1, k)), key=lambda t: t[2])
     # blocks: the first cell over the whole grid, the others over the blocks left
     i, j, mean = tiles[0]
     gap = np.maximum(lo[i:i + rows, j:j + cols] - mean, 0) + np.maximum(mean - hi[i:i + rows, j:j + cols], 0)
@@ -492,9 +522,14 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
         # window cannot reach the copy's box (an alignment overlapping it gives None)
         geometries = {j: g for j in chosen if (g := _geometry(noise, copy, candidates[j])) is not None}
         boundable = [j for j, g in geometries.items() if not boxes_overlap(g[1], g[0])]
+        # past these caps only "far" matters: the pair's own skip, and its reverse's (over
+        # the two contrasts), each against a bound; a margin keeps a capped bound past both
+        c_copy = _contrast(noise, copy)
+        caps = [max(COPY_DIFFERENCE, REVERSE_SKIP * max(_contrast(noise, candidates[j]), 1e-6) / c_copy
+                    if j < len(words) else 0.0) * (1 + BOUND_SLACK) * CAP_MARGIN for j in boundable]
         bounds = dict(zip(boundable, _difference_bounds(
             noise, clip(copy.box, noise.residual.shape), [geometries[j][1] for j in boundable],
-            _contrast(noise, copy)).tolist(), strict=True))
+            c_copy, np.array(caps)).tolist(), strict=True))
         for j in chosen:
             source = candidates[j]
             if j >= len(words) and abs(_contrast(noise, source) - _contrast(noise, copy)) > MISREAD_CONTRAST * _contrast(noise, copy):
