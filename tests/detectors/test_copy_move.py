@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from forensics.detectors import copy_move
+from forensics.detectors import copy_move, copy_noise
 from forensics.model import PageReading, Word
 from tests.conftest import font
 from tests.receipt_pages import jpeg_roundtrip
@@ -239,12 +239,12 @@ def test_the_page_wide_search_finds_a_copys_source_where_a_full_search_does():
     noise = copy_move.page_noise(img)
     for w, other in ((pasted, source), (source, pasted)):
         x0, y0, x1, y1 = copy_move.clip(w.box, noise.residual.shape)
-        assert min(x1 - x0, y1 - y0) >= copy_move.COARSE_MIN_SIDE  # searched coarse, then fine
+        assert min(x1 - x0, y1 - y0) >= copy_noise.COARSE_MIN_SIDE  # searched coarse, then fine
         template = noise.residual[y0:y1, x0:x1]
         full = copy_move.cv2.matchTemplate(noise.residual, template, copy_move.cv2.TM_CCOEFF_NORMED)
-        _, want = copy_move._masked_best(full, (0, 0), (x0, y0, x1, y1))
+        _, want = copy_noise.masked_best(full, (0, 0), (x0, y0, x1, y1))
         assert abs(want[0] - other.box[0]) <= 2 and abs(want[1] - other.box[1]) <= 2
-        assert copy_move._best_place(noise, template, (x0, y0, x1, y1)) == want
+        assert copy_noise.best_place(noise, template, (x0, y0, x1, y1)) == want
 
 
 def _small_paste(seed: int) -> tuple[Image.Image, list[Word], Word, Word]:
@@ -271,7 +271,7 @@ def test_the_bounded_search_finds_a_small_pastes_source_as_the_full_search_does(
     # the cell bounds keep the paste's and its source's places, and the match around them lands
     # where the page-wide search does; honest words' searches end far (or unmatched) either way
     img, words, source, pasted = _small_paste(seed)
-    assert pasted.box[3] - pasted.box[1] < copy_move.COARSE_MIN_SIDE
+    assert pasted.box[3] - pasted.box[1] < copy_noise.COARSE_MIN_SIDE
     reading = _reading(img, words)
     noise = copy_move.page_noise(img)
     for w, other in ((pasted, source), (source, pasted)):
