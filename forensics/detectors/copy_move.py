@@ -24,19 +24,31 @@ A paste whose source OCR did not read as a word, or which OCR itself read as let
 all, has no word to be paired with: the value words of total lines, the amount column (the last
 word of each line, whatever OCR read) and the groups of ink OCR read no word in
 (:func:`page_maps.unread_words`) are each searched for on the whole page (tune half: three of six
-missed copy-moves found, the nearest honest search at 0.127; alone-rate on honest scans still 0;
-each search is a template match over the whole page, so the detector costs more CPU a page).
+missed copy-moves found, the nearest honest search at 0.127; alone-rate on honest scans still 0).
+A search first bounds, from BOUND_CELL-square cell means, how closely any place of the page can
+repeat the box (:func:`close_blocks`): most searches end there, the others are matched only
+around the places a copy could lie in, and a close answer is matched again over the whole page,
+so what is found is what a page-wide search finds (`bench/pixel_detectors.py`: identical).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
+from forensics.detectors.copy_noise import (
+    BOUND_SLACK,
+    PageNoise,
+    best_near,
+    best_place,
+    close_blocks,
+    difference_bounds,
+    page_noise,
+)
 from forensics.detectors.page_maps import UNREAD, clip, shared_page_maps, unread_words
 from forensics.model import Box, CheckResult, Finding, PageReading, Word, boxes_overlap
 
@@ -44,11 +56,6 @@ from forensics.model import Box, CheckResult, Finding, PageReading, Word, boxes_
 MIN_DIGITS = 2
 #: most value words compared on one page (pairs grow with the square)
 MAX_WORDS = 80
-#: a page-wide search is matched at half resolution first when its box is at least this many
-#: px on each side, then at full resolution around the COARSE_PEAKS best places, within REFINE_PX
-COARSE_MIN_SIDE = 16
-COARSE_PEAKS = 8
-REFINE_PX = 3
 #: heights (px) of two words may differ this much for one to be a paste of the other
 HEIGHT_SLACK = 4
 #: px around the other word's box searched for the best alignment
@@ -76,17 +83,10 @@ MISREAD_CONTRAST = 0.35
 #: a pair whose one direction differs by this much (scaled by the boxes' contrasts: twice
 #: COPY_DIFFERENCE) is not compared the other way round (a CPU saving, same findings)
 REVERSE_SKIP = 0.2
-#: side (px) of the square cells whose mean grey levels bound a pair's difference from below
-#: before its alignment is searched (a CPU saving, same findings: see :func:`_difference_bounds`)
-BOUND_CELL = 8
-#: relative slack on that bound against the float32 rounding of the exact difference
-BOUND_SLACK = 1e-4
+#: a bound is summed only up to this factor past the largest threshold it is compared with
+CAP_MARGIN = 1.01
 #: least contrast (grey-level std) of a box for its difference to mean anything
 MIN_CONTRAST = 8.0
-#: grey-level gradient (Sobel of the 3x3 mean) above which a pixel is a glyph edge, not noise
-EDGE = 24.0
-#: paper at least this bright is saturated: the scanner clipped its noise away
-SATURATED = 250
 #: least noise pixels two boxes must share for their correlation to mean anything
 MIN_NOISE_PIXELS = 120
 #: least residual spread (grey levels) of those pixels: a clean digital page carries no noise
@@ -111,69 +111,6 @@ class Match:
     difference: float
     #: correlation of the two boxes' scan noise, None where they have too little of it
     noise: float | None
-
-
-@dataclass(frozen=True)
-class PageNoise:
-    """The maps of one page every comparison reads."""
-
-    residual: np.ndarray
-    blurred: np.ndarray
-    usable: np.ndarray
-    #: mean of ``blurred`` over the BOUND_CELL-square cell whose top-left corner is each pixel
-    cells: np.ndarray
-    #: spreads of boxes already measured, by (map, box): a word is compared with many others
-    spreads: dict[tuple[str, Box], float] = field(default_factory=dict)
-    #: index offsets of :func:`_difference_bounds`, by what they index
-    offsets: dict[tuple[str, int, int], np.ndarray] = field(default_factory=dict)
-    #: ``residual`` at half resolution, once made (:meth:`half_residual`)
-    half: list[np.ndarray] = field(default_factory=list)
-
-    def spread(self, name: str, box: Box) -> float:
-        """Grey-level std of the ``residual`` or ``blurred`` map in ``box``, measured once."""
-        key = (name, box)
-        if key not in self.spreads:
-            x0, y0, x1, y1 = box
-            self.spreads[key] = float(getattr(self, name)[y0:y1, x0:x1].std())
-        return self.spreads[key]
-
-    def half_residual(self) -> np.ndarray:
-        """``residual`` at half resolution (area average), made once a page."""
-        if not self.half:
-            r = self.residual
-            self.half.append(cv2.resize(r, (r.shape[1] // 2, r.shape[0] // 2), interpolation=cv2.INTER_AREA))
-        return self.half[0]
-
-    def cell_offsets(self, w: int, h: int) -> np.ndarray:
-        """Flat offsets in ``cells`` of the BOUND_CELL-square cells that tile a w x h box."""
-        key = ("cells", w, h)
-        if key not in self.offsets:
-            k, width = BOUND_CELL, self.cells.shape[1]
-            self.offsets[key] = (np.arange(0, h - k + 1, k)[:, None] * width
-                                 + np.arange(0, w - k + 1, k)[None, :]).reshape(-1)
-        return self.offsets[key]
-
-    def position_offsets(self, nx: int, ny: int) -> np.ndarray:
-        """Flat offsets in ``cells`` of the nx x ny top-left corners an alignment may take."""
-        key = ("positions", nx, ny)
-        if key not in self.offsets:
-            self.offsets[key] = (np.arange(ny)[:, None] * self.cells.shape[1] + np.arange(nx)[None, :]).reshape(-1)
-        return self.offsets[key]
-
-
-def page_noise(image) -> PageNoise:  # noqa: ANN001 - PIL image
-    """High-pass residual of a page, and where it is noise (no glyph edge, not saturated)."""
-    gray = np.asarray(image.convert("L"), dtype=np.float32)
-    smooth = cv2.blur(gray, (3, 3))
-    residual = gray - smooth
-    grad = np.abs(cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3))
-    # an edge pixel's residual is the glyph's shape, which honest repeats share
-    edge = cv2.dilate((grad > EDGE).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    usable = ~edge & (gray < SATURATED)
-    blurred = cv2.GaussianBlur(gray, (0, 0), 1.0)
-    cells = cv2.boxFilter(blurred, cv2.CV_64F, (BOUND_CELL, BOUND_CELL), anchor=(0, 0), normalize=True,
-                          borderType=cv2.BORDER_REPLICATE)
-    return PageNoise(residual, blurred, usable, cells)
 
 
 def _is_value(word: Word) -> bool:
@@ -232,30 +169,9 @@ def _aligned(noise: PageNoise, copy: Word, source: Word, target: Box, window: Bo
     return Match(copy, source, difference, shared)
 
 
-def _difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contrast: float) -> np.ndarray:
-    """Per window, a lower bound of the ``difference`` :func:`compare` finds for ``target`` in
-    it at any alignment, from the mean grey levels of BOUND_CELL-square cells (a box's squared
-    difference is at least its cells' pixels times their squared mean difference): ruling a
-    pair out costs a few lookups instead of a template match, all of one copy's at once."""
-    if not windows:
-        return np.zeros(0)
-    tx0, ty0, tx1, ty1 = target
-    w, h = tx1 - tx0, ty1 - ty0
-    width = noise.cells.shape[1]
-    cells = noise.cell_offsets(w, h)
-    flat = noise.cells.reshape(-1)
-    corners = [(sy0 * width + sx0) + noise.position_offsets(sx1 - sx0 - w + 1, sy1 - sy0 - h + 1)
-               for sx0, sy0, sx1, sy1 in windows]
-    starts = np.cumsum([0] + [len(c) for c in corners[:-1]])
-    there = flat[np.concatenate(corners)[:, None] + cells[None, :]]
-    there -= flat[ty0 * width + tx0 + cells]
-    squared = np.minimum.reduceat(np.einsum("ij,ij->i", there, there), starts) * (BOUND_CELL * BOUND_CELL) / (w * h)
-    return np.sqrt(squared) / contrast
-
-
 @dataclass(frozen=True)
 class _Far:
-    """A pair ruled out by :func:`_difference_bounds`: its bound, and its exact difference
+    """A pair ruled out by :func:`difference_bounds`: its bound, and its exact difference
     measured only when a later comparison needs it."""
 
     bound: float
@@ -267,57 +183,28 @@ def _contrast(noise: PageNoise, word: Word) -> float:
     return noise.spread("blurred", clip(word.box, noise.blurred.shape))
 
 
-def _masked_best(scores: np.ndarray, at: tuple[int, int], box: Box) -> tuple[float, tuple[int, int]]:
-    """Best score of a match map whose top-left cell sits at ``at`` on the page, the copy's own
-    place and its shifts (a box around ``box``) left out."""
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0, y1 - y0
-    ax, ay = at
-    scores[max(0, y0 - h - ay):max(0, y0 + h - ay), max(0, x0 - w - ax):max(0, x0 + w - ax)] = -1
-    _, value, _, (x, y) = cv2.minMaxLoc(scores)
-    return value, (ax + x, ay + y)
+class _Unmatched:
+    """What :func:`search_page` finds when no place on the page can repeat the box as closely
+    as a copy (by the cell bounds): a far pair, not aligned."""
 
 
-def _best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, int]:
-    """Where on the page (top-left) the residual best matches ``template``, the residual of
-    ``box``, outside ``box`` and its shifts. Found at half resolution first (a quarter of the
-    work), its COARSE_PEAKS best places then matched at full resolution within REFINE_PX: the
-    page-wide searches for unread ink and the amount column are most of a page's copy-move
-    work. A template smaller than COARSE_MIN_SIDE is matched at full resolution over the page."""
-    res = noise.residual
-    w, h = box[2] - box[0], box[3] - box[1]
-
-    def everywhere() -> tuple[int, int]:
-        return _masked_best(cv2.matchTemplate(res, template, cv2.TM_CCOEFF_NORMED), (0, 0), box)[1]
-
-    if min(w, h) < COARSE_MIN_SIDE:
-        return everywhere()
-    half = noise.half_residual()
-    small = cv2.resize(template, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    coarse = cv2.matchTemplate(half, small, cv2.TM_CCOEFF_NORMED)
-    cx0, cy0 = box[0] // 2, box[1] // 2
-    coarse[max(0, cy0 - h // 2):cy0 + h // 2 + 1, max(0, cx0 - w // 2):cx0 + w // 2 + 1] = -1
-    best, place = -2.0, None
-    for _ in range(COARSE_PEAKS):
-        _, value, _, (px, py) = cv2.minMaxLoc(coarse)
-        if value <= -1:
-            break
-        coarse[max(0, py - h // 4):py + h // 4 + 1, max(0, px - w // 4):px + w // 4 + 1] = -1
-        x0, y0 = max(0, 2 * px - REFINE_PX), max(0, 2 * py - REFINE_PX)
-        x1, y1 = min(res.shape[1], 2 * px + REFINE_PX + w + 1), min(res.shape[0], 2 * py + REFINE_PX + h + 1)
-        if x1 - x0 < w or y1 - y0 < h:
-            continue
-        local = cv2.matchTemplate(res[y0:y1, x0:x1], template, cv2.TM_CCOEFF_NORMED)
-        value, at = _masked_best(local, (x0, y0), box)
-        if value > best:
-            best, place = value, at
-    return everywhere() if place is None else place
+#: the one :class:`_Unmatched`
+UNMATCHED = _Unmatched()
 
 
-def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | None:
+def search_page(noise: PageNoise, copy: Word, reading: PageReading, *, exact: bool = True,
+                ) -> Match | None | _Unmatched:
     """The best pixel match of ``copy``'s box anywhere else on the page (its residual's
     normalised cross-correlation), compared as :func:`compare` compares two words; the source
-    is named by the words OCR read there, if any."""
+    is named by the words OCR read there, if any.
+
+    Not ``exact``: a search that cannot end close returns UNMATCHED (or its far Match) without
+    the page-wide match. The alignment :func:`compare` makes lies within SEARCH_MARGIN px of
+    the place found, and a close one lies in a block :func:`close_blocks` keeps; with no such
+    block the answer is UNMATCHED. Else the box is matched at full resolution only around the
+    blocks kept (:func:`best_near`), which hold the page-wide search's place whenever that place
+    is close (a far answer is as far either way), and a close answer is searched for again over
+    the page (:func:`best_place`): what is found close is what the page-wide search finds."""
     shape = noise.residual.shape
     tx0, ty0, tx1, ty1 = clip(copy.box, shape)
     w, h = tx1 - tx0, ty1 - ty0
@@ -326,13 +213,27 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading) -> Match | N
     template = noise.residual[ty0:ty1, tx0:tx1]
     if float(template.std()) < 1e-3:
         return None
-    if noise.spread("blurred", (tx0, ty0, tx1, ty1)) < MIN_CONTRAST:
+    contrast = noise.spread("blurred", (tx0, ty0, tx1, ty1))
+    if contrast < MIN_CONTRAST:
         return None  # compare would find the copy too flat wherever its source is
-    x, y = _best_place(noise, template, (tx0, ty0, tx1, ty1))
+    target = (tx0, ty0, tx1, ty1)
+    if exact:
+        x, y = best_place(noise, template, target)
+    else:
+        close = close_blocks(noise, target, contrast, COPY_DIFFERENCE)
+        if not close.any():
+            return UNMATCHED
+        near = best_near(noise, template, target, close)
+        if near is None:
+            return UNMATCHED
+        x, y = near
     box = (x, y, x + w, y + h)
     there = [v for v in reading.words if boxes_overlap(v.box, box)]
     text = " ".join(v.text for v in there) if there else UNREAD
-    return compare(noise, copy, Word(text, box, 0.0, copy.block, copy.line))
+    match = compare(noise, copy, Word(text, box, 0.0, copy.block, copy.line))
+    if not exact and match is not None and match.difference <= COPY_DIFFERENCE:
+        return search_page(noise, copy, reading)
+    return match
 
 
 def page_matches(reading: PageReading, image, unread: list[Word] | None = None,  # noqa: ANN001
@@ -370,9 +271,14 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
         # window cannot reach the copy's box (an alignment overlapping it gives None)
         geometries = {j: g for j in chosen if (g := _geometry(noise, copy, candidates[j])) is not None}
         boundable = [j for j, g in geometries.items() if not boxes_overlap(g[1], g[0])]
-        bounds = dict(zip(boundable, _difference_bounds(
+        # past these caps only "far" matters: the pair's own skip, and its reverse's (over
+        # the two contrasts), each against a bound; a margin keeps a capped bound past both
+        c_copy = _contrast(noise, copy)
+        caps = [max(COPY_DIFFERENCE, REVERSE_SKIP * max(_contrast(noise, candidates[j]), 1e-6) / c_copy
+                    if j < len(words) else 0.0) * (1 + BOUND_SLACK) * CAP_MARGIN for j in boundable]
+        bounds = dict(zip(boundable, difference_bounds(
             noise, clip(copy.box, noise.residual.shape), [geometries[j][1] for j in boundable],
-            _contrast(noise, copy)).tolist(), strict=True))
+            c_copy, np.array(caps)).tolist(), strict=True))
         for j in chosen:
             source = candidates[j]
             if j >= len(words) and abs(_contrast(noise, source) - _contrast(noise, copy)) > MISREAD_CONTRAST * _contrast(noise, copy):
@@ -413,8 +319,12 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
     for copy in [*searched_words(reading, words), *(unread or [])]:
         # a box of a pair already found is not searched again (its unread twin found it)
         if not any(boxes_overlap(copy.box, b) for b in copies):
-            match = search_page(noise, copy, reading)
-            if match is not None:
+            # once a pair is judged, a search only matters if it ends close: the cell bounds
+            # may settle it (a page nothing was judged on yet searches exactly, for its count)
+            match = search_page(noise, copy, reading, exact=not judged)
+            if isinstance(match, _Unmatched):
+                judged += 1
+            elif match is not None:
                 judged += 1
                 if match.difference <= COPY_DIFFERENCE:
                     close.append(match)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from forensics.detectors import copy_move
+from forensics.detectors import copy_move, copy_noise
 from forensics.model import PageReading, Word
 from tests.conftest import font
 from tests.receipt_pages import jpeg_roundtrip
@@ -239,9 +239,62 @@ def test_the_page_wide_search_finds_a_copys_source_where_a_full_search_does():
     noise = copy_move.page_noise(img)
     for w, other in ((pasted, source), (source, pasted)):
         x0, y0, x1, y1 = copy_move.clip(w.box, noise.residual.shape)
-        assert min(x1 - x0, y1 - y0) >= copy_move.COARSE_MIN_SIDE  # searched coarse, then fine
+        assert min(x1 - x0, y1 - y0) >= copy_noise.COARSE_MIN_SIDE  # searched coarse, then fine
         template = noise.residual[y0:y1, x0:x1]
         full = copy_move.cv2.matchTemplate(noise.residual, template, copy_move.cv2.TM_CCOEFF_NORMED)
-        _, want = copy_move._masked_best(full, (0, 0), (x0, y0, x1, y1))
+        _, want = copy_noise.masked_best(full, (0, 0), (x0, y0, x1, y1))
         assert abs(want[0] - other.box[0]) <= 2 and abs(want[1] - other.box[1]) <= 2
-        assert copy_move._best_place(noise, template, (x0, y0, x1, y1)) == want
+        assert copy_noise.best_place(noise, template, (x0, y0, x1, y1)) == want
+
+
+def _small_paste(seed: int) -> tuple[Image.Image, list[Word], Word, Word]:
+    """A page printed at 0.6 times the size (words under COARSE_MIN_SIDE px high), "25.00"
+    pasted over the total, saved again as JPEG: the page, its words, the source, the paste."""
+    img, words = _page(phase=True, noise=4.0, seed=seed)
+    size = (int(img.width * 0.6), int(img.height * 0.6))
+    img = img.resize(size, Image.LANCZOS)
+    words = [Word(w.text, tuple(int(v * 0.6) for v in w.box), w.confidence, w.block, w.line)  # type: ignore[arg-type]
+             for w in words]
+    source, target = _word(words, "25.00", 1), _word(words, "38.27", 6)
+    out = img.copy()
+    out.paste(img.crop((img.width - 60, 2, img.width - 2, 2 + target.box[3] - target.box[1] + 4)),
+              (target.box[0] - 2, target.box[1] - 2))
+    out.paste(img.crop((source.box[0] - 2, source.box[1] - 2, source.box[2] + 2, source.box[3] + 2)),
+              (target.box[0] - 2, target.box[1] - 2))
+    pasted = Word("25.00", (target.box[0], target.box[1], target.box[0] + source.box[2] - source.box[0],
+                            target.box[1] + source.box[3] - source.box[1]), 0.95, 1, 6)
+    return jpeg_roundtrip(out, 75), [pasted if w is target else w for w in words], source, pasted
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_the_bounded_search_finds_a_small_pastes_source_as_the_full_search_does(seed):
+    # the cell bounds keep the paste's and its source's places, and the match around them lands
+    # where the page-wide search does; honest words' searches end far (or unmatched) either way
+    img, words, source, pasted = _small_paste(seed)
+    assert pasted.box[3] - pasted.box[1] < copy_noise.COARSE_MIN_SIDE
+    reading = _reading(img, words)
+    noise = copy_move.page_noise(img)
+    for w, other in ((pasted, source), (source, pasted)):
+        fast = copy_move.search_page(noise, w, reading, exact=False)
+        full = copy_move.search_page(noise, w, reading)
+        assert isinstance(fast, copy_move.Match) and fast == full
+        assert fast.difference <= copy_move.COPY_DIFFERENCE
+        assert abs(fast.source.box[0] - other.box[0]) <= 2 and abs(fast.source.box[1] - other.box[1]) <= 2
+    for w in words:
+        if w.box in (pasted.box, source.box) or not copy_move._is_value(w):
+            continue
+        fast = copy_move.search_page(noise, w, reading, exact=False)
+        full = copy_move.search_page(noise, w, reading)
+        assert fast is copy_move.UNMATCHED or fast is None or fast.difference > copy_move.COPY_DIFFERENCE
+        assert full is None or full.difference > copy_move.COPY_DIFFERENCE
+
+
+def test_a_small_paste_ocr_did_not_read_is_found_past_the_bounded_search():
+    # the paste's label unread: the total line's words are gone, the pair of amounts judged
+    # first, then the unread ink searched for through the cell bounds
+    img, words, source, pasted = _small_paste(1)
+    seen = [w for w in words if w.line != 6]
+    found = [f for f in copy_move.detector.run(_analysis(img, seen), None).findings if f.code == "copy_move"]
+    assert len(found) == 1, found
+    boxes = [found[0].box, tuple(found[0].evidence["source_box"])]
+    assert any(abs(b[1] - pasted.box[1]) <= 2 for b in boxes) and any(abs(b[1] - source.box[1]) <= 2 for b in boxes)

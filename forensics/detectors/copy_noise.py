@@ -1,0 +1,281 @@
+"""The maps of a page :mod:`copy_move` compares boxes on, and what bounds and searches them.
+
+A box's high-pass residual (what alignments are matched on), its lightly blurred grey levels
+(what differences are measured on), where its residual is scan noise, and the mean grey levels
+of BOUND_CELL-square cells: a box's squared difference to another is at least its cells' pixels
+times their squared mean difference, so a few lookups rule out most pairs and most places of a
+page before any template match (:func:`difference_bounds`, :func:`close_blocks`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from forensics.model import Box
+
+#: a page-wide search is matched at half resolution first when its box is at least this many
+#: px on each side, then at full resolution around the COARSE_PEAKS best places, within REFINE_PX
+COARSE_MIN_SIDE = 16
+COARSE_PEAKS = 8
+REFINE_PX = 3
+#: side (px) of the square cells whose mean grey levels bound a pair's difference from below
+#: before its alignment is searched (a CPU saving, same findings: see :func:`difference_bounds`)
+BOUND_CELL = 8
+#: relative slack on that bound against the float32 rounding of the exact difference
+BOUND_SLACK = 1e-4
+#: grey-level gradient (Sobel of the 3x3 mean) above which a pixel is a glyph edge, not noise
+EDGE = 24.0
+#: paper at least this bright is saturated: the scanner clipped its noise away
+SATURATED = 250
+
+
+@dataclass(frozen=True)
+class PageNoise:
+    """The maps of one page every comparison reads."""
+
+    residual: np.ndarray
+    blurred: np.ndarray
+    usable: np.ndarray
+    #: mean of ``blurred`` over the BOUND_CELL-square cell whose top-left corner is each pixel
+    cells: np.ndarray
+    #: spreads of boxes already measured, by (map, box): a word is compared with many others
+    spreads: dict[tuple[str, Box], float] = field(default_factory=dict)
+    #: index offsets of :func:`difference_bounds`, by what they index
+    offsets: dict[tuple[str, int, int], np.ndarray] = field(default_factory=dict)
+    #: ``residual`` at half resolution, once made (:meth:`half_residual`)
+    half: list[np.ndarray] = field(default_factory=list)
+    #: least and greatest ``cells`` of each BOUND_CELL-square block, once made (:meth:`cell_extremes`)
+    extremes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def spread(self, name: str, box: Box) -> float:
+        """Grey-level std of the ``residual`` or ``blurred`` map in ``box``, measured once."""
+        key = (name, box)
+        if key not in self.spreads:
+            x0, y0, x1, y1 = box
+            self.spreads[key] = float(getattr(self, name)[y0:y1, x0:x1].std())
+        return self.spreads[key]
+
+    def half_residual(self) -> np.ndarray:
+        """``residual`` at half resolution (area average), made once a page."""
+        if not self.half:
+            r = self.residual
+            self.half.append(cv2.resize(r, (r.shape[1] // 2, r.shape[0] // 2), interpolation=cv2.INTER_AREA))
+        return self.half[0]
+
+    def cell_extremes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Least and greatest of ``cells`` over each BOUND_CELL-square block of the page (the
+        last, partial ones padded with their edge), made once a page."""
+        if not self.extremes:
+            k = BOUND_CELL
+            h, w = self.cells.shape
+            padded = np.pad(self.cells, ((0, -h % k), (0, -w % k)), mode="edge")
+            blocks = padded.reshape(padded.shape[0] // k, k, padded.shape[1] // k, k)
+            self.extremes.append((blocks.min(axis=(1, 3)), blocks.max(axis=(1, 3))))
+        return self.extremes[0]
+
+    def cell_offsets(self, w: int, h: int) -> np.ndarray:
+        """Flat offsets in ``cells`` of the BOUND_CELL-square cells that tile a w x h box."""
+        key = ("cells", w, h)
+        if key not in self.offsets:
+            k, width = BOUND_CELL, self.cells.shape[1]
+            self.offsets[key] = (np.arange(0, h - k + 1, k)[:, None] * width
+                                 + np.arange(0, w - k + 1, k)[None, :]).reshape(-1)
+        return self.offsets[key]
+
+    def position_offsets(self, nx: int, ny: int) -> np.ndarray:
+        """Flat offsets in ``cells`` of the nx x ny top-left corners an alignment may take."""
+        key = ("positions", nx, ny)
+        if key not in self.offsets:
+            self.offsets[key] = (np.arange(ny)[:, None] * self.cells.shape[1] + np.arange(nx)[None, :]).reshape(-1)
+        return self.offsets[key]
+
+
+def page_noise(image) -> PageNoise:  # noqa: ANN001 - PIL image
+    """High-pass residual of a page, and where it is noise (no glyph edge, not saturated)."""
+    gray = np.asarray(image.convert("L"), dtype=np.float32)
+    smooth = cv2.blur(gray, (3, 3))
+    residual = gray - smooth
+    grad = np.abs(cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3))
+    # an edge pixel's residual is the glyph's shape, which honest repeats share
+    edge = cv2.dilate((grad > EDGE).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    usable = ~edge & (gray < SATURATED)
+    blurred = cv2.GaussianBlur(gray, (0, 0), 1.0)
+    cells = cv2.boxFilter(blurred, cv2.CV_64F, (BOUND_CELL, BOUND_CELL), anchor=(0, 0), normalize=True,
+                          borderType=cv2.BORDER_REPLICATE)
+    return PageNoise(residual, blurred, usable, cells)
+
+
+def difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contrast: float,
+                       caps: np.ndarray | None = None) -> np.ndarray:
+    """Per window, a lower bound of the ``difference`` :func:`compare` finds for ``target`` in
+    it at any alignment, from the mean grey levels of BOUND_CELL-square cells (a box's squared
+    difference is at least its cells' pixels times their squared mean difference): ruling a
+    pair out costs a few lookups instead of a template match, all of one copy's at once.
+
+    ``caps``: per window, the value past which only "more than the cap" matters: alignments are
+    summed cell by cell and dropped once past it, and a window all of whose alignments are
+    dropped gets its cap (still a lower bound; exact wherever the bound is at most the cap)."""
+    if not windows:
+        return np.zeros(0)
+    tx0, ty0, tx1, ty1 = target
+    w, h = tx1 - tx0, ty1 - ty0
+    width = noise.cells.shape[1]
+    cells = noise.cell_offsets(w, h)
+    flat = noise.cells.reshape(-1)
+    corners = [(sy0 * width + sx0) + noise.position_offsets(sx1 - sx0 - w + 1, sy1 - sy0 - h + 1)
+               for sx0, sy0, sx1, sy1 in windows]
+    scale = (BOUND_CELL * BOUND_CELL) / (w * h)
+    if caps is None:
+        starts = np.cumsum([0] + [len(c) for c in corners[:-1]])
+        there = flat[np.concatenate(corners)[:, None] + cells[None, :]]
+        there -= flat[ty0 * width + tx0 + cells]
+        squared = np.minimum.reduceat(np.einsum("ij,ij->i", there, there), starts) * scale
+        return np.sqrt(squared) / contrast
+    at = np.concatenate(corners)
+    owner = np.repeat(np.arange(len(windows)), [len(c) for c in corners])
+    limit = (np.asarray(caps, dtype=np.float64) * contrast) ** 2 / scale
+    squared = np.zeros(at.size)
+    own = flat[ty0 * width + tx0 + cells]
+    order = np.argsort(own)  # the darkest cells first: they rule most alignments out
+    for cell, mean in zip(cells[order].tolist(), own[order].tolist(), strict=True):
+        gap = flat[at + cell] - mean
+        squared += gap * gap
+        keep = squared <= limit[owner]
+        if not keep.all():
+            at, owner, squared = at[keep], owner[keep], squared[keep]
+            if not at.size:
+                break
+    out = np.asarray(caps, dtype=np.float64).copy()
+    best = np.full(len(windows), np.inf)
+    np.minimum.at(best, owner, squared)
+    found = np.isfinite(best)
+    out[found] = np.sqrt(best[found] * scale) / contrast
+    return out
+
+
+def masked_best(scores: np.ndarray, at: tuple[int, int], box: Box) -> tuple[float, tuple[int, int]]:
+    """Best score of a match map whose top-left cell sits at ``at`` on the page, the copy's own
+    place and its shifts (a box around ``box``) left out."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    ax, ay = at
+    scores[max(0, y0 - h - ay):max(0, y0 + h - ay), max(0, x0 - w - ax):max(0, x0 + w - ax)] = -1
+    _, value, _, (x, y) = cv2.minMaxLoc(scores)
+    return value, (ax + x, ay + y)
+
+
+def best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, int]:
+    """Where on the page (top-left) the residual best matches ``template``, the residual of
+    ``box``, outside ``box`` and its shifts. Found at half resolution first (a quarter of the
+    work), its COARSE_PEAKS best places then matched at full resolution within REFINE_PX: the
+    page-wide searches for unread ink and the amount column are most of a page's copy-move
+    work. A template smaller than COARSE_MIN_SIDE is matched at full resolution over the page."""
+    res = noise.residual
+    w, h = box[2] - box[0], box[3] - box[1]
+
+    def everywhere() -> tuple[int, int]:
+        return masked_best(cv2.matchTemplate(res, template, cv2.TM_CCOEFF_NORMED), (0, 0), box)[1]
+
+    if min(w, h) < COARSE_MIN_SIDE:
+        return everywhere()
+    half = noise.half_residual()
+    small = cv2.resize(template, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    coarse = cv2.matchTemplate(half, small, cv2.TM_CCOEFF_NORMED)
+    cx0, cy0 = box[0] // 2, box[1] // 2
+    coarse[max(0, cy0 - h // 2):cy0 + h // 2 + 1, max(0, cx0 - w // 2):cx0 + w // 2 + 1] = -1
+    best, place = -2.0, None
+    for _ in range(COARSE_PEAKS):
+        _, value, _, (px, py) = cv2.minMaxLoc(coarse)
+        if value <= -1:
+            break
+        coarse[max(0, py - h // 4):py + h // 4 + 1, max(0, px - w // 4):px + w // 4 + 1] = -1
+        x0, y0 = max(0, 2 * px - REFINE_PX), max(0, 2 * py - REFINE_PX)
+        x1, y1 = min(res.shape[1], 2 * px + REFINE_PX + w + 1), min(res.shape[0], 2 * py + REFINE_PX + h + 1)
+        if x1 - x0 < w or y1 - y0 < h:
+            continue
+        local = cv2.matchTemplate(res[y0:y1, x0:x1], template, cv2.TM_CCOEFF_NORMED)
+        value, at = masked_best(local, (x0, y0), box)
+        if value > best:
+            best, place = value, at
+    return everywhere() if place is None else place
+
+
+def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float) -> np.ndarray:
+    """Per BOUND_CELL-square block of top-left places on the page (block (i, j) holds the places
+    from (BOUND_CELL * j, BOUND_CELL * i)), whether a box at one of its places, not overlapping
+    ``box``, may differ from it by ``difference`` or less: the bound of :func:`difference_bounds`
+    taken first per block (each cell's mean against the block's range of that cell,
+    :meth:`PageNoise.cell_extremes`), then per place in the blocks left, each dropping what the
+    cells summed so far already rule out (thousands of lookups where a template match takes
+    millions)."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    k = BOUND_CELL
+    lo, hi = noise.cell_extremes()
+    rows, cols = (noise.cells.shape[0] - h) // k + 1, (noise.cells.shape[1] - w) // k + 1
+    limit = (difference * (1 + BOUND_SLACK) * contrast) ** 2 * (w * h) / (k * k)
+    # the darkest cells first: blank paper is ruled out by the first
+    tiles = sorted(((cy // k, cx // k, noise.cells[y0 + cy, x0 + cx])
+                    for cy in range(0, h - k + 1, k) for cx in range(0, w - k + 1, k)), key=lambda t: t[2])
+    # blocks: the first cell over the whole grid, the others over the blocks left
+    i, j, mean = tiles[0]
+    gap = np.maximum(lo[i:i + rows, j:j + cols] - mean, 0) + np.maximum(mean - hi[i:i + rows, j:j + cols], 0)
+    squared = (gap * gap).reshape(-1)
+    left = np.flatnonzero(squared <= limit)
+    squared = squared[left]
+    bi, bj = left // cols, left % cols
+    for i, j, mean in tiles[1:]:
+        if not left.size:
+            break
+        gap = np.maximum(lo[bi + i, bj + j] - mean, 0) + np.maximum(mean - hi[bi + i, bj + j], 0)
+        squared += gap * gap
+        keep = squared <= limit
+        left, squared, bi, bj = left[keep], squared[keep], bi[keep], bj[keep]
+    close = np.zeros(rows * cols, bool)
+    if not left.size:
+        return close.reshape(rows, cols)
+    # places: every place of the blocks left, on the page and not overlapping the box
+    dy, dx = np.divmod(np.arange(k * k), k)
+    py, px = (bi[:, None] * k + dy[None, :]).reshape(-1), (bj[:, None] * k + dx[None, :]).reshape(-1)
+    owner = np.repeat(left, k * k)
+    keep = ((py <= noise.cells.shape[0] - h) & (px <= noise.cells.shape[1] - w)
+            & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h)))
+    width = noise.cells.shape[1]
+    flat = noise.cells.reshape(-1)
+    at, owner = (py * width + px)[keep], owner[keep]
+    squared = np.zeros(at.size)
+    for i, j, mean in tiles:
+        if not at.size:
+            break
+        gap = flat[at + (i * k) * width + j * k] - mean
+        squared += gap * gap
+        keep = squared <= limit
+        at, owner, squared = at[keep], owner[keep], squared[keep]
+    close[owner] = True
+    return close.reshape(rows, cols)
+
+
+def best_near(noise: PageNoise, template: np.ndarray, box: Box, close: np.ndarray) -> tuple[int, int] | None:
+    """Where the residual best matches ``template`` (as :func:`best_place` asks, at full
+    resolution) among the places within BOUND_CELL px of the ``close`` blocks
+    (:func:`close_blocks`), each group of them matched on its own; None when all are the
+    copy's own place."""
+    k = BOUND_CELL
+    res = noise.residual
+    w, h = box[2] - box[0], box[3] - box[1]
+    grown = cv2.dilate(close.astype(np.uint8), np.ones((3, 3), np.uint8))
+    _n, _labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    best, place = -1.0, None
+    for bx, by, bw, bh, _area in stats[1:].tolist():
+        x0, y0 = bx * k, by * k
+        x1, y1 = min((bx + bw) * k, res.shape[1] - w + 1), min((by + bh) * k, res.shape[0] - h + 1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        scores = cv2.matchTemplate(res[y0:y1 + h - 1, x0:x1 + w - 1], template, cv2.TM_CCOEFF_NORMED)
+        value, at = masked_best(scores, (x0, y0), box)
+        if value > best:
+            best, place = value, at
+    return place
