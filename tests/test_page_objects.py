@@ -7,6 +7,8 @@ import random
 from dataclasses import replace
 from decimal import Decimal
 
+import cv2
+import numpy as np
 import pytest
 
 from fixtures.invoices import DPI, make_invoice_data, render_invoice_pdf
@@ -226,3 +228,17 @@ def test_a_mark_off_the_page_covers_none_of_it():
     assert m.sum() == 0
     m = page_objects._raster([("g:path", (10, -50, 100, 20))], 2.0, (1000, 1400))
     assert m[:11, 5:51].all() and m.sum() == 11 * 46
+
+
+def test_ink_agreement_is_the_alignments_agreement_from_dilations_made_once():
+    rng = np.random.default_rng(3)
+    a = rng.random((120, 90)) < 0.05
+    b = rng.random((118, 88)) < 0.08  # another render's size: resized to A's shape
+    near_b = cv2.resize(b.astype(np.uint8), a.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+    want = alignment._agreement(a, near_b)
+    ink_a, ink_b = page_objects.LayoutInk(a), page_objects.LayoutInk(b)
+    assert page_objects.ink_agreement(ink_a, ink_b) == want
+    assert page_objects.ink_agreement(ink_a, ink_b) == want  # its kept dilations give the same
+    assert page_objects.ink_agreement(a, b) == want
+    assert page_objects.ink_agreement(ink_a, page_objects.LayoutInk(a)) == 1.0
+    assert page_objects.ink_agreement(ink_a, page_objects.LayoutInk(np.zeros_like(a))) == 0.0
