@@ -274,9 +274,13 @@ def _reading_pdf(data: bytes) -> Iterator[None]:
 def _load_pages_locked(data: bytes, settings: Settings) -> tuple[Page, ...]:
     pdf = _open_pdf(data, settings)
     try:
-        return tuple(_render_page(pdf, i, settings) for i in range(len(pdf)))
+        pages = tuple(_render_page(pdf, i, settings) for i in range(len(pdf)))
     finally:
         pdf.close()
+    # a text page compared by its objects renders again at the layout measure's DPI, from these
+    # bytes, only when a comparison asks (detectors.pdf_pages.layout_ink_of)
+    return tuple(replace(p, graphics=replace(p.graphics, pdf=data)) if p.graphics is not None else p
+                 for p in pages)
 
 
 def _open_pdf(data: bytes, settings: Settings) -> pdfium.PdfDocument:
