@@ -145,11 +145,10 @@ class LayoutInk:
     :func:`~forensics.alignment._agreement` dilates it, per shape it is compared in (made once,
     not once a pair: a page is compared with many)."""
 
-    __slots__ = ("ink", "_count", "_shaped")
+    __slots__ = ("ink", "_shaped")
 
     def __init__(self, ink: np.ndarray) -> None:
         self.ink = ink
-        self._count: int | None = None
         #: shape -> (the ink at that shape as uint8 0/1, its count, its dilation as uint8 0/1)
         self._shaped: dict[tuple[int, ...], tuple[np.ndarray, int, np.ndarray]] = {}
 
@@ -162,11 +161,14 @@ class LayoutInk:
         resized the other page's ink (nearest neighbour), the dilation the alignment's."""
         got = self._shaped.get(shape)
         if got is None:
-            ink = self.ink.astype(np.uint8)
+            # a boolean array's bytes are its 0/1 values: viewed, not copied (a kept page holds
+            # its ink and one dilation per shape, ~1 MB each at the working scale)
+            ink = self.ink.view(np.uint8) if self.ink.dtype == np.bool_ else self.ink.astype(bool).view(np.uint8)
             if ink.shape != shape:
                 ink = (cv2.resize(ink, shape[::-1], interpolation=cv2.INTER_NEAREST) > 0).astype(np.uint8)
-            got = (ink, int(cv2.countNonZero(ink)), (cv2.dilate(ink, AGREEMENT_NEAR) > 0).astype(np.uint8))
-            if len(self._shaped) < 4:  # a page meets pages of a few shapes; bound it anyway
+            # the dilation of 0/1 values is 0/1: the alignment's ``dilate(...) > 0``
+            got = (ink, int(cv2.countNonZero(ink)), cv2.dilate(ink, AGREEMENT_NEAR))
+            if len(self._shaped) < 2:  # a page meets pages of a few shapes; bound it anyway
                 self._shaped[shape] = got
         return got
 
