@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
+import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
@@ -299,7 +300,10 @@ def _px_box(bounds: tuple[float, float, float, float], to_px: Affine) -> tuple[f
 
 
 def _chars(textpage: pdfium.PdfTextPage, to_px: Affine) -> list[list[_Char]]:
-    """Visible characters with pixel boxes, in content-stream order, one list per direction."""
+    """Visible characters with pixel boxes, in content-stream order, one list per direction.
+    PDFium is asked per character (its boxes, origin and angle); the arithmetic that maps them
+    to the render and the reading frame runs on arrays, in the same order of operations as it
+    would on one character's floats (the same bits)."""
     a, b, c, d, e, f = to_px
     tp = textpage.raw
     count = textpage.count_chars()
@@ -309,8 +313,12 @@ def _chars(textpage: pdfium.PdfTextPage, to_px: Affine) -> list[list[_Char]]:
     get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetCharBox
     get_loose, get_origin = pdfium_c.FPDFText_GetLooseCharBox, pdfium_c.FPDFText_GetCharOrigin
     get_angle = pdfium_c.FPDFText_GetCharAngle
-    out: list[list[_Char]] = [[], [], [], []]
+    texts: list[str] = []
+    gaps: list[bool] = []
+    raw: list[tuple[float, ...]] = []  # ink box, loose box (or zeros), origin
+    loosed: list[bool] = []
     directions: dict[float, int] = {}
+    dirs: list[int] = []
     gap = True
     high = 0
     for i in range(max(count, 0)):
@@ -330,8 +338,12 @@ def _chars(textpage: pdfium.PdfTextPage, to_px: Affine) -> list[list[_Char]]:
             continue
         lx0, ly0, lx1, ly1 = left.value, bottom.value, right.value, top.value
         has_loose = get_loose(tp, i, loose)
-        if has_loose and (lx1 <= lx0 or ly1 <= ly0):  # glyph without ink: its advance box
-            lx0, ly0, lx1, ly1 = loose.left, loose.bottom, loose.right, loose.top
+        if has_loose:
+            ql, qb, qr, qt = loose.left, loose.bottom, loose.right, loose.top
+            if lx1 <= lx0 or ly1 <= ly0:  # glyph without ink: its advance box
+                lx0, ly0, lx1, ly1 = ql, qb, qr, qt
+        else:
+            ql = qb = qr = qt = 0.0
         if not get_origin(tp, i, ox, oy):
             ox.value, oy.value = lx0, ly0
         # PDFium's angle turns clockwise from the page's x axis (y up); map it to the render
@@ -341,25 +353,38 @@ def _chars(textpage: pdfium.PdfTextPage, to_px: Affine) -> list[list[_Char]]:
             dx, dy = math.cos(angle), -math.sin(angle)
             direction = int(round(math.degrees(math.atan2(d * dx + e * dy, a * dx + b * dy)) / 90)) % 4
             directions[angle] = direction
-        ux, uy, vx, vy = FRAMES[direction]
-        px0, px1 = a * lx0 + b * ly0 + c, a * lx1 + b * ly1 + c
-        py0, py1 = d * lx0 + e * ly0 + f, d * lx1 + e * ly1 + f
-        box = (min(px0, px1), min(py0, py1), max(px0, px1), max(py0, py1))
-        us = (ux * box[0] + uy * box[1], ux * box[2] + uy * box[3])
-        advance: tuple[float, float] | tuple[None, None] = (None, None)
-        if has_loose:  # the font's line height: the loose box across the reading direction
-            qx0, qx1 = a * loose.left + b * loose.bottom + c, a * loose.right + b * loose.top + c
-            qy0, qy1 = d * loose.left + e * loose.bottom + f, d * loose.right + e * loose.top + f
-            line_h = abs(vx * (qx1 - qx0) + vy * (qy1 - qy0))
-            qu = (ux * min(qx0, qx1) + uy * min(qy0, qy1), ux * max(qx0, qx1) + uy * max(qy0, qy1))
-            advance = (min(qu), max(qu))
-        else:
-            line_h = abs(vx * (box[2] - box[0]) + vy * (box[3] - box[1]))
-        origin_x, origin_y = a * ox.value + b * oy.value + c, d * ox.value + e * oy.value + f
-        out[direction].append(
-            _Char(ch, min(us), max(us), vx * origin_x + vy * origin_y, max(line_h, 1.0), gap, box, *advance)
-        )
+        texts.append(ch)
+        gaps.append(gap)
+        raw.append((lx0, ly0, lx1, ly1, ql, qb, qr, qt, ox.value, oy.value))
+        loosed.append(bool(has_loose))
+        dirs.append(direction)
         gap = False
+    if not texts:
+        return []
+    v = np.array(raw, dtype=np.float64)
+    lx0, ly0, lx1, ly1, ql, qb, qr, qt, gx, gy = (v[:, k] for k in range(10))
+    frames = np.array(FRAMES, dtype=np.int64)[np.array(dirs)]
+    ux, uy, vx, vy = (frames[:, k] for k in range(4))
+    px0, px1 = a * lx0 + b * ly0 + c, a * lx1 + b * ly1 + c
+    py0, py1 = d * lx0 + e * ly0 + f, d * lx1 + e * ly1 + f
+    bx0, by0, bx1, by1 = np.minimum(px0, px1), np.minimum(py0, py1), np.maximum(px0, px1), np.maximum(py0, py1)
+    us0, us1 = ux * bx0 + uy * by0, ux * bx1 + uy * by1
+    qx0, qx1 = a * ql + b * qb + c, a * qr + b * qt + c
+    qy0, qy1 = d * ql + e * qb + f, d * qr + e * qt + f
+    has = np.array(loosed)
+    # the font's line height: the loose box across the reading direction, else the ink box's
+    line_h = np.where(has, np.abs(vx * (qx1 - qx0) + vy * (qy1 - qy0)), np.abs(vx * (bx1 - bx0) + vy * (by1 - by0)))
+    qu0 = ux * np.minimum(qx0, qx1) + uy * np.minimum(qy0, qy1)
+    qu1 = ux * np.maximum(qx0, qx1) + uy * np.maximum(qy0, qy1)
+    base = vx * (a * gx + b * gy + c) + vy * (d * gx + e * gy + f)
+    cols = [x.tolist() for x in (np.minimum(us0, us1), np.maximum(us0, us1), base, np.maximum(line_h, 1.0),
+                                 bx0, by0, bx1, by1, np.minimum(qu0, qu1), np.maximum(qu0, qu1))]
+    out: list[list[_Char]] = [[], [], [], []]
+    for i, (u0, u1, bs, h, x0, y0, x1, y1, a0, a1) in enumerate(zip(*cols, strict=True)):
+        if loosed[i]:
+            out[dirs[i]].append(_Char(texts[i], u0, u1, bs, h, gaps[i], (x0, y0, x1, y1), a0, a1))
+        else:
+            out[dirs[i]].append(_Char(texts[i], u0, u1, bs, h, gaps[i], (x0, y0, x1, y1)))
     return [chars for chars in out if chars]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -34,6 +34,10 @@ class PageGraphics:
 
     size: tuple[int, int]
     objects: tuple[Graphic, ...]
+    #: the bytes of the PDF the page is in, kept by the decoder of an upload for the layout
+    #: measure's render (:func:`forensics.detectors.pdf_pages.layout_ink_of`), made only when a
+    #: comparison needs it; None for a page read back from the store
+    pdf: bytes | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict:
         return {"size": list(self.size), "objects": [[sig, *box] for sig, box in self.objects]}

@@ -240,16 +240,30 @@ JS_NAMES = (b"/JS", b"/JavaScript")
 OBJECT_STREAM_NAMES = (b"/ObjStm",)
 
 
+#: a name token holding an escape (every ``/`` starts a token, which ends at a delimiter)
+ESCAPED_NAME_TOKEN = re.compile(rb"/[^\s/<>\[\]()%{}]*#[^\s/<>\[\]()%{}]*")
+#: names -> the pattern of those names as whole tokens, written without escapes
+_PLAIN_NAMES: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}
+
+
 def _has_name(blob: bytes, names: tuple[bytes, ...]) -> bool:
-    """Is one of ``names`` a name token in ``blob`` (``#xx`` escapes decoded)?"""
+    """Is one of ``names`` a name token in ``blob`` (``#xx`` escapes decoded)? The names
+    written plainly are searched as whole tokens, and only the tokens holding an escape are
+    decoded: the answer of decoding every token (:data:`NAME_TOKEN`), without a Python step
+    per token of a binary file."""
     if b"#" not in blob and not any(n in blob for n in names):
         return False
-    for m in NAME_TOKEN.finditer(blob):
-        name = m.group()
-        if b"#" in name:
-            name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda h: bytes([int(h.group(1), 16)]), name)
-        if name in names:
-            return True
+    plain = _PLAIN_NAMES.get(names)
+    if plain is None:
+        alternatives = b"|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        plain = _PLAIN_NAMES[names] = re.compile(rb"(?:" + alternatives + rb")(?=[\s/<>\[\]()%{}]|\Z)")
+    if plain.search(blob):  # a slash always starts a token: the match is one whole token
+        return True
+    if b"#" in blob:
+        for m in ESCAPED_NAME_TOKEN.finditer(blob):
+            name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda h: bytes([int(h.group(1), 16)]), m.group())
+            if name in names:
+                return True
     return False
 
 

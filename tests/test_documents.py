@@ -22,13 +22,13 @@ from fixtures.bad_inputs import (
     receipt_pdf,
 )
 from forensics.documents import (
-    jpeg_quality_estimate,
     load_document,
     load_page_image,
     looks_like,
     sniff,
 )
 from forensics.errors import BadInput
+from forensics.images import jpeg_quality_estimate
 from forensics.settings import Settings
 
 SETTINGS = Settings()

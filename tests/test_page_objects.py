@@ -7,6 +7,8 @@ import random
 from dataclasses import replace
 from decimal import Decimal
 
+import cv2
+import numpy as np
 import pytest
 
 from fixtures.invoices import DPI, make_invoice_data, render_invoice_pdf
@@ -226,3 +228,48 @@ def test_a_mark_off_the_page_covers_none_of_it():
     assert m.sum() == 0
     m = page_objects._raster([("g:path", (10, -50, 100, 20))], 2.0, (1000, 1400))
     assert m[:11, 5:51].all() and m.sum() == 11 * 46
+
+
+def test_ink_agreement_is_the_alignments_agreement_from_dilations_made_once():
+    rng = np.random.default_rng(3)
+    a = rng.random((120, 90)) < 0.05
+    b = rng.random((118, 88)) < 0.08  # another render's size: resized to A's shape
+    near_b = cv2.resize(b.astype(np.uint8), a.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+    want = alignment._agreement(a, near_b)
+    ink_a, ink_b = page_objects.LayoutInk(a), page_objects.LayoutInk(b)
+    assert page_objects.ink_agreement(ink_a, ink_b) == want
+    assert page_objects.ink_agreement(ink_a, ink_b) == want  # its kept dilations give the same
+    assert page_objects.ink_agreement(a, b) == want
+    assert page_objects.ink_agreement(ink_a, page_objects.LayoutInk(a)) == 1.0
+    assert page_objects.ink_agreement(ink_a, page_objects.LayoutInk(np.zeros_like(a))) == 0.0
+
+
+def test_a_text_pages_layout_ink_is_the_one_a_later_upload_reads_and_is_kept_for_it(monkeypatch):
+    from types import SimpleNamespace
+
+    from forensics.detectors import pdf_pages
+
+    (pdf, _), _, _ = _invoices(5)
+    page = _page(pdf)
+    assert page.graphics is not None and page.graphics.pdf == pdf and page.pixel_sha256
+    view = SimpleNamespace(url="memory://layout-ink-test")
+    mine = pdf_pages.layout_ink_of(view, SETTINGS, page)
+    # what comparing with this page as an earlier upload's reads: its file rendered at LAYOUT_DPI
+    image = pdf_pages.documents.load_page_image(pdf, 1, settings=SETTINGS, dpi=page_objects.LAYOUT_DPI)
+    assert np.array_equal(mine.ink, page_objects.layout_ink(image).ink)
+    assert image.width < page.image.width  # not the 300-DPI render's ink
+
+    # a later upload compares with it without reading its file again: ink and graphics are kept
+    def unread(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the earlier page's file was read again")
+
+    monkeypatch.setattr(pdf_pages, "read_earlier", unread)
+    later = _page(pdf)
+    theirs = {"source": "text_layer", "width": page.width, "height": page.height,
+              "words": [[w.text, *w.box] for w in page.text_words]}
+    r = SimpleNamespace(evidence_id="E-earlier", page=1, pixel_sha256=page.pixel_sha256)
+    words = [(w.text, w.box) for w in later.text_words]
+    pdf_pages.by_objects(view, SETTINGS, ((later.width, later.height), words), page, r, theirs, unread)
+    rel = pdf_pages.by_objects(view, SETTINGS, ((later.width, later.height), words), later, r, theirs, unread)
+    assert rel is not None and rel.kind == "same_image"
+    assert pdf_pages.layout_ink_of(view, SETTINGS, later) is mine

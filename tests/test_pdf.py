@@ -405,3 +405,14 @@ def test_a_page_s_objects_are_walked_once_for_overlays_code_regions_and_graphics
     doc = load_document(receipt_pdf(pages=2), claimed_type=None, settings=SETTINGS)
     assert all(p.text_words and p.graphics is not None and p.code_regions == () for p in doc.pages)
     assert len(walks) == 2
+
+
+def test_names_are_whole_tokens_escaped_or_not():
+    from forensics.pdf_info import JS_NAMES, _has_name
+
+    assert _has_name(b"<</S/JavaScript>>", JS_NAMES)
+    assert _has_name(b"/JS", JS_NAMES) and _has_name(b"x /JS(", JS_NAMES)
+    assert _has_name(b"#\x00\xff /J#53 ", JS_NAMES)  # binary bytes with a '#' around an escaped name
+    assert _has_name(b"/Java#53cript", JS_NAMES) and _has_name(b"[/#4A#53]", JS_NAMES)
+    for other in (b"/JSX", b"/JS#58", b"/JavaScripts", b"JS", b"/ JS", b"/J S", b"#/JSON"):
+        assert _has_name(other, JS_NAMES) is False, other

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -214,12 +215,35 @@ def is_blank(gray: np.ndarray | Image.Image, box: Box) -> bool:
     if x1 <= x0 or y1 <= y0:
         return False
     if isinstance(gray, np.ndarray):
-        region = gray[y0:y1, x0:x1].astype(np.int16)
+        region = gray[y0:y1, x0:x1]
     else:
-        region = np.asarray(gray.crop((x0, y0, x1, y1)).convert("L")).astype(np.int16)
-    paper = np.percentile(region, 90)
-    ink = region < paper - INK_CONTRAST
-    return float(ink.mean()) < BLANK_INK_SHARE
+        region = np.asarray(gray.crop((x0, y0, x1, y1)).convert("L"))
+    if region.dtype != np.uint8:  # not 8-bit grey levels: the general way
+        region = region.astype(np.int16)
+        return float((region < np.percentile(region, 90) - INK_CONTRAST).mean()) < BLANK_INK_SHARE
+    counts = np.bincount(region.ravel(), minlength=256)
+    paper = percentile_of_counts(counts, 90)
+    # ink: the levels below the paper's less the contrast, counted from the histogram
+    dark = counts[: max(0, min(256, math.ceil(paper - INK_CONTRAST)))].sum()
+    return float(dark) / region.size < BLANK_INK_SHARE
+
+
+def percentile_of_counts(counts: np.ndarray, q: float) -> float:
+    """``np.percentile(values, q)`` (its default, linear method, to the last bit) of integer
+    values given by their histogram ``counts`` (value -> how many): the two order statistics it
+    interpolates are read from the cumulative counts instead of partitioning the values, ~10x
+    cheaper on a word's box. ``tests/detectors/test_document_traces`` holds the two equal."""
+    n = int(counts.sum())
+    virtual = (n - 1) * (q / 100)
+    below = math.floor(virtual)
+    cum = np.cumsum(counts)
+    if virtual >= n - 1:
+        return float(np.searchsorted(cum, n - 1, side="right"))
+    lo = float(np.searchsorted(cum, below, side="right"))
+    hi = float(np.searchsorted(cum, below + 1, side="right"))
+    t = virtual - below
+    # numpy's lerp: from the lower value below the middle, from the upper one above it
+    return hi - (hi - lo) * (1 - t) if t >= 0.5 else lo + (hi - lo) * t
 
 
 def compare_layer(page: Page, ocr: PageReading) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """Earlier uploads' text-layer pages for :func:`forensics.page_objects.compare`: their graphic
 objects (read from their PDF without rendering it) and their ink for the layout measure (a
 render at :data:`~forensics.page_objects.LAYOUT_DPI`), each kept in a small cache by the page's
-pixels' sha256 (a popular template is a candidate of many uploads); and the two helpers every
+pixels' sha256 (a popular template is a candidate of many uploads; the upload being analysed
+puts its own page's there too, which are what reading its file again would give, so a later
+upload of the process does not read it); and the two helpers every
 comparison with an earlier page reads it by, the pixel alignment's decoded pages too
 (:func:`cached`, :func:`read_earlier`). Used by :mod:`forensics.detectors.duplicates`; not a
 detector.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 import pypdfium2 as pdfium
@@ -36,20 +39,26 @@ def by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, the
     """Two born-digital pages compared by their words and graphic objects
     (:func:`forensics.page_objects.compare`), or None when the pixels must decide: either page
     has no text layer or one its objects cannot speak for (:attr:`Page.graphics` None).
-    ``my_ink()``: this page's :func:`forensics.page_objects.layout_ink`, made once an upload;
+    ``my_ink()``: this page's :func:`forensics.page_objects.layout_ink` of its render, made once
+    an upload, for a page without its PDF's bytes (else :func:`layout_ink_of`);
     ``my_objects()``: its :class:`forensics.page_objects.ObjectPage`, likewise (None: made here)."""
     if my_page is None or my_page.graphics is None or not theirs or theirs.get("source") != "text_layer":
         return None
-    graphics = cached(_graphics_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256),
-                       lambda: _read_graphics(view, settings, r.evidence_id, r.page))
+    if my_page.pixel_sha256 is not None:  # a later upload of this process compares with it unread
+        cached(_graphics_cache, (view.url, my_page.pixel_sha256), lambda: replace(my_page.graphics, pdf=None))
+    graphics = cached(_graphics_cache, (view.url, r.pixel_sha256),
+                      lambda: _read_graphics(view, settings, r.evidence_id, r.page))
     if graphics is None:
         return None
     words = [(w[0], (w[1], w[2], w[3], w[4])) for w in theirs["words"]]
 
     def layout() -> float:
-        other = cached(_layout_cache, (view.url, r.evidence_id, r.page, r.pixel_sha256), lambda: _layout_ink(
+        other = cached(_layout_cache, (view.url, r.pixel_sha256), lambda: _layout_ink(
             _read_page(view, settings, r.evidence_id, r.page, dpi=page_objects.LAYOUT_DPI)))
-        return 0.0 if other is None else page_objects.ink_agreement(my_ink(), other)
+        if other is None:
+            return 0.0
+        mine = layout_ink_of(view, settings, my_page)
+        return page_objects.ink_agreement(my_ink() if mine is None else mine, other)
 
     return page_objects.compare(my_text[1], my_page.graphics, words, graphics,
                                 (theirs["width"], theirs["height"]), layout,
@@ -58,6 +67,22 @@ def by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, the
 
 def _layout_ink(image: Any) -> Any:
     return None if image is None else page_objects.layout_ink(image)
+
+
+def layout_ink_of(view: Any, settings: Any, page: Any) -> Any:
+    """This upload's text page's ink for the layout measure, as a later upload reads it when it
+    compares with this one: :func:`forensics.page_objects.layout_ink` of the page rendered
+    again at :data:`~forensics.page_objects.LAYOUT_DPI` from its PDF's bytes (kept in
+    :attr:`PageGraphics.pdf` by the decoder), never of its 300-DPI render (the two inks of one
+    page agree only 0.93-1.00). Kept in the earlier pages' cache by the page's pixels' sha256,
+    where a later upload of this process finds it instead of reading the file again. None when
+    the page has no such bytes or no pixel sha256 (then the caller's ink of its render)."""
+    graphics = getattr(page, "graphics", None)
+    data = getattr(graphics, "pdf", None)
+    if data is None or page.pixel_sha256 is None:
+        return None
+    return cached(_layout_cache, (view.url, page.pixel_sha256), lambda: _layout_ink(
+        documents.load_page_image(data, page.number, settings=settings, dpi=page_objects.LAYOUT_DPI)))
 
 
 def cached(cache: OrderedDict, key: tuple[Any, ...], make: Any, size: int = CACHE_SIZE) -> Any:

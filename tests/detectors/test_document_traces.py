@@ -218,3 +218,17 @@ def test_einvoice_resaved_by_an_office_program_or_pdf_tool_is_edited():
     # a Word layout made into an e-invoice by an e-invoice tool names that tool as producer
     pdf = PdfInfo(producer="PDFBox e-invoice toolkit", creator="Word", einvoice_xml="<x/>")
     assert codes(detector.run(analysis_of(pdf=pdf), None)) == []
+
+
+def test_percentile_of_counts_is_numpys_percentile_to_the_last_bit():
+    import numpy as np
+
+    from forensics.detectors.document_traces import percentile_of_counts
+
+    rng = np.random.default_rng(7)
+    for size in (1, 2, 3, 7, 10, 11, 40, 99, 100, 101, 1234, 4000):
+        for _ in range(20):
+            values = rng.integers(0, 256, size) if rng.random() < 0.5 else rng.choice([0, 30, 200, 255], size)
+            counts = np.bincount(values.astype(np.uint8), minlength=256)
+            for q in (90, 50, 10, 99.5):
+                assert percentile_of_counts(counts, q) == np.percentile(values.astype(np.int16), q)
