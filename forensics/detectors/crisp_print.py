@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from forensics.detectors import Analysis, StoreView, judge_scanned_pages, remember
+from forensics.detectors import Analysis, StoreView, judge_scanned_pages
 from forensics.detectors.amount_print import (
     AMOUNT,
     Oddness,
@@ -162,12 +162,6 @@ class Crispness:
         """>= CRISP_Z when the word is both more solid and sharper than its peers."""
         return min(self.fill_z, self.sharp_z)
 
-    @property
-    def softness(self) -> float:
-        """The other direction (:mod:`soft_print`): > 0 when the word is both less solid and
-        blurrier than its peers, by the lesser of the two z-scores."""
-        return min(-self.fill_z, -self.sharp_z)
-
 
 def crispness(p: WordPrint, prints: list[WordPrint]) -> Crispness | None:
     """``p`` against the page's value words of another text and a similar ink height (None with
@@ -195,13 +189,6 @@ def page_crispness(reading: PageReading, image, maps: PageMaps | None = None,  #
     maps = maps if maps is not None else page_maps(image)
     prints = [p for w in words if (p := word_print(maps, w)) is not None]
     return [c for p in prints if (c := crispness(p, prints)) is not None]
-
-
-def shared_page_crispness(analysis: Analysis, reading: PageReading, image) -> list[Crispness]:  # noqa: ANN001
-    """:func:`page_crispness` of a page, measured once per upload for every detector that reads
-    it (crisp print, soft print)."""
-    return remember(analysis, ("crispness", reading.page),
-                    lambda: page_crispness(reading, image, shared_page_maps(analysis, reading, image)))
 
 
 def _spaced(o: Oddness | None) -> bool:
@@ -281,7 +268,8 @@ class CrispPrintDetector:
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
         def per_page(reading: PageReading, image: np.ndarray) -> tuple[list[Finding], int]:
-            measured = shared_page_crispness(analysis, reading, image)
+            maps = shared_page_maps(analysis, reading, image)
+            measured = page_crispness(reading, image, maps)
             if not measured:
                 return [], 0
             spacing = {o.amount.word.box: o for o in shared_page_oddities(analysis, reading, image)[0]}
