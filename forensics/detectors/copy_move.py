@@ -43,7 +43,6 @@ from forensics.detectors import Analysis, StoreView, judge_scanned_pages
 from forensics.detectors.copy_noise import (
     BOUND_SLACK,
     PageNoise,
-    best_near,
     best_place,
     close_blocks,
     difference_bounds,
@@ -198,13 +197,14 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading, *, exact: bo
     normalised cross-correlation), compared as :func:`compare` compares two words; the source
     is named by the words OCR read there, if any.
 
-    Not ``exact``: a search that cannot end close returns UNMATCHED (or its far Match) without
-    the page-wide match. The alignment :func:`compare` makes lies within SEARCH_MARGIN px of
-    the place found, and a close one lies in a block :func:`close_blocks` keeps; with no such
-    block the answer is UNMATCHED. Else the box is matched at full resolution only around the
-    blocks kept (:func:`best_near`), which hold the page-wide search's place whenever that place
-    is close (a far answer is as far either way), and a close answer is searched for again over
-    the page (:func:`best_place`): what is found close is what the page-wide search finds."""
+    Not ``exact``: a search that cannot end close returns UNMATCHED without the page-wide
+    match. The alignment :func:`compare` makes lies within SEARCH_MARGIN px of the place found,
+    and a close one lies in a block :func:`close_blocks` keeps; with no such block the answer is
+    UNMATCHED, else the page-wide search's. (Matching only around the blocks kept
+    and searching the page again for a close answer missed a copy: where the
+    correlation map is flat, a dark scanner band, the page-wide and the local match rounded to
+    other best places, the local one far, the page-wide one close.)
+    """
     shape = noise.residual.shape
     tx0, ty0, tx1, ty1 = clip(copy.box, shape)
     w, h = tx1 - tx0, ty1 - ty0
@@ -217,23 +217,13 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading, *, exact: bo
     if contrast < MIN_CONTRAST:
         return None  # compare would find the copy too flat wherever its source is
     target = (tx0, ty0, tx1, ty1)
-    if exact:
-        x, y = best_place(noise, template, target)
-    else:
-        close = close_blocks(noise, target, contrast, COPY_DIFFERENCE)
-        if not close.any():
-            return UNMATCHED
-        near = best_near(noise, template, target, close)
-        if near is None:
-            return UNMATCHED
-        x, y = near
+    if not exact and not close_blocks(noise, target, contrast, COPY_DIFFERENCE).any():
+        return UNMATCHED
+    x, y = best_place(noise, template, target)
     box = (x, y, x + w, y + h)
     there = [v for v in reading.words if boxes_overlap(v.box, box)]
     text = " ".join(v.text for v in there) if there else UNREAD
-    match = compare(noise, copy, Word(text, box, 0.0, copy.block, copy.line))
-    if not exact and match is not None and match.difference <= COPY_DIFFERENCE:
-        return search_page(noise, copy, reading)
-    return match
+    return compare(noise, copy, Word(text, box, 0.0, copy.block, copy.line))
 
 
 def page_matches(reading: PageReading, image, unread: list[Word] | None = None,  # noqa: ANN001

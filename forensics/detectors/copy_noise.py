@@ -257,25 +257,3 @@ def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float)
     close[owner] = True
     return close.reshape(rows, cols)
 
-
-def best_near(noise: PageNoise, template: np.ndarray, box: Box, close: np.ndarray) -> tuple[int, int] | None:
-    """Where the residual best matches ``template`` (as :func:`best_place` asks, at full
-    resolution) among the places within BOUND_CELL px of the ``close`` blocks
-    (:func:`close_blocks`), each group of them matched on its own; None when all are the
-    copy's own place."""
-    k = BOUND_CELL
-    res = noise.residual
-    w, h = box[2] - box[0], box[3] - box[1]
-    grown = cv2.dilate(close.astype(np.uint8), np.ones((3, 3), np.uint8))
-    _n, _labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
-    best, place = -1.0, None
-    for bx, by, bw, bh, _area in stats[1:].tolist():
-        x0, y0 = bx * k, by * k
-        x1, y1 = min((bx + bw) * k, res.shape[1] - w + 1), min((by + bh) * k, res.shape[0] - h + 1)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        scores = cv2.matchTemplate(res[y0:y1 + h - 1, x0:x1 + w - 1], template, cv2.TM_CCOEFF_NORMED)
-        value, at = masked_best(scores, (x0, y0), box)
-        if value > best:
-            best, place = value, at
-    return place

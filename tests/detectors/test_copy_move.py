@@ -298,3 +298,26 @@ def test_a_small_paste_ocr_did_not_read_is_found_past_the_bounded_search():
     assert len(found) == 1, found
     boxes = [found[0].box, tuple(found[0].evidence["source_box"])]
     assert any(abs(b[1] - pasted.box[1]) <= 2 for b in boxes) and any(abs(b[1] - source.box[1]) <= 2 for b in boxes)
+
+
+def test_the_bounded_search_answers_as_the_page_wide_one_on_a_dark_scanner_band():
+    # a scan's dark bed at the top of the page: its correlation map is flat, so a local match
+    # and the page-wide one may round to other best places; the bounded search either rules a
+    # copy out by the cell bounds (and the page-wide search finds it far) or answers with the
+    # page-wide search's own match
+    img, words, _, _ = _small_paste(1)
+    arr = np.asarray(img.convert("L"), dtype=np.float32).copy()
+    rng = np.random.default_rng(3)
+    arr[:14] = 8.0 + rng.normal(0.0, 3.0, size=arr[:14].shape)
+    arr[14:16] = 120.0
+    page = jpeg_roundtrip(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)), 80)
+    reading = _reading(page, words)
+    noise = copy_move.page_noise(page)
+    band = [Word(copy_move.UNREAD, (x, y, x + 13, y + 10), 0.0, 1, 0) for x in range(4, page.width - 20, 23) for y in (0, 3)]
+    for w in band + [w for w in words if copy_move._is_value(w)]:
+        fast = copy_move.search_page(noise, w, reading, exact=False)
+        full = copy_move.search_page(noise, w, reading)
+        if fast is copy_move.UNMATCHED:
+            assert full is None or full.difference > copy_move.COPY_DIFFERENCE
+        else:
+            assert fast == full
