@@ -1,12 +1,14 @@
-"""The pixel detectors (copy_move, local_edits) of ``main`` against this tree's, side by side.
+"""The pixel detectors (copy_move, local_edits, glyph_copies) of ``main`` against this tree's,
+side by side.
 
 Run by hand (not by CI; needs ../shared/datasets and a git checkout)::
 
     OMP_THREAD_LIMIT=1 .venv/bin/python bench/pixel_detectors.py [--limit 40] [--ref main]
 
 The "old" detectors are the modules of ``--ref`` (``git show REF:forensics/detectors/...``),
-written to a temporary directory and imported from there for the run; the "new" ones are this
-tree's. Pages: the first ``--limit`` SROIE receipts of the ``tune`` half (:mod:`bench.halves`),
+written to a temporary directory and imported from there for the run, with the helper modules
+they import (``HELPERS``: page maps, copy noise, copy_move's constants) also taken from ``--ref``
+so that a change to a helper is compared too; the "new" ones are this tree's. Pages: the first ``--limit`` SROIE receipts of the ``tune`` half (:mod:`bench.halves`),
 honest, and each careful forgery of :mod:`fixtures.careful` made from them exactly as
 ``bench/tampering.py`` makes it (same seed, same JPEG re-save; its OCR readings are cached
 under ``bench/out/readings``, so a first run OCRs). On every upload both versions run on the
@@ -26,6 +28,7 @@ import importlib.util
 import io
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,15 +46,29 @@ sys.path.insert(0, str(ROOT))
 from bench import tampering  # noqa: E402
 
 #: the detectors compared, by module name under forensics/detectors/
-MODULES = ("copy_move", "local_edits")
+MODULES = ("copy_move", "local_edits", "glyph_copies")
+#: the modules they import that are also taken from the ref, in import order (a module the ref
+#: does not have is skipped: the ref's detectors cannot import it)
+HELPERS = ("page_maps", "copy_noise")
 
 
 def old_modules(ref: str, tmp: Path) -> dict[str, ModuleType]:
-    """The detector modules as they are at git ``ref``, imported from copies in ``tmp``."""
+    """The detector modules as they are at git ``ref``, imported from copies in ``tmp``, each
+    importing the ref's own helpers and detectors (``from forensics.detectors.X`` rewritten to
+    the copy of X)."""
     out = {}
-    for name in MODULES:
-        source = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:forensics/detectors/{name}.py"],
-                                check=True, capture_output=True, text=True).stdout
+    loaded: list[str] = []
+    for name in (*HELPERS, *MODULES):
+        shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:forensics/detectors/{name}.py"],
+                               capture_output=True, text=True)
+        if shown.returncode != 0 and name in HELPERS:
+            continue
+        shown.check_returncode()
+        source = shown.stdout
+        for dep in loaded:
+            source = re.sub(rf"^from forensics\.detectors\.{dep} import", f"from _old_{dep} import", source,
+                            flags=re.MULTILINE)
+        loaded.append(name)
         path = tmp / f"_old_{name}.py"
         path.write_text(source, encoding="utf-8")
         spec = importlib.util.spec_from_file_location(f"_old_{name}", path)
@@ -59,7 +76,8 @@ def old_modules(ref: str, tmp: Path) -> dict[str, ModuleType]:
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # dataclasses look their module up
         spec.loader.exec_module(module)
-        out[name] = module
+        if name in MODULES:
+            out[name] = module
     return out
 
 

@@ -120,13 +120,18 @@ def _geometry(noise: PageNoise, copy: Word, source: Word) -> tuple[Box, Box, flo
     """The copy's box, the source's search window and the copy's contrast, or None when
     :func:`compare` cannot compare the two (before any alignment)."""
     shape = noise.residual.shape
-    tx0, ty0, tx1, ty1 = clip(copy.box, shape)
+    m = SEARCH_MARGIN
+    return _geometry_at(noise, clip(copy.box, shape),
+                        clip((source.box[0] - m, source.box[1] - m, source.box[2] + m, source.box[3] + m), shape))
+
+
+def _geometry_at(noise: PageNoise, target: Box, window: Box) -> tuple[Box, Box, float] | None:
+    """:func:`_geometry` of the copy's box and the source's window, both already clipped."""
+    tx0, ty0, tx1, ty1 = target
     w, h = tx1 - tx0, ty1 - ty0
     if w < 8 or h < 8:
         return None
-    m = SEARCH_MARGIN
-    sx0, sy0, sx1, sy1 = clip((source.box[0] - m, source.box[1] - m, source.box[2] + m,
-                                source.box[3] + m), shape)
+    sx0, sy0, sx1, sy1 = window
     if sx1 - sx0 < w or sy1 - sy0 < h:
         return None  # the source is narrower than the copy: the copy cannot come from it
     # the copy's contrast first: it needs no alignment, and a flat box ends here
@@ -176,10 +181,6 @@ class _Far:
     bound: float
     copy: Word
     source: Word
-
-
-def _contrast(noise: PageNoise, word: Word) -> float:
-    return noise.spread("blurred", clip(word.box, noise.blurred.shape))
 
 
 class _Unmatched:
@@ -245,6 +246,21 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
     candidates = words + misread
     boxes = np.array([c.box for c in candidates], dtype=np.int64).reshape(-1, 4)
     heights, widths = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
+    # made once a page, not once a pair: each box clipped to the page, each source's search
+    # window (clipped as _geometry clips it) and each box's contrast (_contrast)
+    ph, pw = noise.residual.shape[:2]
+    m = SEARCH_MARGIN
+    targets = [tuple(b) for b in np.stack([np.maximum(boxes[:, 0], 0), np.maximum(boxes[:, 1], 0),
+                                           np.minimum(boxes[:, 2], pw), np.minimum(boxes[:, 3], ph)], 1).tolist()]
+    windows = [tuple(b) for b in np.stack([np.maximum(boxes[:, 0] - m, 0), np.maximum(boxes[:, 1] - m, 0),
+                                           np.minimum(boxes[:, 2] + m, pw), np.minimum(boxes[:, 3] + m, ph)],
+                                          1).tolist()]
+    known: dict[int, float] = {}
+
+    def contrast(j: int) -> float:  # measured on first use, as _contrast was
+        if j not in known:
+            known[j] = noise.spread("blurred", targets[j])
+        return known[j]
     for i, copy in enumerate(words):
         x0, y0, x1, y1 = copy.box
         h, w = y1 - y0, x1 - x0
@@ -259,32 +275,32 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
         chosen = np.flatnonzero(fits).tolist()
         # what compare checks before aligning, and the bound of every pair it would align whose
         # window cannot reach the copy's box (an alignment overlapping it gives None)
-        geometries = {j: g for j in chosen if (g := _geometry(noise, copy, candidates[j])) is not None}
+        geometries = {j: g for j in chosen if (g := _geometry_at(noise, targets[i], windows[j])) is not None}
         boundable = [j for j, g in geometries.items() if not boxes_overlap(g[1], g[0])]
         # past these caps only "far" matters: the pair's own skip, and its reverse's (over
         # the two contrasts), each against a bound; a margin keeps a capped bound past both
-        c_copy = _contrast(noise, copy)
-        caps = [max(COPY_DIFFERENCE, REVERSE_SKIP * max(_contrast(noise, candidates[j]), 1e-6) / c_copy
+        c_copy = contrast(i)
+        caps = [max(COPY_DIFFERENCE, REVERSE_SKIP * max(contrast(j), 1e-6) / c_copy
                     if j < len(words) else 0.0) * (1 + BOUND_SLACK) * CAP_MARGIN for j in boundable]
         bounds = dict(zip(boundable, difference_bounds(
-            noise, clip(copy.box, noise.residual.shape), [geometries[j][1] for j in boundable],
+            noise, targets[i], [geometries[j][1] for j in boundable],
             c_copy, np.array(caps)).tolist(), strict=True))
         for j in chosen:
             source = candidates[j]
-            if j >= len(words) and abs(_contrast(noise, source) - _contrast(noise, copy)) > MISREAD_CONTRAST * _contrast(noise, copy):
+            if j >= len(words) and abs(contrast(j) - c_copy) > MISREAD_CONTRAST * c_copy:
                 continue  # a word read as letters is the source only if it is print of that contrast
             # the reverse of a pair already compared far apart is as far apart, up to the two
             # boxes' contrasts (the difference is over the copy's): not compared again
             reverse = far.get((source.box, copy.box))
             if isinstance(reverse, _Far):
                 # skipped for sure when even the bound is far enough; else as exactly as before
-                if reverse.bound * _contrast(noise, source) / max(_contrast(noise, copy), 1e-6) > REVERSE_SKIP * (1 + BOUND_SLACK):
+                if reverse.bound * contrast(j) / max(c_copy, 1e-6) > REVERSE_SKIP * (1 + BOUND_SLACK):
                     judged += 1
                     continue
                 measured = compare(noise, reverse.copy, reverse.source)
                 assert measured is not None  # _Far is made only for pairs compare can align
                 reverse = far[(source.box, copy.box)] = measured.difference
-            if reverse is not None and reverse * _contrast(noise, source) / max(_contrast(noise, copy), 1e-6) > REVERSE_SKIP:
+            if reverse is not None and reverse * contrast(j) / max(c_copy, 1e-6) > REVERSE_SKIP:
                 judged += 1
                 continue
             if j not in geometries:

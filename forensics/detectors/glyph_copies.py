@@ -44,7 +44,6 @@ from forensics.detectors.copy_move import TOTAL_LINE
 from forensics.detectors.page_maps import (
     UNREAD,
     PageMaps,
-    clip,
     runs,
     shared_page_maps,
     unread_words,
@@ -139,10 +138,22 @@ def word_pieces(maps: PageMaps, word: Word, index: int) -> list[Piece]:
     return out
 
 
-def nearest(blurred: np.ndarray, piece: Piece, others: list[Piece]) -> tuple[float, int, Box] | None:
+def search_windows(boxes: list[Box] | np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The boxes grown by SEARCH_MARGIN px and clipped to the page (``clip``, all at once): an
+    (N, 4) int64 array."""
+    m = SEARCH_MARGIN
+    b = np.asarray(boxes, dtype=np.int64).reshape(-1, 4) + np.array([-m, -m, m, m], dtype=np.int64)
+    h, w = shape[:2]
+    return np.stack([np.maximum(b[:, 0], 0), np.maximum(b[:, 1], 0),
+                     np.minimum(b[:, 2], w), np.minimum(b[:, 3], h)], axis=1)
+
+
+def nearest(blurred: np.ndarray, piece: Piece, others: list[Piece],
+            windows: np.ndarray | None = None) -> tuple[float, int, Box] | None:
     """The piece of ``others`` that ``piece`` differs least from at its best alignment (within
     SEARCH_MARGIN px): (the difference as a share of the piece's contrast, its index in
-    ``others``, the aligned box); None when the piece is too flat or nothing fits.
+    ``others``, the aligned box); None when the piece is too flat or nothing fits. ``windows``:
+    the others' :func:`search_windows`, when already known.
 
     The windows around the others are laid side by side on one strip, apart by the template's
     width of padding no alignment can use, so that one template match serves them all."""
@@ -152,26 +163,26 @@ def nearest(blurred: np.ndarray, piece: Piece, others: list[Piece]) -> tuple[flo
     contrast = float(template.std())
     if contrast < MIN_PIECE_CONTRAST or not others:
         return None
-    m = SEARCH_MARGIN
-    windows = [clip((o.box[0] - m, o.box[1] - m, o.box[2] + m, o.box[3] + m), blurred.shape) for o in others]
-    fits = [k for k, b in enumerate(windows) if b[2] - b[0] >= w and b[3] - b[1] >= h]
-    if not fits:
+    if windows is None:
+        windows = search_windows([o.box for o in others], blurred.shape)
+    fits = np.flatnonzero((windows[:, 2] - windows[:, 0] >= w) & (windows[:, 3] - windows[:, 1] >= h))
+    if not fits.size:
         return None
-    height = max(windows[k][3] - windows[k][1] for k in fits)
-    starts = np.cumsum([0] + [windows[k][2] - windows[k][0] + w for k in fits])
+    fitting = windows[fits]
+    height = int((fitting[:, 3] - fitting[:, 1]).max())
+    starts = np.concatenate(([0], np.cumsum(fitting[:, 2] - fitting[:, 0] + w)))
     # padding far from any grey level: an alignment touching it differs hugely
     strip = np.full((height, int(starts[-1])), -1e4, dtype=np.float32)
-    for k, x in zip(fits, starts[:-1].tolist(), strict=False):
-        x0, y0, x1, y1 = windows[k]
+    for (x0, y0, x1, y1), x in zip(fitting.tolist(), starts[:-1].tolist(), strict=True):
         strip[:y1 - y0, x:x + x1 - x0] = blurred[y0:y1, x0:x1]
     scores = cv2.matchTemplate(strip, template, cv2.TM_SQDIFF)
     columns = scores.min(axis=0)
     per_window = np.minimum.reduceat(columns, starts[:-1])
     best = int(np.argmin(per_window))
-    k, x = fits[best], int(starts[best])
+    k, x = int(fits[best]), int(starts[best])
     col = x + int(np.argmin(columns[x:int(starts[best + 1]) - w + 1]))
     row = int(np.argmin(scores[:, col]))
-    x0, y0 = windows[k][:2]
+    x0, y0 = fitting[best, :2].tolist()
     ax, ay = x0 + col - x, y0 + row
     return (float(np.sqrt(max(float(per_window[best]), 0.0) / (w * h))) / contrast, k, (ax, ay, ax + w, ay + h))
 
@@ -180,10 +191,13 @@ class Mates:
     """Which pieces may be one character printed twice with a given piece: about one size and
     ink, in words that do not overlap (one row at a time: a page has thousands of pieces)."""
 
-    def __init__(self, pieces: list[Piece], words: list[Word]) -> None:
+    def __init__(self, pieces: list[Piece], words: list[Word], shape: tuple[int, ...] | None = None) -> None:
         self.size = np.array([(p.box[2] - p.box[0], p.box[3] - p.box[1], p.ink) for p in pieces],
                              dtype=np.int64).reshape(-1, 3)
         self.boxes = np.array([words[p.word].box for p in pieces], dtype=np.int64).reshape(-1, 4)
+        self.word = np.array([p.word for p in pieces], dtype=np.int64)
+        #: each piece's search window on a page of ``shape`` (made once, not per comparison)
+        self.windows = None if shape is None else search_windows([p.box for p in pieces], shape)
 
     def __getitem__(self, i: int) -> np.ndarray:
         w, h, ink = self.size[i]
@@ -197,9 +211,13 @@ def _closest(blurred: np.ndarray, pieces: list[Piece], mates: Mates, i: int,
              skip: set[int] | frozenset[int] = frozenset()) -> tuple[float, int, Box] | None:
     """:func:`nearest` of piece ``i`` among its mates outside the words ``skip``, with the mate's
     index in ``pieces``."""
-    js = [j for j in np.flatnonzero(mates[i]).tolist() if pieces[j].word not in skip]
-    found = nearest(blurred, pieces[i], [pieces[j] for j in js])
-    return None if found is None else (found[0], js[found[1]], found[2])
+    chosen = mates[i]
+    if skip:
+        chosen &= ~np.isin(mates.word, list(skip))
+    js = np.flatnonzero(chosen)
+    windows = None if mates.windows is None else mates.windows[js]
+    found = nearest(blurred, pieces[i], [pieces[j] for j in js.tolist()], windows)
+    return None if found is None else (found[0], int(js[found[1]]), found[2])
 
 
 def _compared(word: Word) -> bool:
@@ -245,7 +263,7 @@ def page_composites(reading: PageReading, maps: PageMaps) -> tuple[list[Composit
     if not amounts:
         return [], 0
     blurred = cv2.GaussianBlur(maps.gray, (0, 0), BLUR_SIGMA)
-    mates = Mates(pieces, words)
+    mates = Mates(pieces, words, blurred.shape)
     composites: dict[int, list[tuple[int, float, int, Box]]] = {}
     for k in amounts:
         own = by_word[k]

@@ -5,7 +5,7 @@ than the local paper each pixel is, the page's paper noise; and the small helper
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -49,6 +49,9 @@ class PageMaps:
     noise: float
     #: how much darker than the local paper level each pixel is
     dark: np.ndarray
+    #: :func:`word_ink`'s contrasts already measured, by clipped box (every detector reading
+    #: the maps measures the same words)
+    contrasts: dict[Box, float] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def rgb(self) -> np.ndarray:
@@ -125,7 +128,9 @@ def word_ink(maps: PageMaps, box: Box, *, min_width: int, min_height: int, min_c
     if x1 - x0 < min_width or y1 - y0 < min_height:
         return None
     dark = maps.dark[y0:y1, x0:x1]
-    contrast = float(np.percentile(dark, 98))
+    contrast = maps.contrasts.get((x0, y0, x1, y1))
+    if contrast is None:
+        contrast = maps.contrasts[(x0, y0, x1, y1)] = float(np.percentile(dark, 98))
     if contrast < min_contrast:
         return None
     return WordInk((x0, y0, x1, y1), dark, contrast, dark > ink_share * contrast)

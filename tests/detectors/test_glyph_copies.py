@@ -227,3 +227,27 @@ def test_generated_receipts_whose_digits_repeat_are_not_judged_on_them(settings)
         assert not result.findings, (i, shop.name, [f.message for f in result.findings])
         judged += result.status == "done"
     assert judged < 6  # the digits' repeat level keeps such pages out of judgement
+
+
+def test_nearest_with_the_windows_made_once_a_page_finds_what_it_finds_alone():
+    """The search windows clipped once a page (Mates) give nearest the answer it gives when it
+    clips each window itself, pieces at the page's edge included."""
+    import cv2
+
+    from forensics.detectors.page_maps import page_maps
+
+    img, words, _chars = _page(phase=True, noise=4.0)
+    maps = page_maps(img)
+    pieces = [p for i, w in enumerate(words) for p in glyph_copies.word_pieces(maps, w, i)]
+    blurred = cv2.GaussianBlur(maps.gray, (0, 0), glyph_copies.BLUR_SIGMA)
+    edge = glyph_copies.Piece(0, (0, 0, 12, 20), 50)  # its window runs off the page's corner
+    windows = glyph_copies.search_windows([p.box for p in [*pieces, edge]], blurred.shape)
+    assert windows[-1].tolist() == [0, 0, 12 + glyph_copies.SEARCH_MARGIN, 20 + glyph_copies.SEARCH_MARGIN]
+    found = 0
+    for i, piece in enumerate(pieces[:30]):
+        others = [p for j, p in enumerate([*pieces, edge]) if j != i]
+        rows = np.array([j for j in range(len(pieces) + 1) if j != i])
+        alone = glyph_copies.nearest(blurred, piece, others)
+        assert glyph_copies.nearest(blurred, piece, others, windows[rows]) == alone
+        found += alone is not None
+    assert found >= 20

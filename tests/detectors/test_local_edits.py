@@ -303,3 +303,21 @@ def test_soft_value_needs_a_sharper_line_and_a_halo_no_dirtier_than_its_peers():
     # a smudge: soft edges and a dirty halo
     smudge = _gs("99812", 0.8, halo=0.2, y=0)
     assert drawn_text([smudge, *peers], {}, {id(smudge.word): (0.24, 0.22)}) == []
+
+
+def test_word_ink_measures_a_box_once_and_answers_as_the_first_time():
+    """word_ink's contrast is kept by clipped box on the page maps (every detector reading them
+    measures the same words): a second call, with other limits, reads it and answers alike."""
+    from forensics.detectors.page_maps import page_maps, word_ink
+
+    img = Image.new("L", (200, 60), 235)
+    ImageDraw.Draw(img).text((20, 20), "12.50", fill=30, font=ImageFont.truetype(SANS, 24))
+    maps = page_maps(img)
+    first = word_ink(maps, (15, 15, 120, 50), min_width=4, min_height=4, min_contrast=10, ink_share=0.5)
+    assert first is not None and maps.contrasts == {(15, 15, 120, 50): first.contrast}
+    assert first.contrast == float(np.percentile(maps.dark[15:50, 15:120], 98))
+    again = word_ink(maps, (15, 15, 120, 50), min_width=8, min_height=8, min_contrast=10, ink_share=0.3)
+    assert again is not None and again.contrast == first.contrast and len(maps.contrasts) == 1
+    assert np.array_equal(again.ink, again.dark > 0.3 * first.contrast)
+    assert word_ink(maps, (15, 15, 120, 50), min_width=4, min_height=4, min_contrast=first.contrast + 1,
+                    ink_share=0.5) is None
