@@ -43,6 +43,7 @@ from forensics.detectors import Analysis, StoreView, judge_scanned_pages
 from forensics.detectors.copy_noise import (
     BOUND_SLACK,
     PageNoise,
+    best_near,
     best_place,
     close_blocks,
     difference_bounds,
@@ -198,13 +199,15 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading, *, exact: bo
     normalised cross-correlation), compared as :func:`compare` compares two words; the source
     is named by the words OCR read there, if any.
 
-    Not ``exact``: a search that cannot end close returns UNMATCHED without the page-wide
-    match. The alignment :func:`compare` makes lies within SEARCH_MARGIN px of the place found,
-    and a close one lies in a block :func:`close_blocks` keeps; with no such block the answer is
-    UNMATCHED, else the page-wide search's. (Matching only around the blocks kept
-    and searching the page again for a close answer missed a copy: where the
-    correlation map is flat, a dark scanner band, the page-wide and the local match rounded to
-    other best places, the local one far, the page-wide one close.)
+    Not ``exact``: a search that cannot end close returns UNMATCHED (or its far Match) without
+    the page-wide match. The alignment :func:`compare` makes lies within SEARCH_MARGIN px of the
+    place found, and a close one lies in a block :func:`close_blocks` keeps; with no such block
+    the answer is UNMATCHED. Else the box is matched at full resolution only around the blocks
+    kept (:func:`best_near`), which hold the page-wide search's place whenever that place is
+    close (a far answer is as far either way), and a close answer is searched for again over
+    the page (:func:`best_place`). Both leave flat windows out (:func:`masked_best`): their 0/0
+    correlation rounded one way locally and the other page-wide, and the local search missed a
+    copy the page-wide one found.
     """
     shape = noise.residual.shape
     tx0, ty0, tx1, ty1 = clip(copy.box, shape)
@@ -218,13 +221,21 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading, *, exact: bo
     if contrast < MIN_CONTRAST:
         return None  # compare would find the copy too flat wherever its source is
     target = (tx0, ty0, tx1, ty1)
-    if not exact and not close_blocks(noise, target, contrast, COPY_DIFFERENCE).any():
-        return UNMATCHED
-    x, y = best_place(noise, template, target)
+    if exact:
+        x, y = best_place(noise, template, target)
+    else:
+        close = close_blocks(noise, target, contrast, COPY_DIFFERENCE)
+        near = best_near(noise, template, target, close) if close.any() else None
+        if near is None:
+            return UNMATCHED
+        x, y = near
     box = (x, y, x + w, y + h)
     there = [v for v in reading.words if boxes_overlap(v.box, box)]
     text = " ".join(v.text for v in there) if there else UNREAD
-    return compare(noise, copy, Word(text, box, 0.0, copy.block, copy.line))
+    match = compare(noise, copy, Word(text, box, 0.0, copy.block, copy.line))
+    if not exact and match is not None and match.difference <= COPY_DIFFERENCE:
+        return search_page(noise, copy, reading)
+    return match
 
 
 def page_matches(reading: PageReading, image, unread: list[Word] | None = None,  # noqa: ANN001

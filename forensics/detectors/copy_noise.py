@@ -21,6 +21,10 @@ from forensics.model import Box
 COARSE_MIN_SIDE = 16
 COARSE_PEAKS = 8
 REFINE_PX = 3
+#: a window whose residual varies less than this is flat (compare refuses such a source), and
+#: at most this many of the best places of a match map are passed over as flat
+FLAT_STD = 1e-3
+FLAT_TRIES = 64
 #: side (px) of the square cells whose mean grey levels bound a pair's difference from below
 #: before its alignment is searched (a CPU saving, same findings: see :func:`difference_bounds`)
 BOUND_CELL = 8
@@ -156,14 +160,22 @@ def difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contras
     return out
 
 
-def masked_best(scores: np.ndarray, at: tuple[int, int], box: Box) -> tuple[float, tuple[int, int]]:
+def masked_best(scores: np.ndarray, at: tuple[int, int], box: Box,
+                residual: np.ndarray | None = None) -> tuple[float, tuple[int, int]]:
     """Best score of a match map whose top-left cell sits at ``at`` on the page, the copy's own
-    place and its shifts (a box around ``box``) left out."""
+    place and its shifts (a box around ``box``) left out; with the page's ``residual``, places
+    whose window is flat (:data:`FLAT_STD`) left out too: their normalised correlation is 0/0,
+    and matchTemplate's rounding of it differs between a page-wide and a local call (it put a
+    flat window above a true copy in one and below it in the other)."""
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     ax, ay = at
     scores[max(0, y0 - h - ay):max(0, y0 + h - ay), max(0, x0 - w - ax):max(0, x0 + w - ax)] = -1
-    _, value, _, (x, y) = cv2.minMaxLoc(scores)
+    for _ in range(FLAT_TRIES):
+        _, value, _, (x, y) = cv2.minMaxLoc(scores)
+        if residual is None or value <= -1 or float(residual[ay + y:ay + y + h, ax + x:ax + x + w].std()) >= FLAT_STD:
+            break
+        scores[y, x] = -1
     return value, (ax + x, ay + y)
 
 
@@ -177,7 +189,7 @@ def best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, i
     w, h = box[2] - box[0], box[3] - box[1]
 
     def everywhere() -> tuple[int, int]:
-        return masked_best(cv2.matchTemplate(res, template, cv2.TM_CCOEFF_NORMED), (0, 0), box)[1]
+        return masked_best(cv2.matchTemplate(res, template, cv2.TM_CCOEFF_NORMED), (0, 0), box, res)[1]
 
     if min(w, h) < COARSE_MIN_SIDE:
         return everywhere()
@@ -197,7 +209,7 @@ def best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, i
         if x1 - x0 < w or y1 - y0 < h:
             continue
         local = cv2.matchTemplate(res[y0:y1, x0:x1], template, cv2.TM_CCOEFF_NORMED)
-        value, at = masked_best(local, (x0, y0), box)
+        value, at = masked_best(local, (x0, y0), box, res)
         if value > best:
             best, place = value, at
     return everywhere() if place is None else place
@@ -257,3 +269,25 @@ def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float)
     close[owner] = True
     return close.reshape(rows, cols)
 
+
+def best_near(noise: PageNoise, template: np.ndarray, box: Box, close: np.ndarray) -> tuple[int, int] | None:
+    """Where the residual best matches ``template`` (as :func:`best_place` asks, at full
+    resolution, flat windows left out) among the places within BOUND_CELL px of the ``close``
+    blocks (:func:`close_blocks`), each group of them matched on its own; None when all are the
+    copy's own place."""
+    k = BOUND_CELL
+    res = noise.residual
+    w, h = box[2] - box[0], box[3] - box[1]
+    grown = cv2.dilate(close.astype(np.uint8), np.ones((3, 3), np.uint8))
+    _n, _labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    best, place = -1.0, None
+    for bx, by, bw, bh, _area in stats[1:].tolist():
+        x0, y0 = bx * k, by * k
+        x1, y1 = min((bx + bw) * k, res.shape[1] - w + 1), min((by + bh) * k, res.shape[0] - h + 1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        scores = cv2.matchTemplate(res[y0:y1 + h - 1, x0:x1 + w - 1], template, cv2.TM_CCOEFF_NORMED)
+        value, at = masked_best(scores, (x0, y0), box, res)
+        if value > best:
+            best, place = value, at
+    return place
