@@ -49,7 +49,7 @@ from forensics.detectors.copy_noise import (
     difference_bounds,
     page_noise,
 )
-from forensics.detectors.page_maps import UNREAD, clip, shared_page_maps, unread_words
+from forensics.detectors.page_maps import UNREAD, PageMaps, clip, shared_page_maps, unread_words
 from forensics.model import Box, CheckResult, Finding, PageReading, Word, boxes_overlap
 
 #: a word is compared when it has this many digits (amounts, dates, numbers: what forgers move)
@@ -239,18 +239,18 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading, *, exact: bo
 
 
 def page_matches(reading: PageReading, image, unread: list[Word] | None = None,  # noqa: ANN001
-                 ) -> tuple[list[Match], int]:
+                 maps: PageMaps | None = None) -> tuple[list[Match], int]:
     """The value words of a page that are pixel copies of another (closest first, each pair
     once, the word on a total line or else the lower one named the copy), and how many pairs
     were compared. ``unread``: groups of ink OCR read no word in (page_maps.unread_words),
-    searched for on the page as the amount column is."""
+    searched for on the page as the amount column is; ``maps``: the page's shared maps."""
     words = [w for w in reading.words if _is_value(w)][:MAX_WORDS]
     if len(words) < 2:
         return [], 0
     # the source of a pasted amount may be print OCR read as letters ("SURES" for "27.95")
     misread = [w for w in reading.words if not _is_value(w) and len(w.text.strip()) >= MIN_DIGITS + 1
                and w.box[3] - w.box[1] >= 8][:MAX_WORDS]
-    noise = page_noise(image)
+    noise = page_noise(image, maps)
     close: list[Match] = []
     far: dict[tuple[Box, Box], float | _Far] = {}
     judged = 0
@@ -266,12 +266,10 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
     windows = [tuple(b) for b in np.stack([np.maximum(boxes[:, 0] - m, 0), np.maximum(boxes[:, 1] - m, 0),
                                            np.minimum(boxes[:, 2] + m, pw), np.minimum(boxes[:, 3] + m, ph)],
                                           1).tolist()]
-    known: dict[int, float] = {}
 
-    def contrast(j: int) -> float:  # measured on first use, as _contrast was
-        if j not in known:
-            known[j] = noise.spread("blurred", targets[j])
-        return known[j]
+    def contrast(j: int) -> float:  # measured on first use, kept by PageNoise.spread
+        return noise.spread("blurred", targets[j])
+
     for i, copy in enumerate(words):
         x0, y0, x1, y1 = copy.box
         h, w = y1 - y0, x1 - x0
@@ -476,7 +474,8 @@ class CopyMoveDetector:
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
         def per_page(reading: PageReading, image: np.ndarray) -> tuple[list[Finding], int]:
-            matches, n = page_matches(reading, image, unread_words(reading, shared_page_maps(analysis, reading, image)))
+            maps = shared_page_maps(analysis, reading, image)
+            matches, n = page_matches(reading, image, unread_words(reading, maps), maps)
             return [_finding(reading, m) for m in matches], n
 
         return judge_scanned_pages(analysis, per_page, "no two value words with scan noise to compare "

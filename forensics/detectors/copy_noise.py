@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from forensics.detectors.page_maps import PageMaps
 from forensics.model import Box
 
 #: a page-wide search is matched at half resolution first when its box is at least this many
@@ -97,11 +98,13 @@ class PageNoise:
         return self.offsets[key]
 
 
-def page_noise(image) -> PageNoise:  # noqa: ANN001 - PIL image
-    """High-pass residual of a page, and where it is noise (no glyph edge, not saturated)."""
-    gray = np.asarray(image.convert("L"), dtype=np.float32)
+def page_noise(image, maps: PageMaps | None = None) -> PageNoise:  # noqa: ANN001 - PIL image
+    """High-pass residual of a page, and where it is noise (no glyph edge, not saturated).
+    ``maps``: the page's shared :class:`~forensics.detectors.page_maps.PageMaps`, whose grey
+    levels and residual (the same 3x3-mean residual) are taken instead of made again."""
+    gray = np.asarray(image.convert("L"), dtype=np.float32) if maps is None else maps.gray
     smooth = cv2.blur(gray, (3, 3))
-    residual = gray - smooth
+    residual = gray - smooth if maps is None else maps.residual
     grad = np.abs(cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3))
     # an edge pixel's residual is the glyph's shape, which honest repeats share
     edge = cv2.dilate((grad > EDGE).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
