@@ -488,12 +488,15 @@ def _page_boxes(boxes: list[Box], scale: float) -> tuple[Box, ...]:
                  for x0, y0, x1, y1 in boxes)
 
 
+#: what "nearby" is to :func:`_agreement` (page_objects' ink agreement reads it too)
+AGREEMENT_NEAR = np.ones((5, 5), np.uint8)
+
+
 def _agreement(ink_a: np.ndarray, ink_b: np.ndarray) -> float:
     """Layout agreement: how much of each page's ink has ink of the other nearby (the smaller
     share, so a sparse page inside a dense one does not count as the same layout)."""
-    near = np.ones((5, 5), np.uint8)
-    a_in_b = float((ink_a & (cv2.dilate(ink_b.astype(np.uint8), near) > 0)).sum()) / max(1, int(ink_a.sum()))
-    b_in_a = float((ink_b & (cv2.dilate(ink_a.astype(np.uint8), near) > 0)).sum()) / max(1, int(ink_b.sum()))
+    a_in_b = float((ink_a & (cv2.dilate(ink_b.astype(np.uint8), AGREEMENT_NEAR) > 0)).sum()) / max(1, int(ink_a.sum()))
+    b_in_a = float((ink_b & (cv2.dilate(ink_a.astype(np.uint8), AGREEMENT_NEAR) > 0)).sum()) / max(1, int(ink_b.sum()))
     return min(a_in_b, b_in_a)
 
 

@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image
 
 from forensics.alignment import (
+    AGREEMENT_NEAR,
     EDGE_PX,
     EDIT_MAX_CHANGED,
     MAX_EDIT_BOXES,
@@ -171,10 +172,6 @@ class LayoutInk:
             if len(self._shaped) < 2:  # a page meets pages of a few shapes; bound it anyway
                 self._shaped[shape] = got
         return got
-
-
-#: :func:`~forensics.alignment._agreement`'s neighbourhood ("ink of the other nearby")
-AGREEMENT_NEAR = np.ones((5, 5), np.uint8)
 
 
 def layout_ink(image: Image.Image) -> LayoutInk:

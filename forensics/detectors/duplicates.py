@@ -424,11 +424,11 @@ class Duplicates:
                 if (rel.kind == "same_image" and rel.score >= CERTAIN_DUPLICATE and _certain(relations, r.evidence_id)
                         and (label := scan_of(r))):
                     same_scan.setdefault(label, r.evidence_id)
-                    analysis.memo[("scan", fp.page)] = min(same_scan)
                 # no early stop at a certain duplicate: which candidate comes first depends on what
                 # is on file yet, so two workers would stop at other places than one. Skipping the
                 # pages of a scan this page certainly is does not: each candidate is still linked,
                 # as its comparison would link it, whichever of them is compared
+            analysis.memo[("scan", fp.page)] = min(same_scan, default=None)
         status = "done" if aligned == 0 else f"done: {aligned} candidate page(s) aligned"
         return CheckResult(status=status, relations=tuple(relations.values()))
 
