@@ -49,7 +49,14 @@ from forensics.detectors.copy_noise import (
     difference_bounds,
     page_noise,
 )
-from forensics.detectors.page_maps import UNREAD, PageMaps, clip, shared_page_maps, unread_words
+from forensics.detectors.page_maps import (
+    UNREAD,
+    PageMaps,
+    clip,
+    clip_all,
+    shared_page_maps,
+    unread_words,
+)
 from forensics.model import Box, CheckResult, Finding, PageReading, Word, boxes_overlap
 
 #: a word is compared when it has this many digits (amounts, dates, numbers: what forgers move)
@@ -259,13 +266,8 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
     heights, widths = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
     # made once a page, not once a pair: each box clipped to the page, each source's search
     # window (clipped as _geometry clips it) and each box's contrast (_contrast)
-    ph, pw = noise.residual.shape[:2]
-    m = SEARCH_MARGIN
-    targets = [tuple(b) for b in np.stack([np.maximum(boxes[:, 0], 0), np.maximum(boxes[:, 1], 0),
-                                           np.minimum(boxes[:, 2], pw), np.minimum(boxes[:, 3], ph)], 1).tolist()]
-    windows = [tuple(b) for b in np.stack([np.maximum(boxes[:, 0] - m, 0), np.maximum(boxes[:, 1] - m, 0),
-                                           np.minimum(boxes[:, 2] + m, pw), np.minimum(boxes[:, 3] + m, ph)],
-                                          1).tolist()]
+    targets = [tuple(b) for b in clip_all(boxes, noise.residual.shape).tolist()]
+    windows = [tuple(b) for b in clip_all(boxes, noise.residual.shape, SEARCH_MARGIN).tolist()]
 
     def contrast(j: int) -> float:  # measured on first use, kept by PageNoise.spread
         return noise.spread("blurred", targets[j])

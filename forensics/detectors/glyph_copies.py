@@ -44,6 +44,7 @@ from forensics.detectors.copy_move import TOTAL_LINE
 from forensics.detectors.page_maps import (
     UNREAD,
     PageMaps,
+    clip_all,
     runs,
     shared_page_maps,
     unread_words,
@@ -139,13 +140,8 @@ def word_pieces(maps: PageMaps, word: Word, index: int) -> list[Piece]:
 
 
 def search_windows(boxes: list[Box] | np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """The boxes grown by SEARCH_MARGIN px and clipped to the page (``clip``, all at once): an
-    (N, 4) int64 array."""
-    m = SEARCH_MARGIN
-    b = np.asarray(boxes, dtype=np.int64).reshape(-1, 4) + np.array([-m, -m, m, m], dtype=np.int64)
-    h, w = shape[:2]
-    return np.stack([np.maximum(b[:, 0], 0), np.maximum(b[:, 1], 0),
-                     np.minimum(b[:, 2], w), np.minimum(b[:, 3], h)], axis=1)
+    """The boxes grown by SEARCH_MARGIN px and clipped to the page: an (N, 4) int64 array."""
+    return clip_all(boxes, shape, SEARCH_MARGIN)
 
 
 def nearest(blurred: np.ndarray, piece: Piece, others: list[Piece],

@@ -109,6 +109,15 @@ def clip(box: Box, shape: tuple[int, ...]) -> Box:
     return (max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3]))
 
 
+def clip_all(boxes: list[Box] | np.ndarray, shape: tuple[int, ...], margin: int = 0) -> np.ndarray:
+    """:func:`clip` of many boxes at once, each first grown by ``margin`` px: an (N, 4) int64
+    array (a page's search windows, made once rather than once a pair)."""
+    b = np.asarray(boxes, dtype=np.int64).reshape(-1, 4) + np.array([-margin, -margin, margin, margin], dtype=np.int64)
+    h, w = shape[:2]
+    return np.stack([np.maximum(b[:, 0], 0), np.maximum(b[:, 1], 0),
+                     np.minimum(b[:, 2], w), np.minimum(b[:, 3], h)], axis=1)
+
+
 @dataclass(frozen=True)
 class WordInk:
     """A word's box on the page (clipped), how much darker than its paper each of its pixels is,
