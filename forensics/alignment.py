@@ -285,7 +285,7 @@ def _differing_boxes(fa: np.ndarray, fb: np.ndarray, contrast: float, valid: np.
     # group glyph fragments of one field: close across letter and word gaps on a line
     k = max(3, text_px)
     grouped = cv2.morphologyEx(diff, cv2.MORPH_CLOSE, np.ones((max(3, k // 2), k), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+    n, stats = _components(grouped)
     boxes = []
     min_side = MIN_SIDE
     for i in range(1, n):
@@ -295,6 +295,20 @@ def _differing_boxes(fa: np.ndarray, fb: np.ndarray, contrast: float, valid: np.
         if int(diff[y : y + h, x : x + w].sum()) >= max(MIN_BOX_AREA, text_px * text_px // 24):
             boxes.append((x, y, x + w, y + h))
     return boxes, diff
+
+
+def _components(mask: np.ndarray) -> tuple[int, np.ndarray]:
+    """8-connected components of a sparse uint8 mask: (count with the background, stats as
+    :func:`cv2.connectedComponentsWithStats` gives them in the mask's coordinates), labelled
+    inside the box around what is set only: the same components in the same order, without a
+    pass over a mostly empty page."""
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        return 1, np.zeros((1, 5), np.int32)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask[y : y + h, x : x + w], connectivity=8)
+    stats[1:, 0] += x
+    stats[1:, 1] += y
+    return n, stats
 
 
 def _noise_gaps(band_a: np.ndarray, band_b: np.ndarray, paper: np.ndarray, valid: np.ndarray,
@@ -322,7 +336,7 @@ def _noise_gaps(band_a: np.ndarray, band_b: np.ndarray, paper: np.ndarray, valid
     textured = ea >= 0.25 * float(np.median(ref[::7])) if ref.size else enough
     low = ((local < NOISE_GAP_FRACTION * global_corr) & inner & enough & textured).astype(np.uint8)
     low = cv2.morphologyEx(low, cv2.MORPH_OPEN, np.ones((max(3, text_px // 3),) * 2, np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
+    n, stats = _components(low)
     h, w = valid.shape
     out = []
     for i in range(1, n):
@@ -381,14 +395,47 @@ def _frame(arr: np.ndarray) -> np.ndarray:
     sample = arr[::3, ::3]
     paper = float(np.percentile(sample, 90)) if sample.size else 255.0
     dark = (arr < 0.5 * paper).astype(np.uint8)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
-    h, w = arr.shape
-    x, y, bw, bh, area = stats.T  # one row per component; a printed page has thousands (glyphs)
-    keep = ((x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)) & (area >= FRAME_MIN_FRACTION * arr.size)
-    keep[0] = False  # label 0 is the background
-    out = keep[labels] if keep.any() else np.zeros(arr.shape, bool)
+    out = _edge_components(dark, FRAME_MIN_FRACTION * arr.size)
+    if out is None:  # more edge components than fill values: label the whole page
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+        h, w = arr.shape
+        x, y, bw, bh, area = stats.T  # one row per component; a printed page has thousands (glyphs)
+        keep = ((x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)) & (area >= FRAME_MIN_FRACTION * arr.size)
+        keep[0] = False  # label 0 is the background
+        out = keep[labels] if keep.any() else np.zeros(arr.shape, bool)
     if out.any():
         out = cv2.dilate(out.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    return out
+
+
+def _edge_components(mask: np.ndarray, min_area: float) -> np.ndarray | None:
+    """The 8-connected components of a uint8 0/1 mask that touch the image's edge and have at
+    least ``min_area`` pixels, as a bool mask; None past 255 edge components.
+
+    Filled from the edge inwards (one flood fill per component, from the first pixel of each run
+    along the edge), so the glyphs inside the page, thousands of components, are never visited:
+    the components a labelling of the whole page would keep, at a fraction of its cost."""
+    h, w = mask.shape
+    seeds: list[tuple[int, int]] = []
+    for line, at in ((mask[0], lambda i: (i, 0)), (mask[-1], lambda i: (i, h - 1)),
+                     (mask[:, 0], lambda i: (0, i)), (mask[:, -1], lambda i: (w - 1, i))):
+        starts = np.flatnonzero(np.diff(line, prepend=np.uint8(0)) == 1)
+        seeds += [at(int(i)) for i in starts]
+    out = np.zeros((h, w), bool)
+    if not seeds:
+        return out
+    filled = np.zeros((h + 2, w + 2), np.uint8)
+    value = 0
+    for x, y in seeds:
+        if filled[y + 1, x + 1]:
+            continue  # in a component filled from an earlier seed
+        if value == 255:
+            return None
+        value += 1
+        area, _, _, (rx, ry, rw, rh) = cv2.floodFill(mask, filled, (x, y), 0, 0, 0,
+                                                     flags=8 | cv2.FLOODFILL_MASK_ONLY | (value << 8))
+        if area >= min_area:
+            out[ry : ry + rh, rx : rx + rw] |= filled[ry + 1 : ry + rh + 1, rx + 1 : rx + rw + 1] == value
     return out
 
 
@@ -526,7 +573,7 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
     if aligned is None:
         return Relation("unrelated", 0.9, (), details)
     wa, m, warped, valid = _coarser(wa, wb.arr, *aligned, details)
-    frame_a, frame_b = _frame(wa.arr), _frame(wb.arr)
+    frame_a, frame_b = wa.derived_as("frame", _frame), wb.derived_as("frame", _frame)
     if frame_a.any() or frame_b.any():
         details["scan_frame"] = True
         frame_b = cv2.warpAffine(frame_b.astype(np.uint8), m.astype(np.float32), wa.arr.shape[::-1],
@@ -550,7 +597,7 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
     keep = valid & ~(cv2.dilate((ink_a | ink_b).astype(np.uint8), np.ones((NOISE_MARGIN_PX,) * 2, np.uint8)) > 0)
     for x0, y0, x1, y1 in boxes:
         keep[y0:y1, x0:x1] = False
-    band_a, band_b = _band(wa.arr), _band(warped)
+    band_a, band_b = wa.derived_as("band", _band), _band(warped)
     noise = _corr(band_a[keep], band_b[keep])
     tolerant_boxes = boxes
     if noise >= SAME_SCAN_CORR:

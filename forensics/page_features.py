@@ -28,7 +28,7 @@ import os
 import struct
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +56,24 @@ _HEADER = struct.Struct("<4sIII")  # magic, width, height, keypoints
 
 @dataclass(frozen=True)
 class Work:
-    """A page reduced to the working raster: grey pixels and work px per original px."""
+    """A page reduced to the working raster: grey pixels and work px per original px.
+
+    ``derived`` keeps what a comparison computes from the raster alone (its scanner-bed frame,
+    its paper residual; :func:`derived`), so a page compared with many candidates, or kept
+    across uploads, computes each once."""
 
     arr: np.ndarray
     scale: float
+    derived: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def derived_as(self, name: str, make: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """``make(arr)``, computed once per raster and kept read-only (callers share it)."""
+        out = self.derived.get(name)
+        if out is None:
+            out = make(self.arr)
+            out.flags.writeable = False
+            self.derived[name] = out
+        return out
 
 
 #: (keypoint positions as float32 (n, 2), ORB descriptors uint8 (n, 32) or None)

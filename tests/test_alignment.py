@@ -183,3 +183,68 @@ def test_one_scanners_honest_receipts_are_not_the_same_image(seed: int) -> None:
     assert rel.details["noise_corr"] < FALLBACK_NOISE
     assert rel.details["changed_fraction"] > FALLBACK_CHANGED
     assert rel.kind == "same_layout", rel.details
+
+
+def _labelled_edge_components(mask: np.ndarray, min_area: float) -> np.ndarray:
+    """The components touching the edge with at least ``min_area`` px, by labelling the whole mask."""
+    import cv2
+
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    h, w = mask.shape
+    x, y, bw, bh, area = stats.T
+    keep = ((x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)) & (area >= min_area)
+    keep[0] = False
+    return keep[labels]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_edge_components_are_those_a_whole_labelling_keeps(seed: int) -> None:
+    from forensics.alignment import _edge_components
+
+    rng = np.random.default_rng(seed)
+    # blobs of every size, some touching the edges and corners, diagonal contacts included
+    mask = (rng.random((90, 70)) < (0.45 + 0.03 * seed)).astype(np.uint8)
+    mask[:, :3] = 1 if seed % 2 else mask[:, :3]
+    for min_area in (1, 5, 40, 400):
+        got = _edge_components(mask, min_area)
+        assert got is not None
+        assert np.array_equal(got, _labelled_edge_components(mask, min_area))
+
+
+def test_edge_components_give_up_past_255_components() -> None:
+    from forensics.alignment import _edge_components
+
+    mask = np.zeros((5, 600), np.uint8)
+    mask[0, ::2] = 1  # 300 separate dots along the top edge
+    assert _edge_components(mask, 1) is None
+
+
+def test_components_inside_the_box_of_what_is_set_match_a_whole_labelling() -> None:
+    import cv2
+
+    from forensics.alignment import _components
+
+    rng = np.random.default_rng(3)
+    mask = np.zeros((200, 160), np.uint8)
+    mask[40:120, 30:100] = rng.random((80, 70)) < 0.3
+    n, stats = _components(mask)
+    n_all, _, stats_all, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    assert n == n_all > 1
+    assert np.array_equal(stats[1:], stats_all[1:])
+    assert _components(np.zeros((10, 10), np.uint8))[0] == 1
+
+
+def test_a_rasters_derived_maps_are_computed_once_and_read_only() -> None:
+    from forensics.page_features import Work
+
+    work = Work(np.zeros((4, 4), np.uint8), 1.0)
+    calls = []
+
+    def make(arr: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        return arr > 0
+
+    first = work.derived_as("x", make)
+    assert work.derived_as("x", make) is first and len(calls) == 1
+    with pytest.raises(ValueError):
+        first[0, 0] = True
