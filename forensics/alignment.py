@@ -46,6 +46,13 @@ from forensics.page_features import (  # noqa: F401 (prepare, PreparedPage: alig
     Work,
     prepare,
 )
+from forensics.page_regions import (
+    differing_boxes,
+    merge_boxes,
+    noise_gaps,
+    scanner_bed,
+    text_height,
+)
 
 #: pages narrower or lower than this many px are not compared (nothing to register)
 MIN_SIDE_PX = 16
@@ -71,23 +78,10 @@ SCALE_RANGE = (0.4, 2.5)
 MAX_ROTATION_DEG = 15.0
 #: weakest phase-correlation peak accepted when feature registration failed
 MIN_PHASE_RESPONSE = 0.2
-#: tolerance in working px when checking that an ink pixel has a counterpart in the other page
-#: (registration of one scan onto itself is sub-pixel; 2 px already hides a changed digit)
-INK_TOLERANCE_PX = 1
 #: side in working px of the tiles whose local shifts refine the registration
 REFINE_TILE = 128
-#: grey-level tolerance, as a fraction of the paper-ink contrast, before two aligned pixels differ
-DIFF_TOLERANCE = 0.3
 #: smallest ink-paper contrast in grey levels the tolerances are scaled by (blank pages)
 MIN_CONTRAST = 40.0
-#: the same for one scan registered onto itself: sub-pixel registration allows a 4-neighbour
-#: window (a changed digit sharing most strokes with the old one still shows); the band is
-#: wider in grey level because re-encoding and resampling blur edges (calibrated on generated
-#: re-uploads, bench/fingerprints.py)
-EXACT_TOLERANCE = 0.45
-EXACT_SHAPE = cv2.MORPH_CROSS
-#: a differing region narrower or lower than this many working px is an edge sliver
-MIN_SIDE = 2
 #: frame in working px along A's and B's edges left out of the comparison (JPEG/rotation edges)
 EDGE_PX = 6
 #: paper pixels this close (px, window side) to ink in either page are left out of the noise
@@ -110,9 +104,6 @@ FALLBACK_NOISE = 0.6
 FALLBACK_CHANGED = 0.04
 #: at most this many differing boxes make an edited copy (more: a different receipt)
 MAX_EDIT_BOXES = 8
-#: inside a same-scan pair, a window whose residual correlation is below this fraction of the
-#: page's lacks the shared noise: a repainted region
-NOISE_GAP_FRACTION = 0.3
 #: ink agreement (fraction of each page's ink near ink of the other) from which two registered
 #: pages share a layout
 SAME_LAYOUT_AGREEMENT = 0.6
@@ -123,14 +114,8 @@ INK_LEVEL_PERCENTILE = 25
 #: window side in working px over which the paper right around a pixel is taken when reading
 #: ink (wider than printed strokes at the working size, narrower than paper shading patches)
 INK_PAPER_PX = 15
-#: a dark region touching the image edge and covering at least this fraction of it is the
-#: scanner bed around the paper (not print): left out of the comparison
-FRAME_MIN_FRACTION = 0.005
 #: grey level from which paper counts as clipped (no texture left to compare)
 SATURATED = 250
-#: a differing region with fewer differing working px than this (or than 1/24 of a text line's
-#: height squared) is compression/edge noise; a changed digit differs in ~20 px at 17 px text
-MIN_BOX_AREA = 8
 
 
 @dataclass(frozen=True)
@@ -260,183 +245,6 @@ def _matched(a: np.ndarray, b: np.ndarray, ink_a: np.ndarray, ink_b: np.ndarray,
     b_ink, b_paper = _levels(fb, ink_b, valid)
     fb = (fb - b_ink) * ((a_paper - a_ink) / max(b_paper - b_ink, 1.0)) + a_ink
     return fa, fb, max(a_paper - a_ink, MIN_CONTRAST)
-
-
-def _differing_boxes(fa: np.ndarray, fb: np.ndarray, contrast: float, valid: np.ndarray,
-                     text_px: int, *, exact: bool) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
-    """Regions where the aligned pages' grey levels disagree, grouped into field-sized boxes.
-
-    Two modes. Tolerant (pages from different scans, registration only good to a pixel): a
-    pixel differs when it lies outside the other page's local min..max over a small window,
-    widened by a tolerance, so misregistration and blur stay inside the band. ``exact`` (one
-    scan registered onto itself, sub-pixel): the lightly blurred grey levels are compared
-    directly, so that a changed digit sharing most strokes with the old one still shows.
-    """
-    t = DIFF_TOLERANCE * contrast
-    win = cv2.getStructuringElement(EXACT_SHAPE if exact else cv2.MORPH_RECT,
-                                    (2 * INK_TOLERANCE_PX + 1,) * 2)
-    if exact:
-        t = EXACT_TOLERANCE * contrast
-    a_dif = (fa < cv2.erode(fb, win) - t) | (fa > cv2.dilate(fb, win) + t)
-    b_dif = (fb < cv2.erode(fa, win) - t) | (fb > cv2.dilate(fa, win) + t)
-    diff = ((a_dif | b_dif) & valid).astype(np.uint8)
-    if not exact:
-        diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-    # group glyph fragments of one field: close across letter and word gaps on a line
-    k = max(3, text_px)
-    grouped = cv2.morphologyEx(diff, cv2.MORPH_CLOSE, np.ones((max(3, k // 2), k), np.uint8))
-    n, stats = _components(grouped)
-    boxes = []
-    min_side = MIN_SIDE
-    for i in range(1, n):
-        x, y, w, h, _ = (int(v) for v in stats[i])
-        if w < min_side or h < min_side:
-            continue
-        if int(diff[y : y + h, x : x + w].sum()) >= max(MIN_BOX_AREA, text_px * text_px // 24):
-            boxes.append((x, y, x + w, y + h))
-    return boxes, diff
-
-
-def _components(mask: np.ndarray) -> tuple[int, np.ndarray]:
-    """8-connected components of a sparse uint8 mask: (count with the background, stats as
-    :func:`cv2.connectedComponentsWithStats` gives them in the mask's coordinates), labelled
-    inside the box around what is set only: the same components in the same order, without a
-    pass over a mostly empty page."""
-    x, y, w, h = cv2.boundingRect(mask)
-    if w == 0 or h == 0:
-        return 1, np.zeros((1, 5), np.int32)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask[y : y + h, x : x + w], connectivity=8)
-    stats[1:, 0] += x
-    stats[1:, 1] += y
-    return n, stats
-
-
-def _noise_gaps(band_a: np.ndarray, band_b: np.ndarray, paper: np.ndarray, valid: np.ndarray,
-                global_corr: float, text_px: int) -> list[tuple[int, int, int, int]]:
-    """Regions of a same-scan pair where the shared paper noise is missing (repainted boxes).
-
-    A repainted field is flat paint or other pixels: there the residual correlation of the
-    paper between the glyphs drops far below the page's, even when the new glyphs sit where
-    the old ones did. Regions touching the edge of the overlap are left out: rotation padding
-    of a re-upload is flat too.
-    """
-    r = max(6, text_px)  # about two printed lines: enough paper pixels for a stable estimate
-    win = (2 * r + 1, 2 * r + 1)
-    m = paper.astype(np.float32)
-    ab = cv2.boxFilter(band_a * band_b * m, -1, win, normalize=False)
-    aa = cv2.boxFilter(band_a * band_a * m, -1, win, normalize=False)
-    bb = cv2.boxFilter(band_b * band_b * m, -1, win, normalize=False)
-    count = cv2.boxFilter(m, -1, win, normalize=False)
-    local = ab / np.sqrt(aa * bb + 1e-6)
-    inner = cv2.erode(valid.astype(np.uint8), np.ones(win, np.uint8)) > 0
-    enough = count >= 0.25 * win[0] * win[1]
-    # only where A has texture to share: flat (saturated, over-compressed) paper says nothing
-    ea = aa / np.maximum(count, 1.0)
-    ref = ea[inner & enough]
-    textured = ea >= 0.25 * float(np.median(ref[::7])) if ref.size else enough
-    low = ((local < NOISE_GAP_FRACTION * global_corr) & inner & enough & textured).astype(np.uint8)
-    low = cv2.morphologyEx(low, cv2.MORPH_OPEN, np.ones((max(3, text_px // 3),) * 2, np.uint8))
-    n, stats = _components(low)
-    h, w = valid.shape
-    out = []
-    for i in range(1, n):
-        x, y, bw, bh, area = (int(v) for v in stats[i])
-        if area < text_px * text_px:
-            continue
-        x0, y0 = max(0, x - r - 2), max(0, y - r - 2)
-        x1, y1 = min(w, x + bw + r + 2), min(h, y + bh + r + 2)
-        if not inner[y0:y1, x0:x1].all():
-            continue
-        out.append((x, y, x + bw, y + bh))
-    return out
-
-
-def merge_boxes(boxes: list[tuple[int, int, int, int]], gap: int, gap_y: int | None = None) -> list[tuple[int, int, int, int]]:
-    """Union boxes that overlap or lie within ``gap`` px of each other along a line (``gap_y``
-    across lines, ``gap`` unless given): one field, one box. Top to bottom, left to right."""
-    gap_y = gap if gap_y is None else gap_y
-    boxes = [tuple(b) for b in boxes]
-    merged = True
-    while merged:
-        merged = False
-        out: list[tuple[int, int, int, int]] = []
-        for b in boxes:
-            for i, o in enumerate(out):
-                if b[0] <= o[2] + gap and o[0] <= b[2] + gap and b[1] <= o[3] + gap_y and o[1] <= b[3] + gap_y:
-                    out[i] = (min(b[0], o[0]), min(b[1], o[1]), max(b[2], o[2]), max(b[3], o[3]))
-                    merged = True
-                    break
-            else:
-                out.append(b)
-        boxes = out
-    return sorted(boxes, key=lambda b: (b[1], b[0]))
-
-
-def _text_height(ink: np.ndarray) -> int:
-    """Typical printed-line height in px (from the row profile's runs)."""
-    rows = ink.sum(axis=1) > max(2, 0.01 * ink.shape[1])
-    runs, cur = [], 0
-    for r in rows:
-        if r:
-            cur += 1
-        elif cur:
-            runs.append(cur)
-            cur = 0
-    return int(np.median(runs)) if runs else 12
-
-
-def _frame(arr: np.ndarray) -> np.ndarray:
-    """Mask of the scanner bed around the paper: dark regions connected to the image edge and
-    large (a cropped glyph at the edge is small), widened by a few px of blur halo.
-
-    The bed is no print: counted as ink it makes one "text line" of the whole page height and
-    its edge against the paper differs wherever the two uploads were cropped differently.
-    """
-    sample = arr[::3, ::3]
-    paper = float(np.percentile(sample, 90)) if sample.size else 255.0
-    dark = (arr < 0.5 * paper).astype(np.uint8)
-    out = _edge_components(dark, FRAME_MIN_FRACTION * arr.size)
-    if out is None:  # more edge components than fill values: label the whole page
-        _, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
-        h, w = arr.shape
-        x, y, bw, bh, area = stats.T  # one row per component; a printed page has thousands (glyphs)
-        keep = ((x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)) & (area >= FRAME_MIN_FRACTION * arr.size)
-        keep[0] = False  # label 0 is the background
-        out = keep[labels] if keep.any() else np.zeros(arr.shape, bool)
-    if out.any():
-        out = cv2.dilate(out.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-    return out
-
-
-def _edge_components(mask: np.ndarray, min_area: float) -> np.ndarray | None:
-    """The 8-connected components of a uint8 0/1 mask that touch the image's edge and have at
-    least ``min_area`` pixels, as a bool mask; None past 255 edge components.
-
-    Filled from the edge inwards (one flood fill per component, from the first pixel of each run
-    along the edge), so the glyphs inside the page, thousands of components, are never visited:
-    the components a labelling of the whole page would keep, at a fraction of its cost."""
-    h, w = mask.shape
-    seeds: list[tuple[int, int]] = []
-    for line, at in ((mask[0], lambda i: (i, 0)), (mask[-1], lambda i: (i, h - 1)),
-                     (mask[:, 0], lambda i: (0, i)), (mask[:, -1], lambda i: (w - 1, i))):
-        starts = np.flatnonzero(np.diff(line, prepend=np.uint8(0)) == 1)
-        seeds += [at(int(i)) for i in starts]
-    out = np.zeros((h, w), bool)
-    if not seeds:
-        return out
-    filled = np.zeros((h + 2, w + 2), np.uint8)
-    value = 0
-    for x, y in seeds:
-        if filled[y + 1, x + 1]:
-            continue  # in a component filled from an earlier seed
-        if value == 255:
-            return None
-        value += 1
-        area, _, _, (rx, ry, rw, rh) = cv2.floodFill(mask, filled, (x, y), 0, 0, 0,
-                                                     flags=8 | cv2.FLOODFILL_MASK_ONLY | (value << 8))
-        if area >= min_area:
-            out[ry : ry + rh, rx : rx + rw] |= filled[ry + 1 : ry + rh + 1, rx + 1 : rx + rw + 1] == value
-    return out
 
 
 def _ink(arr: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -573,7 +381,7 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
     if aligned is None:
         return Relation("unrelated", 0.9, (), details)
     wa, m, warped, valid = _coarser(wa, wb.arr, *aligned, details)
-    frame_a, frame_b = wa.derived_as("frame", _frame), wb.derived_as("frame", _frame)
+    frame_a, frame_b = wa.derived_as("frame", scanner_bed), wb.derived_as("frame", scanner_bed)
     if frame_a.any() or frame_b.any():
         details["scan_frame"] = True
         frame_b = cv2.warpAffine(frame_b.astype(np.uint8), m.astype(np.float32), wa.arr.shape[::-1],
@@ -587,9 +395,9 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
     if overlap < 0.3:
         return Relation("unrelated", 0.6, (), details)
     ink_a, ink_b = _ink(wa.arr, valid), _ink(warped, valid)
-    text_px = _text_height(ink_a)
+    text_px = text_height(ink_a)
     fa, fb, contrast = _matched(wa.arr, warped, ink_a, ink_b, valid)
-    boxes, diff = _differing_boxes(fa, fb, contrast, valid, text_px, exact=False)
+    boxes, diff = differing_boxes(fa, fb, contrast, valid, text_px, exact=False)
     union_ink = max(1, int((ink_a | ink_b).sum()))
     changed = float(diff.sum()) / union_ink
     agree = _agreement(ink_a, ink_b)
@@ -601,12 +409,12 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
     noise = _corr(band_a[keep], band_b[keep])
     tolerant_boxes = boxes
     if noise >= SAME_SCAN_CORR:
-        boxes, exact_diff = _differing_boxes(fa, fb, contrast, valid, text_px, exact=True)
+        boxes, exact_diff = differing_boxes(fa, fb, contrast, valid, text_px, exact=True)
         paper = valid & ~(cv2.dilate((ink_a | ink_b).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
         # clipped paper (a brightened re-upload) is flat like paint but is not an edit
         clipped = cv2.dilate(np.maximum(wa.arr, warped), np.ones((5, 5), np.uint8)) >= SATURATED
         paper &= ~clipped
-        gaps = _noise_gaps(band_a, band_b, paper, valid, noise, text_px)
+        gaps = noise_gaps(band_a, band_b, paper, valid, noise, text_px)
         details["noise_gaps"] = len(gaps)
         boxes = merge_boxes(boxes + gaps, text_px // 2)
     details.update(changed_fraction=round(changed, 4), ink_agreement=round(agree, 3),

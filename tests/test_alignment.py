@@ -199,7 +199,7 @@ def _labelled_edge_components(mask: np.ndarray, min_area: float) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_edge_components_are_those_a_whole_labelling_keeps(seed: int) -> None:
-    from forensics.alignment import _edge_components
+    from forensics.page_regions import edge_components as _edge_components
 
     rng = np.random.default_rng(seed)
     # blobs of every size, some touching the edges and corners, diagonal contacts included
@@ -212,7 +212,7 @@ def test_edge_components_are_those_a_whole_labelling_keeps(seed: int) -> None:
 
 
 def test_edge_components_give_up_past_255_components() -> None:
-    from forensics.alignment import _edge_components
+    from forensics.page_regions import edge_components as _edge_components
 
     mask = np.zeros((5, 600), np.uint8)
     mask[0, ::2] = 1  # 300 separate dots along the top edge
@@ -222,7 +222,7 @@ def test_edge_components_give_up_past_255_components() -> None:
 def test_components_inside_the_box_of_what_is_set_match_a_whole_labelling() -> None:
     import cv2
 
-    from forensics.alignment import _components
+    from forensics.page_regions import components as _components
 
     rng = np.random.default_rng(3)
     mask = np.zeros((200, 160), np.uint8)
