@@ -124,7 +124,9 @@ def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence
         return Relation("same_image", 1.0, (), {**details, "boxes": 0})
     cell = a_page.cell
     marks = a_page.marks() | _raster([*bw, *bg], cell, (aw, ah))  # the raster of all the marks
-    changed = float(_raster([*lone_words, *lone_graphics], cell, (aw, ah)).sum()) / max(1, int(marks.sum()))
+    # 0/1 rasters: their sums are counts of non-zero cells
+    changed = float(cv2.countNonZero(_raster([*lone_words, *lone_graphics], cell, (aw, ah)))) / max(
+        1, cv2.countNonZero(marks))
     details["changed_fraction"] = round(changed, 4)
     if changed <= EDIT_MAX_CHANGED:  # few enough changes for an edit: are they a few fields?
         heights = sorted(box[3] - box[1] for _, box in a_words)
