@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from forensics.fingerprints import INK_CONTRAST, ink_mask
+from forensics.fingerprints import darker_than, ink_mask
 from forensics.model import Box
 from forensics.page_features import (  # noqa: F401 (prepare, PreparedPage: alignment's API)
     ORB_FEATURES,
@@ -262,8 +262,7 @@ def _ink(arr: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return valid.copy()
     filled = arr if valid.all() else np.where(valid, arr, np.uint8(np.median(arr[::3, ::3][valid[::3, ::3]])))
     near = cv2.morphologyEx(filled, cv2.MORPH_CLOSE, np.ones((INK_PAPER_PX,) * 2, np.uint8))
-    local = filled.astype(np.float32) < near.astype(np.float32) * (1.0 - INK_CONTRAST)
-    return ink_mask(filled) & local & valid
+    return ink_mask(filled) & darker_than(filled, near) & valid
 
 
 def _warp(b: np.ndarray, m: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -110,8 +110,8 @@ def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence
     if a_page is None or a_page.words is not a_words or a_page.graphics is not a_graphics:
         a_page = ObjectPage(a_words, a_graphics)
     # everything in A's pixels
-    bw = [(t, _scale(box, b_words_size, (aw, ah))) for t, box in b_words]
-    bg = [(s, _scale(box, b_graphics.size, (aw, ah))) for s, box in b_graphics.objects]
+    bw = _scaled(b_words, b_words_size, (aw, ah))
+    bg = _scaled(b_graphics.objects, b_graphics.size, (aw, ah))
     tol = a_page.tol
     lone_words = unmatched(a_words, bw, tol) + unmatched(bw, a_page.placed_words, tol)
     lone_graphics = unmatched(a_graphics.objects, bg, tol) + unmatched(bg, a_page.placed_graphics, tol)
@@ -124,7 +124,9 @@ def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence
         return Relation("same_image", 1.0, (), {**details, "boxes": 0})
     cell = a_page.cell
     marks = a_page.marks() | _raster([*bw, *bg], cell, (aw, ah))  # the raster of all the marks
-    changed = float(_raster([*lone_words, *lone_graphics], cell, (aw, ah)).sum()) / max(1, int(marks.sum()))
+    # 0/1 rasters: their sums are counts of non-zero cells
+    changed = float(cv2.countNonZero(_raster([*lone_words, *lone_graphics], cell, (aw, ah)))) / max(
+        1, cv2.countNonZero(marks))
     details["changed_fraction"] = round(changed, 4)
     if changed <= EDIT_MAX_CHANGED:  # few enough changes for an edit: are they a few fields?
         heights = sorted(box[3] - box[1] for _, box in a_words)
@@ -205,17 +207,28 @@ def _proportional(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return abs(a[0] / max(1, a[1]) - b[0] / max(1, b[1])) <= SIZE_TOLERANCE * a[0] / max(1, a[1])
 
 
-def _scale(box: Box, src: tuple[int, int], dst: tuple[int, int]) -> Box:
+def _scaled(items: Sequence[tuple[str, Box]], src: tuple[int, int], dst: tuple[int, int]) -> list[tuple[str, Box]]:
+    """Every item's box scaled from a page of ``src`` pixels to one of ``dst``, each side
+    rounded as Python's ``round`` rounds it (half to even, as numpy's ``rint``), at once."""
     sx, sy = dst[0] / max(1, src[0]), dst[1] / max(1, src[1])
-    return (round(box[0] * sx), round(box[1] * sy), round(box[2] * sx), round(box[3] * sy))
+    if not items:
+        return []
+    boxes = np.array([box for _, box in items], dtype=np.float64) * np.array([sx, sy, sx, sy])
+    return [(text, tuple(box)) for (text, _), box in zip(items, np.rint(boxes).astype(np.int64).tolist(), strict=True)]
 
 
 def _raster(marks: Sequence[tuple[str, Box]], cell: float, size: tuple[int, int]) -> np.ndarray:
     """The marks' boxes filled on a coarse grid of ``cell`` pixels."""
     w, h = int(size[0] / cell) + 1, int(size[1] / cell) + 1
     m = np.zeros((h, w), np.uint8)
-    for _, (x0, y0, x1, y1) in marks:  # (a box wholly above or left of the page fills nothing)
-        m[max(0, int(y0 / cell)):max(0, int(y1 / cell) + 1), max(0, int(x0 / cell)):max(0, int(x1 / cell) + 1)] = 1
+    if not marks:
+        return m
+    # each side's cell as ``max(0, int(side / cell))`` (+1 past the far sides) computes it, at once
+    cells = np.trunc(np.array([box for _, box in marks], dtype=np.float64) / cell).astype(np.int64)
+    cells[:, 2:] += 1
+    np.maximum(cells, 0, out=cells)
+    for x0, y0, x1, y1 in cells.tolist():  # (a box wholly above or left of the page fills nothing)
+        m[y0:y1, x0:x1] = 1
     return m
 
 

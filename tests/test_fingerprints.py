@@ -123,3 +123,17 @@ def test_content_key_needs_enough_fields() -> None:
     assert content_key("Acme", None, "2019-01-02", "12.3") == content_key("ACME", None, "2019-01-02", "12.30")
     assert content_key("Acme", None, "2019-01-02", "12.30") != content_key("Acme", None, "2019-01-02", "12.31")
     assert content_key(None, "X1", None, "bad total") is None
+
+
+def test_darker_than_is_the_float_comparison_for_every_pair_of_levels() -> None:
+    """The lookup-table comparison of two uint8 rasters answers exactly as float32 arithmetic
+    (every ink level against every paper level), and other dtypes take the arithmetic itself."""
+    from forensics.fingerprints import INK_CONTRAST, darker_than
+
+    levels = np.repeat(np.arange(256, dtype=np.uint8), 256).reshape(256, 256)
+    paper = np.ascontiguousarray(levels.T)
+    expected = levels.astype(np.float32) < paper.astype(np.float32) * (1.0 - INK_CONTRAST)
+    assert (darker_than(levels, paper) == expected).all()
+    assert darker_than(levels, paper).sum() == expected.sum() > 0
+    wide = levels.astype(np.int32)
+    assert (darker_than(wide, paper) == expected).all()

@@ -273,3 +273,25 @@ def test_a_text_pages_layout_ink_is_the_one_a_later_upload_reads_and_is_kept_for
     rel = pdf_pages.by_objects(view, SETTINGS, ((later.width, later.height), words), later, r, theirs, unread)
     assert rel is not None and rel.kind == "same_image"
     assert pdf_pages.layout_ink_of(view, SETTINGS, later) is mine
+
+
+def test_scaled_boxes_and_raster_are_the_per_box_arithmetic() -> None:
+    """The array forms of scaling boxes and filling their cells give what the per-box Python
+    arithmetic gives (Python's rounding half to even; boxes partly or wholly off the page)."""
+    from forensics.page_objects import _raster, _scaled
+
+    rng = random.Random(3)
+    items = [(f"w{i}", (x, y, x + rng.randrange(0, 80), y + rng.randrange(0, 40)))
+             for i in range(400) for x, y in [(rng.randrange(-60, 2600), rng.randrange(-60, 3400))]]
+    items += [("half", (1, 3, 5, 7))]  # x 0.5 -> 0.5, 1.5, 2.5, 3.5: halves round to even
+    for src, dst in (((2480, 3508), (2550, 3300)), ((2, 2), (1, 1)), ((2480, 3508), (2480, 3508))):
+        sx, sy = dst[0] / src[0], dst[1] / src[1]
+        expected = [(t, (round(b[0] * sx), round(b[1] * sy), round(b[2] * sx), round(b[3] * sy))) for t, b in items]
+        assert _scaled(items, src, dst) == expected
+    cell, size = 2550 / 1200, (2550, 3300)
+    w, h = int(size[0] / cell) + 1, int(size[1] / cell) + 1
+    expected = np.zeros((h, w), np.uint8)
+    for _, (x0, y0, x1, y1) in items:
+        expected[max(0, int(y0 / cell)):max(0, int(y1 / cell) + 1), max(0, int(x0 / cell)):max(0, int(x1 / cell) + 1)] = 1
+    assert (_raster(items, cell, size) == expected).all() and expected.sum() > 0
+    assert _raster([], cell, size).sum() == 0 and _scaled([], src, dst) == []

@@ -192,6 +192,9 @@ class _Indexes:
 
 _indexes: dict[str, _Indexes] = {}
 _page_cache: OrderedDict[tuple[Any, ...], list | None] = OrderedDict()
+#: earlier pages' stored readings by fingerprint row: a row is one registration of a page, made
+#: after its reading was written; a re-analysis writes another reading and registers anew
+_reading_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
 
 def indexes_for(url: str) -> _Indexes:
@@ -490,7 +493,7 @@ def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, m
     then, against another text-layer page, by both pages' PDF objects
     (:func:`forensics.detectors.pdf_pages.by_objects`). The pixels decide what neither can."""
     if my_text is not None:
-        theirs = view.page_reading(r.evidence_id, r.page)
+        theirs = _stored_reading(view, r)
         if (verdict := _text_layer_screen(my_text, theirs)) is not None:
             return Relation("unrelated", verdict[0], (), verdict[1])
         if (rel := pdf_pages.by_objects(view, settings, my_text, my_page, r, theirs, my_ink, my_objects)) is not None:
@@ -502,6 +505,14 @@ def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, m
         return compare_pages(mine(), other)
     except PageGone:  # its features were kept, its file is gone since
         return None
+
+
+def _stored_reading(view: Any, r: Any) -> Any:
+    """The stored reading of candidate row ``r``'s page (``view.page_reading``), kept by the row:
+    a popular template's page is a candidate of many uploads, and its reading is the same each
+    time while that registration stands."""
+    return pdf_pages.cached(_reading_cache, (view.url, r.id), lambda: view.page_reading(r.evidence_id, r.page),
+                            PAGE_CACHE_SIZE)
 
 
 def _prepare_kept(view: Any, settings: Any, image: Any, pixel_sha256: str | None) -> PreparedPage:

@@ -261,3 +261,38 @@ def test_earlier_pages_with_the_same_pixels_are_compared_once(settings, blob_roo
     dup = [f for f in store.get("E3")["findings"] if f["code"] == "duplicate_upload"]
     assert dup and set(dup[0]["related"]) == {"E1", "E2"}, store.get("E3")["findings"]
     assert len(compared) - before == 1
+
+
+def test_a_candidates_stored_reading_is_read_once_per_registration(settings, blob_root, monkeypatch):
+    # a popular page is a candidate of many uploads: its stored reading is read from the store
+    # once while its registration stands, and read again once a re-analysis registers it anew
+    from forensics.store.view import RegistryView
+
+    _every_stored_page_a_candidate(monkeypatch)
+    monkeypatch.setattr(duplicates, "_reading_cache", type(duplicates._reading_cache)())
+    reads: list[str] = []
+    real = RegistryView.page_reading
+    monkeypatch.setattr(RegistryView, "page_reading",
+                        lambda self, eid, page: reads.append(eid) or real(self, eid, page))
+    for name, seed in (("a.pdf", 5), ("b.pdf", 6), ("c.pdf", 7)):
+        (blob_root / name).write_bytes(_invoice(seed)[0])
+    store = _ingest(settings, [("E1", "S1", "a.pdf"), ("E2", "S2", "b.pdf"), ("E3", "S3", "c.pdf")])
+    assert reads.count("E1") == 1, reads  # a candidate of E2 and of E3
+    assert reads.count("E2") == 1, reads
+    kept = [r for r in duplicates._reading_cache.values() if r is not None]
+    assert kept and all(r["source"] == "text_layer" for r in kept)
+    assert {f["code"] for f in store.get("E3")["findings"]} == {f["code"] for f in store.get("E2")["findings"]}
+
+
+def test_a_stored_reading_is_kept_by_its_registration_not_by_its_upload(monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(duplicates, "_reading_cache", type(duplicates._reading_cache)())
+    reads = []
+    view = SimpleNamespace(url="u", page_reading=lambda eid, page: reads.append((eid, page)) or {"page": page})
+    first, again = SimpleNamespace(id=1, evidence_id="E1", page=1), SimpleNamespace(id=7, evidence_id="E1", page=1)
+    assert duplicates._stored_reading(view, first) == {"page": 1}
+    duplicates._stored_reading(view, first)
+    assert reads == [("E1", 1)]
+    duplicates._stored_reading(view, again)  # registered anew (a re-analysis): read again
+    assert reads == [("E1", 1), ("E1", 1)]
