@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -148,3 +149,25 @@ def test_read_box_reads_one_box_and_refuses_boxes_off_the_page():
     assert read_box(img, total.box, Settings()) == "33.81"
     assert read_box(img, (img.width + 10, 5, img.width + 90, 30), Settings()) == ""
     assert read_box(img, (50, 60, 50, 60), Settings()) == ""
+
+
+def test_paper_level_is_numpys_90th_percentile():
+    from forensics.ocr import _paper_level
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        grey = rng.integers(0, int(rng.integers(1, 256)), size=(3, int(rng.integers(1, 200)))).astype(np.uint8)
+        assert _paper_level(grey) == float(np.percentile(grey, 90))
+    # the two ranks interpolated hold different levels: numpy's interpolation, not a level
+    grey = np.array([[0] * 9 + [100]], dtype=np.uint8)
+    assert _paper_level(grey) == float(np.percentile(grey, 90)) == pytest.approx(10.0)
+
+
+def test_ink_runs_join_word_spaces_narrower_than_a_line():
+    from forensics.ocr import _ink_runs
+
+    cols = np.array([0, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1], dtype=bool)
+    # 2 blank columns between the first runs (< 3: joined), 3 before the last (kept apart)
+    assert _ink_runs(cols, 3.0) == [(1, 5), (9, 10)]
+    assert _ink_runs(cols, 3.5) == [(1, 10)]
+    assert _ink_runs(np.zeros(5, dtype=bool), 3.0) == []

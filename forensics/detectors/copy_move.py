@@ -55,7 +55,7 @@ from forensics.detectors.page_maps import (
     clip,
     clip_all,
     shared_page_maps,
-    unread_words,
+    shared_unread_words,
 )
 from forensics.model import Box, CheckResult, Finding, PageReading, Word, boxes_overlap
 
@@ -477,7 +477,7 @@ class CopyMoveDetector:
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
         def per_page(reading: PageReading, image: np.ndarray) -> tuple[list[Finding], int]:
             maps = shared_page_maps(analysis, reading, image)
-            matches, n = page_matches(reading, image, unread_words(reading, maps), maps)
+            matches, n = page_matches(reading, image, shared_unread_words(analysis, reading, maps), maps)
             return [_finding(reading, m) for m in matches], n
 
         return judge_scanned_pages(analysis, per_page, "no two value words with scan noise to compare "

@@ -47,6 +47,7 @@ from forensics.detectors.page_maps import (
     clip_all,
     runs,
     shared_page_maps,
+    shared_unread_words,
     unread_words,
     word_ink,
 )
@@ -239,10 +240,13 @@ def judged_words(reading: PageReading) -> list[Word]:
     return out
 
 
-def page_composites(reading: PageReading, maps: PageMaps) -> tuple[list[Composite], int]:
+def page_composites(reading: PageReading, maps: PageMaps,
+                    unread: list[Word] | None = None) -> tuple[list[Composite], int]:
     """The amounts of a page composed of copies of other pieces of it, and how many amounts were
-    judged (0 when the page cannot show how closely it repeats its print)."""
-    judged = (judged_words(reading) + unread_words(reading, maps))[:MAX_WORDS]
+    judged (0 when the page cannot show how closely it repeats its print). ``unread``: the
+    page's :func:`unread_words`, when already found."""
+    unread = unread_words(reading, maps) if unread is None else unread
+    judged = (judged_words(reading) + list(unread))[:MAX_WORDS]
     # each box once: the judged words first, then the other words a copy may come from
     words: list[Word] = []
     seen: set[Box] = set()
@@ -404,7 +408,8 @@ class GlyphCopiesDetector:
 
     def run(self, analysis: Analysis, store: StoreView) -> CheckResult:
         def per_page(reading: PageReading, image: np.ndarray) -> tuple[list[Finding], int]:
-            composites, n = page_composites(reading, shared_page_maps(analysis, reading, image))
+            maps = shared_page_maps(analysis, reading, image)
+            composites, n = page_composites(reading, maps, shared_unread_words(analysis, reading, maps))
             return [_finding(reading, c) for c in oriented(reading, composites)], n
 
         return judge_scanned_pages(analysis, per_page, "no amounts cut into characters on a page that "

@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
+from forensics.detectors.glyph_shapes import GLYPH_SIZE, Glyph, glyph_shortfalls
 from forensics.detectors.page_maps import (
     PageMaps,
     clip,
@@ -106,26 +107,8 @@ SOFT_EDGE_Z = 3.0
 SOFT_HALO_Z = 0.5
 #: least letters and digits of a same-line word whose edges a value word is compared with
 LINE_WORD_CHARS = 2
-#: size in px (rows, columns) every glyph crop is resampled to before shapes are compared
-GLYPH_SIZE = (20, 14)
-#: px each way a glyph may shift against another when their shapes are compared
-GLYPH_SHIFT = 1
 #: least ink height in px of a glyph whose shape is compared
 MIN_GLYPH_HEIGHT = 8
-#: glyphs whose ink heights differ by at most this share are drawn at the same size
-GLYPH_PEER_HEIGHT = 0.25
-#: fewest same-character, same-size glyphs in other words a glyph is compared with
-MIN_GLYPH_MATES = 3
-#: a glyph's likeness to its page-mates is its second-best correlation with them (its best
-#: could be a twin the forger drew in the same edit, e.g. the same total printed twice)
-LIKENESS_RANK = 2
-#: a glyph's shape is foreign when its likeness lies this far (correlation) below the likeness
-#: its page-mates have among themselves ...
-FOREIGN_GAP = 0.06
-#: ... and this many robust spreads of theirs below it
-FOREIGN_Z = 2.0
-#: floor of that spread (correlation): honest glyphs of one printer agree to about this
-LIKENESS_SPREAD_FLOOR = 0.01
 #: foreign glyphs a value word needs (and at least half of its compared glyphs) for its shapes
 #: to count as another font: one or two odd glyphs are OCR misreads or print defects
 FOREIGN_GLYPHS = 3
@@ -381,17 +364,6 @@ class LineEdges(Mapping[int, tuple[float, float]]):
 
 
 @dataclass(frozen=True)
-class Glyph:
-    """One printed digit: which word it belongs to, its ink height and its normalised shape."""
-
-    word: int
-    char: str
-    height: int
-    #: the crop of its ink box, resampled to GLYPH_SIZE, darkening as a share of the contrast
-    shape: np.ndarray
-
-
-@dataclass(frozen=True)
 class ShapeStats:
     """How a value word's digits match the same digits printed elsewhere on the page."""
 
@@ -426,55 +398,6 @@ def word_glyphs(maps: PageMaps, word: Word, index: int) -> list[Glyph]:
         shape = cv2.resize(crop, GLYPH_SIZE[::-1], interpolation=cv2.INTER_AREA)
         out.append(Glyph(index, ch, int(rows[-1] - rows[0] + 1), shape))
     return out
-
-
-def _windows(shapes: np.ndarray) -> np.ndarray:
-    """(shifts, glyphs, px) zero-mean unit-norm windows of the glyphs shifted by up to
-    GLYPH_SHIFT px each way (the centre window is index shifts // 2)."""
-    n, (h, w), k = len(shapes), GLYPH_SIZE, GLYPH_SHIFT
-    padded = np.zeros((n, h + 2 * k, w + 2 * k), np.float32)
-    padded[:, k:k + h, k:k + w] = shapes
-    wins = np.stack([padded[:, dy:dy + h, dx:dx + w].reshape(n, -1)
-                     for dy in range(2 * k + 1) for dx in range(2 * k + 1)])
-    wins -= wins.mean(axis=2, keepdims=True)
-    wins /= np.linalg.norm(wins, axis=2, keepdims=True) + 1e-6
-    return wins
-
-
-def glyph_shortfalls(glyphs: list[Glyph]) -> np.ndarray:
-    """Per glyph, how far its likeness to its page-mates (same digit, same size, other words)
-    lies below the likeness those mates have among themselves, in units that flag it (>= 1
-    is foreign); NaN where there are too few mates. Likeness is the LIKENESS_RANK-th best
-    normalised cross-correlation, each pair at its best small shift."""
-    out = np.full(len(glyphs), np.nan)
-    gap = np.full(len(glyphs), np.nan)
-    by_char: dict[str, list[int]] = {}
-    for i, g in enumerate(glyphs):
-        by_char.setdefault(g.char, []).append(i)
-    for idx in by_char.values():
-        if len(idx) <= MIN_GLYPH_MATES:
-            continue
-        wins = _windows(np.stack([glyphs[i].shape for i in idx]))
-        sim = np.einsum("snd,md->snm", wins, wins[len(wins) // 2]).max(axis=0)
-        sim = np.maximum(sim, sim.T)
-        words = np.array([glyphs[i].word for i in idx])
-        heights = np.array([glyphs[i].height for i in idx], dtype=float)
-        mates = (words[:, None] != words[None, :]) & (
-            np.abs(heights[:, None] - heights[None, :]) <= GLYPH_PEER_HEIGHT * heights[:, None])
-        ranked = np.sort(np.where(mates, sim, -np.inf), axis=1)[:, ::-1]
-        likeness = ranked[:, LIKENESS_RANK - 1]
-        peers = np.where(mates & np.isfinite(likeness)[None, :], likeness[None, :], np.nan)
-        enough = (np.isfinite(peers).sum(axis=1) >= MIN_GLYPH_MATES) & np.isfinite(likeness)
-        if not enough.any():
-            continue
-        with np.errstate(all="ignore"):
-            ref = np.nanmedian(peers[enough], axis=1)
-            spread = np.maximum(1.4826 * np.nanmedian(np.abs(peers[enough] - ref[:, None]), axis=1),
-                                LIKENESS_SPREAD_FLOOR)
-        rows = np.array(idx)[enough]
-        gap[rows] = ref - likeness[enough]
-        out[rows] = np.minimum(gap[rows] / FOREIGN_GAP, gap[rows] / (FOREIGN_Z * spread))
-    return np.stack([out, gap])
 
 
 def shape_stats(maps: PageMaps, words: list[Word]) -> list[ShapeStats]:

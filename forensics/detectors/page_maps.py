@@ -183,3 +183,9 @@ def shared_page_maps(analysis: Analysis, reading: PageReading, image) -> PageMap
     """The :func:`page_maps` of a page, made once per upload for every detector that reads them
     (local edits and amount print)."""
     return remember(analysis, ("page_maps", reading.page), lambda: page_maps(image))
+
+
+def shared_unread_words(analysis: Analysis, reading: PageReading, maps: PageMaps) -> list[Word]:
+    """The :func:`unread_words` of a page, found once per upload for the detectors that search
+    them (copy-move and glyph copies); callers do not change the list."""
+    return remember(analysis, ("unread_words", reading.page), lambda: unread_words(reading, maps))

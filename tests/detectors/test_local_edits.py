@@ -321,3 +321,14 @@ def test_word_ink_measures_a_box_once_and_answers_as_the_first_time():
     assert np.array_equal(again.ink, again.dark > 0.3 * first.contrast)
     assert word_ink(maps, (15, 15, 120, 50), min_width=4, min_height=4, min_contrast=first.contrast + 1,
                     ink_share=0.5) is None
+
+
+def test_row_medians_are_numpys_nanmedian():
+    from forensics.detectors.glyph_shapes import _row_medians
+
+    rng = np.random.default_rng(11)
+    for cols in (1, 2, 7, 40, 650):  # numpy takes another path from 600 columns
+        values = rng.random((12, cols))
+        values[rng.random(values.shape) < 0.4] = np.nan
+        values[:, 0] = rng.random(12)  # every row holds a number
+        assert np.array_equal(_row_medians(values), np.nanmedian(values, axis=1))
