@@ -12,7 +12,9 @@ Relations checked, each only when every number it needs was read:
 - every total printed against the cash tendered minus the change given
   (:mod:`forensics.detectors.tendered`), whichever way the total moved;
 - every total printed against the tax summary table whose rows agree with their rates
-  (:mod:`forensics.detectors.tax_table`), whichever way the total moved.
+  (:mod:`forensics.detectors.tax_table`), whichever way the total moved;
+- the rounded total against the total printed before the rounding line
+  (:mod:`forensics.detectors.rounding`), whichever way the amount due moved.
 
 OCR misreads make honest receipts fail a relation now and then, so a single failed relation is
 only noted (``info``); it counts (``medium``) when another relation blames the same number, and
@@ -75,6 +77,7 @@ from forensics.detectors.printed_totals import (
     rate_pinned_total,
     total_sources,
 )
+from forensics.detectors.rounding import rounding_conflict
 from forensics.detectors.tax_table import TableConflict, table_conflict
 from forensics.detectors.tendered import TenderConflict, tender_conflict
 from forensics.fields.amounts import find_amounts
@@ -189,7 +192,7 @@ def _majority_finding(analysis: Analysis, items: Field | None, rate: Field | Non
     hit = odd_total(printed, sources)
     if hit is None:
         return (_pinned_finding(analysis, printed, rate) or _table_finding(analysis, printed, rows)
-                or _tender_finding(tender_conflict(printed, sources)))
+                or _tender_finding(tender_conflict(printed, sources)) or _rounding_finding(analysis, printed))
     odd, agreed, agree = hit
     severity, score = ("high", 0.85) if len(agree) > MAJORITY else ("medium", 0.65)
     label = re.sub(r"\s+", " ", odd.label).strip()
@@ -268,6 +271,26 @@ def _table_finding(analysis: Analysis, printed: list, rows: list) -> Finding | N
         page=first.page,
         box=first.box,
         evidence={"check": "tax_table", "expected": f"{conflict.due:.2f}",
+                  "numbers": [{"name": a.name, "value": a.text, "page": a.page,
+                               "box": list(a.box) if a.box else None} for a in numbers]},
+    )
+
+
+def _rounding_finding(analysis: Analysis, printed: list) -> Finding | None:
+    """The finding for a rounded total far from the total before the rounding line
+    (:mod:`forensics.detectors.rounding`)."""
+    conflict = rounding_conflict(printed, analysis.reading.lines())
+    if conflict is None:
+        return None
+    numbers = [conflict.after.amount, conflict.before.amount]
+    return Finding(
+        code="amounts_inconsistent",
+        severity="medium",
+        score=0.65,
+        message=conflict.message(),
+        page=conflict.after.amount.page,
+        box=conflict.after.amount.box,
+        evidence={"check": "rounding", "expected": f"{conflict.before.amount.value:.2f}",
                   "numbers": [{"name": a.name, "value": a.text, "page": a.page,
                                "box": list(a.box) if a.box else None} for a in numbers]},
     )
