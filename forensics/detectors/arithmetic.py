@@ -10,7 +10,11 @@ Relations checked, each only when every number it needs was read:
 - the tax rate against the rates in force for the currency;
 - every total printed on the page against the others (see "printed totals" below);
 - every total printed against the cash tendered minus the change given
-  (:mod:`forensics.detectors.tendered`), whichever way the total moved.
+  (:mod:`forensics.detectors.tendered`), whichever way the total moved;
+- every total printed against the tax summary table whose rows agree with their rates
+  (:mod:`forensics.detectors.tax_table`), whichever way the total moved;
+- the rounded total against the total printed before the rounding line
+  (:mod:`forensics.detectors.rounding`), whichever way the amount due moved.
 
 OCR misreads make honest receipts fail a relation now and then, so a single failed relation is
 only noted (``info``); it counts (``medium``) when another relation blames the same number, and
@@ -73,6 +77,8 @@ from forensics.detectors.printed_totals import (
     rate_pinned_total,
     total_sources,
 )
+from forensics.detectors.rounding import rounding_conflict
+from forensics.detectors.tax_table import TableConflict, table_conflict
 from forensics.detectors.tendered import TenderConflict, tender_conflict
 from forensics.fields.amounts import find_amounts
 from forensics.model import CheckResult, Field, Finding
@@ -185,7 +191,8 @@ def _majority_finding(analysis: Analysis, items: Field | None, rate: Field | Non
     sources = total_sources(printed, rows, items, rate)
     hit = odd_total(printed, sources)
     if hit is None:
-        return _pinned_finding(analysis, printed, rate) or _tender_finding(tender_conflict(printed, sources))
+        return (_pinned_finding(analysis, printed, rate) or _table_finding(analysis, printed, rows)
+                or _tender_finding(tender_conflict(printed, sources)) or _rounding_finding(analysis, printed))
     odd, agreed, agree = hit
     severity, score = ("high", 0.85) if len(agree) > MAJORITY else ("medium", 0.65)
     label = re.sub(r"\s+", " ", odd.label).strip()
@@ -236,6 +243,54 @@ def _pinned_finding(analysis: Analysis, printed: list, rate: Field | None) -> Fi
         page=totals[0].amount.page,
         box=totals[0].amount.box,
         evidence={"check": "rate_pinned_total", "expected": f"{pinned:.2f}",
+                  "numbers": [{"name": a.name, "value": a.text, "page": a.page,
+                               "box": list(a.box) if a.box else None} for a in numbers]},
+    )
+
+
+def _table_finding(analysis: Analysis, printed: list, rows: list) -> Finding | None:
+    """The finding for totals that all disagree with the tax summary table's rows, which agree
+    with their rates (:mod:`forensics.detectors.tax_table`)."""
+    field = analysis.extraction.fields.get("currency")
+    conflict: TableConflict | None = table_conflict(printed, rows, str(field.value).upper() if field else "",
+                                                     analysis.reading.lines())
+    if conflict is None:
+        return None
+    # each row's net and tax pin each other at its rate (a misread one would not); a total
+    # stated once must be read with confidence
+    table = [a for n, t, _r in conflict.rows for a in (n, t)]
+    if len(conflict.totals) < 2 and _ocr_confidence(analysis, conflict.totals[0].amount) < TRUSTED_CONFIDENCE:
+        return None
+    numbers = [*(t.amount for t in conflict.totals), *table]
+    first = conflict.totals[0].amount
+    return Finding(
+        code="amounts_inconsistent",
+        severity="medium",
+        score=0.65,
+        message=conflict.message(),
+        page=first.page,
+        box=first.box,
+        evidence={"check": "tax_table", "expected": f"{conflict.due:.2f}",
+                  "numbers": [{"name": a.name, "value": a.text, "page": a.page,
+                               "box": list(a.box) if a.box else None} for a in numbers]},
+    )
+
+
+def _rounding_finding(analysis: Analysis, printed: list) -> Finding | None:
+    """The finding for a rounded total far from the total before the rounding line
+    (:mod:`forensics.detectors.rounding`)."""
+    conflict = rounding_conflict(printed, analysis.reading.lines())
+    if conflict is None:
+        return None
+    numbers = [conflict.after.amount, conflict.before.amount]
+    return Finding(
+        code="amounts_inconsistent",
+        severity="medium",
+        score=0.65,
+        message=conflict.message(),
+        page=conflict.after.amount.page,
+        box=conflict.after.amount.box,
+        evidence={"check": "rounding", "expected": f"{conflict.before.amount.value:.2f}",
                   "numbers": [{"name": a.name, "value": a.text, "page": a.page,
                                "box": list(a.box) if a.box else None} for a in numbers]},
     )
