@@ -235,17 +235,7 @@ def _pinned_finding(analysis: Analysis, printed: list, rate: Field | None) -> Fi
         message = (f"Every total printed ({shown}) is far from the subtotal {net.amount.text} plus its tax "
                    f"{tax.amount.text} ({pinned:.2f}), although subtotal and tax agree with each other at "
                    "the tax rate: the totals were changed alike, or the subtotal and tax were.")
-    return Finding(
-        code="amounts_inconsistent",
-        severity="medium",
-        score=0.65,
-        message=message,
-        page=totals[0].amount.page,
-        box=totals[0].amount.box,
-        evidence={"check": "rate_pinned_total", "expected": f"{pinned:.2f}",
-                  "numbers": [{"name": a.name, "value": a.text, "page": a.page,
-                               "box": list(a.box) if a.box else None} for a in numbers]},
-    )
+    return _conflict_finding("rate_pinned_total", message, totals[0].amount, f"{pinned:.2f}", numbers)
 
 
 def _table_finding(analysis: Analysis, printed: list, rows: list) -> Finding | None:
@@ -263,17 +253,7 @@ def _table_finding(analysis: Analysis, printed: list, rows: list) -> Finding | N
         return None
     numbers = [*(t.amount for t in conflict.totals), *table]
     first = conflict.totals[0].amount
-    return Finding(
-        code="amounts_inconsistent",
-        severity="medium",
-        score=0.65,
-        message=conflict.message(),
-        page=first.page,
-        box=first.box,
-        evidence={"check": "tax_table", "expected": f"{conflict.due:.2f}",
-                  "numbers": [{"name": a.name, "value": a.text, "page": a.page,
-                               "box": list(a.box) if a.box else None} for a in numbers]},
-    )
+    return _conflict_finding("tax_table", conflict.message(), first, f"{conflict.due:.2f}", numbers)
 
 
 def _rounding_finding(analysis: Analysis, printed: list) -> Finding | None:
@@ -283,14 +263,20 @@ def _rounding_finding(analysis: Analysis, printed: list) -> Finding | None:
     if conflict is None:
         return None
     numbers = [conflict.after.amount, conflict.before.amount]
+    return _conflict_finding("rounding", conflict.message(), conflict.after.amount, f"{conflict.before.amount.value:.2f}", numbers)
+
+
+def _conflict_finding(check: str, message: str, first: Amount, expected: str, numbers: list) -> Finding:
+    """An ``amounts_inconsistent`` finding (medium) of a check that pins the total by other printed
+    numbers: on the first total's box, every number involved in the evidence with its box."""
     return Finding(
         code="amounts_inconsistent",
         severity="medium",
         score=0.65,
-        message=conflict.message(),
-        page=conflict.after.amount.page,
-        box=conflict.after.amount.box,
-        evidence={"check": "rounding", "expected": f"{conflict.before.amount.value:.2f}",
+        message=message,
+        page=first.page,
+        box=first.box,
+        evidence={"check": check, "expected": expected,
                   "numbers": [{"name": a.name, "value": a.text, "page": a.page,
                                "box": list(a.box) if a.box else None} for a in numbers]},
     )
@@ -302,17 +288,7 @@ def _tender_finding(conflict: TenderConflict | None) -> Finding | None:
         return None
     numbers = [*(t.amount for t in conflict.totals), conflict.paid.amount, conflict.change.amount]
     first = conflict.totals[0].amount
-    return Finding(
-        code="amounts_inconsistent",
-        severity="medium",
-        score=0.65,
-        message=conflict.message(),
-        page=first.page,
-        box=first.box,
-        evidence={"check": "tendered", "expected": f"{conflict.due:.2f}",
-                  "numbers": [{"name": a.name, "value": a.text, "page": a.page,
-                               "box": list(a.box) if a.box else None} for a in numbers]},
-    )
+    return _conflict_finding("tendered", conflict.message(), first, f"{conflict.due:.2f}", numbers)
 
 
 def _weight(analysis: Analysis, f: Failure, n_total_failures: int, support: int) -> tuple[str, float]:
