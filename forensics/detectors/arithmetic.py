@@ -69,6 +69,7 @@ from forensics.detectors.amount_relations import (
     labelled_amounts,
     tax_supports,
 )
+from forensics.detectors.item_price import item_price_conflict
 from forensics.detectors.printed_totals import (
     MAJORITY,
     ODD_FACTOR,
@@ -192,7 +193,8 @@ def _majority_finding(analysis: Analysis, items: Field | None, rate: Field | Non
     hit = odd_total(printed, sources)
     if hit is None:
         return (_pinned_finding(analysis, printed, rate) or _table_finding(analysis, printed, rows)
-                or _tender_finding(tender_conflict(printed, sources)) or _rounding_finding(analysis, printed))
+                or _tender_finding(tender_conflict(printed, sources)) or _rounding_finding(analysis, printed)
+                or _item_finding(analysis, printed))
     odd, agreed, agree = hit
     severity, score = ("high", 0.85) if len(agree) > MAJORITY else ("medium", 0.65)
     label = re.sub(r"\s+", " ", odd.label).strip()
@@ -264,6 +266,16 @@ def _rounding_finding(analysis: Analysis, printed: list) -> Finding | None:
         return None
     numbers = [conflict.after.amount, conflict.before.amount]
     return _conflict_finding("rounding", conflict.message(), conflict.after.amount, f"{conflict.before.amount.value:.2f}", numbers)
+
+
+def _item_finding(analysis: Analysis, printed: list) -> Finding | None:
+    """The finding for the receipt's one item whose quantity x unit price is far from its
+    amount, which is the total (:mod:`forensics.detectors.item_price`)."""
+    conflict = item_price_conflict(printed, analysis.reading.lines())
+    if conflict is None:
+        return None
+    numbers = [conflict.amount, conflict.quantity, conflict.price]
+    return _conflict_finding("item_price", conflict.message(), conflict.amount, f"{conflict.expected:.2f}", numbers)
 
 
 def _conflict_finding(check: str, message: str, first: Amount, expected: str, numbers: list) -> Finding:

@@ -26,7 +26,7 @@ from forensics.detectors.amount_relations import (
     _dec,
     item_rows,
 )
-from forensics.model import Box, Field, Line
+from forensics.model import Box, Field, Line, Word
 
 #: a tax word as labels print it (TAK: how OCR reads TAX on faded rolls)
 _TAX_WORD = r"(?:GST|SST|TAX|VAT|MWST|TAK)"
@@ -84,8 +84,9 @@ SUMMARY_ROWS = 6
 #: a word that is an amount: optional sign and currency mark, digits, a decimal point OCR may
 #: have split off ("65. 20" is two words, "65." and "20")
 _WORD_AMOUNT = re.compile(r"^[^\d\-]{0,3}(-?)(\d{1,3}(?:,\d{3})+|\d{1,7})[.,](\d{2})[^\d]{0,3}$")
-#: the amount column at the end of a line (what is left is the label)
-_WORD_TAIL = re.compile(r"\S*\d[.,]\s?\d{2}\S*\s*\S?\s*$")
+#: the amount column at the end of a line (what is left is the label), its point OCR may have
+#: split off as a word of its own ("RM17 . 90")
+_WORD_TAIL = re.compile(r"\S*\d(?:\s[.,]\s|[.,]\s?)\d{2}\S*\s*\S?\s*$")
 #: letters Tesseract reads for digits on thermal print
 _LETTER_DIGIT = str.maketrans({"O": "0", "o": "0", "D": "0", "U": "0", "G": "6", "l": "1",
                                "I": "1", "]": "1", "S": "5", "B": "8"})
@@ -108,6 +109,8 @@ CONFUSABLE = {frozenset(p) for p in ("38", "17", "56", "08", "68", "06", "09", "
                                      "14", "27", "23", "89")}
 #: word confidence under which OCR may have slipped two digits of an amount, not just one
 SHAKY = 0.6
+#: widest gap, in character heights, between the pieces of an amount OCR split at its point
+SPLIT_GAP = 0.8
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,9 @@ def _word_amounts(line: Line) -> list[tuple[Decimal, Box, float]]:
         nxt = words[i + 1] if i + 1 < len(words) else None
         if nxt is not None and re.fullmatch(r"\D{0,3}\d+[.,]", text) and re.fullmatch(r"\d{2}\W?", _digits(nxt.text)):
             parts, text = [w, nxt], text + _digits(nxt.text)
+        elif i + 2 < len(words) and _split_point(words[i:i + 3]):
+            parts = words[i:i + 3]
+            text = "".join(_digits(p.text) for p in parts)
         m = _WORD_AMOUNT.match(text)
         if m:
             value = Decimal(m.group(2).replace(",", "") + "." + m.group(3))
@@ -165,6 +171,19 @@ def _word_amounts(line: Line) -> list[tuple[Decimal, Box, float]]:
             out.append((-value if m.group(1) else value, box, min(p.confidence for p in parts)))
         i += len(parts)
     return out
+
+
+def _split_point(words: list[Word]) -> bool:
+    """Whether three words are one amount OCR split at its point ("RM92" "." "82"): the integer
+    part, the point alone, two decimals, on one row with gaps under a character's height."""
+    a, dot, dec = words
+    if not (re.fullmatch(r"\D{0,3}\d{1,7}", _digits(a.text)) and dot.text in (".", ",")
+            and re.fullmatch(r"\d{2}\W?", _digits(dec.text))):
+        return False
+    height = max(a.box[3] - a.box[1], dec.box[3] - dec.box[1])
+    same_row = min(a.box[3], dec.box[3]) - max(a.box[1], dec.box[1]) > 0.5 * height
+    return (same_row and a.box[2] <= dot.box[0] <= a.box[2] + height * SPLIT_GAP
+            and dot.box[2] <= dec.box[0] <= dot.box[2] + height * SPLIT_GAP)
 
 
 def _kind(text: str) -> str | None:

@@ -3,6 +3,8 @@ through the arithmetic detector: the amount due moved either way, and honest rou
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from forensics.detectors.arithmetic import detector
@@ -47,3 +49,27 @@ def test_misread_digits_and_faint_totals_stay_quiet():
     assert _rounding_findings("23.25", lines)[1] == []
     # a rounded total read without confidence and printed once
     assert _rounding_findings("17.90", confidence=0.6)[1] == []
+
+
+def test_an_amount_due_split_at_its_point_is_joined_and_checked():
+    # OCR read the amount due as three words ("RM17" "." "90"): still one amount
+    lines = [ln.replace("TOTAL: 23.25", "TOTAL: RM23 . 25") for ln in LINES]
+    assert flagged(detector.run(analysis_of(FIELDS, lines), None)) == []
+    lines = [ln.replace("TOTAL: 23.25", "TOTAL: RM17 . 90") for ln in LINES]
+    analysis = analysis_of({**FIELDS, "total": "17.90"}, lines)
+    found = [f for f in flagged(detector.run(analysis, None)) if f.evidence.get("check") == "rounding"]
+    assert len(found) == 1
+    assert found[0].evidence["expected"] == "23.27"
+    assert "17.90" in {n["value"] for n in found[0].evidence["numbers"]}
+
+
+def test_split_pieces_far_apart_are_not_one_amount():
+    from forensics.detectors.printed_totals import _word_amounts
+    from forensics.model import Line, Word
+
+    def line(gap: int) -> Line:
+        boxes = [(10, 10, 58, 30), (58 + gap, 25, 64 + gap, 30), (64 + 2 * gap, 10, 88 + 2 * gap, 30)]
+        return Line(tuple(Word(t, b, 0.9) for t, b in zip(("RM17", ".", "90"), boxes, strict=True)))
+
+    assert [v for v, _b, _c in _word_amounts(line(8))] == [Decimal("17.90")]
+    assert _word_amounts(line(60)) == []
