@@ -49,6 +49,14 @@ def flagged(result):
     return [f for f in result.findings if f.severity in FLAGGING]
 
 
+def check_findings(check: str, fields: dict[str, object], lines: list[str], confidence: float = 0.96):
+    """(the upload, the flagging findings of arithmetic's sub-check ``check``) for these lines."""
+    from forensics.detectors.arithmetic import detector
+
+    analysis = analysis_of(fields, lines, confidence)
+    return analysis, [f for f in flagged(detector.run(analysis, None)) if f.evidence.get("check") == check]
+
+
 def test_honest_amounts_stay_quiet():
     result = detector.run(analysis_of(MY_FIELDS, MY_LINES), None)
     assert result.status == "done"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from forensics.detectors.arithmetic import detector
-from tests.detectors.test_arithmetic import analysis_of, flagged
+from tests.detectors.test_arithmetic import analysis_of, check_findings, flagged
 
 #: an invented one-item receipt: three of a 2.90 item, the total is the item's amount
 LINES = ["KOPI PENGANG", "3 X 2.9000 = 8.70 SR", "Total Amount: 8.70", "Thank you"]
@@ -14,10 +14,8 @@ FIELDS = {"total": "8.70", "currency": "MYR"}
 
 
 def _item_findings(total: str, lines: list[str] = LINES, confidence: float = 0.96):
-    changed = [ln.replace("8.70", total) for ln in lines]
-    analysis = analysis_of({**FIELDS, "total": total}, changed, confidence)
-    found = [f for f in flagged(detector.run(analysis, None)) if f.evidence.get("check") == "item_price"]
-    return analysis, found
+    return check_findings("item_price", {**FIELDS, "total": total}, [ln.replace("8.70", total) for ln in lines],
+                          confidence)
 
 
 def test_honest_item_stays_quiet():

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from forensics.detectors.arithmetic import detector
-from tests.detectors.test_arithmetic import analysis_of, flagged
+from tests.detectors.test_arithmetic import analysis_of, check_findings, flagged
 
 #: an invented restaurant bill: the total with its tax, a rounding of -0.02, the amount due
 LINES = ["Total (Excluding GST): 21.95", "Total (Inclusive of GST): 23.27", "Rounding Adj: -0.02",
@@ -17,10 +17,8 @@ FIELDS = {"total": "23.25", "currency": "MYR"}
 
 
 def _rounding_findings(total: str, lines: list[str] = LINES, confidence: float = 0.96):
-    changed = [ln.replace("23.25", total) for ln in lines]
-    analysis = analysis_of({**FIELDS, "total": total}, changed, confidence)
-    found = [f for f in flagged(detector.run(analysis, None)) if f.evidence.get("check") == "rounding"]
-    return analysis, found
+    return check_findings("rounding", {**FIELDS, "total": total}, [ln.replace("23.25", total) for ln in lines],
+                          confidence)
 
 
 def test_honest_rounding_stays_quiet():

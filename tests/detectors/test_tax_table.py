@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from forensics.detectors.arithmetic import detector
-from tests.detectors.test_arithmetic import analysis_of, flagged
+from tests.detectors.test_arithmetic import analysis_of, check_findings, flagged
 
 #: an invented stationery receipt: one item, its total printed three times and paid exactly,
 #: the tax only in the summary table under it (2.83 at 6% is 0.17; 2.83 + 0.17 = 3.00)
@@ -22,8 +22,7 @@ def _changed(total: str, lines: list[str] = LINES) -> tuple[dict[str, object], l
 
 
 def _table_findings(fields: dict[str, object], lines: list[str], confidence: float = 0.96):
-    analysis = analysis_of(fields, lines, confidence)
-    return analysis, [f for f in flagged(detector.run(analysis, None)) if f.evidence.get("check") == "tax_table"]
+    return check_findings("tax_table", fields, lines, confidence)
 
 
 def test_the_honest_receipt_stays_quiet():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from forensics.detectors.arithmetic import detector
-from tests.detectors.test_arithmetic import analysis_of, flagged
+from tests.detectors.test_arithmetic import analysis_of, check_findings, flagged
 
 #: a small receipt without subtotal or tax lines: only the tender and the change pin the total
 LINES = ["NASI LEMAK 1 x 6.50 6.50", "TEH TARIK 2 x 3.05 6.10", "TOTAL : 12.60", "CASH : 20.00",
@@ -19,9 +19,8 @@ def _changed(total: str, lines: list[str] = LINES) -> tuple[dict[str, object], l
                                         for ln in lines]
 
 
-def _tender_findings(fields: dict[str, object], lines: list[str], confidence: float = 0.96) -> list:
-    analysis = analysis_of(fields, lines, confidence)
-    return analysis, [f for f in flagged(detector.run(analysis, None)) if f.evidence.get("check") == "tendered"]
+def _tender_findings(fields: dict[str, object], lines: list[str], confidence: float = 0.96):
+    return check_findings("tendered", fields, lines, confidence)
 
 
 def test_the_honest_receipt_stays_quiet():
