@@ -261,32 +261,40 @@ def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float)
     for i, j, mean in tiles[1:]:
         if not left.size:
             break
-        gap = np.maximum(lo_flat[at + (i * stride + j)] - mean, 0) + np.maximum(mean - hi_flat[at + (i * stride + j)], 0)
+        there = at + (i * stride + j)
+        gap = np.maximum(lo_flat.take(there) - mean, 0) + np.maximum(mean - hi_flat.take(there), 0)
         squared += gap * gap
         keep = squared <= limit
-        left, squared, at = left[keep], squared[keep], at[keep]
-    bi, bj = left // cols, left % cols
+        left, squared, at = left.compress(keep), squared.compress(keep), at.compress(keep)
     close = np.zeros(rows * cols, bool)
     if not left.size:
         return close.reshape(rows, cols)
-    # places: every place of the blocks left, on the page and not overlapping the box
-    dy, dx = np.divmod(np.arange(k * k), k)
-    py, px = (bi[:, None] * k + dy[None, :]).reshape(-1), (bj[:, None] * k + dx[None, :]).reshape(-1)
-    owner = np.repeat(left, k * k)
-    keep = ((py <= noise.cells.shape[0] - h) & (px <= noise.cells.shape[1] - w)
-            & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h)))
+    # places: every place of the blocks left, on the page and not overlapping the box; a block
+    # wholly on the page and clear of the box gives all its places, the others are filtered
+    bi, bj = left // cols, left % cols
     width = noise.cells.shape[1]
+    py_max, px_max = noise.cells.shape[0] - h, width - w
+    whole = ((bi * k + k - 1 <= py_max) & (bj * k + k - 1 <= px_max)
+             & ((bj * k + k - 1 <= x0 - w) | (bj * k >= x1) | (bi * k + k - 1 <= y0 - h) | (bi * k >= y1)))
+    dy, dx = np.divmod(np.arange(k * k), k)
+    corner = bi * (k * width) + bj * k
+    at = (corner[whole][:, None] + (dy * width + dx)[None, :]).reshape(-1)
+    if not whole.all():
+        mi, mj = bi[~whole], bj[~whole]
+        py, px = (mi[:, None] * k + dy[None, :]).reshape(-1), (mj[:, None] * k + dx[None, :]).reshape(-1)
+        keep = ((py <= py_max) & (px <= px_max) & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h)))
+        at = np.concatenate((at, (py * width + px)[keep]))
     flat = noise.cells.reshape(-1)
-    at, owner = (py * width + px)[keep], owner[keep]
     squared = np.zeros(at.size)
     for i, j, mean in tiles:
         if not at.size:
             break
-        gap = flat[at + (i * k) * width + j * k] - mean
+        gap = flat.take(at + ((i * k) * width + j * k)) - mean
         squared += gap * gap
         keep = squared <= limit
-        at, owner, squared = at[keep], owner[keep], squared[keep]
-    close[owner] = True
+        at, squared = at.compress(keep), squared.compress(keep)
+    # a place's block, from the place (row // k, column // k)
+    close[at // width // k * cols + at % width // k] = True
     return close.reshape(rows, cols)
 
 
