@@ -178,19 +178,24 @@ def difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contras
 
 
 def masked_best(scores: np.ndarray, at: tuple[int, int], box: Box,
-                residual: np.ndarray | None = None) -> tuple[float, tuple[int, int]]:
+                residual: np.ndarray | None = None, floor: float = -1.0) -> tuple[float, tuple[int, int]]:
     """Best score of a match map whose top-left cell sits at ``at`` on the page, the copy's own
     place and its shifts (a box around ``box``) left out; with the page's ``residual``, places
     whose window is flat (:data:`FLAT_STD`) left out too: their normalised correlation is 0/0,
     and matchTemplate's rounding of it differs between a page-wide and a local call (it put a
-    flat window above a true copy in one and below it in the other)."""
+    flat window above a true copy in one and below it in the other).
+
+    ``floor``: the best score the caller already holds; once the best left is at or below it
+    the search ends there (what is returned then does not beat it: flat windows are not looked
+    for below a score that cannot win)."""
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     ax, ay = at
     scores[max(0, y0 - h - ay):max(0, y0 + h - ay), max(0, x0 - w - ax):max(0, x0 + w - ax)] = -1
+    stop = max(floor, -1.0)  # -1: all that is left is masked out
     for _ in range(FLAT_TRIES):
         _, value, _, (x, y) = cv2.minMaxLoc(scores)
-        if residual is None or value <= -1 or float(residual[ay + y:ay + y + h, ax + x:ax + x + w].std()) >= FLAT_STD:
+        if residual is None or value <= stop or float(residual[ay + y:ay + y + h, ax + x:ax + x + w].std()) >= FLAT_STD:
             break
         scores[y, x] = -1
     return value, (ax + x, ay + y)
@@ -226,7 +231,7 @@ def best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, i
         if x1 - x0 < w or y1 - y0 < h:
             continue
         local = cv2.matchTemplate(res[y0:y1, x0:x1], template, cv2.TM_CCOEFF_NORMED)
-        value, at = masked_best(local, (x0, y0), box, res)
+        value, at = masked_best(local, (x0, y0), box, res, best)
         if value > best:
             best, place = value, at
     return everywhere() if place is None else place
@@ -315,7 +320,7 @@ def best_near(noise: PageNoise, template: np.ndarray, box: Box, close: np.ndarra
         if x1 <= x0 or y1 <= y0:
             continue
         scores = cv2.matchTemplate(res[y0:y1 + h - 1, x0:x1 + w - 1], template, cv2.TM_CCOEFF_NORMED)
-        value, at = masked_best(scores, (x0, y0), box, res)
+        value, at = masked_best(scores, (x0, y0), box, res, best)
         if value > best:
             best, place = value, at
     return place
