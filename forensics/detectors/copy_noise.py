@@ -162,11 +162,11 @@ def difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contras
     own = flat[ty0 * width + tx0 + cells]
     order = np.argsort(own)  # the darkest cells first: they rule most alignments out
     for cell, mean in zip(cells[order].tolist(), own[order].tolist(), strict=True):
-        gap = flat[at + cell] - mean
+        gap = flat.take(at + cell) - mean
         squared += gap * gap
-        keep = squared <= limit[owner]
+        keep = squared <= limit.take(owner)
         if not keep.all():
-            at, owner, squared = at[keep], owner[keep], squared[keep]
+            at, owner, squared = at.compress(keep), owner.compress(keep), squared.compress(keep)
             if not at.size:
                 break
     out = np.asarray(caps, dtype=np.float64).copy()
