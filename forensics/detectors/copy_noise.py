@@ -88,13 +88,6 @@ class PageNoise:
                                  + np.arange(0, w - k + 1, k)[None, :]).reshape(-1)
         return self.offsets[key]
 
-    def position_offsets(self, nx: int, ny: int) -> np.ndarray:
-        """Flat offsets in ``cells`` of the nx x ny top-left corners an alignment may take."""
-        key = ("positions", nx, ny)
-        if key not in self.offsets:
-            self.offsets[key] = (np.arange(ny)[:, None] * self.cells.shape[1] + np.arange(nx)[None, :]).reshape(-1)
-        return self.offsets[key]
-
 
 def _block_reduce(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
     """``ufunc`` (np.minimum or np.maximum) over each BOUND_CELL-square block of ``values``, the
@@ -146,17 +139,22 @@ def difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contras
     width = noise.cells.shape[1]
     cells = noise.cell_offsets(w, h)
     flat = noise.cells.reshape(-1)
-    corners = [(sy0 * width + sx0) + noise.position_offsets(sx1 - sx0 - w + 1, sy1 - sy0 - h + 1)
-               for sx0, sy0, sx1, sy1 in windows]
+    # every top-left corner an alignment may take in each window, window after window and row
+    # after row, as flat offsets in ``cells``, and the window each belongs to (made at once)
+    win = np.asarray(windows, dtype=np.int64).reshape(-1, 4)
+    nx = np.maximum(win[:, 2] - win[:, 0] - w + 1, 0)
+    counts = nx * np.maximum(win[:, 3] - win[:, 1] - h + 1, 0)
+    starts = np.cumsum(counts) - counts
+    owner = np.repeat(np.arange(len(windows)), counts)
+    local = np.arange(owner.size) - starts.repeat(counts)
+    step = nx.take(owner)
+    at = (win[:, 1] * width + win[:, 0]).take(owner) + local // step * width + local % step
     scale = (BOUND_CELL * BOUND_CELL) / (w * h)
     if caps is None:
-        starts = np.cumsum([0] + [len(c) for c in corners[:-1]])
-        there = flat[np.concatenate(corners)[:, None] + cells[None, :]]
+        there = flat[at[:, None] + cells[None, :]]
         there -= flat[ty0 * width + tx0 + cells]
         squared = np.minimum.reduceat(np.einsum("ij,ij->i", there, there), starts) * scale
         return np.sqrt(squared) / contrast
-    at = np.concatenate(corners)
-    owner = np.repeat(np.arange(len(windows)), [len(c) for c in corners])
     limit = (np.asarray(caps, dtype=np.float64) * contrast) ** 2 / scale
     squared = np.zeros(at.size)
     own = flat[ty0 * width + tx0 + cells]
