@@ -88,13 +88,6 @@ class PageNoise:
                                  + np.arange(0, w - k + 1, k)[None, :]).reshape(-1)
         return self.offsets[key]
 
-    def position_offsets(self, nx: int, ny: int) -> np.ndarray:
-        """Flat offsets in ``cells`` of the nx x ny top-left corners an alignment may take."""
-        key = ("positions", nx, ny)
-        if key not in self.offsets:
-            self.offsets[key] = (np.arange(ny)[:, None] * self.cells.shape[1] + np.arange(nx)[None, :]).reshape(-1)
-        return self.offsets[key]
-
 
 def _block_reduce(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
     """``ufunc`` (np.minimum or np.maximum) over each BOUND_CELL-square block of ``values``, the
@@ -146,27 +139,32 @@ def difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contras
     width = noise.cells.shape[1]
     cells = noise.cell_offsets(w, h)
     flat = noise.cells.reshape(-1)
-    corners = [(sy0 * width + sx0) + noise.position_offsets(sx1 - sx0 - w + 1, sy1 - sy0 - h + 1)
-               for sx0, sy0, sx1, sy1 in windows]
+    # every top-left corner an alignment may take in each window, window after window and row
+    # after row, as flat offsets in ``cells``, and the window each belongs to (made at once)
+    win = np.asarray(windows, dtype=np.int64).reshape(-1, 4)
+    nx = np.maximum(win[:, 2] - win[:, 0] - w + 1, 0)
+    counts = nx * np.maximum(win[:, 3] - win[:, 1] - h + 1, 0)
+    starts = np.cumsum(counts) - counts
+    owner = np.repeat(np.arange(len(windows)), counts)
+    local = np.arange(owner.size) - starts.repeat(counts)
+    step = nx.take(owner)
+    at = (win[:, 1] * width + win[:, 0]).take(owner) + local // step * width + local % step
     scale = (BOUND_CELL * BOUND_CELL) / (w * h)
     if caps is None:
-        starts = np.cumsum([0] + [len(c) for c in corners[:-1]])
-        there = flat[np.concatenate(corners)[:, None] + cells[None, :]]
+        there = flat[at[:, None] + cells[None, :]]
         there -= flat[ty0 * width + tx0 + cells]
         squared = np.minimum.reduceat(np.einsum("ij,ij->i", there, there), starts) * scale
         return np.sqrt(squared) / contrast
-    at = np.concatenate(corners)
-    owner = np.repeat(np.arange(len(windows)), [len(c) for c in corners])
     limit = (np.asarray(caps, dtype=np.float64) * contrast) ** 2 / scale
     squared = np.zeros(at.size)
     own = flat[ty0 * width + tx0 + cells]
     order = np.argsort(own)  # the darkest cells first: they rule most alignments out
     for cell, mean in zip(cells[order].tolist(), own[order].tolist(), strict=True):
-        gap = flat[at + cell] - mean
+        gap = flat.take(at + cell) - mean
         squared += gap * gap
-        keep = squared <= limit[owner]
+        keep = squared <= limit.take(owner)
         if not keep.all():
-            at, owner, squared = at[keep], owner[keep], squared[keep]
+            at, owner, squared = at.compress(keep), owner.compress(keep), squared.compress(keep)
             if not at.size:
                 break
     out = np.asarray(caps, dtype=np.float64).copy()
@@ -178,19 +176,24 @@ def difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contras
 
 
 def masked_best(scores: np.ndarray, at: tuple[int, int], box: Box,
-                residual: np.ndarray | None = None) -> tuple[float, tuple[int, int]]:
+                residual: np.ndarray | None = None, floor: float = -1.0) -> tuple[float, tuple[int, int]]:
     """Best score of a match map whose top-left cell sits at ``at`` on the page, the copy's own
     place and its shifts (a box around ``box``) left out; with the page's ``residual``, places
     whose window is flat (:data:`FLAT_STD`) left out too: their normalised correlation is 0/0,
     and matchTemplate's rounding of it differs between a page-wide and a local call (it put a
-    flat window above a true copy in one and below it in the other)."""
+    flat window above a true copy in one and below it in the other).
+
+    ``floor``: the best score the caller already holds; once the best left is at or below it
+    the search ends there (what is returned then does not beat it: flat windows are not looked
+    for below a score that cannot win)."""
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     ax, ay = at
     scores[max(0, y0 - h - ay):max(0, y0 + h - ay), max(0, x0 - w - ax):max(0, x0 + w - ax)] = -1
+    stop = max(floor, -1.0)  # -1: all that is left is masked out
     for _ in range(FLAT_TRIES):
         _, value, _, (x, y) = cv2.minMaxLoc(scores)
-        if residual is None or value <= -1 or float(residual[ay + y:ay + y + h, ax + x:ax + x + w].std()) >= FLAT_STD:
+        if residual is None or value <= stop or float(residual[ay + y:ay + y + h, ax + x:ax + x + w].std()) >= FLAT_STD:
             break
         scores[y, x] = -1
     return value, (ax + x, ay + y)
@@ -226,7 +229,7 @@ def best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, i
         if x1 - x0 < w or y1 - y0 < h:
             continue
         local = cv2.matchTemplate(res[y0:y1, x0:x1], template, cv2.TM_CCOEFF_NORMED)
-        value, at = masked_best(local, (x0, y0), box, res)
+        value, at = masked_best(local, (x0, y0), box, res, best)
         if value > best:
             best, place = value, at
     return everywhere() if place is None else place
@@ -261,32 +264,40 @@ def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float)
     for i, j, mean in tiles[1:]:
         if not left.size:
             break
-        gap = np.maximum(lo_flat[at + (i * stride + j)] - mean, 0) + np.maximum(mean - hi_flat[at + (i * stride + j)], 0)
+        there = at + (i * stride + j)
+        gap = np.maximum(lo_flat.take(there) - mean, 0) + np.maximum(mean - hi_flat.take(there), 0)
         squared += gap * gap
         keep = squared <= limit
-        left, squared, at = left[keep], squared[keep], at[keep]
-    bi, bj = left // cols, left % cols
+        left, squared, at = left.compress(keep), squared.compress(keep), at.compress(keep)
     close = np.zeros(rows * cols, bool)
     if not left.size:
         return close.reshape(rows, cols)
-    # places: every place of the blocks left, on the page and not overlapping the box
-    dy, dx = np.divmod(np.arange(k * k), k)
-    py, px = (bi[:, None] * k + dy[None, :]).reshape(-1), (bj[:, None] * k + dx[None, :]).reshape(-1)
-    owner = np.repeat(left, k * k)
-    keep = ((py <= noise.cells.shape[0] - h) & (px <= noise.cells.shape[1] - w)
-            & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h)))
+    # places: every place of the blocks left, on the page and not overlapping the box; a block
+    # wholly on the page and clear of the box gives all its places, the others are filtered
+    bi, bj = left // cols, left % cols
     width = noise.cells.shape[1]
+    py_max, px_max = noise.cells.shape[0] - h, width - w
+    whole = ((bi * k + k - 1 <= py_max) & (bj * k + k - 1 <= px_max)
+             & ((bj * k + k - 1 <= x0 - w) | (bj * k >= x1) | (bi * k + k - 1 <= y0 - h) | (bi * k >= y1)))
+    dy, dx = np.divmod(np.arange(k * k), k)
+    corner = bi * (k * width) + bj * k
+    at = (corner[whole][:, None] + (dy * width + dx)[None, :]).reshape(-1)
+    if not whole.all():
+        mi, mj = bi[~whole], bj[~whole]
+        py, px = (mi[:, None] * k + dy[None, :]).reshape(-1), (mj[:, None] * k + dx[None, :]).reshape(-1)
+        keep = ((py <= py_max) & (px <= px_max) & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h)))
+        at = np.concatenate((at, (py * width + px)[keep]))
     flat = noise.cells.reshape(-1)
-    at, owner = (py * width + px)[keep], owner[keep]
     squared = np.zeros(at.size)
     for i, j, mean in tiles:
         if not at.size:
             break
-        gap = flat[at + (i * k) * width + j * k] - mean
+        gap = flat.take(at + ((i * k) * width + j * k)) - mean
         squared += gap * gap
         keep = squared <= limit
-        at, owner, squared = at[keep], owner[keep], squared[keep]
-    close[owner] = True
+        at, squared = at.compress(keep), squared.compress(keep)
+    # a place's block, from the place (row // k, column // k)
+    close[at // width // k * cols + at % width // k] = True
     return close.reshape(rows, cols)
 
 
@@ -298,16 +309,24 @@ def best_near(noise: PageNoise, template: np.ndarray, box: Box, close: np.ndarra
     k = BOUND_CELL
     res = noise.residual
     w, h = box[2] - box[0], box[3] - box[1]
-    grown = cv2.dilate(close.astype(np.uint8), np.ones((3, 3), np.uint8))
+    # grown and labelled within the blocks' bounding box and one block around it (all the
+    # growth reaches): the same components in the same (raster) order as over the whole grid
+    rows, cols = np.flatnonzero(close.any(axis=1)), np.flatnonzero(close.any(axis=0))
+    if not rows.size:
+        return None
+    r0, c0 = max(0, int(rows[0]) - 1), max(0, int(cols[0]) - 1)
+    part = close[r0:int(rows[-1]) + 2, c0:int(cols[-1]) + 2]
+    grown = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8))
     _n, _labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
     best, place = -1.0, None
     for bx, by, bw, bh, _area in stats[1:].tolist():
+        bx, by = bx + c0, by + r0
         x0, y0 = bx * k, by * k
         x1, y1 = min((bx + bw) * k, res.shape[1] - w + 1), min((by + bh) * k, res.shape[0] - h + 1)
         if x1 <= x0 or y1 <= y0:
             continue
         scores = cv2.matchTemplate(res[y0:y1 + h - 1, x0:x1 + w - 1], template, cv2.TM_CCOEFF_NORMED)
-        value, at = masked_best(scores, (x0, y0), box, res)
+        value, at = masked_best(scores, (x0, y0), box, res, best)
         if value > best:
             best, place = value, at
     return place

@@ -322,3 +322,66 @@ def test_the_bounded_search_answers_as_the_page_wide_one_on_a_dark_scanner_band(
             assert far, (w, full)
         else:
             assert fast == full
+
+
+def _close_blocks_by_place(noise, box, contrast, difference):  # noqa: ANN001, ANN202
+    """close_blocks by its definition: every top-left place of the page not overlapping ``box``,
+    its cells' squared mean differences summed in close_blocks' order, a block close when one of
+    its places is within the limit."""
+    k = copy_noise.BOUND_CELL
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    cells = noise.cells
+    rows, cols = (cells.shape[0] - h) // k + 1, (cells.shape[1] - w) // k + 1
+    limit = (difference * (1 + copy_noise.BOUND_SLACK) * contrast) ** 2 * (w * h) / (k * k)
+    tiles = sorted(((cy, cx, cells[y0 + cy, x0 + cx]) for cy in range(0, h - k + 1, k)
+                    for cx in range(0, w - k + 1, k)), key=lambda t: t[2])
+    py, px = np.mgrid[0:cells.shape[0] - h + 1, 0:cells.shape[1] - w + 1]
+    squared = np.zeros(py.shape)
+    for cy, cx, mean in tiles:
+        gap = cells[cy:cy + py.shape[0], cx:cx + py.shape[1]] - mean
+        squared += gap * gap
+    ok = (squared <= limit) & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h))
+    close = np.zeros((rows, cols), bool)
+    close[py[ok] // k, px[ok] // k] = True
+    return close
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_close_blocks_keeps_the_blocks_of_every_place_within_the_bound(seed):
+    # the per-block bound, whole blocks taken without a per-place filter and the places of the
+    # blocks at the page's edge and around the box filtered: the blocks that hold a place within
+    # the bound, no more and no fewer (the paste, its source, the word at the page's bottom right)
+    img, words, source, pasted = _small_paste(seed)
+    noise = copy_move.page_noise(img)
+    h, w = noise.residual.shape
+    edge = max(words, key=lambda v: (v.box[3], v.box[2]))
+    for word in (pasted, source, edge):
+        box = copy_move.clip(word.box, noise.residual.shape)
+        contrast = noise.spread("blurred", box)
+        for difference in (copy_move.COPY_DIFFERENCE, *np.linspace(0.2, 1.5, 14).tolist()):
+            got = copy_noise.close_blocks(noise, box, contrast, difference)
+            want = _close_blocks_by_place(noise, box, contrast, difference)
+            assert got.shape == want.shape and np.array_equal(got, want), (word, difference)
+    assert copy_noise.close_blocks(noise, copy_move.clip(pasted.box, (h, w)),
+                                   noise.spread("blurred", copy_move.clip(pasted.box, (h, w))), 2.0).any()
+
+
+@pytest.mark.parametrize(("box", "twin", "clear"), [
+    ((0, 0, 8, 8), (63, 20), (58, 16)),    # (row, column) of a place past the page's bottom edge
+    ((0, 0, 8, 8), (20, 63), (16, 58)),    # past the right edge
+    ((16, 16, 24, 24), (16, 12), (18, 8)),  # overlapping the box, in a block of clear places too
+    ((16, 16, 24, 24), (12, 16), (8, 18)),
+])
+def test_close_blocks_leaves_out_places_off_the_page_or_over_the_box(box, twin, clear):
+    # one 8x8 box on a 69x69 page whose cell mean only one other place repeats, a place a copy
+    # cannot take: no block is close; moved to a place of the same block a copy can take, that
+    # block alone is
+    flat = np.zeros((69, 69), np.float32)
+    for place, close in ((twin, False), (clear, True)):
+        assert place[0] // 8 == twin[0] // 8 and place[1] // 8 == twin[1] // 8
+        cells = np.zeros((69, 69))
+        cells[box[1], box[0]] = cells[place] = 50.0
+        noise = copy_noise.PageNoise(flat, flat, np.ones((69, 69), bool), cells)
+        found = copy_noise.close_blocks(noise, box, 1.0, 1.0)
+        assert found.sum() == close and found[place[0] // 8, place[1] // 8] == close, (place, np.argwhere(found))
