@@ -73,6 +73,7 @@ from forensics.detectors.item_price import item_price_conflict
 from forensics.detectors.printed_totals import (
     MAJORITY,
     ODD_FACTOR,
+    TRUSTED_CONFIDENCE,
     odd_total,
     printed_amounts,
     rate_pinned_total,
@@ -86,8 +87,6 @@ from forensics.model import CheckResult, Field, Finding
 
 __all__ = ["PLAUSIBLE_RATES", "detector"]
 
-#: OCR confidence (0..1) every number of a relation needs before its failure counts
-TRUSTED_CONFIDENCE = 0.85
 #: labels of lines that state a total (where an extractor may have found "the" total)
 TOTAL_LABEL = re.compile(r"\b(?:TOTAL|AMOUNT|AMT|DUE|NETT|NET|GRAND|JUMLAH|SUMME|BETRAG|PAYABLE|"
                          r"TTC|ROUNDED)\b", re.I)

@@ -9,7 +9,7 @@ Guarded as one relation that must stay rare on honest print: the line states the
 itself (a quantity, then ``x`` or ``*``, then a unit price, then the amount); the item's amount
 agrees with every printed total (the receipt's one item); quantity x price differs from it by at
 least ODD_FACTOR and not by a confusable digit; the quantity and the unit price are read with
-``TRUSTED`` confidence, or their product is printed elsewhere on the page.
+``TRUSTED_CONFIDENCE``, or their product is printed elsewhere on the page.
 
 Measured on the tune half of SROIE (119 honest scans): the relation holds on every honest scan
 (0 found; the arithmetic detector alone still flags 0 of 119); it finds 20 of the 336 lowered and
@@ -24,11 +24,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from forensics.detectors.amount_relations import CENT, TOLERANCE, Amount, _close
-from forensics.detectors.printed_totals import AGREE, ODD_FACTOR, Printed, _misread, _word_amounts
+from forensics.detectors.printed_totals import (
+    AGREE,
+    TRUSTED_CONFIDENCE,
+    Printed,
+    _misread,
+    _word_amounts,
+    far_apart,
+)
 from forensics.model import Line
 
-#: OCR confidence (0..1) the quantity and the unit price need, unless their product is printed
-TRUSTED = 0.85
 #: a quantity with the multiplication sign glued to it ("2x", "5X")
 _QTY_SIGN = re.compile(r"(\d{1,3})[xX*]")
 _QTY = re.compile(r"\d{1,3}")
@@ -95,13 +100,13 @@ def item_price_conflict(printed: list[Printed], lines: list[tuple[int, Line]]) -
         expected = (q * p).quantize(CENT)
         if _close(expected, value, TOLERANCE + Decimal("0.005") * q):
             continue
-        if not (value >= expected * ODD_FACTOR or value * ODD_FACTOR <= expected):
+        if not far_apart(value, expected):
             continue
         if _misread(value, expected, 1) or _misread(expected, value, 1):
             continue
         elsewhere = any(_close(v, expected, CENT) for k, (_pg, other) in enumerate(lines) if k != i
                         for v, _b, _c in _word_amounts(other))
-        if min(qconf, pconf) < TRUSTED and not elsewhere:
+        if min(qconf, pconf) < TRUSTED_CONFIDENCE and not elsewhere:
             continue
         return ItemConflict(Amount("quantity", q, page, line.words[qi].box),
                             Amount("unit price", p, page, line.words[pi].box),

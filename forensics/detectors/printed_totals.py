@@ -109,6 +109,8 @@ CONFUSABLE = {frozenset(p) for p in ("38", "17", "56", "08", "68", "06", "09", "
                                      "14", "27", "23", "89")}
 #: word confidence under which OCR may have slipped two digits of an amount, not just one
 SHAKY = 0.6
+#: OCR confidence (0..1) a number needs before a relation it fails counts against it
+TRUSTED_CONFIDENCE = 0.85
 #: widest gap, in character heights, between the pieces of an amount OCR split at its point
 SPLIT_GAP = 0.8
 
@@ -384,6 +386,11 @@ def _counts_something(label: str) -> bool:
     if DUE_WORD.search(head):
         return False  # "Total Pay 9: 133.86": a payable label with a stray digit
     return bool(re.search(r"(?<![\d.,@%])\b\d{1,2}\b(?![.,]?\d|\s*%)", head))
+
+
+def far_apart(a: Decimal, b: Decimal) -> bool:
+    """Whether two amounts differ by at least :data:`ODD_FACTOR`, whichever is the larger."""
+    return a >= b * ODD_FACTOR or a * ODD_FACTOR <= b
 
 
 def _misread(odd: Decimal, agreed: Decimal, slips: int = 1) -> bool:

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from forensics.detectors.amount_relations import ADJUSTMENTS, CENT, _close
 from forensics.detectors.printed_totals import (
     AGREE,
-    ODD_FACTOR,
     ROUNDED_TOTAL,
+    TRUSTED_CONFIDENCE,
     Printed,
     _counts_something,
     _misread,
     _word_amounts,
+    far_apart,
 )
 from forensics.detectors.tendered import _tax_line
 from forensics.model import Line
@@ -78,10 +79,10 @@ def rounding_conflict(printed: list[Printed], lines: list[tuple[int, Line]]) -> 
         if _tax_line(b, av) or _tax_line(a, bv) or any(
                 _misread(av, bv + CENT * k, 1) or _misread(bv + CENT * k, av, 1) for k in ROUNDED_BY):
             continue  # a digit apart once rounded ("85.72" read for 65.72, "216.38" for 16.38)
-        if not (av >= bv * ODD_FACTOR or av * ODD_FACTOR <= bv):
+        if not far_apart(av, bv):
             continue
         repeated = sum(_close(av, p.amount.value, AGREE) for p in printed if p.kind in ("total", "paid")) >= 2
-        if a.confidence < 0.85 and not repeated:
+        if a.confidence < TRUSTED_CONFIDENCE and not repeated:
             continue
         return RoundingConflict(b, a, line.text)
     return None
