@@ -49,6 +49,13 @@ PLAUSIBLE_RATES: dict[str, frozenset[Decimal]] = {
     }.items()
 }
 
+
+
+def rates_in_force(currency: str) -> frozenset[Decimal]:
+    """The tax rates in force for ``currency`` (every rate known when the currency is unknown)."""
+    return PLAUSIBLE_RATES.get(currency) or frozenset(r for rates in PLAUSIBLE_RATES.values() for r in rates)
+
+
 #: labels of amount lines that adjust the total, by kind; sign applied to the total
 ADJUSTMENTS: dict[str, tuple[re.Pattern[str], int]] = {
     "rounding": (re.compile(r"\bROUND(?:ING)?\b|\bRND\b|\bRUNDUNG\b|\bARRONDI", re.I), 1),

@@ -19,12 +19,12 @@ from forensics.detectors.amount_relations import (
     ADJUSTMENTS,
     CENT,
     MAX_TAX_SHARE,
-    PLAUSIBLE_RATES,
     TOLERANCE,
     Amount,
     _close,
     _dec,
     item_rows,
+    rates_in_force,
 )
 from forensics.model import Box, Field, Line, Word
 
@@ -491,6 +491,12 @@ def odd_total(printed: list[Printed], sources: list[Source]) -> tuple[Printed, D
 
 #: a tax agrees with its rate on the net amount within this (rounding of the tax)
 RATE_TOLERANCE = Decimal("0.016")
+
+
+def at_rate(net: Decimal, tax: Decimal, rate: Decimal) -> bool:
+    """Whether ``tax`` is ``net`` at ``rate`` percent, to within the tax's rounding."""
+    return abs(net * rate / 100 - tax) <= RATE_TOLERANCE
+
 #: labels and rows that mark a receipt taxed at more than one rate (zero-rated or exempt parts):
 #: its net amount and tax cover only part of the amount due
 MIXED_RATES = re.compile(r"\bZR\b|\bZ\s*=|ZERO|EXEMPT|\b0\s*%|\bE\s*=|\bNR\b", re.I)
@@ -529,7 +535,7 @@ def rate_pinned_total(analysis: Analysis, printed: list[Printed], rate: Decimal 
             r = tax.rate if tax.rate is not None else rate
             if r is None or not 0 < r < 100 or tax.amount.value <= 0:
                 continue
-            if abs(net.amount.value * r / 100 - tax.amount.value) > RATE_TOLERANCE:
+            if not at_rate(net.amount.value, tax.amount.value, r):
                 continue
             pinned = net.amount.value + tax.amount.value
             rounding = [q.amount.value for q in by_kind.get("rounding", [])] or [Decimal(0)]
@@ -544,7 +550,7 @@ def rate_pinned_total(analysis: Analysis, printed: list[Printed], rate: Decimal 
     # exclusive alike (net + tax = tax * (1 + 100 / rate)), to within the tax's rounding
     field = analysis.extraction.fields.get("currency")
     currency = str(field.value).upper() if field is not None else ""
-    in_force = PLAUSIBLE_RATES.get(currency) or {r for rates in PLAUSIBLE_RATES.values() for r in rates}
+    in_force = rates_in_force(currency)
     for tax in by_kind.get("tax", []):
         r = tax.rate
         # a rate in force (a misread "4%" pins nothing) on a tax as small as a tax

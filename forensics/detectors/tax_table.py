@@ -30,11 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from forensics.detectors.amount_relations import PLAUSIBLE_RATES, Amount, _close
+from forensics.detectors.amount_relations import Amount, _close, rates_in_force
 from forensics.detectors.printed_totals import (
     AGREE,
     ODD_FACTOR,
-    RATE_TOLERANCE,
     SUMMARY_HEADER,
     SUMMARY_ROWS,
     Printed,
@@ -42,6 +41,7 @@ from forensics.detectors.printed_totals import (
     _counts_something,
     _misread,
     _word_amounts,
+    at_rate,
 )
 from forensics.detectors.tendered import _tax_line
 from forensics.model import Line
@@ -79,7 +79,7 @@ def _row_rate(net: Decimal, tax: Decimal, printed: Decimal | None, in_force: set
     if net <= 0 or tax < 0:
         return None
     candidates = [printed] if printed is not None and printed in in_force else sorted(in_force)
-    fits = [r for r in candidates if r > 0 and abs(net * r / 100 - tax) <= RATE_TOLERANCE]
+    fits = [r for r in candidates if r > 0 and at_rate(net, tax, r)]
     return fits[0] if len(fits) == 1 else None
 
 
@@ -118,7 +118,7 @@ def table_conflict(printed: list[Printed], rows: list[Row], currency: str,
     rows = _distinct(rows)
     if not rows or _row_unread(lines):
         return None
-    in_force = set(PLAUSIBLE_RATES.get(currency) or {r for rates in PLAUSIBLE_RATES.values() for r in rates})
+    in_force = rates_in_force(currency)
     pinned: list[tuple[Amount, Amount, Decimal]] = []
     for net, tax, rate in rows:
         r = _row_rate(net.value, tax.value, rate, in_force)
