@@ -16,6 +16,7 @@ import numpy as np
 
 from forensics.detectors.page_maps import PageMaps
 from forensics.model import Box
+from forensics.page_regions import components
 
 #: a page-wide search is matched at half resolution first when its box is at least this many
 #: px on each side, then at full resolution around the COARSE_PEAKS best places, within REFINE_PX
@@ -309,18 +310,12 @@ def best_near(noise: PageNoise, template: np.ndarray, box: Box, close: np.ndarra
     k = BOUND_CELL
     res = noise.residual
     w, h = box[2] - box[0], box[3] - box[1]
-    # grown and labelled within the blocks' bounding box and one block around it (all the
-    # growth reaches): the same components in the same (raster) order as over the whole grid
-    rows, cols = np.flatnonzero(close.any(axis=1)), np.flatnonzero(close.any(axis=0))
-    if not rows.size:
+    # the blocks grown by one, labelled inside the box around what is set (page_regions)
+    n, stats = components(cv2.dilate(close.astype(np.uint8), np.ones((3, 3), np.uint8)))
+    if n == 1:
         return None
-    r0, c0 = max(0, int(rows[0]) - 1), max(0, int(cols[0]) - 1)
-    part = close[r0:int(rows[-1]) + 2, c0:int(cols[-1]) + 2]
-    grown = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8))
-    _n, _labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
     best, place = -1.0, None
     for bx, by, bw, bh, _area in stats[1:].tolist():
-        bx, by = bx + c0, by + r0
         x0, y0 = bx * k, by * k
         x1, y1 = min((bx + bw) * k, res.shape[1] - w + 1), min((by + bh) * k, res.shape[0] - h + 1)
         if x1 <= x0 or y1 <= y0:
