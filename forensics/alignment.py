@@ -45,6 +45,7 @@ from forensics.page_features import (  # noqa: F401 (prepare, PreparedPage: alig
     PreparedPage,
     Work,
     prepare,
+    ratio_matches,
 )
 from forensics.page_regions import (
     differing_boxes,
@@ -135,17 +136,15 @@ def _register_features(features_a: Features, features_b: Features) -> tuple[np.n
     kb, db = features_b
     if da is None or db is None or len(ka) < MIN_INLIERS or len(kb) < MIN_INLIERS:
         return None, 0, 0
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(db, da, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < MATCH_RATIO * p[1].distance]
-    if len(good) < MIN_INLIERS:
-        return None, 0, len(good)
-    src = kb[[m.queryIdx for m in good]]
-    dst = ka[[m.trainIdx for m in good]]
+    query, train = ratio_matches(db, da, MATCH_RATIO)
+    if len(query) < MIN_INLIERS:
+        return None, 0, len(query)
+    src, dst = kb[query], ka[train]
     m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX,
                                          maxIters=3000, confidence=0.995)
     if m is None or inl is None:
-        return None, 0, len(good)
-    return m, int(inl.sum()), len(good)
+        return None, 0, len(query)
+    return m, int(inl.sum()), len(query)
 
 
 def _plausible(m: np.ndarray) -> bool:

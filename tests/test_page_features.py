@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -70,3 +71,30 @@ def test_a_page_whose_file_is_gone_says_so() -> None:
     gone = PreparedPage(a.size, prepare(a).features, load=lambda: None)
     with pytest.raises(PageGone):
         compare_pages(prepare(reupload(a, random.Random(6))), gone)
+
+
+def _opencv_ratio_matches(query: np.ndarray, train: np.ndarray, ratio: float) -> list[tuple[int, int]]:
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query, train, k=2)
+    return [(p[0].queryIdx, p[0].trainIdx) for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance]
+
+
+@pytest.mark.parametrize("seed", (31, 32))
+def test_ratio_matches_are_opencvs(seed: int) -> None:
+    """faiss' search gives the pairs OpenCV's matcher gives: on a re-upload's features (many
+    true pairs), on another shop's (few), and on descriptors with exact ties and duplicates."""
+    rng = random.Random(seed)
+    a, _ = render_scan(make_shop(rng), rng)
+    other, _ = render_scan(make_shop(rng), rng)
+    da = prepare(a).features[1]
+    for b in (reupload(a, rng), other):
+        db = prepare(b).features[1]
+        q, t = page_features.ratio_matches(db, da, 0.8)
+        assert list(zip(q.tolist(), t.tolist(), strict=True)) == _opencv_ratio_matches(db, da, 0.8)
+    assert len(page_features.ratio_matches(prepare(reupload(a, rng)).features[1], da, 0.8)[0]) > 100
+    np_rng = np.random.default_rng(seed)
+    train = np_rng.integers(0, 256, (50, 32), dtype=np.uint8)
+    train[10] = train[11]  # a duplicated descriptor: its twin ties and fails the ratio test
+    query = np.concatenate([train[:20], np_rng.integers(0, 256, (30, 32), dtype=np.uint8)])
+    q, t = page_features.ratio_matches(query, train, 0.8)
+    assert list(zip(q.tolist(), t.tolist(), strict=True)) == _opencv_ratio_matches(query, train, 0.8)
+    assert 10 not in q.tolist() and 11 not in q.tolist() and 0 in q.tolist()
