@@ -30,7 +30,9 @@ Run by hand, not by CI (needs PostgreSQL; makes and drops its own databases)::
    process's CPU seconds while holding it, SQL statements sent while holding it. The index
    catch-up of a fresh process (worker start) is done apart, before the uploads.
 4. On the middle size, ``--rounds`` times, interleaved: the uploads by one worker process, then
-   by two (forked, half each, sharing the lock), wall time each, the uploads removed between;
+   by two (forked, sharing the lock, each taking the next upload as a fleet's workers take the
+   next message; before 2026-12-08 each took a fixed half and the run waited for the slower
+   half), wall time each, the uploads removed between;
    the lock figures of the two-worker runs. Wall time on a shared machine is noisy: the load
    average is printed at the start, after each round and at the end.
 
@@ -54,9 +56,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,13 +246,13 @@ def event(i: int, path: str, tag: str) -> dict:
             "uploaded_at": (T0 + timedelta(days=400, seconds=i)).isoformat()}
 
 
-def analyse_all(url: str, settings: Settings, uploads: list[tuple[int, str]], tag: str,
+def analyse_all(url: str, settings: Settings, uploads: Iterable[tuple[int, str]], tag: str,
                 profile: str | None = None) -> dict[str, list[float]]:
     """:func:`analyse_interleaved` into one store."""
     return analyse_interleaved([(url, settings)], uploads, tag, profile)[url]
 
 
-def analyse_interleaved(targets: list[tuple[str, Settings]], uploads: list[tuple[int, str]], tag: str,
+def analyse_interleaved(targets: list[tuple[str, Settings]], uploads: Iterable[tuple[int, str]], tag: str,
                         profile: str | None = None) -> dict[str, dict[str, list[float]]]:
     """Each upload into every store of ``targets`` in turn (the order alternating upload by
     upload, so a change in the machine's load falls on every store alike), in this process.
@@ -314,6 +318,27 @@ def _child(args: tuple) -> dict[str, list[float]]:
     return analyse_all(*args)
 
 
+#: the next upload to take (shared by forked workers; set before they fork)
+_NEXT: Any = None
+
+
+def _taken(uploads: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """The uploads in their order, each to whichever worker asks first: a fleet's workers each
+    take the next message off the queue, so none waits for another's share."""
+    while True:
+        with _NEXT.get_lock():
+            k = _NEXT.value
+            _NEXT.value += 1
+        if k >= len(uploads):
+            return
+        yield uploads[k]
+
+
+def _taking_child(args: tuple) -> dict[str, list[float]]:
+    url, settings, uploads, tag = args
+    return analyse_all(url, settings, _taken(uploads), tag)
+
+
 def remove_uploads(url: str) -> None:
     import psycopg
 
@@ -342,6 +367,7 @@ def summary(r: dict[str, list[float]]) -> str:
 
 
 def main() -> None:
+    global _NEXT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,100000,1000000", help="stored pages per store")
     ap.add_argument("--uploads", type=int, default=50)
@@ -399,7 +425,6 @@ def main() -> None:
                 print(f"size={size:8d} written_s={fill_s[size]:6.1f} {summary(results[size])}", flush=True)
             mid = urls[len(urls) // 2]
             s_mid = settings.with_(database_url=mid)
-            halves = [[u for u in uploads if u[0] % 2 == k] for k in (0, 1)]
             for rnd in range(args.rounds):
                 # each run in fresh processes (a worker start each), the uploads removed between
                 remove_uploads(mid)
@@ -409,8 +434,9 @@ def main() -> None:
                 one_s.append(time.perf_counter() - t0)
                 remove_uploads(mid)
                 t0 = time.perf_counter()
+                _NEXT = multiprocessing.get_context("fork").Value("i", 0)
                 with multiprocessing.get_context("fork").Pool(2) as pool:
-                    parts = pool.map(_child, [(mid, s_mid, h, f"c{rnd}") for h in halves])
+                    parts = pool.map(_taking_child, [(mid, s_mid, uploads, f"c{rnd}")] * 2)
                 two_s.append(time.perf_counter() - t0)
                 both = {k: parts[0][k] + parts[1][k] for k in parts[0] if k != "outcomes"}
                 print(f"size={sizes[len(sizes) // 2]} round {rnd + 1}: one worker {one_s[-1]:.1f} s "
