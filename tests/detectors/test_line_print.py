@@ -62,6 +62,28 @@ def test_one_odd_copy_alone_is_not_flagged():
     assert not line_print.detector.run(_analysis(forged, forged_words), None).findings
 
 
+def test_a_bilevel_scan_is_not_judged():
+    # thresholded to black and white: no word has an edge ramp, so no ratio means anything
+    img, words = _page()
+    forged, forged_words = _retype(img, words, "41.61", "14.61")
+    bilevel = forged.point(lambda v: 0 if v < 140 else 255)
+    result = line_print.detector.run(_analysis(bilevel, forged_words), None)
+    assert not result.findings, result.findings
+
+
+def test_zero_amounts_are_no_copies():
+    # a till prints 0.00 on many lines; sharper zeros are not a total rewritten
+    img, words = _page()
+    extra = [Word("0.00", w.box, w.confidence, w.block, w.line) if w.text in ("2.36", "3.15") else w for w in words]
+    forged, forged_words = _retype(img, extra, "0.00", "0.00")
+    assert not line_print.detector.run(_analysis(forged, forged_words), None).findings
+    # the same rewrite of a non-zero value is flagged
+    extra = [Word("5.00", w.box, w.confidence, w.block, w.line) if w.text in ("2.36", "3.15", "0.00") else w
+             for w in words]
+    forged, forged_words = _retype(img, extra, "5.00", "5.00")
+    assert len(line_print.detector.run(_analysis(forged, forged_words), None).findings) == 3
+
+
 def test_a_value_is_measured_against_its_own_line_only():
     img, words = _page()
     read = PageReading(1, "ocr", tuple(words), img.width, img.height)
