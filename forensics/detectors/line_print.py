@@ -33,6 +33,14 @@ honest alone-rate 0/101 (a total OCR could not read as a value has no word to me
 first version flagged 2 held-out honest scans alone: a thresholded (bilevel) scan, whose edge
 ratios were 0/0, and three 0.00 lines; the two rules above (no ramps, no zero values) came from
 that and change nothing on the tune half.
+
+Measured on the tune half and not used: a single amount's edges against its line (honest bold or
+thin totals reach the forger's values: a rule with no honest flag adds 1-2 edits); copies keyed
+on their last two digits (OCR splits "RM92 . 82"; honest pages repeat two digits with no margin);
+two odd amounts of different values (a consistent edit's item and total: no margin); the digit
+pitch of an amount against a monospace label on its line (honest singles reach a 38% pitch
+difference, misread cells), alone or with the edges (no margin); a clone patch's seam in the
+paper around a word (its step is lost in the text's blur halo and JPEG noise at a few grey levels).
 """
 
 from __future__ import annotations
