@@ -148,7 +148,7 @@ class Detector(Protocol):
 
 #: modules of the detectors that look at one upload alone, in the order they run
 SINGLE_DOCUMENT = ("arithmetic", "identifiers", "dates_claims", "document_traces", "local_edits", "copy_move",
-                  "amount_print", "crisp_print", "glyph_copies")
+                  "amount_print", "crisp_print", "glyph_copies", "line_print")
 
 
 def registered(modules: tuple[str, ...] = SINGLE_DOCUMENT) -> list[Detector]:

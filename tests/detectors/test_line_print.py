@@ -1,0 +1,110 @@
+"""line_print: every copy of a total whose edges are unlike its own line's words, against honest print."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageFilter
+
+from forensics.detectors import line_print
+from forensics.detectors.page_maps import page_maps
+from forensics.model import PageReading, Word
+from tests.detectors.test_crisp_print import _analysis, _page, _retype
+from tests.receipt_pages import jpeg_roundtrip
+
+
+def _soften(img: Image.Image, words: list[Word], text: str) -> Image.Image:
+    """Every copy of ``text`` blurred once more than the page (a glyph resampled into place)."""
+    out = img.copy()
+    for w in words:
+        if w.text == text:
+            box = (w.box[0] - 2, w.box[1] - 2, w.box[2] + 2, w.box[3] + 2)
+            out.paste(out.crop(box).filter(ImageFilter.GaussianBlur(1.6)), box[:2])
+    return jpeg_roundtrip(out, 85)
+
+
+def test_every_copy_of_a_total_retyped_sharper_than_its_line_is_flagged():
+    img, words = _page()
+    forged, forged_words = _retype(img, words, "41.61", "14.61")
+    result = line_print.detector.run(_analysis(forged, forged_words), None)
+    assert result.status == "done"
+    boxes = {w.box for w in forged_words if w.text == "14.61"}
+    assert {f.box for f in result.findings} == boxes, result.findings
+    for f in result.findings:
+        assert f.code == "line_print" and f.severity == "medium"
+        assert f.evidence["direction"] == "sharper" and f.evidence["edge_ratio"] < 1
+        assert len(f.evidence["copies"]) == 2 and f.evidence["line_words"], f.evidence
+
+
+def test_every_copy_softer_than_its_line_is_flagged():
+    img, words = _page()
+    forged = _soften(img, words, "41.61")
+    found = line_print.detector.run(_analysis(forged, words), None).findings
+    assert {f.box for f in found} == {w.box for w in words if w.text == "41.61"}, found
+    assert all(f.evidence["direction"] == "softer" and "softer edges" in f.message for f in found)
+
+
+def test_honest_print_is_not_flagged():
+    img, words = _page()
+    result = line_print.detector.run(_analysis(jpeg_roundtrip(img, 80), words), None)
+    assert result.status == "done" and not result.findings, result.findings
+
+
+def test_a_total_printed_bold_in_every_copy_is_honest():
+    img, words = _page(bold_total=True)
+    result = line_print.detector.run(_analysis(jpeg_roundtrip(img, 80), words), None)
+    assert result.status == "done" and not result.findings, result.findings
+
+
+def test_one_odd_copy_alone_is_not_flagged():
+    img, words = _page()
+    forged, forged_words = _retype(img, words, "25.00", "52.00")
+    assert not line_print.detector.run(_analysis(forged, forged_words), None).findings
+
+
+def test_a_bilevel_scan_is_not_judged():
+    # thresholded to black and white: no word has an edge ramp, so no ratio means anything
+    img, words = _page()
+    forged, forged_words = _retype(img, words, "41.61", "14.61")
+    bilevel = forged.point(lambda v: 0 if v < 140 else 255)
+    result = line_print.detector.run(_analysis(bilevel, forged_words), None)
+    assert not result.findings, result.findings
+
+
+def test_zero_amounts_are_no_copies():
+    # a till prints 0.00 on many lines; sharper zeros are not a total rewritten
+    img, words = _page()
+    extra = [Word("0.00", w.box, w.confidence, w.block, w.line) if w.text in ("2.36", "3.15") else w for w in words]
+    forged, forged_words = _retype(img, extra, "0.00", "0.00")
+    assert not line_print.detector.run(_analysis(forged, forged_words), None).findings
+    # the same rewrite of a non-zero value is flagged
+    extra = [Word("5.00", w.box, w.confidence, w.block, w.line) if w.text in ("2.36", "3.15", "0.00") else w
+             for w in words]
+    forged, forged_words = _retype(img, extra, "5.00", "5.00")
+    assert len(line_print.detector.run(_analysis(forged, forged_words), None).findings) == 3
+
+
+def test_a_value_is_measured_against_its_own_line_only():
+    img, words = _page()
+    read = PageReading(1, "ocr", tuple(words), img.width, img.height)
+    measured = {m.print.word.text: m for m in line_print.page_line_edges(read, page_maps(img))}
+    total = next(m for t, m in measured.items() if t == "41.61")
+    assert {q.word.text for q in total.mates} <= {"TOTAL", "NETT", "CASH"}
+    assert 0.8 < total.ratio < 1.25
+
+
+def test_show_explains_the_finding_with_its_box():
+    from rich.console import Console
+
+    from forensics.report import render_record
+
+    img, words = _page()
+    forged, forged_words = _retype(img, words, "41.61", "14.61")
+    f = line_print.detector.run(_analysis(forged, forged_words), None).findings[0]
+    rec = {"evidence_id": "E1", "seller_id": "S1", "status": "done", "verdict": "review", "risk": 40,
+           "findings": [f.to_json()], "checks": {"line_print": "done"}, "fields": {}}
+    out = io.StringIO()
+    render_record(Console(file=out, width=240), rec)
+    text = out.getvalue()
+    assert "own lines" in text and "edges" in text, text
+    assert str(tuple(f.box)) in text, text
