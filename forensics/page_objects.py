@@ -53,7 +53,7 @@ from forensics.alignment import (
 )
 from forensics.model import Box
 from forensics.page_features import work_raster
-from forensics.pdf_graphics import PageGraphics
+from forensics.pdf_graphics import LAYOUT_DPI, PageGraphics  # noqa: F401 (LAYOUT_DPI: the layout measure's)
 from forensics.text_layers import Placed, unmatched
 
 #: pages whose sizes differ by more than this share (of each side) are left to the pixels
@@ -61,9 +61,6 @@ SIZE_TOLERANCE = 0.01
 #: a word or object matches one of the other page's when it is the same and every side of its
 #: box is within this share of the page's longer side (~1 mm on A4; text_layers' tolerance)
 BOX_TOLERANCE = 0.004
-#: render resolution of an earlier page for the layout measure (the alignment's working scale
-#: on A4 is ~100 DPI; a coarser render would thin the ink it measures)
-LAYOUT_DPI = 100
 #: raster of the marked-area measures: cells per page's longer side (~100 DPI on A4, the
 #: alignment's working scale)
 CELLS = 1200

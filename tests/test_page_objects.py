@@ -257,6 +257,9 @@ def test_a_text_pages_layout_ink_is_the_one_a_later_upload_reads_and_is_kept_for
     # what comparing with this page as an earlier upload's reads: its file rendered at LAYOUT_DPI
     image = pdf_pages.documents.load_page_image(pdf, 1, settings=SETTINGS, dpi=page_objects.LAYOUT_DPI)
     assert np.array_equal(mine.ink, page_objects.layout_ink(image).ink)
+    # the decoder rendered it so while it had the page open: the same pixels, the file unread
+    assert page.graphics.layout is not None
+    assert np.array_equal(np.asarray(page.graphics.layout), np.asarray(image))
     assert image.width < page.image.width  # not the 300-DPI render's ink
 
     # a later upload compares with it without reading its file again: ink and graphics are kept

@@ -45,7 +45,8 @@ def by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, the
     if my_page is None or my_page.graphics is None or not theirs or theirs.get("source") != "text_layer":
         return None
     if my_page.pixel_sha256 is not None:  # a later upload of this process compares with it unread
-        cached(_graphics_cache, (view.url, my_page.pixel_sha256), lambda: replace(my_page.graphics, pdf=None))
+        cached(_graphics_cache, (view.url, my_page.pixel_sha256),
+               lambda: replace(my_page.graphics, pdf=None, layout=None))
     graphics = cached(_graphics_cache, (view.url, r.pixel_sha256),
                       lambda: _read_graphics(view, settings, r.evidence_id, r.page))
     if graphics is None:
@@ -71,10 +72,11 @@ def _layout_ink(image: Any) -> Any:
 
 def layout_ink_of(view: Any, settings: Any, page: Any) -> Any:
     """This upload's text page's ink for the layout measure, as a later upload reads it when it
-    compares with this one: :func:`forensics.page_objects.layout_ink` of the page rendered
-    again at :data:`~forensics.page_objects.LAYOUT_DPI` from its PDF's bytes (kept in
-    :attr:`PageGraphics.pdf` by the decoder), never of its 300-DPI render (the two inks of one
-    page agree only 0.93-1.00). Kept in the earlier pages' cache by the page's pixels' sha256,
+    compares with this one: :func:`forensics.page_objects.layout_ink` of the page rendered at
+    :data:`~forensics.page_objects.LAYOUT_DPI` (by the decoder while it had the page open,
+    :attr:`PageGraphics.layout`, else again from its PDF's bytes, :attr:`PageGraphics.pdf`:
+    the same pixels), never of its 300-DPI render (the two inks of one page agree only
+    0.93-1.00). Kept in the earlier pages' cache by the page's pixels' sha256,
     where a later upload of this process finds it instead of reading the file again. None when
     the page has no such bytes or no pixel sha256 (then the caller's ink of its render)."""
     graphics = getattr(page, "graphics", None)
@@ -82,7 +84,8 @@ def layout_ink_of(view: Any, settings: Any, page: Any) -> Any:
     if data is None or page.pixel_sha256 is None:
         return None
     return cached(_layout_cache, (view.url, page.pixel_sha256), lambda: _layout_ink(
-        documents.load_page_image(data, page.number, settings=settings, dpi=page_objects.LAYOUT_DPI)))
+        graphics.layout if graphics.layout is not None
+        else documents.load_page_image(data, page.number, settings=settings, dpi=page_objects.LAYOUT_DPI)))
 
 
 def cached(cache: OrderedDict, key: tuple[Any, ...], make: Any, size: int = CACHE_SIZE) -> Any:
