@@ -327,7 +327,8 @@ def _render_page(pdf: pdfium.PdfDocument, index: int, settings: Settings, *, tex
             # the layout measure's render of a page its objects speak for, made while the page
             # is open: what load_page_image(..., dpi=LAYOUT_DPI) gives, to the pixel, without
             # opening the file and loading its fonts again (~3 ms here against ~6 there)
-            layout = _render(page, min(LAYOUT_DPI, dpi)).to_pil()
+            # (a page rendered at LAYOUT_DPI or coarser already, to fit the render budget: that)
+            layout = _render(page, LAYOUT_DPI).to_pil() if dpi > LAYOUT_DPI else image
             graphics = replace(graphics, layout=layout if layout.mode == "L" else layout.convert("L"))
         return Page(
             number=index + 1,

@@ -267,6 +267,18 @@ def test_ink_agreement_is_the_alignments_agreement_from_dilations_made_once():
     assert page_objects.ink_agreement(ink_a, page_objects.LayoutInk(np.zeros_like(a))) == 0.0
 
 
+def test_a_page_rendered_at_the_layout_resolution_or_coarser_is_its_own_layout_render():
+    from forensics.detectors import pdf_pages
+
+    (pdf, _), _, _ = _invoices(6)
+    for dpi in (100, 72):
+        coarse = replace(SETTINGS, render_dpi=dpi)
+        page = load_document(pdf, claimed_type="application/pdf", settings=coarse).pages[0]
+        assert page.graphics is not None and page.graphics.layout is page.image
+        again = pdf_pages.documents.load_page_image(pdf, 1, settings=coarse, dpi=page_objects.LAYOUT_DPI)
+        assert np.array_equal(np.asarray(page.graphics.layout), np.asarray(again))
+
+
 def test_a_text_pages_layout_ink_is_the_one_a_later_upload_reads_and_is_kept_for_it(monkeypatch):
     from types import SimpleNamespace
 
