@@ -29,6 +29,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -360,15 +361,26 @@ def _text_shingles(words: list[str]) -> dict[str, float]:
     :data:`TEXT_SHINGLE`-character pieces (a shorter word whole); a piece counts once."""
     out: dict[str, float] = {}
     for word in words:
-        w = _norm_text(word)
-        if len(w) < 2:
-            continue
-        for i in range(max(1, len(w) - TEXT_SHINGLE + 1)):
-            g = w[i : i + TEXT_SHINGLE]
-            out[g] = TEXT_DIGIT_WEIGHT if any(c.isdigit() for c in g) else 1.0
+        for g, weight in _word_shingles(word):
+            out[g] = weight
     return out
 
 
+@lru_cache(maxsize=1 << 16)
+def _word_shingles(word: str) -> tuple[tuple[str, float], ...]:
+    """One word's weighted shingles in order (:func:`_text_shingles`), kept: a template's labels
+    and a shop's header words come back on every page of it."""
+    w = _norm_text(word)
+    if len(w) < 2:
+        return ()
+    out = []
+    for i in range(max(1, len(w) - TEXT_SHINGLE + 1)):
+        g = w[i : i + TEXT_SHINGLE]
+        out.append((g, TEXT_DIGIT_WEIGHT if any(c.isdigit() for c in g) else 1.0))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1 << 16)
 def _feature_bits(feature: str) -> int:
     return int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "big")
 

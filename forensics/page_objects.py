@@ -53,7 +53,7 @@ from forensics.alignment import (
 )
 from forensics.model import Box
 from forensics.page_features import work_raster
-from forensics.pdf_graphics import PageGraphics
+from forensics.pdf_graphics import LAYOUT_DPI, PageGraphics  # noqa: F401 (LAYOUT_DPI: the layout measure's)
 from forensics.text_layers import Placed, unmatched
 
 #: pages whose sizes differ by more than this share (of each side) are left to the pixels
@@ -61,9 +61,6 @@ SIZE_TOLERANCE = 0.01
 #: a word or object matches one of the other page's when it is the same and every side of its
 #: box is within this share of the page's longer side (~1 mm on A4; text_layers' tolerance)
 BOX_TOLERANCE = 0.004
-#: render resolution of an earlier page for the layout measure (the alignment's working scale
-#: on A4 is ~100 DPI; a coarser render would thin the ink it measures)
-LAYOUT_DPI = 100
 #: raster of the marked-area measures: cells per page's longer side (~100 DPI on A4, the
 #: alignment's working scale)
 CELLS = 1200
@@ -92,16 +89,27 @@ class ObjectPage:
         return self._marks
 
 
+def scaled_page(b_words: Sequence[Word], b_graphics: PageGraphics, b_words_size: tuple[int, int],
+                size: tuple[int, int]) -> ObjectPage:
+    """Page B of :func:`compare` brought into the pixels of a page A of ``size`` (its words from
+    ``b_words_size``, its objects from ``b_graphics.size``) and prepared as A is: an earlier page
+    compared with many later ones of one size is scaled and placed once."""
+    objects = tuple(_scaled(b_graphics.objects, b_graphics.size, size))
+    return ObjectPage(_scaled(b_words, b_words_size, size), PageGraphics(size, objects))
+
+
 def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence[Word],
             b_graphics: PageGraphics, b_words_size: tuple[int, int],
-            layout: Callable[[], float], a_page: ObjectPage | None = None) -> Relation | None:
+            layout: Callable[[], float], a_page: ObjectPage | None = None,
+            b_page: Callable[[], ObjectPage] | None = None) -> Relation | None:
     """What page B is to page A, from their words (text, pixel box; A's in the pixels of
     ``a_graphics.size``, B's in those of ``b_words_size``) and graphic objects; None when the
     pixels must decide (pages of other shapes, no words). ``layout`` measures the two pages'
     ink agreement when they are not one document (:func:`ink_agreement` of the two
     renders' :func:`layout_ink`: the alignment's measure without its registration).
     ``a_page``: A prepared (:class:`ObjectPage` of ``a_words`` and ``a_graphics``), when A is
-    compared with many pages."""
+    compared with many pages; ``b_page()``: B as :func:`scaled_page` makes it for A's size, when B
+    is compared with many pages (made here when not given, or when made for another size)."""
     (aw, ah) = a_graphics.size
     if not a_words or not b_words:
         return None
@@ -109,12 +117,14 @@ def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence
         return None
     if a_page is None or a_page.words is not a_words or a_page.graphics is not a_graphics:
         a_page = ObjectPage(a_words, a_graphics)
-    # everything in A's pixels
-    bw = _scaled(b_words, b_words_size, (aw, ah))
-    bg = _scaled(b_graphics.objects, b_graphics.size, (aw, ah))
+    # everything in A's pixels (B placed at A's tolerance and cell: those of A's size)
+    b = b_page() if b_page is not None else None
+    if b is None or b.graphics.size != (aw, ah):
+        b = scaled_page(b_words, b_graphics, b_words_size, (aw, ah))
+    bw, bg = b.words, b.graphics.objects
     tol = a_page.tol
-    lone_words = unmatched(a_words, bw, tol) + unmatched(bw, a_page.placed_words, tol)
-    lone_graphics = unmatched(a_graphics.objects, bg, tol) + unmatched(bg, a_page.placed_graphics, tol)
+    lone_words = unmatched(a_words, b.placed_words, tol) + unmatched(bw, a_page.placed_words, tol)
+    lone_graphics = unmatched(a_graphics.objects, b.placed_graphics, tol) + unmatched(bg, a_page.placed_graphics, tol)
     details = {"registration": "skipped: PDF objects", "words": [len(a_words), len(b_words)],
                "graphics": [len(a_graphics.objects), len(bg)], "differing_words": len(lone_words),
                "differing_graphics": len(lone_graphics)}
@@ -123,7 +133,7 @@ def compare(a_words: Sequence[Word], a_graphics: PageGraphics, b_words: Sequence
         # profile's badge) is no repainted field, and a render shows no more than that
         return Relation("same_image", 1.0, (), {**details, "boxes": 0})
     cell = a_page.cell
-    marks = a_page.marks() | _raster([*bw, *bg], cell, (aw, ah))  # the raster of all the marks
+    marks = a_page.marks() | b.marks()  # the raster of all the marks
     # 0/1 rasters: their sums are counts of non-zero cells
     changed = float(cv2.countNonZero(_raster([*lone_words, *lone_graphics], cell, (aw, ah)))) / max(
         1, cv2.countNonZero(marks))

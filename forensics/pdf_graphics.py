@@ -12,6 +12,7 @@ import ctypes
 import hashlib
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -26,6 +27,11 @@ MAX_IMAGE_SHARE = 0.25
 #: a graphic object: (kind and what identifies its drawing, pixel box)
 Graphic = tuple[str, Box]
 
+#: render resolution of a text page for the layout measure of
+#: :mod:`forensics.page_objects` (the alignment's working scale on A4 is ~100 DPI; a coarser
+#: render would thin the ink it measures)
+LAYOUT_DPI = 100
+
 
 @dataclass(frozen=True)
 class PageGraphics:
@@ -38,6 +44,10 @@ class PageGraphics:
     #: measure's render (:func:`forensics.detectors.pdf_pages.layout_ink_of`), made only when a
     #: comparison needs it; None for a page read back from the store
     pdf: bytes | None = field(default=None, compare=False, repr=False)
+    #: the page rendered at :data:`LAYOUT_DPI` by the decoder of an upload while it had the
+    #: page open (what rendering it again from ``pdf`` gives, to the pixel, without opening the
+    #: file and loading its fonts again); None for a page read back from the store
+    layout: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict:
         return {"size": list(self.size), "objects": [[sig, *box] for sig, box in self.objects]}

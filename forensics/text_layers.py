@@ -60,10 +60,11 @@ SCAN_SHARED_BELOW = 0.25
 
 
 def screen(a: Sequence[Word], a_size: tuple[int, int], b: Sequence[Word], b_size: tuple[int, int],
-           a_placed: Placed | None = None) -> tuple[float, dict] | None:
+           a_placed: Placed | None = None, b_placed: Placed | None = None) -> tuple[float, dict] | None:
     """(score, details) when text layers ``a`` and ``b`` (text and pixel box of each word, on
     pages of ``a_size`` and ``b_size`` pixels) prove the pages unrelated; None when the pixels
-    must decide. ``a_placed``: :func:`placed_layer` of ``a``, for a page screened against many."""
+    must decide. ``a_placed``: :func:`placed_layer` of ``a``, for a page screened against many;
+    ``b_placed``: :func:`placed_layer` of ``b`` at ``a_size`` (A's tolerance), likewise."""
     if len(a) < MIN_WORDS or len(b) < MIN_WORDS:
         return None
     (aw, ah), (bw, bh) = a_size, b_size
@@ -72,11 +73,13 @@ def screen(a: Sequence[Word], a_size: tuple[int, int], b: Sequence[Word], b_size
     tol = BOX_TOLERANCE * max(aw, ah)
     if a_placed is not None and (a_placed.items is not a or a_placed.tol != tol):
         a_placed = None  # placed for other words or another page size: not this page's
-    lines = {round(box[1] / (3 * tol)) for _, box in unmatched(a, b, tol)}
+    if b_placed is not None and (b_placed.items is not b or b_placed.tol != tol):
+        b_placed = None
+    lines = {round(box[1] / (3 * tol)) for _, box in unmatched(a, b if b_placed is None else b_placed, tol)}
     lines |= {round(box[1] / (3 * tol)) for _, box in unmatched(b, a if a_placed is None else a_placed, tol)}
     if len(lines) < MIN_DIFFERING_LINES:
         return None
-    agree = _agreement(a, b, (max(aw, bw), max(ah, bh)), a_placed)
+    agree = _agreement(a, b, (max(aw, bw), max(ah, bh)), a_placed, b_placed)
     if agree >= UNRELATED_BELOW:
         return None
     return round(1.0 - agree, 3), {"registration": "skipped: text layers", "differing_lines": len(lines),
@@ -141,9 +144,11 @@ def _near(where: dict[tuple[str, int, int], list[Box]], text: str, cx: int, cy: 
     return False
 
 
-def _agreement(a: Sequence[Word], b: Sequence[Word], size: tuple[int, int], a_placed: Placed | None = None) -> float:
+def _agreement(a: Sequence[Word], b: Sequence[Word], size: tuple[int, int], a_placed: Placed | None = None,
+               b_placed: Placed | None = None) -> float:
     """The smaller of the shares of each page's word-box area near the other's word boxes
-    (``a``'s raster kept in ``a_placed``, :class:`Placed` of ``a``, when given)."""
+    (each page's raster, its dilation and its count kept in ``a_placed`` and ``b_placed``,
+    :class:`Placed` of ``a`` and ``b``, when given)."""
     w, h = size[0] // CELL_PX + 1, size[1] // CELL_PX + 1
 
     def raster(words: Sequence[Word]) -> np.ndarray:
@@ -155,16 +160,19 @@ def _agreement(a: Sequence[Word], b: Sequence[Word], size: tuple[int, int], a_pl
     near = np.ones((NEAR_CELLS, NEAR_CELLS), np.uint8)
     # the rasters hold 0 and 1: their sums are counts of non-zero cells (cv2's count is far
     # cheaper than numpy's widening sum of a megacell raster)
-    kept = a_placed.rasters.get(size) if a_placed is not None else None
-    if kept is None:
-        ma = raster(a)
-        kept = (ma, cv2.dilate(ma, near), cv2.countNonZero(ma))
-        if a_placed is not None:
-            a_placed.rasters[size] = kept
-    ma, ma_near, ma_sum = kept
-    mb = raster(b)
-    a_in_b = float(cv2.countNonZero(cv2.bitwise_and(ma, cv2.dilate(mb, near)))) / max(1, ma_sum)
-    b_in_a = float(cv2.countNonZero(cv2.bitwise_and(mb, ma_near))) / max(1, cv2.countNonZero(mb))
+    def kept(words: Sequence[Word], placed: Placed | None) -> tuple[np.ndarray, np.ndarray, int]:
+        got = placed.rasters.get(size) if placed is not None else None
+        if got is None:
+            m = raster(words)
+            got = (m, cv2.dilate(m, near), cv2.countNonZero(m))
+            if placed is not None:
+                placed.rasters[size] = got
+        return got
+
+    ma, ma_near, ma_sum = kept(a, a_placed)
+    mb, mb_near, mb_sum = kept(b, b_placed)
+    a_in_b = float(cv2.countNonZero(cv2.bitwise_and(ma, mb_near))) / max(1, ma_sum)
+    b_in_a = float(cv2.countNonZero(cv2.bitwise_and(mb, ma_near))) / max(1, mb_sum)
     return min(a_in_b, b_in_a)
 
 

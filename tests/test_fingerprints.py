@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -137,3 +138,34 @@ def test_darker_than_is_the_float_comparison_for_every_pair_of_levels() -> None:
     assert darker_than(levels, paper).sum() == expected.sum() > 0
     wide = levels.astype(np.int32)
     assert (darker_than(wide, paper) == expected).all()
+
+
+def test_text_shingles_kept_per_word_are_the_pages_shingles() -> None:
+    import hashlib
+    import unicodedata
+
+    from forensics import fingerprints as F
+
+    def norm(value: str) -> str:  # the comparison form, written out
+        text = "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c)).upper()
+        return re.sub(r"[^0-9A-Z\u4e00-\u9fff]+", "", text)
+
+    def shingles(words: list[str]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for word in words:
+            w = norm(word)
+            if len(w) >= 2:
+                for i in range(max(1, len(w) - F.TEXT_SHINGLE + 1)):
+                    g = w[i:i + F.TEXT_SHINGLE]
+                    out[g] = F.TEXT_DIGIT_WEIGHT if any(c.isdigit() for c in g) else 1.0
+        return out
+
+    rng = random.Random(4)
+    page = ["Rechnung", "Straße", "é1", "12", "x", "", "A-B-C", "3.50", "TOTAL", "Menge", "Ä"] * 3
+    page += ["".join(rng.choice("ABCDEFGH0123456789.,-") for _ in range(rng.randint(1, 12))) for _ in range(80)]
+    for _ in range(2):  # the second time from the kept words
+        got = F._text_shingles(page)
+        assert list(got.items()) == list(shingles(page).items())
+        bits = {g: int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "big") for g in got}
+        assert all(F._feature_bits(g) == b for g, b in bits.items())
+    assert F.text_hash_of(page) == F.text_hash_of(list(page))

@@ -222,6 +222,29 @@ def test_a_page_prepared_once_compares_as_it_does_unprepared():
     assert page_objects.compare(mine, logo, mine, logo, size, lambda: 0.5, other).kind == "same_image"
 
 
+def test_an_earlier_page_prepared_once_compares_as_it_does_unprepared_with_many():
+    size = (2480, 3508)
+    logo = page_objects.PageGraphics(size, (("image:aaaa", (2000, 100, 2100, 200)), ("path:1", (90, 90, 2400, 95))))
+    theirs = _words(60, {13: "999.00"})
+    # stored at another resolution (its words' and objects' pixels): scaled into each later page's
+    half = [(t, tuple(v // 2 for v in box)) for t, box in theirs]
+    half_logo = page_objects.PageGraphics((1240, 1754), tuple((s, tuple(v // 2 for v in b)) for s, b in logo.objects))
+    for b_words, b_logo, b_size in ((theirs, logo, size), (half, half_logo, (1240, 1754))):
+        prepared = page_objects.scaled_page(b_words, b_logo, b_size, size)
+        for mine in (_words(60), _words(60, {13: "999.00"}), _words(60, {i: "x" for i in range(40)}),
+                     _words(60, {i: "y" for i in range(0, 60, 7)})):
+            for layout in (0.2, 0.7):
+                plain = page_objects.compare(mine, logo, b_words, b_logo, b_size, lambda v=layout: v)
+                again = page_objects.compare(mine, logo, b_words, b_logo, b_size, lambda v=layout: v,
+                                             None, lambda p=prepared: p)
+                assert plain is not None and again == plain
+    # prepared for a page of another size: not used (scaled anew for this one)
+    small = page_objects.scaled_page(theirs, logo, size, (1240, 1754))
+    plain = page_objects.compare(_words(60), logo, theirs, logo, size, lambda: 0.5)
+    assert page_objects.compare(_words(60), logo, theirs, logo, size, lambda: 0.5, None, lambda: small) == plain
+    assert plain.kind == "edited_copy"
+
+
 def test_a_mark_off_the_page_covers_none_of_it():
     # a graphic drawn wholly above the page has negative pixel coordinates: it marks nothing
     m = page_objects._raster([("g:path", (10, -50, 100, -20))], 2.0, (1000, 1400))
@@ -244,6 +267,18 @@ def test_ink_agreement_is_the_alignments_agreement_from_dilations_made_once():
     assert page_objects.ink_agreement(ink_a, page_objects.LayoutInk(np.zeros_like(a))) == 0.0
 
 
+def test_a_page_rendered_at_the_layout_resolution_or_coarser_is_its_own_layout_render():
+    from forensics.detectors import pdf_pages
+
+    (pdf, _), _, _ = _invoices(6)
+    for dpi in (100, 72):
+        coarse = replace(SETTINGS, render_dpi=dpi)
+        page = load_document(pdf, claimed_type="application/pdf", settings=coarse).pages[0]
+        assert page.graphics is not None and page.graphics.layout is page.image
+        again = pdf_pages.documents.load_page_image(pdf, 1, settings=coarse, dpi=page_objects.LAYOUT_DPI)
+        assert np.array_equal(np.asarray(page.graphics.layout), np.asarray(again))
+
+
 def test_a_text_pages_layout_ink_is_the_one_a_later_upload_reads_and_is_kept_for_it(monkeypatch):
     from types import SimpleNamespace
 
@@ -257,6 +292,9 @@ def test_a_text_pages_layout_ink_is_the_one_a_later_upload_reads_and_is_kept_for
     # what comparing with this page as an earlier upload's reads: its file rendered at LAYOUT_DPI
     image = pdf_pages.documents.load_page_image(pdf, 1, settings=SETTINGS, dpi=page_objects.LAYOUT_DPI)
     assert np.array_equal(mine.ink, page_objects.layout_ink(image).ink)
+    # the decoder rendered it so while it had the page open: the same pixels, the file unread
+    assert page.graphics.layout is not None
+    assert np.array_equal(np.asarray(page.graphics.layout), np.asarray(image))
     assert image.width < page.image.width  # not the 300-DPI render's ink
 
     # a later upload compares with it without reading its file again: ink and graphics are kept
@@ -267,7 +305,7 @@ def test_a_text_pages_layout_ink_is_the_one_a_later_upload_reads_and_is_kept_for
     later = _page(pdf)
     theirs = {"source": "text_layer", "width": page.width, "height": page.height,
               "words": [[w.text, *w.box] for w in page.text_words]}
-    r = SimpleNamespace(evidence_id="E-earlier", page=1, pixel_sha256=page.pixel_sha256)
+    r = SimpleNamespace(id=1, evidence_id="E-earlier", page=1, pixel_sha256=page.pixel_sha256)
     words = [(w.text, w.box) for w in later.text_words]
     pdf_pages.by_objects(view, SETTINGS, ((later.width, later.height), words), page, r, theirs, unread)
     rel = pdf_pages.by_objects(view, SETTINGS, ((later.width, later.height), words), later, r, theirs, unread)

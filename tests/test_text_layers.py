@@ -123,3 +123,23 @@ def test_a_page_placed_once_screens_as_it_does_unplaced():
         assert screen(a, SIZE, b, SIZE, placed_layer(page(7), SIZE)) == screen(a, SIZE, b, SIZE)  # not a's: unused
     with pytest.raises(ValueError):
         unmatched(a, Placed(a, 3.0), 4.0)  # placed for another tolerance: never silently reused
+
+
+def test_an_earlier_page_placed_once_screens_as_it_does_unplaced_against_many():
+    # an earlier page (b) met by many later ones: its words placed once at their size, its
+    # agreement raster kept with them after the first screen
+    from forensics.text_layers import placed_layer
+
+    later = [page(1), page(2), page(3, top=1900, left=1200, lines=20, words=3), page(4, top=230)]
+    for b in (page(2, top=1900, left=1200, lines=20, words=3), page(5), page(6, top=210, left=170)):
+        placed_b = placed_layer(b, SIZE)
+        for a in later:
+            for a_placed in (None, placed_layer(a, SIZE)):
+                assert screen(a, SIZE, b, SIZE, a_placed, placed_b) == screen(a, SIZE, b, SIZE)
+        assert screen(later[0], SIZE, b, SIZE, None, placed_layer(page(7), SIZE)) == screen(later[0], SIZE, b, SIZE)
+    placed_b = placed_layer(page(8), SIZE)
+    screen(later[2], SIZE, page(8), SIZE, None, placed_b)
+    assert not placed_b.rasters  # placed for other words (an equal list is not those words): unused
+    b = page(8)
+    placed_b = placed_layer(b, SIZE)
+    assert screen(later[2], SIZE, b, SIZE, None, placed_b) is not None and placed_b.rasters  # kept

@@ -494,7 +494,7 @@ def _compare(view: Any, settings: Any, mine: Any, r: Any, my_text: Any = None, m
     (:func:`forensics.detectors.pdf_pages.by_objects`). The pixels decide what neither can."""
     if my_text is not None:
         theirs = _stored_reading(view, r)
-        if (verdict := _text_layer_screen(my_text, theirs)) is not None:
+        if (verdict := _text_layer_screen(my_text, theirs, view, r)) is not None:
             return Relation("unrelated", verdict[0], (), verdict[1])
         if (rel := pdf_pages.by_objects(view, settings, my_text, my_page, r, theirs, my_ink, my_objects)) is not None:
             return rel
@@ -522,16 +522,18 @@ def _prepare_kept(view: Any, settings: Any, image: Any, pixel_sha256: str | None
     return page
 
 
-def _text_layer_screen(my_text: Any, theirs: Any) -> tuple[float, dict] | None:
-    """A text-layer page against a candidate's stored reading ``theirs`` alone: against another
-    text layer by words and boxes (:func:`forensics.text_layers.screen`), against a scan by the
-    words OCR read on it (:func:`forensics.text_layers.screen_scan`); (score, details) when
-    they are unrelated, None when the pixels must decide."""
+def _text_layer_screen(my_text: Any, theirs: Any, view: Any, r: Any) -> tuple[float, dict] | None:
+    """A text-layer page against candidate row ``r``'s stored reading ``theirs`` alone: against
+    another text layer by words and boxes (:func:`forensics.text_layers.screen`; its words
+    placed once for the many later uploads it meets, :func:`pdf_pages.stored_layer`), against a
+    scan by the words OCR read on it (:func:`forensics.text_layers.screen_scan`); (score,
+    details) when they are unrelated, None when the pixels must decide."""
     if theirs is None:
         return None
     if theirs.get("source") == "text_layer":
-        words = [(w[0], (w[1], w[2], w[3], w[4])) for w in theirs["words"]]
-        return text_layers.screen(my_text[1], my_text[0], words, (theirs["width"], theirs["height"]), my_text[2])
+        words, placed = pdf_pages.stored_layer(view, r, theirs, my_text[0])
+        return text_layers.screen(my_text[1], my_text[0], words, (theirs["width"], theirs["height"]), my_text[2],
+                                  placed)
     if theirs.get("source") != "ocr":
         return None
     return text_layers.screen_scan([text for text, _ in my_text[1]], [(w[0], w[5]) for w in theirs["words"]])

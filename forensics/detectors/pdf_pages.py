@@ -19,7 +19,7 @@ from typing import Any
 
 import pypdfium2 as pdfium
 
-from forensics import documents, page_objects
+from forensics import documents, page_objects, text_layers
 from forensics.alignment import Relation
 from forensics.pdf import page_to_bitmap
 from forensics.pdf_graphics import PageGraphics, page_graphics
@@ -28,10 +28,17 @@ log = logging.getLogger(__name__)
 
 #: earlier pages kept per cache (the duplicates detector's page cache size)
 CACHE_SIZE = 64
+#: earlier pages' words (and objects) placed for a later page's size: their rasters (~1-2 MB a
+#: page) are kept with them, so fewer (a page's candidates are at most 12)
+PLACED_CACHE_SIZE = 24
 
 #: earlier text-layer pages' graphic objects, and their ink at the layout measure's DPI
 _graphics_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _layout_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+#: earlier text-layer pages' stored words, and those words and objects placed in the pixels of
+#: a later page's size (:func:`forensics.page_objects.scaled_page`)
+_words_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_placed_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
 
 def by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, theirs: Any,
@@ -45,12 +52,14 @@ def by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, the
     if my_page is None or my_page.graphics is None or not theirs or theirs.get("source") != "text_layer":
         return None
     if my_page.pixel_sha256 is not None:  # a later upload of this process compares with it unread
-        cached(_graphics_cache, (view.url, my_page.pixel_sha256), lambda: replace(my_page.graphics, pdf=None))
+        cached(_graphics_cache, (view.url, my_page.pixel_sha256),
+               lambda: replace(my_page.graphics, pdf=None, layout=None))
     graphics = cached(_graphics_cache, (view.url, r.pixel_sha256),
                       lambda: _read_graphics(view, settings, r.evidence_id, r.page))
     if graphics is None:
         return None
-    words = [(w[0], (w[1], w[2], w[3], w[4])) for w in theirs["words"]]
+    words = stored_words(view, r, theirs)
+    size = (theirs["width"], theirs["height"])
 
     def layout() -> float:
         other = cached(_layout_cache, (view.url, r.pixel_sha256), lambda: _layout_ink(
@@ -60,9 +69,30 @@ def by_objects(view: Any, settings: Any, my_text: Any, my_page: Any, r: Any, the
         mine = layout_ink_of(view, settings, my_page)
         return page_objects.ink_agreement(my_ink() if mine is None else mine, other)
 
-    return page_objects.compare(my_text[1], my_page.graphics, words, graphics,
-                                (theirs["width"], theirs["height"]), layout,
-                                my_objects() if my_objects is not None else None)
+    def their_page() -> page_objects.ObjectPage:
+        # their words and objects in this page's pixels, placed: a candidate page is compared
+        # with many later uploads of one size
+        return cached(_placed_cache, (view.url, r.id, "objects", my_page.graphics.size, r.pixel_sha256),
+                      lambda: page_objects.scaled_page(words, graphics, size, my_page.graphics.size),
+                      PLACED_CACHE_SIZE)
+
+    return page_objects.compare(my_text[1], my_page.graphics, words, graphics, size, layout,
+                                my_objects() if my_objects is not None else None, their_page)
+
+
+def stored_layer(view: Any, r: Any, reading: dict[str, Any], size: tuple[int, int]) -> tuple[list[Any], Any]:
+    """(:func:`stored_words` of ``reading``, those words placed at the tolerance of a page of
+    ``size``: :func:`forensics.text_layers.placed_layer`), kept by the row and that size."""
+    words = stored_words(view, r, reading)
+    return words, cached(_placed_cache, (view.url, r.id, "words", tuple(size), r.pixel_sha256),
+                         lambda: text_layers.placed_layer(words, size), PLACED_CACHE_SIZE)
+
+
+def stored_words(view: Any, r: Any, reading: dict[str, Any]) -> list[tuple[str, tuple[int, int, int, int]]]:
+    """The words (text, box) of candidate row ``r``'s stored text-layer ``reading``, kept by the
+    row as its reading is (a template's page meets many later uploads)."""
+    return cached(_words_cache, (view.url, r.id, r.pixel_sha256),
+                  lambda: [(w[0], (w[1], w[2], w[3], w[4])) for w in reading["words"]])
 
 
 def _layout_ink(image: Any) -> Any:
@@ -71,10 +101,11 @@ def _layout_ink(image: Any) -> Any:
 
 def layout_ink_of(view: Any, settings: Any, page: Any) -> Any:
     """This upload's text page's ink for the layout measure, as a later upload reads it when it
-    compares with this one: :func:`forensics.page_objects.layout_ink` of the page rendered
-    again at :data:`~forensics.page_objects.LAYOUT_DPI` from its PDF's bytes (kept in
-    :attr:`PageGraphics.pdf` by the decoder), never of its 300-DPI render (the two inks of one
-    page agree only 0.93-1.00). Kept in the earlier pages' cache by the page's pixels' sha256,
+    compares with this one: :func:`forensics.page_objects.layout_ink` of the page rendered at
+    :data:`~forensics.page_objects.LAYOUT_DPI` (by the decoder while it had the page open,
+    :attr:`PageGraphics.layout`, else again from its PDF's bytes, :attr:`PageGraphics.pdf`:
+    the same pixels), never of its 300-DPI render (the two inks of one page agree only
+    0.93-1.00). Kept in the earlier pages' cache by the page's pixels' sha256,
     where a later upload of this process finds it instead of reading the file again. None when
     the page has no such bytes or no pixel sha256 (then the caller's ink of its render)."""
     graphics = getattr(page, "graphics", None)
@@ -82,7 +113,8 @@ def layout_ink_of(view: Any, settings: Any, page: Any) -> Any:
     if data is None or page.pixel_sha256 is None:
         return None
     return cached(_layout_cache, (view.url, page.pixel_sha256), lambda: _layout_ink(
-        documents.load_page_image(data, page.number, settings=settings, dpi=page_objects.LAYOUT_DPI)))
+        graphics.layout if graphics.layout is not None
+        else documents.load_page_image(data, page.number, settings=settings, dpi=page_objects.LAYOUT_DPI)))
 
 
 def cached(cache: OrderedDict, key: tuple[Any, ...], make: Any, size: int = CACHE_SIZE) -> Any:
