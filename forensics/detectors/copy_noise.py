@@ -32,6 +32,9 @@ FLAT_TRIES = 64
 BOUND_CELL = 8
 #: relative slack on that bound against the float32 rounding of the exact difference
 BOUND_SLACK = 1e-4
+#: sides (px) of the finer blocks :func:`close_blocks` bounds the places of a page by after
+#: BOUND_CELL-square ones (each a divisor of the one before), before single places
+REFINE_SIDES = (4,)
 #: grey-level gradient (Sobel of the 3x3 mean) above which a pixel is a glyph edge, not noise
 EDGE = 24.0
 #: paper at least this bright is saturated: the scanner clipped its noise away
@@ -53,8 +56,8 @@ class PageNoise:
     offsets: dict[tuple[str, int, int], np.ndarray] = field(default_factory=dict)
     #: ``residual`` at half resolution, once made (:meth:`half_residual`)
     half: list[np.ndarray] = field(default_factory=list)
-    #: least and greatest ``cells`` of each BOUND_CELL-square block, once made (:meth:`cell_extremes`)
-    extremes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    #: least and greatest ``cells`` of each square block, by its side, once made (:meth:`cell_extremes`)
+    extremes: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def spread(self, name: str, box: Box) -> float:
         """Grey-level std of the ``residual`` or ``blurred`` map in ``box``, measured once."""
@@ -71,14 +74,23 @@ class PageNoise:
             self.half.append(cv2.resize(r, (r.shape[1] // 2, r.shape[0] // 2), interpolation=cv2.INTER_AREA))
         return self.half[0]
 
-    def cell_extremes(self) -> tuple[np.ndarray, np.ndarray]:
-        """Least and greatest of ``cells`` over each BOUND_CELL-square block of the page (the
-        last, partial ones padded with their edge), made once a page."""
-        if not self.extremes:
-            # a padded edge repeats values of its own block: the partial blocks' extremes are
-            # those of their pixels on the page, so no padded copy of the page is made
-            self.extremes.append((_block_reduce(self.cells, np.minimum), _block_reduce(self.cells, np.maximum)))
-        return self.extremes[0]
+    def cell_extremes(self, side: int = BOUND_CELL) -> tuple[np.ndarray, np.ndarray]:
+        """Least and greatest of ``cells`` over each ``side``-square block of the page (the last,
+        partial ones over what they hold), made once a page; from the extremes of the largest
+        finer side that divides ``side`` when there is one (the least of the least of each part
+        is the least of the whole), else from the cells."""
+        if side not in self.extremes:
+            finer = [f for f in REFINE_SIDES if f < side and side % f == 0]
+            if finer:
+                lo, hi = self.cell_extremes(max(finer))
+                step = side // max(finer)
+                self.extremes[side] = (_block_reduce(lo, np.minimum, step), _block_reduce(hi, np.maximum, step))
+            else:
+                # a padded edge repeats values of its own block: the partial blocks' extremes
+                # are those of their pixels on the page, so no padded copy of the page is made
+                self.extremes[side] = (_block_reduce(self.cells, np.minimum, side),
+                                       _block_reduce(self.cells, np.maximum, side))
+        return self.extremes[side]
 
     def cell_offsets(self, w: int, h: int) -> np.ndarray:
         """Flat offsets in ``cells`` of the BOUND_CELL-square cells that tile a w x h box."""
@@ -90,11 +102,10 @@ class PageNoise:
         return self.offsets[key]
 
 
-def _block_reduce(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
-    """``ufunc`` (np.minimum or np.maximum) over each BOUND_CELL-square block of ``values``, the
-    last, partial blocks over what they hold: rows then columns, a strided slice at a time (a
-    4-D reshape's two-axis reduction took five times as long)."""
-    k = BOUND_CELL
+def _block_reduce(values: np.ndarray, ufunc: np.ufunc, k: int = BOUND_CELL) -> np.ndarray:
+    """``ufunc`` (np.minimum or np.maximum) over each k-square block of ``values``, the last,
+    partial blocks over what they hold: rows then columns, a strided slice at a time (a 4-D
+    reshape's two-axis reduction took five times as long)."""
     rows = values[0::k].copy()
     for i in range(1, k):
         part = values[i::k]
@@ -236,67 +247,89 @@ def best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, i
     return everywhere() if place is None else place
 
 
+def _summed_within(at: np.ndarray, squared: np.ndarray, steps: np.ndarray, means: np.ndarray, limit: float,
+                   lo: np.ndarray, hi: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The entries of ``at`` (flat indices) whose ``squared`` stays at most ``limit`` once each
+    tile's squared gap is added, one tile after the other in order (so the same sums, to the
+    bit): a tile's gap is ``lo`` at ``at + step`` less its mean, or with ``hi`` the gap between
+    the mean and the range [lo, hi] there. Tiles are taken a few at a time (1, 2, 4, ...), what
+    is past the limit dropped after each group: the sums only grow, so dropping an entry once
+    is as dropping it at its first tile past the limit, with far fewer array operations."""
+    done, size = 0, 1
+    while done < steps.size and at.size:
+        there = at[None, :] + steps[done:done + size, None]
+        mean = means[done:done + size, None]
+        if hi is None:
+            gap = lo.take(there) - mean
+        else:
+            gap = np.maximum(lo.take(there) - mean, 0) + np.maximum(mean - hi.take(there), 0)
+        gap *= gap
+        squared = squared + gap[0]
+        for row in gap[1:]:
+            squared += row
+        keep = squared <= limit
+        at, squared = at.compress(keep), squared.compress(keep)
+        done, size = done + size, 2 * size
+    return at, squared
+
+
 def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float) -> np.ndarray:
     """Per BOUND_CELL-square block of top-left places on the page (block (i, j) holds the places
     from (BOUND_CELL * j, BOUND_CELL * i)), whether a box at one of its places, not overlapping
     ``box``, may differ from it by ``difference`` or less: the bound of :func:`difference_bounds`
     taken first per block (each cell's mean against the block's range of that cell,
-    :meth:`PageNoise.cell_extremes`), then per place in the blocks left, each dropping what the
-    cells summed so far already rule out (thousands of lookups where a template match takes
-    millions)."""
+    :meth:`PageNoise.cell_extremes`), then per finer block (REFINE_SIDES) of the blocks left,
+    then per place in those left, each dropping what the cells summed so far already rule out
+    (thousands of lookups where a template match takes millions). A block's gaps are at most
+    its places' (float subtraction is monotonic), so what a coarser bound drops no place keeps."""
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     k = BOUND_CELL
     lo, hi = noise.cell_extremes()
     rows, cols = (noise.cells.shape[0] - h) // k + 1, (noise.cells.shape[1] - w) // k + 1
+    py_max, px_max = noise.cells.shape[0] - h, noise.cells.shape[1] - w
     limit = (difference * (1 + BOUND_SLACK) * contrast) ** 2 * (w * h) / (k * k)
-    # the darkest cells first: blank paper is ruled out by the first
-    tiles = sorted(((cy // k, cx // k, noise.cells[y0 + cy, x0 + cx])
-                    for cy in range(0, h - k + 1, k) for cx in range(0, w - k + 1, k)), key=lambda t: t[2])
-    # blocks: the first cell over the whole grid, the others over the blocks left
-    i, j, mean = tiles[0]
+    # the cells tiling the box, the darkest first: blank paper is ruled out by the first (a
+    # stable sort: equal means keep their row-major order)
+    across = (w - k) // k + 1
+    cy, cx = np.divmod(np.arange(((h - k) // k + 1) * across), across)
+    cy, cx = cy * k, cx * k
+    means = noise.cells[y0 + cy, x0 + cx]
+    order = np.argsort(means, kind="stable")
+    cy, cx, means = cy[order], cx[order], means[order]
+    # blocks: the first cell over the whole grid, the others over the blocks left, each block
+    # by its flat index in lo and hi (one gather a cell, not a 2-D one)
+    i, j, mean = cy[0] // k, cx[0] // k, means[0]
     gap = np.maximum(lo[i:i + rows, j:j + cols] - mean, 0) + np.maximum(mean - hi[i:i + rows, j:j + cols], 0)
     squared = (gap * gap).reshape(-1)
     left = np.flatnonzero(squared <= limit)
-    squared = squared[left]
-    # each block left by its flat index in lo and hi (one gather a cell, not a 2-D one)
-    lo_flat, hi_flat, stride = lo.reshape(-1), hi.reshape(-1), lo.shape[1]
-    at = left // cols * stride + left % cols
-    for i, j, mean in tiles[1:]:
-        if not left.size:
+    stride = lo.shape[1]
+    at, _ = _summed_within(left // cols * stride + left % cols, squared[left],
+                           (cy[1:] // k) * stride + cx[1:] // k, means[1:], limit, lo.reshape(-1), hi.reshape(-1))
+    bi, bj, side = at // stride, at % stride, k
+    # finer blocks: the parts of each block left with a place on the page, every cell again
+    for finer in REFINE_SIDES:
+        if not bi.size:
             break
-        there = at + (i * stride + j)
-        gap = np.maximum(lo_flat.take(there) - mean, 0) + np.maximum(mean - hi_flat.take(there), 0)
-        squared += gap * gap
-        keep = squared <= limit
-        left, squared, at = left.compress(keep), squared.compress(keep), at.compress(keep)
+        step = side // finer
+        lo_f, hi_f = noise.cell_extremes(finer)
+        stride = lo_f.shape[1]
+        di, dj = np.divmod(np.arange(step * step), step)
+        fi, fj = (bi[:, None] * step + di[None, :]).reshape(-1), (bj[:, None] * step + dj[None, :]).reshape(-1)
+        on = (fi * finer <= py_max) & (fj * finer <= px_max)
+        at, _ = _summed_within((fi * stride + fj)[on], np.zeros(int(on.sum())), (cy // finer) * stride + cx // finer,
+                               means, limit, lo_f.reshape(-1), hi_f.reshape(-1))
+        bi, bj, side = at // stride, at % stride, finer
     close = np.zeros(rows * cols, bool)
-    if not left.size:
+    if not bi.size:
         return close.reshape(rows, cols)
-    # places: every place of the blocks left, on the page and not overlapping the box; a block
-    # wholly on the page and clear of the box gives all its places, the others are filtered
-    bi, bj = left // cols, left % cols
+    # places: every place of the blocks left, on the page and not overlapping the box
+    dy, dx = np.divmod(np.arange(side * side), side)
+    py, px = (bi[:, None] * side + dy[None, :]).reshape(-1), (bj[:, None] * side + dx[None, :]).reshape(-1)
+    keep = (py <= py_max) & (px <= px_max) & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h))
     width = noise.cells.shape[1]
-    py_max, px_max = noise.cells.shape[0] - h, width - w
-    whole = ((bi * k + k - 1 <= py_max) & (bj * k + k - 1 <= px_max)
-             & ((bj * k + k - 1 <= x0 - w) | (bj * k >= x1) | (bi * k + k - 1 <= y0 - h) | (bi * k >= y1)))
-    dy, dx = np.divmod(np.arange(k * k), k)
-    corner = bi * (k * width) + bj * k
-    at = (corner[whole][:, None] + (dy * width + dx)[None, :]).reshape(-1)
-    if not whole.all():
-        mi, mj = bi[~whole], bj[~whole]
-        py, px = (mi[:, None] * k + dy[None, :]).reshape(-1), (mj[:, None] * k + dx[None, :]).reshape(-1)
-        keep = ((py <= py_max) & (px <= px_max) & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h)))
-        at = np.concatenate((at, (py * width + px)[keep]))
-    flat = noise.cells.reshape(-1)
-    squared = np.zeros(at.size)
-    for i, j, mean in tiles:
-        if not at.size:
-            break
-        gap = flat.take(at + ((i * k) * width + j * k)) - mean
-        squared += gap * gap
-        keep = squared <= limit
-        at, squared = at.compress(keep), squared.compress(keep)
+    at, _ = _summed_within((py * width + px)[keep], np.zeros(int(keep.sum())), cy * width + cx, means, limit,
+                           noise.cells.reshape(-1))
     # a place's block, from the place (row // k, column // k)
     close[at // width // k * cols + at % width // k] = True
     return close.reshape(rows, cols)

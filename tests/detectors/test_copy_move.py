@@ -385,3 +385,19 @@ def test_close_blocks_leaves_out_places_off_the_page_or_over_the_box(box, twin, 
         noise = copy_noise.PageNoise(flat, flat, np.ones((69, 69), bool), cells)
         found = copy_noise.close_blocks(noise, box, 1.0, 1.0)
         assert found.sum() == close and found[place[0] // 8, place[1] // 8] == close, (place, np.argwhere(found))
+
+
+@pytest.mark.parametrize("shape", [(64, 48), (69, 61), (70, 75)])
+def test_cell_extremes_of_each_side_are_those_of_its_blocks_on_the_page(shape):
+    # the extremes of every side, the coarse ones made from the finer: each block's least and
+    # greatest cell, the last, partial blocks over the cells they hold
+    cells = np.random.default_rng(shape[0]).normal(size=shape) * 40
+    noise = copy_noise.PageNoise(cells.astype(np.float32), cells.astype(np.float32), np.ones(shape, bool), cells)
+    for side in (copy_noise.BOUND_CELL, *copy_noise.REFINE_SIDES):
+        lo, hi = noise.cell_extremes(side)
+        rows, cols = -(-shape[0] // side), -(-shape[1] // side)
+        assert lo.shape == hi.shape == (rows, cols)
+        for i in range(rows):
+            for j in range(cols):
+                block = cells[i * side:(i + 1) * side, j * side:(j + 1) * side]
+                assert lo[i, j] == block.min() and hi[i, j] == block.max(), (side, i, j)
