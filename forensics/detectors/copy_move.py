@@ -365,7 +365,8 @@ def searched_words(reading: PageReading, words: list[Word]) -> list[Word]:
     """The words searched for anywhere on the page: the value words of total lines, and the
     amount column (the last word of each line, of MIN_DIGITS + 1 characters or more: an amount,
     or a pasted amount OCR read as letters, "Bod" for "5.30"), whatever its line says; each once."""
-    out = [w for w in words if TOTAL_LINE.search(_line_of(reading, w))]
+    line_of = _lines_by_word(reading)
+    out = [w for w in words if TOTAL_LINE.search(line_of.get(w, w.text))]
     for line in reading.lines():
         last = line.words[-1] if line.words else None
         if (last is not None and len(last.text.strip()) >= MIN_DIGITS + 1 and last.box[3] - last.box[1] >= 8
@@ -435,6 +436,17 @@ def page_repeats(noise: PageNoise, words: list[Word]) -> tuple[int, bool]:
             if r.difference <= COPY_DIFFERENCE:
                 return n, True
     return n, False
+
+
+def _lines_by_word(reading: PageReading) -> dict[Word, str]:
+    """The text of each word's line (of the first line holding an equal word, as :func:`_line_of`
+    finds it): made once for the many words :func:`searched_words` asks about."""
+    out: dict[Word, str] = {}
+    for line in reading.lines():
+        text = line.text
+        for w in line.words:
+            out.setdefault(w, text)
+    return out
 
 
 def _line_of(reading: PageReading, word: Word) -> str:

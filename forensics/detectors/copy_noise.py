@@ -168,17 +168,10 @@ def difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contras
         squared = np.minimum.reduceat(np.einsum("ij,ij->i", there, there), starts) * scale
         return np.sqrt(squared) / contrast
     limit = (np.asarray(caps, dtype=np.float64) * contrast) ** 2 / scale
-    squared = np.zeros(at.size)
     own = flat[ty0 * width + tx0 + cells]
     order = np.argsort(own)  # the darkest cells first: they rule most alignments out
-    for cell, mean in zip(cells[order].tolist(), own[order].tolist(), strict=True):
-        gap = flat.take(at + cell) - mean
-        squared += gap * gap
-        keep = squared <= limit.take(owner)
-        if not keep.all():
-            at, owner, squared = at.compress(keep), owner.compress(keep), squared.compress(keep)
-            if not at.size:
-                break
+    at, squared, (owner,) = _summed_within(at, np.zeros(at.size), cells[order], own[order], limit.take(owner), flat,
+                                           carried=(owner,))
     out = np.asarray(caps, dtype=np.float64).copy()
     best = np.full(len(windows), np.inf)
     np.minimum.at(best, owner, squared)
@@ -247,14 +240,17 @@ def best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, i
     return everywhere() if place is None else place
 
 
-def _summed_within(at: np.ndarray, squared: np.ndarray, steps: np.ndarray, means: np.ndarray, limit: float,
-                   lo: np.ndarray, hi: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _summed_within(at: np.ndarray, squared: np.ndarray, steps: np.ndarray, means: np.ndarray,
+                   limit: float | np.ndarray, lo: np.ndarray, hi: np.ndarray | None = None,
+                   carried: tuple[np.ndarray, ...] = ()) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
     """The entries of ``at`` (flat indices) whose ``squared`` stays at most ``limit`` once each
     tile's squared gap is added, one tile after the other in order (so the same sums, to the
     bit): a tile's gap is ``lo`` at ``at + step`` less its mean, or with ``hi`` the gap between
     the mean and the range [lo, hi] there. Tiles are taken a few at a time (1, 2, 4, ...), what
     is past the limit dropped after each group: the sums only grow, so dropping an entry once
-    is as dropping it at its first tile past the limit, with far fewer array operations."""
+    is as dropping it at its first tile past the limit, with far fewer array operations.
+    ``limit``: one for all, or one per entry; ``carried``: arrays of one value per entry, kept
+    along (returned with ``at`` and the sums)."""
     done, size = 0, 1
     while done < steps.size and at.size:
         there = at[None, :] + steps[done:done + size, None]
@@ -269,8 +265,11 @@ def _summed_within(at: np.ndarray, squared: np.ndarray, steps: np.ndarray, means
             squared += row
         keep = squared <= limit
         at, squared = at.compress(keep), squared.compress(keep)
+        if isinstance(limit, np.ndarray):
+            limit = limit.compress(keep)
+        carried = tuple(c.compress(keep) for c in carried)
         done, size = done + size, 2 * size
-    return at, squared
+    return at, squared, carried
 
 
 def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float) -> np.ndarray:
@@ -304,7 +303,7 @@ def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float)
     squared = (gap * gap).reshape(-1)
     left = np.flatnonzero(squared <= limit)
     stride = lo.shape[1]
-    at, _ = _summed_within(left // cols * stride + left % cols, squared[left],
+    at, _, _ = _summed_within(left // cols * stride + left % cols, squared[left],
                            (cy[1:] // k) * stride + cx[1:] // k, means[1:], limit, lo.reshape(-1), hi.reshape(-1))
     bi, bj, side = at // stride, at % stride, k
     # finer blocks: the parts of each block left with a place on the page, every cell again
@@ -317,7 +316,7 @@ def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float)
         di, dj = np.divmod(np.arange(step * step), step)
         fi, fj = (bi[:, None] * step + di[None, :]).reshape(-1), (bj[:, None] * step + dj[None, :]).reshape(-1)
         on = (fi * finer <= py_max) & (fj * finer <= px_max)
-        at, _ = _summed_within((fi * stride + fj)[on], np.zeros(int(on.sum())), (cy // finer) * stride + cx // finer,
+        at, _, _ = _summed_within((fi * stride + fj)[on], np.zeros(int(on.sum())), (cy // finer) * stride + cx // finer,
                                means, limit, lo_f.reshape(-1), hi_f.reshape(-1))
         bi, bj, side = at // stride, at % stride, finer
     close = np.zeros(rows * cols, bool)
@@ -328,7 +327,7 @@ def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float)
     py, px = (bi[:, None] * side + dy[None, :]).reshape(-1), (bj[:, None] * side + dx[None, :]).reshape(-1)
     keep = (py <= py_max) & (px <= px_max) & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h))
     width = noise.cells.shape[1]
-    at, _ = _summed_within((py * width + px)[keep], np.zeros(int(keep.sum())), cy * width + cx, means, limit,
+    at, _, _ = _summed_within((py * width + px)[keep], np.zeros(int(keep.sum())), cy * width + cx, means, limit,
                            noise.cells.reshape(-1))
     # a place's block, from the place (row // k, column // k)
     close[at // width // k * cols + at % width // k] = True
