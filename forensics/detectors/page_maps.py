@@ -14,6 +14,7 @@ import numpy as np
 
 from forensics.detectors import Analysis, remember
 from forensics.model import Box, PageReading, Word
+from forensics.page_regions import component_stats
 
 #: grey levels below the local paper level at which a pixel counts as ink
 INK_CONTRAST = 45
@@ -195,7 +196,7 @@ def unread_words(reading: PageReading, maps: PageMaps) -> list[Word]:
         x0, y0, x1, y1 = clip((word.box[0] - 2, word.box[1] - 2, word.box[2] + 2, word.box[3] + 2), ink.shape)
         ink[y0:y1, x0:x1] = 0
     joined = cv2.dilate(ink, np.ones((1, UNREAD_GAP), np.uint8))
-    _n, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    _n, _labels, stats = component_stats(joined)
     top = max((v.box[3] - v.box[1] for v in reading.words), default=0)
     out = []
     for x, y, bw, bh, _area in stats[1:].tolist():
