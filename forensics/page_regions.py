@@ -113,13 +113,20 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray]:
     :func:`cv2.connectedComponentsWithStats` gives them in the mask's coordinates), labelled
     inside the box around what is set only: the same components in the same order, without a
     pass over a mostly empty page."""
+    n, stats, _labels, _at = labelled_components(mask)
+    return n, stats
+
+
+def labelled_components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, tuple[int, int]]:
+    """:func:`components`, with the labels of the box around what is set and that box's top-left
+    corner (x, y) in the mask: the label of the mask's pixel (x + i, y + j) is ``labels[j, i]``."""
     x, y, w, h = cv2.boundingRect(mask)
     if w == 0 or h == 0:
-        return 1, np.zeros((1, 5), np.int32)
-    n, _, stats = component_stats(mask[y : y + h, x : x + w])
+        return 1, np.zeros((1, 5), np.int32), np.zeros((0, 0), np.int32), (0, 0)
+    n, labels, stats = component_stats(mask[y : y + h, x : x + w])
     stats[1:, 0] += x
     stats[1:, 1] += y
-    return n, stats
+    return n, stats, labels, (x, y)
 
 
 def noise_gaps(band_a: np.ndarray, band_b: np.ndarray, paper: np.ndarray, valid: np.ndarray,

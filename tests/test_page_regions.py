@@ -30,3 +30,15 @@ def test_components_of_a_mask_are_in_page_coordinates():
     mask[30, 40:43] = 1
     n, stats = components(mask)
     assert n == 3 and stats[1:].tolist() == [[20, 10, 10, 4, 40], [40, 30, 3, 1, 3]]
+
+
+def test_labelled_components_label_each_set_pixel_from_the_box_corner():
+    from forensics.page_regions import labelled_components
+
+    mask = np.zeros((50, 60), np.uint8)
+    mask[10:14, 20:30] = 1
+    mask[30, 40:43] = 1
+    n, stats, labels, (x, y) = labelled_components(mask)
+    assert (n, x, y) == (3, 20, 10) and stats[1:].tolist() == components(mask)[1][1:].tolist()
+    assert labels[12 - y, 25 - x] == 1 and labels[30 - y, 41 - x] == 2 and labels[0, 15] == 0
+    assert labelled_components(np.zeros((5, 5), np.uint8))[0] == 1

@@ -26,7 +26,7 @@ word of each line, whatever OCR read) and the groups of ink OCR read no word in
 (:func:`page_maps.unread_words`) are each searched for on the whole page (tune half: three of six
 missed copy-moves found, the nearest honest search at 0.127; alone-rate on honest scans still 0).
 A search first bounds, from BOUND_CELL-square cell means, how closely any place of the page can
-repeat the box (:func:`close_blocks`): most searches end there, the others are matched only
+repeat the box (:func:`close_places`): most searches end there, the others are matched only
 around the places a copy could lie in, and a close answer is matched again over the whole page,
 so what is found is what a page-wide search finds (`bench/pixel_detectors.py`: identical).
 """
@@ -45,7 +45,7 @@ from forensics.detectors.copy_noise import (
     PageNoise,
     best_near,
     best_place,
-    close_blocks,
+    close_places,
     difference_bounds,
     page_noise,
 )
@@ -208,11 +208,11 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading, *, exact: bo
 
     Not ``exact``: a search that cannot end close returns UNMATCHED (or its far Match) without
     the page-wide match. The alignment :func:`compare` makes lies within SEARCH_MARGIN px of the
-    place found, and a close one lies in a block :func:`close_blocks` keeps; with no such block
-    the answer is UNMATCHED. Else the box is matched at full resolution only around the blocks
-    kept (:func:`best_near`), which hold the page-wide search's place whenever that place is
-    close (a far answer is as far either way), and a close answer is searched for again over
-    the page (:func:`best_place`). Both leave flat windows out (:func:`masked_best`): their 0/0
+    place found, and a close one is a place :func:`close_places` keeps; with no such place the
+    answer is UNMATCHED. Else the box is matched at full resolution only within SEARCH_MARGIN px
+    of the places kept (:func:`best_near`), which hold the page-wide search's place whenever
+    that place is close (a far answer is as far either way), and a close answer is searched
+    for again over the page (:func:`best_place`). Both leave flat windows out (:func:`masked_best`): their 0/0
     correlation rounded one way locally and the other page-wide, and the local search missed a
     copy the page-wide one found.
     """
@@ -231,8 +231,8 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading, *, exact: bo
     if exact:
         x, y = best_place(noise, template, target)
     else:
-        close = close_blocks(noise, target, contrast, COPY_DIFFERENCE)
-        near = best_near(noise, template, target, close) if close.any() else None
+        places = close_places(noise, target, contrast, COPY_DIFFERENCE)
+        near = best_near(noise, template, target, places, SEARCH_MARGIN) if places.size else None
         if near is None:
             return UNMATCHED
         x, y = near

@@ -16,7 +16,7 @@ import numpy as np
 
 from forensics.detectors.page_maps import PageMaps, block_reduce
 from forensics.model import Box
-from forensics.page_regions import components
+from forensics.page_regions import labelled_components
 
 #: a page-wide search is matched at half resolution first when its box is at least this many
 #: px on each side, then at full resolution around the COARSE_PEAKS best places, within REFINE_PX
@@ -263,8 +263,19 @@ def _summed_within(at: np.ndarray, squared: np.ndarray, steps: np.ndarray, means
 
 def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float) -> np.ndarray:
     """Per BOUND_CELL-square block of top-left places on the page (block (i, j) holds the places
-    from (BOUND_CELL * j, BOUND_CELL * i)), whether a box at one of its places, not overlapping
-    ``box``, may differ from it by ``difference`` or less: the bound of :func:`difference_bounds`
+    from (BOUND_CELL * j, BOUND_CELL * i)), whether it holds one of :func:`close_places`."""
+    k = BOUND_CELL
+    w, h = box[2] - box[0], box[3] - box[1]
+    rows, cols = (noise.cells.shape[0] - h) // k + 1, (noise.cells.shape[1] - w) // k + 1
+    close = np.zeros((rows, cols), bool)
+    py, px = np.divmod(close_places(noise, box, contrast, difference), noise.cells.shape[1])
+    close[py // k, px // k] = True
+    return close
+
+
+def close_places(noise: PageNoise, box: Box, contrast: float, difference: float) -> np.ndarray:
+    """The top-left places on the page (flat indices in ``noise.cells``) where a box, not
+    overlapping ``box``, may differ from it by ``difference`` or less: the bound of :func:`difference_bounds`
     taken first per block (each cell's mean against the block's range of that cell,
     :meth:`PageNoise.cell_extremes`), then per finer block (REFINE_SIDES) of the blocks left,
     then per place in those left, each dropping what the cells summed so far already rule out
@@ -308,9 +319,8 @@ def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float)
         at, _, _ = _summed_within((fi * stride + fj)[on], np.zeros(int(on.sum())), (cy // finer) * stride + cx // finer,
                                means, limit, lo_f.reshape(-1), hi_f.reshape(-1))
         bi, bj, side = at // stride, at % stride, finer
-    close = np.zeros(rows * cols, bool)
     if not bi.size:
-        return close.reshape(rows, cols)
+        return bi
     # places: every place of the blocks left, on the page and not overlapping the box
     dy, dx = np.divmod(np.arange(side * side), side)
     py, px = (bi[:, None] * side + dy[None, :]).reshape(-1), (bj[:, None] * side + dx[None, :]).reshape(-1)
@@ -318,27 +328,37 @@ def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float)
     width = noise.cells.shape[1]
     at, _, _ = _summed_within((py * width + px)[keep], np.zeros(int(keep.sum())), cy * width + cx, means, limit,
                            noise.cells.reshape(-1))
-    # a place's block, from the place (row // k, column // k)
-    close[at // width // k * cols + at % width // k] = True
-    return close.reshape(rows, cols)
+    return at
 
 
-def best_near(noise: PageNoise, template: np.ndarray, box: Box, close: np.ndarray) -> tuple[int, int] | None:
+def best_near(noise: PageNoise, template: np.ndarray, box: Box, places: np.ndarray, margin: int) -> tuple[int, int] | None:
     """Where the residual best matches ``template`` (as :func:`best_place` asks, at full
-    resolution, flat windows left out) among the places within BOUND_CELL px of the ``close``
-    blocks (:func:`close_blocks`), each group of them matched on its own; None when all are the
-    copy's own place."""
+    resolution, flat windows left out) among the places within ``margin`` px of the ``places``
+    (:func:`close_places`): the BOUND_CELL-square blocks holding them grown by one and grouped
+    (page_regions), each group matched on its own within ``margin`` px of the box around its
+    places; None when all are the copy's own place."""
     k = BOUND_CELL
     res = noise.residual
     w, h = box[2] - box[0], box[3] - box[1]
-    # the blocks grown by one, labelled inside the box around what is set (page_regions)
-    n, stats = components(cv2.dilate(close.astype(np.uint8), np.ones((3, 3), np.uint8)))
+    rows, cols = (res.shape[0] - h) // k + 1, (res.shape[1] - w) // k + 1
+    py, px = np.divmod(places, res.shape[1])
+    close = np.zeros((rows, cols), np.uint8)
+    close[py // k, px // k] = 1
+    n, stats, labels, (lx, ly) = labelled_components(cv2.dilate(close, np.ones((3, 3), np.uint8)))
     if n == 1:
         return None
+    # the box around each group's places (every group holds some: a block holding none is not set)
+    group = labels[py // k - ly, px // k - lx]
+    order = np.argsort(group, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=n)[1:])[:-1]))
+    px, py = px[order], py[order]
+    around = (np.minimum.reduceat(px, starts) - margin, np.minimum.reduceat(py, starts) - margin,
+              np.maximum.reduceat(px, starts) + margin + 1, np.maximum.reduceat(py, starts) + margin + 1)
     best, place = -1.0, None
-    for bx, by, bw, bh, _area in stats[1:].tolist():
-        x0, y0 = bx * k, by * k
-        x1, y1 = min((bx + bw) * k, res.shape[1] - w + 1), min((by + bh) * k, res.shape[0] - h + 1)
+    for (bx, by, bw, bh, _area), ax0, ay0, ax1, ay1 in zip(stats[1:].tolist(), *(a.tolist() for a in around),
+                                                           strict=True):
+        x0, y0 = max(bx * k, ax0), max(by * k, ay0)
+        x1, y1 = min((bx + bw) * k, res.shape[1] - w + 1, ax1), min((by + bh) * k, res.shape[0] - h + 1, ay1)
         if x1 <= x0 or y1 <= y0:
             continue
         scores = cv2.matchTemplate(res[y0:y1 + h - 1, x0:x1 + w - 1], template, cv2.TM_CCOEFF_NORMED)
