@@ -151,6 +151,25 @@ def _geometry_at(noise: PageNoise, target: Box, window: Box) -> tuple[Box, Box, 
     return (tx0, ty0, tx1, ty1), (sx0, sy0, sx1, sy1), contrast
 
 
+def _geometries(noise: PageNoise, target: Box, chosen: list[int], windows: list[Box], span_w: np.ndarray,
+                span_h: np.ndarray) -> dict[int, tuple[Box, Box, float]]:
+    """:func:`_geometry_at` of the copy's box with each of the ``chosen`` windows that it does
+    not refuse, in their order (the checks of the copy's box once, the windows' sizes at once:
+    a copy is checked against a hundred windows)."""
+    tx0, ty0, tx1, ty1 = target
+    w, h = tx1 - tx0, ty1 - ty0
+    if w < 8 or h < 8 or not chosen:
+        return {}
+    wide = np.flatnonzero((span_w[chosen] >= w) & (span_h[chosen] >= h))
+    if not wide.size:
+        return {}
+    contrast = noise.spread("blurred", target)
+    if contrast < MIN_CONTRAST or noise.spread("residual", target) < 1e-3:
+        return {}
+    picked = [chosen[k] for k in wide.tolist()]
+    return {j: (target, windows[j], contrast) for j in picked if noise.spread("residual", windows[j]) >= 1e-3}
+
+
 def compare(noise: PageNoise, copy: Word, source: Word) -> Match | None:
     """How closely ``copy``'s box repeats ``source``'s pixels at their best alignment (None when
     the boxes cannot be compared: too small, too flat, or the source narrower)."""
@@ -267,7 +286,9 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
     # made once a page, not once a pair: each box clipped to the page, each source's search
     # window (clipped as _geometry clips it) and each box's contrast (_contrast)
     targets = [tuple(b) for b in clip_all(boxes, noise.residual.shape).tolist()]
-    windows = [tuple(b) for b in clip_all(boxes, noise.residual.shape, SEARCH_MARGIN).tolist()]
+    spans = clip_all(boxes, noise.residual.shape, SEARCH_MARGIN)
+    windows = [tuple(b) for b in spans.tolist()]
+    span_w, span_h = spans[:, 2] - spans[:, 0], spans[:, 3] - spans[:, 1]
 
     def contrast(j: int) -> float:  # measured on first use, kept by PageNoise.spread
         return noise.spread("blurred", targets[j])
@@ -286,8 +307,10 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
         chosen = np.flatnonzero(fits).tolist()
         # what compare checks before aligning, and the bound of every pair it would align whose
         # window cannot reach the copy's box (an alignment overlapping it gives None)
-        geometries = {j: g for j in chosen if (g := _geometry_at(noise, targets[i], windows[j])) is not None}
-        boundable = [j for j, g in geometries.items() if not boxes_overlap(g[1], g[0])]
+        geometries = _geometries(noise, targets[i], chosen, windows, span_w, span_h)
+        tx0, ty0, tx1, ty1 = targets[i]
+        boundable = [j for j in geometries if not (windows[j][0] < tx1 and tx0 < windows[j][2]
+                                                   and windows[j][1] < ty1 and ty0 < windows[j][3])]
         # past these caps only "far" matters: the pair's own skip, and its reverse's (over
         # the two contrasts), each against a bound; a margin keeps a capped bound past both
         c_copy = contrast(i)
