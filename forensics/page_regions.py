@@ -85,8 +85,8 @@ def component_stats(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     points = np.zeros((0, 2), np.int32) if points is None else points.reshape(-1, 2)
     xs, ys = points[:, 0], points[:, 1]
     if ys.size == height * width:  # no background at all: as OpenCV reports it
-        _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        return n, labels, stats
+        _, _, full, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        return n, labels, full
     # the background: bounded by the first and last rows and columns holding a zero (on a page
     # with a margin, its edges)
     top = next(i for i in range(height) if not mask[i].all())
@@ -100,10 +100,10 @@ def component_stats(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
         ys, xs = ys[order], xs[order]
         area = np.bincount(label, minlength=n)[1:]
         starts = np.concatenate(([0], np.cumsum(area)[:-1]))
-        left, top = np.minimum.reduceat(xs, starts), np.minimum.reduceat(ys, starts)
-        stats[1:, 0], stats[1:, 1] = left, top
-        stats[1:, 2] = np.maximum.reduceat(xs, starts) - left + 1
-        stats[1:, 3] = np.maximum.reduceat(ys, starts) - top + 1
+        x_min, y_min = np.minimum.reduceat(xs, starts), np.minimum.reduceat(ys, starts)
+        stats[1:, 0], stats[1:, 1] = x_min, y_min
+        stats[1:, 2] = np.maximum.reduceat(xs, starts) - x_min + 1
+        stats[1:, 3] = np.maximum.reduceat(ys, starts) - y_min + 1
         stats[1:, 4] = area
     return n, labels, stats
 
