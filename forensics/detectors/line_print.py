@@ -42,7 +42,11 @@ on their last two digits (OCR splits "RM92 . 82"; honest pages repeat two digits
 two odd amounts of different values (a consistent edit's item and total: no margin); the digit
 pitch of an amount against a monospace label on its line (honest singles reach a 38% pitch
 difference, misread cells), alone or with the edges (no margin); a clone patch's seam in the
-paper around a word (its step is lost in the text's blur halo and JPEG noise at a few grey levels).
+paper around a word (its step is lost in the text's blur halo and JPEG noise at a few grey levels);
+a total OCR did not read as a value (a word of one or two digits right of a lone "TOTAL" label on a
+line with no value read) whose edges are odd against its label, flagged alone (branch
+s15-font2-unread-total): tune honest 0/119 (second-oddest honest 0.84 of ``LN_EDGE``), +3 edits,
+but held-out 3/101 honest flagged alone (honest totals read "2", "72." against a single label word).
 """
 
 from __future__ import annotations
