@@ -1,4 +1,4 @@
-"""The pixel detectors (copy_move, local_edits, glyph_copies) of ``main`` against this tree's,
+"""The pixel detectors (copy_move, local_edits, glyph_copies, line_print) of ``main`` against this tree's,
 side by side.
 
 Run by hand (not by CI; needs ../shared/datasets and a git checkout)::
@@ -7,7 +7,7 @@ Run by hand (not by CI; needs ../shared/datasets and a git checkout)::
 
 The "old" detectors are the modules of ``--ref`` (``git show REF:forensics/detectors/...``),
 written to a temporary directory and imported from there for the run, with the helper modules
-they import (``HELPERS``: page maps, copy noise, copy_move's constants) also taken from ``--ref``
+they import (``HELPERS``: page maps, copy noise, amount and crisp print, copy_move's constants) also taken from ``--ref``
 so that a change to a helper is compared too; the "new" ones are this tree's. Pages: the first ``--limit`` SROIE receipts of the ``tune`` half (:mod:`bench.halves`),
 honest, and each careful forgery of :mod:`fixtures.careful` made from them exactly as
 ``bench/tampering.py`` makes it (same seed, same JPEG re-save; its OCR readings are cached
@@ -46,10 +46,10 @@ sys.path.insert(0, str(ROOT))
 from bench import tampering  # noqa: E402
 
 #: the detectors compared, by module name under forensics/detectors/
-MODULES = ("copy_move", "local_edits", "glyph_copies")
+MODULES = ("copy_move", "local_edits", "glyph_copies", "line_print")
 #: the modules they import that are also taken from the ref, in import order (a module the ref
 #: does not have is skipped: the ref's detectors cannot import it)
-HELPERS = ("page_maps", "copy_noise")
+HELPERS = ("page_maps", "copy_noise", "amount_print", "crisp_print")
 
 
 def old_modules(ref: str, tmp: Path) -> dict[str, ModuleType]:

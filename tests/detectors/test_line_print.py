@@ -108,3 +108,42 @@ def test_show_explains_the_finding_with_its_box():
     text = out.getvalue()
     assert "own lines" in text and "edges" in text, text
     assert str(tuple(f.box)) in text, text
+
+
+def test_only_copies_and_their_lines_are_measured(monkeypatch):
+    # the detector measures the copies of a value and their lines only: same findings as
+    # measuring every value word, fewer words measured
+    img, words = _page()
+    forged, forged_words = _retype(img, words, "41.61", "14.61")
+    read = PageReading(1, "ocr", tuple(forged_words), forged.width, forged.height)
+    maps = page_maps(forged)
+    calls = []
+    real = line_print.word_print
+    monkeypatch.setattr(line_print, "word_print", lambda m, w: calls.append(w) or real(m, w))
+    every = line_print.page_line_edges(read, maps)
+    n_every = len(calls)
+    calls.clear()
+    copies, any_line = line_print.copy_line_edges(read, maps)
+    assert any_line and copies and len(calls) < n_every
+    assert {m.key for m in copies} < {m.key for m in every}
+    assert ([f.to_json() for f in line_print.page_findings(read, copies)]
+            == [f.to_json() for f in line_print.page_findings(read, every)] != [])
+
+
+def test_a_page_without_copies_is_still_judged():
+    # no two values end alike: nothing can be flagged, yet the page had values to judge
+    img, words = _page()
+    seen: set[str] = set()
+    unique = []
+    for n, w in enumerate(words):
+        text = w.text
+        if sum(ch.isdigit() for ch in text) >= 3:
+            text = f"{n + 1:03d}.5"
+            assert line_print.value_key(text) not in seen
+            seen.add(line_print.value_key(text))
+        unique.append(Word(text, w.box, w.confidence, w.block, w.line))
+    read = PageReading(1, "ocr", tuple(unique), img.width, img.height)
+    assert line_print.copy_line_edges(read, page_maps(img)) == ([], True)
+    assert line_print.copy_line_edges(read, page_maps(img), ask_any=False) == ([], False)
+    result = line_print.detector.run(_analysis(jpeg_roundtrip(img, 80), unique), None)
+    assert result.status == "done" and not result.findings
