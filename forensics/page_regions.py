@@ -81,18 +81,62 @@ def differing_boxes(fa: np.ndarray, fb: np.ndarray, contrast: float, valid: np.n
     return boxes, diff
 
 
+def component_stats(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """``cv2.connectedComponentsWithStats(mask, connectivity=8)`` without the centroids: (count
+    with the background, labels, stats), the same values. OpenCV labels the mask (a millisecond
+    on a receipt); the stats are taken from the labelled pixels, and the background's from the
+    mask's edges, where OpenCV's stats pass visits every pixel of the page (8 ms on a receipt's
+    sparse ink)."""
+    n, labels = cv2.connectedComponents(mask, connectivity=8)
+    height, width = mask.shape
+    stats = np.zeros((n, 5), np.int32)
+    # the set pixels in row-major order, as (x, y) (numpy's nonzero takes thirty times as long)
+    points = cv2.findNonZero(mask)
+    points = np.zeros((0, 2), np.int32) if points is None else points.reshape(-1, 2)
+    xs, ys = points[:, 0], points[:, 1]
+    if ys.size == height * width:  # no background at all: as OpenCV reports it
+        _, _, full, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        return n, labels, full
+    # the background: bounded by the first and last rows and columns holding a zero (on a page
+    # with a margin, its edges)
+    top = next(i for i in range(height) if not mask[i].all())
+    bottom = next(i for i in range(height - 1, -1, -1) if not mask[i].all())
+    left = next(j for j in range(width) if not mask[:, j].all())
+    right = next(j for j in range(width - 1, -1, -1) if not mask[:, j].all())
+    stats[0] = (left, top, right - left + 1, bottom - top + 1, height * width - ys.size)
+    if n > 1:
+        label = labels[ys, xs]
+        order = np.argsort(label, kind="stable")
+        ys, xs = ys[order], xs[order]
+        area = np.bincount(label, minlength=n)[1:]
+        starts = np.concatenate(([0], np.cumsum(area)[:-1]))
+        x_min, y_min = np.minimum.reduceat(xs, starts), np.minimum.reduceat(ys, starts)
+        stats[1:, 0], stats[1:, 1] = x_min, y_min
+        stats[1:, 2] = np.maximum.reduceat(xs, starts) - x_min + 1
+        stats[1:, 3] = np.maximum.reduceat(ys, starts) - y_min + 1
+        stats[1:, 4] = area
+    return n, labels, stats
+
+
 def components(mask: np.ndarray) -> tuple[int, np.ndarray]:
     """8-connected components of a sparse uint8 mask: (count with the background, stats as
     :func:`cv2.connectedComponentsWithStats` gives them in the mask's coordinates), labelled
     inside the box around what is set only: the same components in the same order, without a
     pass over a mostly empty page."""
+    n, stats, _labels, _at = labelled_components(mask)
+    return n, stats
+
+
+def labelled_components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, tuple[int, int]]:
+    """:func:`components`, with the labels of the box around what is set and that box's top-left
+    corner (x, y) in the mask: the label of the mask's pixel (x + i, y + j) is ``labels[j, i]``."""
     x, y, w, h = cv2.boundingRect(mask)
     if w == 0 or h == 0:
-        return 1, np.zeros((1, 5), np.int32)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask[y : y + h, x : x + w], connectivity=8)
+        return 1, np.zeros((1, 5), np.int32), np.zeros((0, 0), np.int32), (0, 0)
+    n, labels, stats = component_stats(mask[y : y + h, x : x + w])
     stats[1:, 0] += x
     stats[1:, 1] += y
-    return n, stats
+    return n, stats, labels, (x, y)
 
 
 def noise_gaps(band_a: np.ndarray, band_b: np.ndarray, paper: np.ndarray, valid: np.ndarray,

@@ -113,3 +113,14 @@ def test_bad_inputs_end_as_failed_records_and_the_process_lives_on(tmp_path: Pat
     analyse({"evidence_id": "X2", "seller_id": "S1", "blob": "nope.jpg"}, store, settings)
     assert store.get("X1")["error"]["code"] == "blob_outside_root"
     assert store.get("X2")["error"]["code"] == "blob_not_found"
+
+
+def test_the_pipeline_runs_opencv_on_one_thread():
+    # a fresh process: OpenCV starts with a thread per core, the pipeline's import leaves one
+    import subprocess
+    import sys
+
+    code = "import cv2; n = cv2.getNumThreads(); import forensics.pipeline; print(n, cv2.getNumThreads())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"OPENCV_FOR_THREADS_NUM": "2", "PATH": "/usr/bin:/bin"}).stdout.split()
+    assert out == ["2", "1"]

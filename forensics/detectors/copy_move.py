@@ -26,7 +26,7 @@ word of each line, whatever OCR read) and the groups of ink OCR read no word in
 (:func:`page_maps.unread_words`) are each searched for on the whole page (tune half: three of six
 missed copy-moves found, the nearest honest search at 0.127; alone-rate on honest scans still 0).
 A search first bounds, from BOUND_CELL-square cell means, how closely any place of the page can
-repeat the box (:func:`close_blocks`): most searches end there, the others are matched only
+repeat the box (:func:`close_places`): most searches end there, the others are matched only
 around the places a copy could lie in, and a close answer is matched again over the whole page,
 so what is found is what a page-wide search finds (`bench/pixel_detectors.py`: identical).
 """
@@ -45,7 +45,7 @@ from forensics.detectors.copy_noise import (
     PageNoise,
     best_near,
     best_place,
-    close_blocks,
+    close_places,
     difference_bounds,
     page_noise,
 )
@@ -151,6 +151,25 @@ def _geometry_at(noise: PageNoise, target: Box, window: Box) -> tuple[Box, Box, 
     return (tx0, ty0, tx1, ty1), (sx0, sy0, sx1, sy1), contrast
 
 
+def _geometries(noise: PageNoise, target: Box, chosen: list[int], windows: list[Box], span_w: np.ndarray,
+                span_h: np.ndarray) -> dict[int, tuple[Box, Box, float]]:
+    """:func:`_geometry_at` of the copy's box with each of the ``chosen`` windows that it does
+    not refuse, in their order (the checks of the copy's box once, the windows' sizes at once:
+    a copy is checked against a hundred windows)."""
+    tx0, ty0, tx1, ty1 = target
+    w, h = tx1 - tx0, ty1 - ty0
+    if w < 8 or h < 8 or not chosen:
+        return {}
+    wide = np.flatnonzero((span_w[chosen] >= w) & (span_h[chosen] >= h))
+    if not wide.size:
+        return {}
+    contrast = noise.spread("blurred", target)
+    if contrast < MIN_CONTRAST or noise.spread("residual", target) < 1e-3:
+        return {}
+    picked = [chosen[k] for k in wide.tolist()]
+    return {j: (target, windows[j], contrast) for j in picked if noise.spread("residual", windows[j]) >= 1e-3}
+
+
 def compare(noise: PageNoise, copy: Word, source: Word) -> Match | None:
     """How closely ``copy``'s box repeats ``source``'s pixels at their best alignment (None when
     the boxes cannot be compared: too small, too flat, or the source narrower)."""
@@ -208,11 +227,11 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading, *, exact: bo
 
     Not ``exact``: a search that cannot end close returns UNMATCHED (or its far Match) without
     the page-wide match. The alignment :func:`compare` makes lies within SEARCH_MARGIN px of the
-    place found, and a close one lies in a block :func:`close_blocks` keeps; with no such block
-    the answer is UNMATCHED. Else the box is matched at full resolution only around the blocks
-    kept (:func:`best_near`), which hold the page-wide search's place whenever that place is
-    close (a far answer is as far either way), and a close answer is searched for again over
-    the page (:func:`best_place`). Both leave flat windows out (:func:`masked_best`): their 0/0
+    place found, and a close one is a place :func:`close_places` keeps; with no such place the
+    answer is UNMATCHED. Else the box is matched at full resolution only within SEARCH_MARGIN px
+    of the places kept (:func:`best_near`), which hold the page-wide search's place whenever
+    that place is close (a far answer is as far either way), and a close answer is searched
+    for again over the page (:func:`best_place`). Both leave flat windows out (:func:`masked_best`): their 0/0
     correlation rounded one way locally and the other page-wide, and the local search missed a
     copy the page-wide one found.
     """
@@ -231,8 +250,8 @@ def search_page(noise: PageNoise, copy: Word, reading: PageReading, *, exact: bo
     if exact:
         x, y = best_place(noise, template, target)
     else:
-        close = close_blocks(noise, target, contrast, COPY_DIFFERENCE)
-        near = best_near(noise, template, target, close) if close.any() else None
+        places = close_places(noise, target, contrast, COPY_DIFFERENCE)
+        near = best_near(noise, template, target, places, SEARCH_MARGIN) if places.size else None
         if near is None:
             return UNMATCHED
         x, y = near
@@ -267,7 +286,9 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
     # made once a page, not once a pair: each box clipped to the page, each source's search
     # window (clipped as _geometry clips it) and each box's contrast (_contrast)
     targets = [tuple(b) for b in clip_all(boxes, noise.residual.shape).tolist()]
-    windows = [tuple(b) for b in clip_all(boxes, noise.residual.shape, SEARCH_MARGIN).tolist()]
+    spans = clip_all(boxes, noise.residual.shape, SEARCH_MARGIN)
+    windows = [tuple(b) for b in spans.tolist()]
+    span_w, span_h = spans[:, 2] - spans[:, 0], spans[:, 3] - spans[:, 1]
 
     def contrast(j: int) -> float:  # measured on first use, kept by PageNoise.spread
         return noise.spread("blurred", targets[j])
@@ -286,8 +307,10 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
         chosen = np.flatnonzero(fits).tolist()
         # what compare checks before aligning, and the bound of every pair it would align whose
         # window cannot reach the copy's box (an alignment overlapping it gives None)
-        geometries = {j: g for j in chosen if (g := _geometry_at(noise, targets[i], windows[j])) is not None}
-        boundable = [j for j, g in geometries.items() if not boxes_overlap(g[1], g[0])]
+        geometries = _geometries(noise, targets[i], chosen, windows, span_w, span_h)
+        tx0, ty0, tx1, ty1 = targets[i]
+        boundable = [j for j in geometries if not (windows[j][0] < tx1 and tx0 < windows[j][2]
+                                                   and windows[j][1] < ty1 and ty0 < windows[j][3])]
         # past these caps only "far" matters: the pair's own skip, and its reverse's (over
         # the two contrasts), each against a bound; a margin keeps a capped bound past both
         c_copy = contrast(i)
@@ -365,7 +388,8 @@ def searched_words(reading: PageReading, words: list[Word]) -> list[Word]:
     """The words searched for anywhere on the page: the value words of total lines, and the
     amount column (the last word of each line, of MIN_DIGITS + 1 characters or more: an amount,
     or a pasted amount OCR read as letters, "Bod" for "5.30"), whatever its line says; each once."""
-    out = [w for w in words if TOTAL_LINE.search(_line_of(reading, w))]
+    line_of = _lines_by_word(reading)
+    out = [w for w in words if TOTAL_LINE.search(line_of.get(w, w.text))]
     for line in reading.lines():
         last = line.words[-1] if line.words else None
         if (last is not None and len(last.text.strip()) >= MIN_DIGITS + 1 and last.box[3] - last.box[1] >= 8
@@ -435,6 +459,17 @@ def page_repeats(noise: PageNoise, words: list[Word]) -> tuple[int, bool]:
             if r.difference <= COPY_DIFFERENCE:
                 return n, True
     return n, False
+
+
+def _lines_by_word(reading: PageReading) -> dict[Word, str]:
+    """The text of each word's line (of the first line holding an equal word, as :func:`_line_of`
+    finds it): made once for the many words :func:`searched_words` asks about."""
+    out: dict[Word, str] = {}
+    for line in reading.lines():
+        text = line.text
+        for w in line.words:
+            out.setdefault(w, text)
+    return out
 
 
 def _line_of(reading: PageReading, word: Word) -> str:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from forensics.detectors.page_maps import PageMaps
+from forensics.detectors.page_maps import PageMaps, block_reduce
 from forensics.model import Box
-from forensics.page_regions import components
+from forensics.page_regions import labelled_components
 
 #: a page-wide search is matched at half resolution first when its box is at least this many
 #: px on each side, then at full resolution around the COARSE_PEAKS best places, within REFINE_PX
@@ -32,6 +32,9 @@ FLAT_TRIES = 64
 BOUND_CELL = 8
 #: relative slack on that bound against the float32 rounding of the exact difference
 BOUND_SLACK = 1e-4
+#: sides (px) of the finer blocks :func:`close_blocks` bounds the places of a page by after
+#: BOUND_CELL-square ones (each a divisor of the one before), before single places
+REFINE_SIDES = (4,)
 #: grey-level gradient (Sobel of the 3x3 mean) above which a pixel is a glyph edge, not noise
 EDGE = 24.0
 #: paper at least this bright is saturated: the scanner clipped its noise away
@@ -53,8 +56,8 @@ class PageNoise:
     offsets: dict[tuple[str, int, int], np.ndarray] = field(default_factory=dict)
     #: ``residual`` at half resolution, once made (:meth:`half_residual`)
     half: list[np.ndarray] = field(default_factory=list)
-    #: least and greatest ``cells`` of each BOUND_CELL-square block, once made (:meth:`cell_extremes`)
-    extremes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    #: least and greatest ``cells`` of each square block, by its side, once made (:meth:`cell_extremes`)
+    extremes: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def spread(self, name: str, box: Box) -> float:
         """Grey-level std of the ``residual`` or ``blurred`` map in ``box``, measured once."""
@@ -71,14 +74,23 @@ class PageNoise:
             self.half.append(cv2.resize(r, (r.shape[1] // 2, r.shape[0] // 2), interpolation=cv2.INTER_AREA))
         return self.half[0]
 
-    def cell_extremes(self) -> tuple[np.ndarray, np.ndarray]:
-        """Least and greatest of ``cells`` over each BOUND_CELL-square block of the page (the
-        last, partial ones padded with their edge), made once a page."""
-        if not self.extremes:
-            # a padded edge repeats values of its own block: the partial blocks' extremes are
-            # those of their pixels on the page, so no padded copy of the page is made
-            self.extremes.append((_block_reduce(self.cells, np.minimum), _block_reduce(self.cells, np.maximum)))
-        return self.extremes[0]
+    def cell_extremes(self, side: int = BOUND_CELL) -> tuple[np.ndarray, np.ndarray]:
+        """Least and greatest of ``cells`` over each ``side``-square block of the page (the last,
+        partial ones over what they hold), made once a page; from the extremes of the largest
+        finer side that divides ``side`` when there is one (the least of the least of each part
+        is the least of the whole), else from the cells."""
+        if side not in self.extremes:
+            finer = [f for f in REFINE_SIDES if f < side and side % f == 0]
+            if finer:
+                lo, hi = self.cell_extremes(max(finer))
+                step = side // max(finer)
+                self.extremes[side] = (block_reduce(lo, np.minimum, step), block_reduce(hi, np.maximum, step))
+            else:
+                # a padded edge repeats values of its own block: the partial blocks' extremes
+                # are those of their pixels on the page, so no padded copy of the page is made
+                self.extremes[side] = (block_reduce(self.cells, np.minimum, side),
+                                       block_reduce(self.cells, np.maximum, side))
+        return self.extremes[side]
 
     def cell_offsets(self, w: int, h: int) -> np.ndarray:
         """Flat offsets in ``cells`` of the BOUND_CELL-square cells that tile a w x h box."""
@@ -90,34 +102,22 @@ class PageNoise:
         return self.offsets[key]
 
 
-def _block_reduce(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
-    """``ufunc`` (np.minimum or np.maximum) over each BOUND_CELL-square block of ``values``, the
-    last, partial blocks over what they hold: rows then columns, a strided slice at a time (a
-    4-D reshape's two-axis reduction took five times as long)."""
-    k = BOUND_CELL
-    rows = values[0::k].copy()
-    for i in range(1, k):
-        part = values[i::k]
-        ufunc(rows[:part.shape[0]], part, out=rows[:part.shape[0]])
-    out = rows[:, 0::k].copy()
-    for j in range(1, k):
-        part = rows[:, j::k]
-        ufunc(out[:, :part.shape[1]], part, out=out[:, :part.shape[1]])
-    return out
-
-
 def page_noise(image, maps: PageMaps | None = None) -> PageNoise:  # noqa: ANN001 - PIL image
     """High-pass residual of a page, and where it is noise (no glyph edge, not saturated).
     ``maps``: the page's shared :class:`~forensics.detectors.page_maps.PageMaps`, whose grey
-    levels and residual (the same 3x3-mean residual) are taken instead of made again."""
+    levels, 3x3 mean, residual (the same 3x3-mean residual) and blur are taken instead of made
+    again."""
     gray = np.asarray(image.convert("L"), dtype=np.float32) if maps is None else maps.gray
-    smooth = cv2.blur(gray, (3, 3))
+    smooth = cv2.blur(gray, (3, 3)) if maps is None or maps.smooth is None else maps.smooth
     residual = gray - smooth if maps is None else maps.residual
-    grad = np.abs(cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3))
+    # |d/dx| + |d/dy|, in place (no temporaries of the page's size)
+    grad = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)
+    np.abs(grad, out=grad)
+    grad += np.abs(cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3))
     # an edge pixel's residual is the glyph's shape, which honest repeats share
     edge = cv2.dilate((grad > EDGE).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     usable = ~edge & (gray < SATURATED)
-    blurred = cv2.GaussianBlur(gray, (0, 0), 1.0)
+    blurred = cv2.GaussianBlur(gray, (0, 0), 1.0) if maps is None else maps.gaussian(1.0)
     cells = cv2.boxFilter(blurred, cv2.CV_64F, (BOUND_CELL, BOUND_CELL), anchor=(0, 0), normalize=True,
                           borderType=cv2.BORDER_REPLICATE)
     return PageNoise(residual, blurred, usable, cells)
@@ -157,17 +157,10 @@ def difference_bounds(noise: PageNoise, target: Box, windows: list[Box], contras
         squared = np.minimum.reduceat(np.einsum("ij,ij->i", there, there), starts) * scale
         return np.sqrt(squared) / contrast
     limit = (np.asarray(caps, dtype=np.float64) * contrast) ** 2 / scale
-    squared = np.zeros(at.size)
     own = flat[ty0 * width + tx0 + cells]
     order = np.argsort(own)  # the darkest cells first: they rule most alignments out
-    for cell, mean in zip(cells[order].tolist(), own[order].tolist(), strict=True):
-        gap = flat.take(at + cell) - mean
-        squared += gap * gap
-        keep = squared <= limit.take(owner)
-        if not keep.all():
-            at, owner, squared = at.compress(keep), owner.compress(keep), squared.compress(keep)
-            if not at.size:
-                break
+    at, squared, (owner,) = _summed_within(at, np.zeros(at.size), cells[order], own[order], limit.take(owner), flat,
+                                           carried=(owner,))
     out = np.asarray(caps, dtype=np.float64).copy()
     best = np.full(len(windows), np.inf)
     np.minimum.at(best, owner, squared)
@@ -236,88 +229,136 @@ def best_place(noise: PageNoise, template: np.ndarray, box: Box) -> tuple[int, i
     return everywhere() if place is None else place
 
 
+def _summed_within(at: np.ndarray, squared: np.ndarray, steps: np.ndarray, means: np.ndarray,
+                   limit: float | np.ndarray, lo: np.ndarray, hi: np.ndarray | None = None,
+                   carried: tuple[np.ndarray, ...] = ()) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """The entries of ``at`` (flat indices) whose ``squared`` stays at most ``limit`` once each
+    tile's squared gap is added, one tile after the other in order (so the same sums, to the
+    bit): a tile's gap is ``lo`` at ``at + step`` less its mean, or with ``hi`` the gap between
+    the mean and the range [lo, hi] there. Tiles are taken a few at a time (1, 2, 4, ...), what
+    is past the limit dropped after each group: the sums only grow, so dropping an entry once
+    is as dropping it at its first tile past the limit, with far fewer array operations.
+    ``limit``: one for all, or one per entry; ``carried``: arrays of one value per entry, kept
+    along (returned with ``at`` and the sums)."""
+    done, size = 0, 1
+    while done < steps.size and at.size:
+        there = at[None, :] + steps[done:done + size, None]
+        mean = means[done:done + size, None]
+        if hi is None:
+            gap = lo.take(there) - mean
+        else:
+            gap = np.maximum(lo.take(there) - mean, 0) + np.maximum(mean - hi.take(there), 0)
+        gap *= gap
+        squared = squared + gap[0]
+        for row in gap[1:]:
+            squared += row
+        keep = squared <= limit
+        at, squared = at.compress(keep), squared.compress(keep)
+        if isinstance(limit, np.ndarray):
+            limit = limit.compress(keep)
+        carried = tuple(c.compress(keep) for c in carried)
+        done, size = done + size, 2 * size
+    return at, squared, carried
+
+
 def close_blocks(noise: PageNoise, box: Box, contrast: float, difference: float) -> np.ndarray:
     """Per BOUND_CELL-square block of top-left places on the page (block (i, j) holds the places
-    from (BOUND_CELL * j, BOUND_CELL * i)), whether a box at one of its places, not overlapping
-    ``box``, may differ from it by ``difference`` or less: the bound of :func:`difference_bounds`
+    from (BOUND_CELL * j, BOUND_CELL * i)), whether it holds one of :func:`close_places`."""
+    k = BOUND_CELL
+    w, h = box[2] - box[0], box[3] - box[1]
+    rows, cols = (noise.cells.shape[0] - h) // k + 1, (noise.cells.shape[1] - w) // k + 1
+    close = np.zeros((rows, cols), bool)
+    py, px = np.divmod(close_places(noise, box, contrast, difference), noise.cells.shape[1])
+    close[py // k, px // k] = True
+    return close
+
+
+def close_places(noise: PageNoise, box: Box, contrast: float, difference: float) -> np.ndarray:
+    """The top-left places on the page (flat indices in ``noise.cells``) where a box, not
+    overlapping ``box``, may differ from it by ``difference`` or less: the bound of :func:`difference_bounds`
     taken first per block (each cell's mean against the block's range of that cell,
-    :meth:`PageNoise.cell_extremes`), then per place in the blocks left, each dropping what the
-    cells summed so far already rule out (thousands of lookups where a template match takes
-    millions)."""
+    :meth:`PageNoise.cell_extremes`), then per finer block (REFINE_SIDES) of the blocks left,
+    then per place in those left, each dropping what the cells summed so far already rule out
+    (thousands of lookups where a template match takes millions). A block's gaps are at most
+    its places' (float subtraction is monotonic), so what a coarser bound drops no place keeps."""
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     k = BOUND_CELL
     lo, hi = noise.cell_extremes()
     rows, cols = (noise.cells.shape[0] - h) // k + 1, (noise.cells.shape[1] - w) // k + 1
+    py_max, px_max = noise.cells.shape[0] - h, noise.cells.shape[1] - w
     limit = (difference * (1 + BOUND_SLACK) * contrast) ** 2 * (w * h) / (k * k)
-    # the darkest cells first: blank paper is ruled out by the first
-    tiles = sorted(((cy // k, cx // k, noise.cells[y0 + cy, x0 + cx])
-                    for cy in range(0, h - k + 1, k) for cx in range(0, w - k + 1, k)), key=lambda t: t[2])
-    # blocks: the first cell over the whole grid, the others over the blocks left
-    i, j, mean = tiles[0]
+    # the cells tiling the box, the darkest first: blank paper is ruled out by the first (a
+    # stable sort: equal means keep their row-major order)
+    across = (w - k) // k + 1
+    cy, cx = np.divmod(np.arange(((h - k) // k + 1) * across), across)
+    cy, cx = cy * k, cx * k
+    means = noise.cells[y0 + cy, x0 + cx]
+    order = np.argsort(means, kind="stable")
+    cy, cx, means = cy[order], cx[order], means[order]
+    # blocks: the first cell over the whole grid, the others over the blocks left, each block
+    # by its flat index in lo and hi (one gather a cell, not a 2-D one)
+    i, j, mean = cy[0] // k, cx[0] // k, means[0]
     gap = np.maximum(lo[i:i + rows, j:j + cols] - mean, 0) + np.maximum(mean - hi[i:i + rows, j:j + cols], 0)
     squared = (gap * gap).reshape(-1)
     left = np.flatnonzero(squared <= limit)
-    squared = squared[left]
-    # each block left by its flat index in lo and hi (one gather a cell, not a 2-D one)
-    lo_flat, hi_flat, stride = lo.reshape(-1), hi.reshape(-1), lo.shape[1]
-    at = left // cols * stride + left % cols
-    for i, j, mean in tiles[1:]:
-        if not left.size:
+    stride = lo.shape[1]
+    at, _, _ = _summed_within(left // cols * stride + left % cols, squared[left],
+                           (cy[1:] // k) * stride + cx[1:] // k, means[1:], limit, lo.reshape(-1), hi.reshape(-1))
+    bi, bj, side = at // stride, at % stride, k
+    # finer blocks: the parts of each block left with a place on the page, every cell again
+    for finer in REFINE_SIDES:
+        if not bi.size:
             break
-        there = at + (i * stride + j)
-        gap = np.maximum(lo_flat.take(there) - mean, 0) + np.maximum(mean - hi_flat.take(there), 0)
-        squared += gap * gap
-        keep = squared <= limit
-        left, squared, at = left.compress(keep), squared.compress(keep), at.compress(keep)
-    close = np.zeros(rows * cols, bool)
-    if not left.size:
-        return close.reshape(rows, cols)
-    # places: every place of the blocks left, on the page and not overlapping the box; a block
-    # wholly on the page and clear of the box gives all its places, the others are filtered
-    bi, bj = left // cols, left % cols
+        step = side // finer
+        lo_f, hi_f = noise.cell_extremes(finer)
+        stride = lo_f.shape[1]
+        di, dj = np.divmod(np.arange(step * step), step)
+        fi, fj = (bi[:, None] * step + di[None, :]).reshape(-1), (bj[:, None] * step + dj[None, :]).reshape(-1)
+        on = (fi * finer <= py_max) & (fj * finer <= px_max)
+        at, _, _ = _summed_within((fi * stride + fj)[on], np.zeros(int(on.sum())), (cy // finer) * stride + cx // finer,
+                               means, limit, lo_f.reshape(-1), hi_f.reshape(-1))
+        bi, bj, side = at // stride, at % stride, finer
+    if not bi.size:
+        return bi
+    # places: every place of the blocks left, on the page and not overlapping the box
+    dy, dx = np.divmod(np.arange(side * side), side)
+    py, px = (bi[:, None] * side + dy[None, :]).reshape(-1), (bj[:, None] * side + dx[None, :]).reshape(-1)
+    keep = (py <= py_max) & (px <= px_max) & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h))
     width = noise.cells.shape[1]
-    py_max, px_max = noise.cells.shape[0] - h, width - w
-    whole = ((bi * k + k - 1 <= py_max) & (bj * k + k - 1 <= px_max)
-             & ((bj * k + k - 1 <= x0 - w) | (bj * k >= x1) | (bi * k + k - 1 <= y0 - h) | (bi * k >= y1)))
-    dy, dx = np.divmod(np.arange(k * k), k)
-    corner = bi * (k * width) + bj * k
-    at = (corner[whole][:, None] + (dy * width + dx)[None, :]).reshape(-1)
-    if not whole.all():
-        mi, mj = bi[~whole], bj[~whole]
-        py, px = (mi[:, None] * k + dy[None, :]).reshape(-1), (mj[:, None] * k + dx[None, :]).reshape(-1)
-        keep = ((py <= py_max) & (px <= px_max) & ~((px < x1) & (x0 < px + w) & (py < y1) & (y0 < py + h)))
-        at = np.concatenate((at, (py * width + px)[keep]))
-    flat = noise.cells.reshape(-1)
-    squared = np.zeros(at.size)
-    for i, j, mean in tiles:
-        if not at.size:
-            break
-        gap = flat.take(at + ((i * k) * width + j * k)) - mean
-        squared += gap * gap
-        keep = squared <= limit
-        at, squared = at.compress(keep), squared.compress(keep)
-    # a place's block, from the place (row // k, column // k)
-    close[at // width // k * cols + at % width // k] = True
-    return close.reshape(rows, cols)
+    at, _, _ = _summed_within((py * width + px)[keep], np.zeros(int(keep.sum())), cy * width + cx, means, limit,
+                           noise.cells.reshape(-1))
+    return at
 
 
-def best_near(noise: PageNoise, template: np.ndarray, box: Box, close: np.ndarray) -> tuple[int, int] | None:
+def best_near(noise: PageNoise, template: np.ndarray, box: Box, places: np.ndarray, margin: int) -> tuple[int, int] | None:
     """Where the residual best matches ``template`` (as :func:`best_place` asks, at full
-    resolution, flat windows left out) among the places within BOUND_CELL px of the ``close``
-    blocks (:func:`close_blocks`), each group of them matched on its own; None when all are the
-    copy's own place."""
+    resolution, flat windows left out) among the places within ``margin`` px of the ``places``
+    (:func:`close_places`): the BOUND_CELL-square blocks holding them grown by one and grouped
+    (page_regions), each group matched on its own within ``margin`` px of the box around its
+    places; None when all are the copy's own place."""
     k = BOUND_CELL
     res = noise.residual
     w, h = box[2] - box[0], box[3] - box[1]
-    # the blocks grown by one, labelled inside the box around what is set (page_regions)
-    n, stats = components(cv2.dilate(close.astype(np.uint8), np.ones((3, 3), np.uint8)))
+    rows, cols = (res.shape[0] - h) // k + 1, (res.shape[1] - w) // k + 1
+    py, px = np.divmod(places, res.shape[1])
+    close = np.zeros((rows, cols), np.uint8)
+    close[py // k, px // k] = 1
+    n, stats, labels, (lx, ly) = labelled_components(cv2.dilate(close, np.ones((3, 3), np.uint8)))
     if n == 1:
         return None
+    # the box around each group's places (every group holds some: a block holding none is not set)
+    group = labels[py // k - ly, px // k - lx]
+    order = np.argsort(group, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=n)[1:])[:-1]))
+    px, py = px[order], py[order]
+    around = (np.minimum.reduceat(px, starts) - margin, np.minimum.reduceat(py, starts) - margin,
+              np.maximum.reduceat(px, starts) + margin + 1, np.maximum.reduceat(py, starts) + margin + 1)
     best, place = -1.0, None
-    for bx, by, bw, bh, _area in stats[1:].tolist():
-        x0, y0 = bx * k, by * k
-        x1, y1 = min((bx + bw) * k, res.shape[1] - w + 1), min((by + bh) * k, res.shape[0] - h + 1)
+    for (bx, by, bw, bh, _area), ax0, ay0, ax1, ay1 in zip(stats[1:].tolist(), *(a.tolist() for a in around),
+                                                           strict=True):
+        x0, y0 = max(bx * k, ax0), max(by * k, ay0)
+        x1, y1 = min((bx + bw) * k, res.shape[1] - w + 1, ax1), min((by + bh) * k, res.shape[0] - h + 1, ay1)
         if x1 <= x0 or y1 <= y0:
             continue
         scores = cv2.matchTemplate(res[y0:y1 + h - 1, x0:x1 + w - 1], template, cv2.TM_CCOEFF_NORMED)

@@ -262,7 +262,7 @@ def page_composites(reading: PageReading, maps: PageMaps,
     amounts = [k for k, w in enumerate(words) if w.box in judged_boxes and len(by_word.get(k, ())) >= MIN_COPIED]
     if not amounts:
         return [], 0
-    blurred = cv2.GaussianBlur(maps.gray, (0, 0), BLUR_SIGMA)
+    blurred = maps.gaussian(BLUR_SIGMA)
     mates = Mates(pieces, words, blurred.shape)
     composites: dict[int, list[tuple[int, float, int, Box]]] = {}
     for k in amounts:

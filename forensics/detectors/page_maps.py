@@ -14,6 +14,7 @@ import numpy as np
 
 from forensics.detectors import Analysis, remember
 from forensics.model import Box, PageReading, Word
+from forensics.page_regions import component_stats
 
 #: grey levels below the local paper level at which a pixel counts as ink
 INK_CONTRAST = 45
@@ -52,6 +53,18 @@ class PageMaps:
     #: :func:`word_ink`'s contrasts already measured, by clipped box (every detector reading
     #: the maps measures the same words)
     contrasts: dict[Box, float] = field(default_factory=dict, compare=False, repr=False)
+    #: the 3x3 mean of ``gray`` (``residual`` is gray less it), kept for the detectors that read it
+    smooth: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: :meth:`gaussian` blurs already made, by sigma
+    blurs: dict[float, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def gaussian(self, sigma: float) -> np.ndarray:
+        """``gray`` blurred by a Gaussian of ``sigma`` px, made once for every detector that
+        compares blurred grey levels (copy-move's differences, glyph copies' pieces); callers do
+        not change it."""
+        if sigma not in self.blurs:
+            self.blurs[sigma] = cv2.GaussianBlur(self.gray, (0, 0), sigma)
+        return self.blurs[sigma]
 
     @cached_property
     def rgb(self) -> np.ndarray:
@@ -90,18 +103,32 @@ def page_maps(image) -> PageMaps:  # noqa: ANN001 - PIL image
     sample = residual[paper]
     if sample.size > 200_000:
         sample = sample[:: sample.size // 200_000]
-    return PageMaps(gray, image, residual, ink, paper, robust_std(sample), background - gray)
+    return PageMaps(gray, image, residual, ink, paper, robust_std(sample), background - gray, smooth=smooth)
 
 
 def _text_free_blocks(near_ink: np.ndarray) -> np.ndarray:
-    """True on the pixels of JPEG-grid 8x8 blocks that hold no text at all."""
+    """True on the pixels of JPEG-grid 8x8 blocks that hold no text at all (a boolean view)."""
     h, w = near_ink.shape
-    hb, wb = -(-h // JPEG_BLOCK), -(-w // JPEG_BLOCK)
-    padded = np.zeros((hb * JPEG_BLOCK, wb * JPEG_BLOCK), bool)
-    padded[:h, :w] = near_ink
-    busy = padded.reshape(hb, JPEG_BLOCK, wb, JPEG_BLOCK).any(axis=(1, 3))
-    free = np.repeat(np.repeat(~busy, JPEG_BLOCK, axis=0), JPEG_BLOCK, axis=1)
-    return free[:h, :w]
+    busy = block_reduce(near_ink.view(np.uint8), np.maximum, JPEG_BLOCK)
+    # each block's flag repeated over its pixels (a nearest resize by a whole factor repeats)
+    free = cv2.resize((busy == 0).view(np.uint8), (busy.shape[1] * JPEG_BLOCK, busy.shape[0] * JPEG_BLOCK),
+                      interpolation=cv2.INTER_NEAREST)
+    return free[:h, :w].view(bool)
+
+
+def block_reduce(values: np.ndarray, ufunc: np.ufunc, k: int) -> np.ndarray:
+    """``ufunc`` (np.minimum or np.maximum) over each k-square block of ``values``, the last,
+    partial blocks over what they hold: rows then columns, a strided slice at a time (a 4-D
+    reshape's two-axis reduction took five times as long)."""
+    rows = values[0::k].copy()
+    for i in range(1, k):
+        part = values[i::k]
+        ufunc(rows[:part.shape[0]], part, out=rows[:part.shape[0]])
+    out = rows[:, 0::k].copy()
+    for j in range(1, k):
+        part = rows[:, j::k]
+        ufunc(out[:, :part.shape[1]], part, out=out[:, :part.shape[1]])
+    return out
 
 
 def clip(box: Box, shape: tuple[int, ...]) -> Box:
@@ -169,7 +196,7 @@ def unread_words(reading: PageReading, maps: PageMaps) -> list[Word]:
         x0, y0, x1, y1 = clip((word.box[0] - 2, word.box[1] - 2, word.box[2] + 2, word.box[3] + 2), ink.shape)
         ink[y0:y1, x0:x1] = 0
     joined = cv2.dilate(ink, np.ones((1, UNREAD_GAP), np.uint8))
-    _n, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    _n, _labels, stats = component_stats(joined)
     top = max((v.box[3] - v.box[1] for v in reading.words), default=0)
     out = []
     for x, y, bw, bh, _area in stats[1:].tolist():

@@ -95,6 +95,8 @@ def char_height(image: Image.Image) -> float | None:
     """Median height in pixels of the dark, character-shaped blobs on the page, or None."""
     import cv2
 
+    from forensics.page_regions import component_stats
+
     grey = _grey(image)
     factor = 1.0
     if max(grey.size) > ANALYSIS_SIDE:
@@ -102,7 +104,7 @@ def char_height(image: Image.Image) -> float | None:
         grey = grey.resize((max(1, round(grey.width * factor)), max(1, round(grey.height * factor))), Image.BILINEAR)
     pixels = np.asarray(grey, dtype=np.uint8)
     _, ink = cv2.threshold(pixels, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    count, _, stats = component_stats(ink)
     if count <= 1:
         return None
     heights = stats[1:, cv2.CC_STAT_HEIGHT]

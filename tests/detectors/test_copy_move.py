@@ -385,3 +385,61 @@ def test_close_blocks_leaves_out_places_off_the_page_or_over_the_box(box, twin, 
         noise = copy_noise.PageNoise(flat, flat, np.ones((69, 69), bool), cells)
         found = copy_noise.close_blocks(noise, box, 1.0, 1.0)
         assert found.sum() == close and found[place[0] // 8, place[1] // 8] == close, (place, np.argwhere(found))
+
+
+@pytest.mark.parametrize("shape", [(64, 48), (69, 61), (70, 75)])
+def test_cell_extremes_of_each_side_are_those_of_its_blocks_on_the_page(shape):
+    # the extremes of every side, the coarse ones made from the finer: each block's least and
+    # greatest cell, the last, partial blocks over the cells they hold
+    cells = np.random.default_rng(shape[0]).normal(size=shape) * 40
+    noise = copy_noise.PageNoise(cells.astype(np.float32), cells.astype(np.float32), np.ones(shape, bool), cells)
+    for side in (copy_noise.BOUND_CELL, *copy_noise.REFINE_SIDES):
+        lo, hi = noise.cell_extremes(side)
+        rows, cols = -(-shape[0] // side), -(-shape[1] // side)
+        assert lo.shape == hi.shape == (rows, cols)
+        for i in range(rows):
+            for j in range(cols):
+                block = cells[i * side:(i + 1) * side, j * side:(j + 1) * side]
+                assert lo[i, j] == block.min() and hi[i, j] == block.max(), (side, i, j)
+
+
+def test_difference_bounds_with_caps_are_the_least_sum_of_every_alignment_or_the_cap():
+    # by definition: every alignment of the box in each window, its cells' squared mean gaps
+    # summed in difference_bounds' order; the least sum within the window's cap, else the cap
+    rng = np.random.default_rng(7)
+    cells = rng.normal(size=(60, 80)) * 30 + 120
+    noise = copy_noise.PageNoise(np.zeros((60, 80), np.float32), np.zeros((60, 80), np.float32),
+                                 np.ones((60, 80), bool), cells)
+    cells[40:56, 50:74] = cells[4:20, 6:30] + 3 * rng.normal(size=(16, 24))  # a near twin of the target
+    target, contrast = (6, 4, 30, 20), 25.0
+    windows = [(45, 35, 79, 59), (0, 30, 40, 60), (48, 38, 76, 58), (30, 0, 60, 30)]
+    caps = np.array([0.05, 0.5, 10.0, 3.0])
+    got = copy_noise.difference_bounds(noise, target, windows, contrast, caps)
+    k, (w, h) = copy_noise.BOUND_CELL, (24, 16)
+    offsets = [(cy, cx) for cy in range(0, h - k + 1, k) for cx in range(0, w - k + 1, k)]
+    own = np.array([cells[4 + cy, 6 + cx] for cy, cx in offsets])
+    order = np.argsort(own)
+    scale = k * k / (w * h)
+    for (x0, y0, x1, y1), cap, bound in zip(windows, caps, got.tolist(), strict=True):
+        limit = (cap * contrast) ** 2 / scale
+        sums = []
+        for y in range(y0, y1 - h + 1):
+            for x in range(x0, x1 - w + 1):
+                total = 0.0
+                for n in order:
+                    gap = cells[y + offsets[n][0], x + offsets[n][1]] - own[n]
+                    total += gap * gap
+                sums.append(total)
+        within = [v for v in sums if v <= limit]
+        assert bound == (float(np.sqrt(min(within) * scale)) / contrast if within else cap)
+    assert got[0] == caps[0] and got[2] < 1.0  # the twin's window: far past a small cap, close within a large one
+
+
+def test_the_line_of_each_searched_word_is_the_first_line_holding_it():
+    # the words of two lines, each named with its line's text (left to right)
+    a, cash = Word("12.50", (10, 10, 50, 20), 0.9, 1, 1), Word("CASH", (10, 40, 50, 50), 0.9, 2, 1)
+    words = [Word("TOTAL", (60, 10, 100, 20), 0.9, 1, 1), a, cash, Word("7.00", (60, 40, 90, 50), 0.9, 2, 1)]
+    reading = PageReading(1, "ocr", tuple(words), 200, 100)
+    lines = copy_move._lines_by_word(reading)
+    assert all(lines[w] == copy_move._line_of(reading, w) for w in words)
+    assert lines[a] == "12.50 TOTAL" and lines[cash] == "CASH 7.00"
