@@ -242,7 +242,10 @@ def _matched(a: np.ndarray, b: np.ndarray, ink_a: np.ndarray, ink_b: np.ndarray,
     fa, fb = a.astype(np.float32), b.astype(np.float32)
     a_ink, a_paper = _levels(fa, ink_a, valid)
     b_ink, b_paper = _levels(fb, ink_b, valid)
-    fb = (fb - b_ink) * ((a_paper - a_ink) / max(b_paper - b_ink, 1.0)) + a_ink
+    # in place (fb is this function's own copy): the same float32 operations, in order
+    np.subtract(fb, b_ink, out=fb)
+    np.multiply(fb, (a_paper - a_ink) / max(b_paper - b_ink, 1.0), out=fb)
+    np.add(fb, a_ink, out=fb)
     return fa, fb, max(a_paper - a_ink, MIN_CONTRAST)
 
 
@@ -396,11 +399,12 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
     text_px = text_height(ink_a)
     fa, fb, contrast = _matched(wa.arr, warped, ink_a, ink_b, valid)
     boxes, diff = differing_boxes(fa, fb, contrast, valid, text_px, exact=False)
-    union_ink = max(1, int((ink_a | ink_b).sum()))
+    union = (ink_a | ink_b).view(np.uint8)  # read three times below
+    union_ink = max(1, int(np.count_nonzero(union)))
     changed = float(diff.sum()) / union_ink
     agree = _agreement(ink_a, ink_b)
     # paper noise: residuals away from ink and from the differing boxes
-    keep = valid & ~(cv2.dilate((ink_a | ink_b).astype(np.uint8), np.ones((NOISE_MARGIN_PX,) * 2, np.uint8)) > 0)
+    keep = valid & ~(cv2.dilate(union, np.ones((NOISE_MARGIN_PX,) * 2, np.uint8)) > 0)
     for x0, y0, x1, y1 in boxes:
         keep[y0:y1, x0:x1] = False
     band_a, band_b = wa.derived_as("band", _band), _band(warped)
@@ -408,7 +412,7 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
     tolerant_boxes = boxes
     if noise >= SAME_SCAN_CORR:
         boxes, exact_diff = differing_boxes(fa, fb, contrast, valid, text_px, exact=True)
-        paper = valid & ~(cv2.dilate((ink_a | ink_b).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+        paper = valid & ~(cv2.dilate(union, np.ones((5, 5), np.uint8)) > 0)
         # clipped paper (a brightened re-upload) is flat like paint but is not an edit
         clipped = cv2.dilate(np.maximum(wa.arr, warped), np.ones((5, 5), np.uint8)) >= SATURATED
         paper &= ~clipped
