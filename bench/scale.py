@@ -440,7 +440,7 @@ def main() -> None:
                 two_s.append(time.perf_counter() - t0)
                 both = {k: parts[0][k] + parts[1][k] for k in parts[0] if k != "outcomes"}
                 print(f"size={sizes[len(sizes) // 2]} round {rnd + 1}: one worker {one_s[-1]:.1f} s "
-                      f"(lock held p95 {1000 * pct(one[0]['held'], 0.95):.1f} ms), two workers {two_s[-1]:.1f} s "
+                      f"({summary(one[0])}), two workers {two_s[-1]:.1f} s "
                       f"({summary(both)}); load average {os.getloadavg()[0]:.2f}", flush=True)
         finally:
             for url in urls:
