@@ -46,7 +46,9 @@ need spacing and ink both odd, which a solid-inked editor's text often is not.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -222,6 +224,19 @@ def _alone_finding(reading: PageReading, c: Crispness, o: Oddness) -> Finding:
                   "point_gap_z": round(o.gap_z, 1)})
 
 
+def odd_copies(groups: Iterable[list[Any]], least: int) -> Iterator[tuple[Any, list[Word], str]]:
+    """Each member (with a ``print``: :class:`WordPrint`) of every group of at least ``least``
+    copies of one value found odd alike, with the words of its other copies and those named
+    with their boxes for a finding's message: a forger changes every copy of a total the same
+    way, so the copies are flagged together."""
+    for copies in groups:
+        if len(copies) < least:
+            continue
+        for c in copies:
+            others = [o.print.word for o in copies if o is not c]
+            yield c, others, ", ".join(f"{o.text!r} at {tuple(o.box)}" for o in others)
+
+
 def page_findings(reading: PageReading, measured: list[Crispness],
                   spacing: dict[tuple[int, int, int, int], Oddness] | None = None) -> list[Finding]:
     """Each copy of an amount value when at least COPIES copies of it are crisp; and an amount
@@ -232,27 +247,22 @@ def page_findings(reading: PageReading, measured: list[Crispness],
         if value is not None and c.score >= CRISP_Z:
             by_value.setdefault(value, []).append(c)
     out = []
-    for copies in by_value.values():
-        if len(copies) < COPIES:
-            continue
-        for c in copies:
-            w = c.print.word
-            others = [o.print.word for o in copies if o is not c]
-            where = ", ".join(f"{o.text!r} at {tuple(o.box)}" for o in others)
-            out.append(Finding(
-                code="crisp_print", severity="medium", score=0.6,
-                message=(f"The amount '{w.text}' on page {reading.page} and its copies ({where}) are all printed "
-                         f"crisper than the {c.peers} other values of their size: their edges are "
-                         f"{c.edge_ratio:.2f} times as wide and their ink fills the strokes {c.fill_ratio:.2f} "
-                         "times as solidly. A scanner blurs every printed character alike; text typed "
-                         "into the image in an editor is sharper and solid, and a forger retypes every "
-                         "copy of a total the same way."),
-                page=reading.page, box=w.box,
-                evidence={"text": w.text, "peers": c.peers, "fill": round(c.print.fill, 3),
-                          "fill_ratio": round(c.fill_ratio, 3), "fill_z": round(c.fill_z, 1),
-                          "edge_width": round(c.print.edge, 2), "edge_ratio": round(c.edge_ratio, 3),
-                          "sharp_z": round(c.sharp_z, 1),
-                          "copies": [{"text": o.text, "box": list(o.box)} for o in others]}))
+    for c, others, where in odd_copies(by_value.values(), COPIES):
+        w = c.print.word
+        out.append(Finding(
+            code="crisp_print", severity="medium", score=0.6,
+            message=(f"The amount '{w.text}' on page {reading.page} and its copies ({where}) are all printed "
+                     f"crisper than the {c.peers} other values of their size: their edges are "
+                     f"{c.edge_ratio:.2f} times as wide and their ink fills the strokes {c.fill_ratio:.2f} "
+                     "times as solidly. A scanner blurs every printed character alike; text typed "
+                     "into the image in an editor is sharper and solid, and a forger retypes every "
+                     "copy of a total the same way."),
+            page=reading.page, box=w.box,
+            evidence={"text": w.text, "peers": c.peers, "fill": round(c.print.fill, 3),
+                      "fill_ratio": round(c.fill_ratio, 3), "fill_z": round(c.fill_z, 1),
+                      "edge_width": round(c.print.edge, 2), "edge_ratio": round(c.edge_ratio, 3),
+                      "sharp_z": round(c.sharp_z, 1),
+                      "copies": [{"text": o.text, "box": list(o.box)} for o in others]}))
     flagged = {f.box for f in out}
     for c in measured:
         o = (spacing or {}).get(c.print.word.box)

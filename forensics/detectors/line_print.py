@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages
-from forensics.detectors.crisp_print import WordPrint, word_print
+from forensics.detectors.crisp_print import WordPrint, odd_copies, word_print
 from forensics.detectors.page_maps import PageMaps, shared_page_maps
 from forensics.model import Box, CheckResult, Finding, PageReading
 
@@ -192,27 +192,22 @@ def page_findings(reading: PageReading, measured: list[LineEdge]) -> list[Findin
         if m.score >= 1 and len(m.key) == KEY_DIGITS:
             groups.setdefault((m.direction, m.key), []).append(m)
     out = []
-    for copies in groups.values():
-        if len(copies) < COPIES:
-            continue
-        for m in copies:
-            w = m.print.word
-            others = [o.print.word for o in copies if o is not m]
-            where = ", ".join(f"{o.text!r} at {tuple(o.box)}" for o in others)
-            mates = ", ".join(f"{q.word.text!r} at {tuple(q.word.box)}" for q in m.mates)
-            out.append(Finding(
-                code="line_print", severity="medium", score=0.6,
-                message=(f"The amount '{w.text}' on page {reading.page} and its copies ({where}) all have "
-                         f"{m.direction} edges than the words printed on their own lines: its edges are "
-                         f"{m.ratio:.2f} times as wide as those of {mates}. A till prints a line in one go "
-                         "and a scanner blurs it alike; an amount written into the line afterwards, in "
-                         "a font or from cut-out glyphs, keeps its own edges, and a forger rewrites "
-                         "every copy of a total the same way."),
-                page=reading.page, box=w.box,
-                evidence={"text": w.text, "edge_ratio": round(m.ratio, 3), "direction": m.direction,
-                          "edge_width": round(m.print.edge, 2),
-                          "line_words": [{"text": q.word.text, "box": list(q.word.box)} for q in m.mates],
-                          "copies": [{"text": o.text, "box": list(o.box)} for o in others]}))
+    for m, others, where in odd_copies(groups.values(), COPIES):
+        w = m.print.word
+        mates = ", ".join(f"{q.word.text!r} at {tuple(q.word.box)}" for q in m.mates)
+        out.append(Finding(
+            code="line_print", severity="medium", score=0.6,
+            message=(f"The amount '{w.text}' on page {reading.page} and its copies ({where}) all have "
+                     f"{m.direction} edges than the words printed on their own lines: its edges are "
+                     f"{m.ratio:.2f} times as wide as those of {mates}. A till prints a line in one go "
+                     "and a scanner blurs it alike; an amount written into the line afterwards, in "
+                     "a font or from cut-out glyphs, keeps its own edges, and a forger rewrites "
+                     "every copy of a total the same way."),
+            page=reading.page, box=w.box,
+            evidence={"text": w.text, "edge_ratio": round(m.ratio, 3), "direction": m.direction,
+                      "edge_width": round(m.print.edge, 2),
+                      "line_words": [{"text": q.word.text, "box": list(q.word.box)} for q in m.mates],
+                      "copies": [{"text": o.text, "box": list(o.box)} for o in others]}))
     return out
 
 
