@@ -105,17 +105,24 @@ def component_stats(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     right = next(j for j in range(width - 1, -1, -1) if not mask[:, j].all())
     stats[0] = (left, top, right - left + 1, bottom - top + 1, height * width - ys.size)
     if n > 1:
-        label = labels[ys, xs]
-        order = np.argsort(label, kind="stable")
-        ys, xs = ys[order], xs[order]
-        area = np.bincount(label, minlength=n)[1:]
-        starts = np.concatenate(([0], np.cumsum(area)[:-1]))
-        x_min, y_min = np.minimum.reduceat(xs, starts), np.minimum.reduceat(ys, starts)
+        x_min, y_min, x_max, y_max, area = label_extents(labels[ys, xs], xs, ys, n)
         stats[1:, 0], stats[1:, 1] = x_min, y_min
-        stats[1:, 2] = np.maximum.reduceat(xs, starts) - x_min + 1
-        stats[1:, 3] = np.maximum.reduceat(ys, starts) - y_min + 1
+        stats[1:, 2] = x_max - x_min + 1
+        stats[1:, 3] = y_max - y_min + 1
         stats[1:, 4] = area
     return n, labels, stats
+
+
+def label_extents(label: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                  n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For labels 1 .. n-1 of the points (``xs``, ``ys``), each label holding at least one point
+    and none 0: (least x, least y, greatest x, greatest y, number of points), by one sort."""
+    order = np.argsort(label, kind="stable")
+    xs, ys = xs[order], ys[order]
+    count = np.bincount(label, minlength=n)[1:]
+    starts = np.concatenate(([0], np.cumsum(count)[:-1]))
+    return (np.minimum.reduceat(xs, starts), np.minimum.reduceat(ys, starts),
+            np.maximum.reduceat(xs, starts), np.maximum.reduceat(ys, starts), count)
 
 
 def components(mask: np.ndarray) -> tuple[int, np.ndarray]:

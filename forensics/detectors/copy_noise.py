@@ -16,7 +16,7 @@ import numpy as np
 
 from forensics.detectors.page_maps import PageMaps, block_reduce
 from forensics.model import Box
-from forensics.page_regions import labelled_components
+from forensics.page_regions import label_extents, labelled_components
 
 #: a page-wide search is matched at half resolution first when its box is at least this many
 #: px on each side, then at full resolution around the COARSE_PEAKS best places, within REFINE_PX
@@ -348,12 +348,8 @@ def best_near(noise: PageNoise, template: np.ndarray, box: Box, places: np.ndarr
     if n == 1:
         return None
     # the box around each group's places (every group holds some: a block holding none is not set)
-    group = labels[py // k - ly, px // k - lx]
-    order = np.argsort(group, kind="stable")
-    starts = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=n)[1:])[:-1]))
-    px, py = px[order], py[order]
-    around = (np.minimum.reduceat(px, starts) - margin, np.minimum.reduceat(py, starts) - margin,
-              np.maximum.reduceat(px, starts) + margin + 1, np.maximum.reduceat(py, starts) + margin + 1)
+    x_min, y_min, x_max, y_max, _ = label_extents(labels[py // k - ly, px // k - lx], px, py, n)
+    around = (x_min - margin, y_min - margin, x_max + margin + 1, y_max + margin + 1)
     best, place = -1.0, None
     for (bx, by, bw, bh, _area), ax0, ay0, ax1, ay1 in zip(stats[1:].tolist(), *(a.tolist() for a in around),
                                                            strict=True):
