@@ -235,7 +235,7 @@ def _levels(arr: np.ndarray, ink: np.ndarray, valid: np.ndarray) -> tuple[float,
     """
     sample = valid[::3, ::3] & ~ink[::3, ::3]  # a regular subsample: the same levels, 9x cheaper
     if sample.any():
-        counts = _counts(np.ascontiguousarray(arr[::3, ::3]), sample)
+        counts = _counts(arr[::3, ::3], sample)
         n = int(sample.sum())
         low, high = _order_stats(counts, ((n - 1) // 2, n // 2))
         paper = float((np.float32(low) + np.float32(high)) / np.float32(2))
@@ -259,7 +259,18 @@ def _levels(arr: np.ndarray, ink: np.ndarray, valid: np.ndarray) -> tuple[float,
 
 def _counts(arr: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """How many pixels of a uint8 raster under a boolean mask have each grey level."""
-    return cv2.calcHist([arr], [0], mask.view(np.uint8), [256], [0, 256]).ravel().astype(np.int64)
+    return cv2.calcHist([np.ascontiguousarray(arr)], [0], np.ascontiguousarray(mask).view(np.uint8), [256],
+                        [0, 256]).ravel().astype(np.int64)
+
+
+def _median_level(arr: np.ndarray, mask: np.ndarray) -> np.uint8:
+    """``np.uint8(np.median(arr[mask]))`` of a uint8 raster, from its grey-level counts (the
+    median of an even count is the mean of the two middle levels, truncated)."""
+    n = int(np.count_nonzero(mask))
+    if n == 0:
+        return np.uint8(np.median(arr[mask]))  # as numpy answers an empty median
+    low, high = _order_stats(_counts(arr, mask), ((n - 1) // 2, n // 2))
+    return np.uint8((low + high) // 2)
 
 
 def _order_stats(counts: np.ndarray, ranks: tuple[int, ...]) -> tuple[int, ...]:
@@ -301,7 +312,7 @@ def _ink(arr: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """
     if not valid.any():
         return valid.copy()
-    filled = arr if valid.all() else np.where(valid, arr, np.uint8(np.median(arr[::3, ::3][valid[::3, ::3]])))
+    filled = arr if valid.all() else np.where(valid, arr, _median_level(arr[::3, ::3], valid[::3, ::3]))
     near = cv2.morphologyEx(filled, cv2.MORPH_CLOSE, np.ones((INK_PAPER_PX,) * 2, np.uint8))
     return ink_mask(filled) & darker_than(filled, near) & valid
 

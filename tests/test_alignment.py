@@ -279,3 +279,19 @@ def test_levels_from_counts_are_numpys_median_and_percentile_to_the_bit() -> Non
         n = int((ink & valid).sum())
         interpolated += n >= 20 and (n - 1) % 4 != 0
     assert interpolated > 50  # the control: the interpolating percentile was met too
+
+
+def test_median_level_from_counts_is_numpys() -> None:
+    from forensics.alignment import _median_level
+
+    rng = np.random.default_rng(6)
+    for trial in range(200):
+        h, w = (int(x) for x in rng.integers(1, 60, 2))
+        arr = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        mask = rng.random((h, w)) < rng.choice([0.01, 0.3, 1.0])
+        if not mask.any():
+            continue
+        got = _median_level(arr[::3, ::3], mask[::3, ::3]) if mask[::3, ::3].any() else None
+        if got is not None:
+            want = np.uint8(np.median(arr[::3, ::3][mask[::3, ::3]]))
+            assert got == want and got.dtype == np.uint8, trial
