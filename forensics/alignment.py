@@ -167,7 +167,7 @@ def _register_phase(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray | None, fl
     return np.float32([[s, 0, dx], [0, s, dy]]), float(response)
 
 
-def _refine(a: np.ndarray, warped: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+def _refine(a: np.ndarray, warped: np.ndarray, valid: np.ndarray, fa: np.ndarray | None = None) -> np.ndarray | None:
     """Affine correction (A px -> A px) from local shifts of tiles, or None when unreliable.
 
     Feature registration is good to about a pixel at the page's far ends (keypoints cluster,
@@ -181,7 +181,7 @@ def _refine(a: np.ndarray, warped: np.ndarray, valid: np.ndarray) -> np.ndarray 
         return None
     win = cv2.createHanningWindow((t, t), cv2.CV_32F)
     src, dst = [], []
-    fa, fb = a.astype(np.float32), warped.astype(np.float32)
+    fa = a.astype(np.float32) if fa is None else fa
     for y in range(0, h - t + 1, t):
         for x in range(0, w - t + 1, t):
             if not valid[y : y + t, x : x + t].all():
@@ -189,7 +189,8 @@ def _refine(a: np.ndarray, warped: np.ndarray, valid: np.ndarray) -> np.ndarray 
             ta = fa[y : y + t, x : x + t]
             if float(ta.std()) < 12.0:  # blank paper: nothing to lock on
                 continue
-            (dx, dy), resp = cv2.phaseCorrelate(ta, fb[y : y + t, x : x + t], win)
+            # B's tile as float32 on its own: the same values as a tile of B converted whole
+            (dx, dy), resp = cv2.phaseCorrelate(ta, warped[y : y + t, x : x + t].astype(np.float32), win)
             if resp < 0.2 or abs(dx) > 4 or abs(dy) > 4:
                 continue
             cx, cy = x + t / 2, y + t / 2
@@ -218,8 +219,8 @@ def _corr(x: np.ndarray, y: np.ndarray) -> float:
     return float((x * y).sum() / den) if den > 0 else 0.0
 
 
-def _levels(f: np.ndarray, ink: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
-    """(ink level, paper level) of a page: the stroke cores (a low percentile of its ink
+def _levels(arr: np.ndarray, ink: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
+    """(ink level, paper level) of a uint8 page: the stroke cores (a low percentile of its ink
     pixels) and the median of its paper (the pixels that are not ink).
 
     Percentiles of the whole page would miss the ink on a mostly blank page with faint print;
@@ -227,26 +228,75 @@ def _levels(f: np.ndarray, ink: np.ndarray, valid: np.ndarray) -> tuple[float, f
     has many grey edge pixels darker than the ink threshold) and map the sharper page's ink
     far too light. A high percentile of the paper would follow clipped highlights (a
     brightened re-upload), the median does not.
+
+    Both are order statistics of grey levels, read from the levels' counts
+    (:func:`_order_stats`): numpy's median and (linear) percentile of the same pixels as
+    float32, to the bit, without sorting them.
     """
-    sample = (valid & ~ink)[::3, ::3]  # a regular subsample: the same levels, 9x cheaper
-    paper = float(np.median(f[::3, ::3][sample])) if sample.any() else 255.0
+    sample = valid[::3, ::3] & ~ink[::3, ::3]  # a regular subsample: the same levels, 9x cheaper
+    if sample.any():
+        counts = _counts(arr[::3, ::3], sample)
+        n = int(sample.sum())
+        low, high = _order_stats(counts, ((n - 1) // 2, n // 2))
+        paper = float((np.float32(low) + np.float32(high)) / np.float32(2))
+    else:
+        paper = 255.0
     inked = ink & valid
-    level = float(np.percentile(f[inked], INK_LEVEL_PERCENTILE)) if inked.sum() >= 20 else paper - 128.0
-    return level, paper
+    n = int(np.count_nonzero(inked))
+    if n < 20:
+        return paper - 128.0, paper
+    counts = _counts(arr, inked)
+    # numpy's linear percentile: the value at (n - 1) * q, interpolated towards the next one;
+    # exactly that value when there is nothing to interpolate (the usual case: thousands of
+    # ink pixels over 256 levels)
+    k = (n - 1) * INK_LEVEL_PERCENTILE // 100
+    exact = (n - 1) * INK_LEVEL_PERCENTILE % 100 == 0
+    low, high = _order_stats(counts, (k, min(k + 1, n - 1)))
+    if exact or low == high:
+        return float(low), paper
+    return float(np.percentile(arr[inked].astype(np.float32), INK_LEVEL_PERCENTILE)), paper
+
+
+def _counts(arr: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """How many pixels of a uint8 raster under a boolean mask have each grey level."""
+    return cv2.calcHist([np.ascontiguousarray(arr)], [0], np.ascontiguousarray(mask).view(np.uint8), [256],
+                        [0, 256]).ravel().astype(np.int64)
+
+
+def _median_level(arr: np.ndarray, mask: np.ndarray) -> np.uint8:
+    """``np.uint8(np.median(arr[mask]))`` of a uint8 raster, from its grey-level counts (the
+    median of an even count is the mean of the two middle levels, truncated)."""
+    n = int(np.count_nonzero(mask))
+    if n == 0:
+        return np.uint8(np.median(arr[mask]))  # as numpy answers an empty median
+    low, high = _order_stats(_counts(arr, mask), ((n - 1) // 2, n // 2))
+    return np.uint8((low + high) // 2)
+
+
+def _order_stats(counts: np.ndarray, ranks: tuple[int, ...]) -> tuple[int, ...]:
+    """The values at the given 0-based ranks of the sorted values whose counts per value are
+    ``counts``."""
+    upto = np.cumsum(counts)
+    return tuple(int(np.searchsorted(upto, r, side="right")) for r in ranks)
 
 
 def _matched(a: np.ndarray, b: np.ndarray, ink_a: np.ndarray, ink_b: np.ndarray,
-             valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+             valid: np.ndarray, fa: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Both rasters as float with B's grey levels mapped onto A's (ink and paper levels), and
-    A's ink-paper contrast."""
-    fa, fb = a.astype(np.float32), b.astype(np.float32)
-    a_ink, a_paper = _levels(fa, ink_a, valid)
-    b_ink, b_paper = _levels(fb, ink_b, valid)
+    A's ink-paper contrast (``fa``: A as float32 already, read only)."""
+    fa, fb = a.astype(np.float32) if fa is None else fa, b.astype(np.float32)
+    a_ink, a_paper = _levels(a, ink_a, valid)
+    b_ink, b_paper = _levels(b, ink_b, valid)
     # in place (fb is this function's own copy): the same float32 operations, in order
     np.subtract(fb, b_ink, out=fb)
     np.multiply(fb, (a_paper - a_ink) / max(b_paper - b_ink, 1.0), out=fb)
     np.add(fb, a_ink, out=fb)
     return fa, fb, max(a_paper - a_ink, MIN_CONTRAST)
+
+
+def _as_float(arr: np.ndarray) -> np.ndarray:
+    """A uint8 raster as float32 (kept on a page's :class:`Work`: A is compared with many pages)."""
+    return arr.astype(np.float32)
 
 
 def _ink(arr: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -262,7 +312,7 @@ def _ink(arr: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """
     if not valid.any():
         return valid.copy()
-    filled = arr if valid.all() else np.where(valid, arr, np.uint8(np.median(arr[::3, ::3][valid[::3, ::3]])))
+    filled = arr if valid.all() else np.where(valid, arr, _median_level(arr[::3, ::3], valid[::3, ::3]))
     near = cv2.morphologyEx(filled, cv2.MORPH_CLOSE, np.ones((INK_PAPER_PX,) * 2, np.uint8))
     return ink_mask(filled) & darker_than(filled, near) & valid
 
@@ -277,9 +327,10 @@ def _warp(b: np.ndarray, m: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndar
 
 
 def _align(a: np.ndarray, b: np.ndarray, details: dict[str, Any],
-           registered: tuple[np.ndarray | None, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+           registered: tuple[np.ndarray | None, int, int],
+           fa: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Register B onto A (``registered``: :func:`_register_features`' answer, when it is
-    plausible; else phase correlation; then tile refinement).
+    plausible; else phase correlation; then tile refinement; ``fa``: A as float32, when kept).
 
     Returns the transform (B working px -> A working px), B warped into A's frame and its
     valid mask, or None when the pages do not register. Records what it did in ``details``.
@@ -292,7 +343,7 @@ def _align(a: np.ndarray, b: np.ndarray, details: dict[str, Any],
             return None
     # B's working raster is already at about A's working scale: one more resampling only
     warped, valid = _warp(b, m, a.shape)
-    corr = _refine(a, warped, valid)
+    corr = _refine(a, warped, valid, fa)
     details["refined"] = corr is not None
     if corr is not None:
         m = (np.vstack([corr, [0, 0, 1]]) @ np.vstack([m, [0, 0, 1]]))[:2]
@@ -378,7 +429,7 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
         details["registration"] = "features: no match between feature-rich pages"
         return Relation("unrelated", 0.9, (), details)
     wa, wb = pa.work, pb.work
-    aligned = _align(wa.arr, wb.arr, details, registered)
+    aligned = _align(wa.arr, wb.arr, details, registered, wa.derived_as("float32", _as_float))
     if aligned is None:
         return Relation("unrelated", 0.9, (), details)
     wa, m, warped, valid = _coarser(wa, wb.arr, *aligned, details)
@@ -397,7 +448,7 @@ def compare_pages(a: Image.Image | PreparedPage, b: Image.Image | PreparedPage, 
         return Relation("unrelated", 0.6, (), details)
     ink_a, ink_b = _ink(wa.arr, valid), _ink(warped, valid)
     text_px = text_height(ink_a)
-    fa, fb, contrast = _matched(wa.arr, warped, ink_a, ink_b, valid)
+    fa, fb, contrast = _matched(wa.arr, warped, ink_a, ink_b, valid, wa.derived_as("float32", _as_float))
     boxes, diff = differing_boxes(fa, fb, contrast, valid, text_px, exact=False)
     union = (ink_a | ink_b).view(np.uint8)  # read three times below
     union_ink = max(1, int(np.count_nonzero(union)))

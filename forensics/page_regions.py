@@ -173,11 +173,16 @@ def noise_gaps(band_a: np.ndarray, band_b: np.ndarray, paper: np.ndarray, valid:
     np.multiply(band_b, band_b, out=buf)
     buf *= m
     bb = cv2.boxFilter(buf, -1, win, normalize=False)
-    # a count of 0/1 pixels: integer sums, exactly the float sums of the 0.0/1.0 mask
-    count = cv2.boxFilter(paper.view(np.uint8), cv2.CV_32F, win, normalize=False)
+    # a count of 0/1 pixels: integer sums, exactly the float sums of the 0.0/1.0 mask, and
+    # integer sums do not depend on where they start: counted over the box and its windows only
+    # (clipped to the page, whose edge reflects as the page's own)
+    h, w = valid.shape
+    y0, x0 = max(0, by - r), max(0, bx - r)
+    count = cv2.boxFilter(paper[y0 : min(h, by + bh + r), x0 : min(w, bx + bw + r)].view(np.uint8), cv2.CV_32F,
+                          win, normalize=False)[by - y0 : by - y0 + bh, bx - x0 : bx - x0 + bw]
     # everything after is elementwise and read where ``inner`` is only: inside its box
     win_box = (slice(by, by + bh), slice(bx, bx + bw))
-    ab, aa, bb, count, inner_box = ab[win_box], aa[win_box], bb[win_box], count[win_box], inner[win_box]
+    ab, aa, bb, inner_box = ab[win_box], aa[win_box], bb[win_box], inner[win_box]
     local = np.multiply(aa, bb)
     local += 1e-6
     np.sqrt(local, out=local)
@@ -192,7 +197,6 @@ def noise_gaps(band_a: np.ndarray, band_b: np.ndarray, paper: np.ndarray, valid:
     low[win_box] = (local < NOISE_GAP_FRACTION * global_corr) & inner_box & enough & textured
     low = cv2.morphologyEx(low, cv2.MORPH_OPEN, np.ones((max(3, text_px // 3),) * 2, np.uint8))
     n, stats = components(low)
-    h, w = valid.shape
     out = []
     for i in range(1, n):
         x, y, bw, bh, area = (int(v) for v in stats[i])

@@ -248,3 +248,50 @@ def test_a_rasters_derived_maps_are_computed_once_and_read_only() -> None:
     assert work.derived_as("x", make) is first and len(calls) == 1
     with pytest.raises(ValueError):
         first[0, 0] = True
+
+
+def _levels_by_sorting(f: np.ndarray, ink: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
+    """The ink and paper levels as numpy's median and percentile of the float32 pixels."""
+    from forensics.alignment import INK_LEVEL_PERCENTILE
+
+    sample = (valid & ~ink)[::3, ::3]
+    paper = float(np.median(f[::3, ::3][sample])) if sample.any() else 255.0
+    inked = ink & valid
+    level = float(np.percentile(f[inked], INK_LEVEL_PERCENTILE)) if inked.sum() >= 20 else paper - 128.0
+    return level, paper
+
+
+def test_levels_from_counts_are_numpys_median_and_percentile_to_the_bit() -> None:
+    from forensics.alignment import _levels
+
+    rng = np.random.default_rng(5)
+    interpolated = 0
+    for trial in range(300):
+        h, w = (int(x) for x in rng.integers(8, 90, 2))
+        arr = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        if trial % 3 == 0:  # few distinct levels: ties everywhere
+            arr = (arr // 64 * 64).astype(np.uint8)
+        ink = rng.random((h, w)) < rng.choice([0.0, 0.01, 0.05, 0.3, 0.9])
+        valid = rng.random((h, w)) < rng.choice([0.0, 0.2, 0.8, 1.0])
+        got = _levels(arr, ink, valid)
+        want = _levels_by_sorting(arr.astype(np.float32), ink, valid)
+        assert got == want and [type(x) for x in got] == [float, float], (trial, got, want)
+        n = int((ink & valid).sum())
+        interpolated += n >= 20 and (n - 1) % 4 != 0
+    assert interpolated > 50  # the control: the interpolating percentile was met too
+
+
+def test_median_level_from_counts_is_numpys() -> None:
+    from forensics.alignment import _median_level
+
+    rng = np.random.default_rng(6)
+    for trial in range(200):
+        h, w = (int(x) for x in rng.integers(1, 60, 2))
+        arr = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        mask = rng.random((h, w)) < rng.choice([0.01, 0.3, 1.0])
+        if not mask.any():
+            continue
+        got = _median_level(arr[::3, ::3], mask[::3, ::3]) if mask[::3, ::3].any() else None
+        if got is not None:
+            want = np.uint8(np.median(arr[::3, ::3][mask[::3, ::3]]))
+            assert got == want and got.dtype == np.uint8, trial

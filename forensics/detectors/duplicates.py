@@ -308,31 +308,75 @@ def _candidate_ids(idx: _Indexes, analysis: Analysis, view: Any, fp: Any, text_h
     """Fingerprint ids worth aligning with page ``fp``, best first: the nearest by text (the
     most specific source, and the one crops cannot move), then by pixel hash, then the pages
     sharing the date and total, then the few nearest by pixel hash beyond the radius (at most
-    :data:`WIDE_PIXEL_RADIUS`): a k-nearest query, not a scan of that wide radius."""
+    :data:`WIDE_PIXEL_RADIUS`): a k-nearest query, not a scan of that wide radius.
+
+    The in-memory indexes never forget an id whose row was deleted since (an upload analysed
+    again with other bytes, a record removed); the store is the truth. Wherever a list is cut
+    (the text candidates here, the nearest beyond the radius, :func:`live_rows` for the
+    comparisons) the ids are checked against the store first, so a deleted row never takes a
+    real candidate's place: the answer is a freshly built index's."""
+    gone = _gone(analysis, view)
     near: dict[int, int] = {}
     for name, value in (("phash", fp.phash), ("dhash", fp.dhash)):
         for fid, dist in idx.search(analysis, name, value, radius):
-            near[fid] = min(dist, near.get(fid, 99))
+            if fid not in gone:
+                near[fid] = min(dist, near.get(fid, 99))
     ordered: list[int] = []
     if text_hash is not None:
-        ordered += [fid for fid, _ in idx.search(analysis, "text", text_hash, TEXT_RADIUS)[:TEXT_CANDIDATES]]
+        hits = [fid for fid, _ in idx.search(analysis, "text", text_hash, TEXT_RADIUS) if fid not in gone]
+        if len(hits) > TEXT_CANDIDATES:
+            hits = [r.id for r in live_rows(view, hits, TEXT_CANDIDATES, gone)]
+        ordered += hits[:TEXT_CANDIDATES]
     ordered += sorted(near, key=lambda i: (near[i], i))
     if fp.page == 1 and dt_key:
         ordered += [row.id for row in view.evidence_with("date_total_key", dt_key, exclude=me)]
     seen = set(ordered)
     # the first few pages by (nearest of the two distances, id) that are not candidates yet:
-    # each is among the k nearest of the hash that gives its distance, for k this large
-    k = NEAREST_PIXEL_CANDIDATES + 8 + len(seen)
-    wide: dict[int, int] = {}
-    for name, value in (("phash", fp.phash), ("dhash", fp.dhash)):
-        for fid, dist in idx.nearest(analysis, name, value, k, WIDE_PIXEL_RADIUS):
-            wide[fid] = min(dist, wide.get(fid, 99))
-    nearest = [fid for fid in sorted(wide, key=lambda i: (wide[i], i)) if fid not in seen]
-    if nearest:  # other uploads' pages only (this upload's own rows exist when re-analysed)
-        rows = view.fingerprint_rows(nearest[: NEAREST_PIXEL_CANDIDATES + 8])
-        others = {r.id for r in rows if r.evidence_id != me}
-        ordered += [fid for fid in nearest if fid in others][:NEAREST_PIXEL_CANDIDATES]
+    # each is among the k nearest of the hash that gives its distance, for k this large (the
+    # deleted ids met among them make k larger by as many: they may sit before any of them)
+    window = NEAREST_PIXEL_CANDIDATES + 8
+    while True:
+        k = window + len(seen) + len(gone)
+        wide: dict[int, int] = {}
+        for name, value in (("phash", fp.phash), ("dhash", fp.dhash)):
+            for fid, dist in idx.nearest(analysis, name, value, k, WIDE_PIXEL_RADIUS):
+                wide[fid] = min(dist, wide.get(fid, 99))
+        nearest = [fid for fid in sorted(wide, key=lambda i: (wide[i], i)) if fid not in seen and fid not in gone]
+        if not nearest:
+            break
+        asked = nearest[:window]
+        rows = view.fingerprint_rows(asked)
+        missing = set(asked) - {r.id for r in rows}
+        if not missing:
+            # other uploads' pages only (this upload's own rows exist when re-analysed)
+            others = {r.id for r in rows if r.evidence_id != me}
+            ordered += [fid for fid in nearest if fid in others][:NEAREST_PIXEL_CANDIDATES]
+            break
+        gone |= missing
     return list(dict.fromkeys(ordered))
+
+
+def live_rows(view: Any, ids: list[int], n: int, gone: set[int]) -> list[Any]:
+    """The fingerprint rows of the first ``n`` of ``ids`` the store still has, in that order;
+    the ids found deleted are added to ``gone``. One query when none is (the usual case), one
+    more per round of deleted ones."""
+    out: list[Any] = []
+    rest = [i for i in ids if i not in gone]
+    while rest and len(out) < n:
+        asked, rest = rest[: n - len(out)], rest[n - len(out):]
+        found = {r.id: r for r in view.fingerprint_rows(asked)}
+        gone.update(i for i in asked if i not in found)
+        out += [found[i] for i in asked if i in found]
+    return out
+
+
+def _gone(analysis: Analysis, view: Any) -> set[int]:
+    """Fingerprint ids of this upload's index answers that ``view`` found deleted from the
+    store, kept while the upload is analysed through that view. Not in the process's index,
+    nor across views: the index may hold rows another thread caught up that this view's
+    transaction does not see yet (the run under the lock answers these from its snapshot's
+    reads, without a query)."""
+    return analysis.memo.setdefault(("fingerprints_gone", id(view)), (view, set()))[1]
 
 
 class Duplicates:
@@ -398,7 +442,7 @@ class Duplicates:
                 continue  # nothing to hash, or a certain duplicate of this page is known already
             ids = _candidate_ids(idx, analysis, view, fp, fp.text_hash, dt_key, me, settings.hash_radius)
             rank = {fid: i for i, fid in enumerate(ids)}
-            rows = view.fingerprint_rows(ids[: MAX_CANDIDATES * 2])
+            rows = live_rows(view, ids, MAX_CANDIDATES * 2, _gone(analysis, view))
             rows = sorted((r for r in rows if r.evidence_id != me), key=lambda r: rank[r.id])
             mine = analysis.document.pages[fp.page - 1].image
             my_text = remember(analysis, ("text_layer", fp.page), lambda page=fp.page: _text_layer(analysis, page))
