@@ -36,6 +36,20 @@ first version flagged 2 held-out honest scans alone: a thresholded (bilevel) sca
 ratios were 0/0, and three 0.00 lines; the two rules above (no ramps, no zero values) came from
 that and change nothing on the tune half.
 
+A single amount (digits, a point, two decimals) is flagged too (``medium``) when it carries two
+traces of an editor against its own line at once: its edges at most ``LONE_EDGE`` times as wide
+as its mates' (median) *and* its ink filling its strokes at least ``LONE_FILL`` times as solidly
+(the median darkening of its ink as a share of its own contrast, :func:`crisp_print.word_print`),
+its ink height within ``LONE_HEIGHT`` of theirs. Anti-aliased text pasted in one solid colour is
+both; a till's bold total is more solid but blurred alike, a faded or thin label is softer but
+a larger total has other strokes (hence the height guard). This needs no copies and no peers
+among the page's values, which small receipts (one item, a parking ticket) do not have. Amounts
+OCR split into pieces ("RM92", ".", "82": digits spaced unlike the till's) are joined first
+(:func:`joined_amounts`). Tune half: the highest honest score (the lesser of the two shares of
+their thresholds) is 0.62 (margin 1.6), alone-rate 0/119; it adds 2 lowered and 3 raised font
+totals (0.90 -> 0.92, 0.87 -> 0.89); the join alone adds 1 lowered total to the copies' rule and
+leaves the honest second-oddest copy at 0.82.
+
 Measured on the tune half and not used: a single amount's edges against its line (honest bold or
 thin totals reach the forger's values: a rule with no honest flag adds 1-2 edits); copies keyed
 on their last two digits (OCR splits "RM92 . 82"; honest pages repeat two digits with no margin);

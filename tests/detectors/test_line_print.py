@@ -192,3 +192,20 @@ def test_a_page_without_copies_is_still_judged():
     assert line_print.copy_line_edges(read, page_maps(img), ask_any=False) == ([], False)
     result = line_print.detector.run(_analysis(jpeg_roundtrip(img, 80), unique), None)
     assert result.status == "done" and not result.findings
+
+
+def test_show_explains_a_single_amount_with_its_box():
+    from rich.console import Console
+
+    from forensics.report import render_record
+
+    img, words = _scanned()
+    forged, forged_words = _retype(img, words, "25.00", "52.00")
+    f = line_print.detector.run(_analysis(forged, forged_words), None).findings[0]
+    rec = {"evidence_id": "E1", "seller_id": "S1", "status": "done", "verdict": "review", "risk": 40,
+           "findings": [f.to_json()], "checks": {"line_print": "done"}, "fields": {}}
+    out = io.StringIO()
+    render_record(Console(file=out, width=240), rec)
+    text = out.getvalue()
+    assert "sharper and more solid" in text and "own line" in text, text
+    assert str(tuple(f.box)) in text, text
