@@ -193,7 +193,7 @@ def _majority_finding(analysis: Analysis, items: Field | None, rate: Field | Non
     if hit is None:
         return (_pinned_finding(analysis, printed, rate) or _table_finding(analysis, printed, rows)
                 or _tender_finding(tender_conflict(printed, sources)) or _rounding_finding(analysis, printed)
-                or _item_finding(analysis, printed))
+                or _item_finding(analysis, printed, sources))
     odd, agreed, agree = hit
     severity, score = ("high", 0.85) if len(agree) > MAJORITY else ("medium", 0.65)
     label = re.sub(r"\s+", " ", odd.label).strip()
@@ -267,10 +267,10 @@ def _rounding_finding(analysis: Analysis, printed: list) -> Finding | None:
     return _conflict_finding("rounding", conflict.message(), conflict.after.amount, f"{conflict.before.amount.value:.2f}", numbers)
 
 
-def _item_finding(analysis: Analysis, printed: list) -> Finding | None:
+def _item_finding(analysis: Analysis, printed: list, sources: list) -> Finding | None:
     """The finding for the receipt's one item whose quantity x unit price is far from its
     amount, which is the total (:mod:`forensics.detectors.item_price`)."""
-    conflict = item_price_conflict(printed, analysis.reading.lines())
+    conflict = item_price_conflict(printed, analysis.reading.lines(), sources)
     if conflict is None:
         return None
     numbers = [conflict.amount, conflict.quantity, conflict.price]

@@ -49,3 +49,16 @@ def test_guards_keep_misreads_and_other_items_quiet():
     # an item that is not the total: one of several items
     lines = ["3 X 2.9000 = 6.10 SR", "1 X 2.6000 = 2.60 SR", "Total Amount: 8.70"]
     assert _item_findings("8.70", lines)[1] == []
+
+
+def test_a_shaky_quantity_is_trusted_when_another_relation_yields_its_product():
+    # quantity and price read without confidence: the cash tendered minus the change (which the
+    # forger left alone) yields their product, a confusable digit off as OCR reads it ("10.06")
+    lines = [*LINES[:3], "CASH 10.06", "CHANGE 1.30", *LINES[3:]]
+    found = _item_findings("6.10", lines, confidence=0.6)[1]
+    assert len(found) == 1 and found[0].evidence["expected"] == "8.70"
+    # honest: the same shaky reading of an item that agrees with its total stays quiet
+    assert _item_findings("8.70", lines, confidence=0.6)[1] == []
+    # cash minus change yielding another value corroborates nothing
+    lines = [*LINES[:3], "CASH 20.00", "CHANGE 5.00", *LINES[3:]]
+    assert _item_findings("6.10", lines, confidence=0.6)[1] == []

@@ -60,6 +60,51 @@ def test_one_odd_copy_alone_is_not_flagged():
     img, words = _page()
     forged, forged_words = _retype(img, words, "25.00", "52.00")
     assert not line_print.detector.run(_analysis(forged, forged_words), None).findings
+    # softer alone (a glyph resampled into place) is not enough either: honest lines print thin
+    # and faded words
+    assert not line_print.detector.run(_analysis(_soften(img, words, "25.00"), words), None).findings
+
+
+def _scanned(seed: int = 5, blur: float = 1.0) -> tuple[Image.Image, list[Word]]:
+    """:func:`_page` as a softer scanner sees it (optics blur a little more)."""
+    img, words = _page(seed=seed)
+    return img.filter(ImageFilter.GaussianBlur(blur)), words
+
+
+def test_a_single_amount_typed_sharper_and_more_solid_than_its_line_is_flagged():
+    for seed in (5, 7):
+        img, words = _scanned(seed)
+        forged, forged_words = _retype(img, words, "25.00", "52.00")
+        found = line_print.detector.run(_analysis(forged, forged_words), None).findings
+        box = next(w.box for w in forged_words if w.text == "52.00")
+        assert [f.box for f in found] == [box], found
+        f = found[0]
+        assert f.severity == "medium" and f.evidence["direction"] == "sharper"
+        assert f.evidence["edge_ratio"] <= line_print.LONE_EDGE and f.evidence["fill_ratio"] >= line_print.LONE_FILL
+        assert "sharper and more solid" in f.message and "'52.00'" in f.message
+
+
+def test_honest_print_of_a_softer_scan_is_not_flagged_alone():
+    for seed in (5, 7):
+        img, words = _scanned(seed)
+        result = line_print.detector.run(_analysis(jpeg_roundtrip(img, 80), words), None)
+        assert result.status == "done" and not result.findings, result.findings
+        bold, bold_words = _page(bold_total=True, seed=seed)
+        bold = jpeg_roundtrip(bold.filter(ImageFilter.GaussianBlur(1.0)), 80)
+        assert not line_print.detector.run(_analysis(bold, bold_words), None).findings
+
+
+def test_an_amount_ocr_split_into_pieces_is_joined():
+    words = [Word("Rounding", (10, 10, 90, 30), 0.9, 1, 1), Word("RM92", (200, 10, 240, 30), 0.6, 1, 1),
+             Word(".", (243, 24, 247, 30), 0.5, 1, 1), Word("82", (250, 10, 270, 30), 0.9, 1, 1),
+             Word("CASH", (10, 40, 60, 60), 0.9, 1, 2), Word("20", (200, 40, 220, 60), 0.9, 1, 2),
+             Word("12.00", (400, 40, 460, 60), 0.9, 1, 2)]
+    joined = line_print.joined_amounts(words)
+    assert [w.text for w in joined] == ["Rounding", "RM92.82", "CASH", "20", "12.00"]
+    assert joined[1].box == (200, 10, 270, 30) and joined[1].confidence == 0.5
+    # pieces far apart are two words, not one amount
+    apart = [Word("RM92", (100, 10, 140, 30), 0.6, 1, 1), Word(".82", (250, 10, 280, 30), 0.9, 1, 1)]
+    assert line_print.joined_amounts(apart) == apart
 
 
 def test_a_bilevel_scan_is_not_judged():
@@ -147,3 +192,20 @@ def test_a_page_without_copies_is_still_judged():
     assert line_print.copy_line_edges(read, page_maps(img), ask_any=False) == ([], False)
     result = line_print.detector.run(_analysis(jpeg_roundtrip(img, 80), unique), None)
     assert result.status == "done" and not result.findings
+
+
+def test_show_explains_a_single_amount_with_its_box():
+    from rich.console import Console
+
+    from forensics.report import render_record
+
+    img, words = _scanned()
+    forged, forged_words = _retype(img, words, "25.00", "52.00")
+    f = line_print.detector.run(_analysis(forged, forged_words), None).findings[0]
+    rec = {"evidence_id": "E1", "seller_id": "S1", "status": "done", "verdict": "review", "risk": 40,
+           "findings": [f.to_json()], "checks": {"line_print": "done"}, "fields": {}}
+    out = io.StringIO()
+    render_record(Console(file=out, width=240), rec)
+    text = out.getvalue()
+    assert "sharper and more solid" in text and "own line" in text, text
+    assert str(tuple(f.box)) in text, text
