@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from forensics.detectors.page_maps import PageMaps, block_reduce
+from forensics.detectors.page_maps import PageMaps, block_reduce, spread
 from forensics.model import Box
 from forensics.page_regions import label_extents, labelled_components
 
@@ -64,7 +64,7 @@ class PageNoise:
         key = (name, box)
         if key not in self.spreads:
             x0, y0, x1, y1 = box
-            self.spreads[key] = float(getattr(self, name)[y0:y1, x0:x1].std())
+            self.spreads[key] = spread(getattr(self, name)[y0:y1, x0:x1])
         return self.spreads[key]
 
     def half_residual(self) -> np.ndarray:
@@ -187,7 +187,7 @@ def masked_best(scores: np.ndarray, at: tuple[int, int], box: Box,
     stop = max(floor, -1.0)  # -1: all that is left is masked out
     for _ in range(FLAT_TRIES):
         _, value, _, (x, y) = cv2.minMaxLoc(scores)
-        if residual is None or value <= stop or float(residual[ay + y:ay + y + h, ax + x:ax + x + w].std()) >= FLAT_STD:
+        if residual is None or value <= stop or spread(residual[ay + y:ay + y + h, ax + x:ax + x + w]) >= FLAT_STD:
             break
         scores[y, x] = -1
     return value, (ax + x, ay + y)
