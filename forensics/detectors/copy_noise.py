@@ -331,6 +331,29 @@ def close_places(noise: PageNoise, box: Box, contrast: float, difference: float)
     return at
 
 
+#: most pixels :func:`least_difference` compares at once (places times the box's area); past it
+#: the places are not screened
+SCREEN_PIXELS = 2_000_000
+
+
+def least_difference(noise: PageNoise, box: Box, places: np.ndarray, contrast: float) -> float:
+    """The least blurred difference (RMS over ``contrast``, as copy_move's ``compare`` measures it
+    at one alignment) between ``box`` and a box of its size at any of the top-left ``places``
+    (flat indices in ``noise.cells``), summed in float64; 0 when there are too many to screen.
+    A search whose answer only matters when it is close ends here when even this is far: a close
+    answer is aligned at one of these places (:func:`close_places` keeps every place the cell
+    bounds leave), and this is its difference up to float32 rounding (BOUND_SLACK covers it)."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    if places.size * w * h > SCREEN_PIXELS:
+        return 0.0
+    py, px = np.divmod(places, noise.cells.shape[1])
+    there = np.lib.stride_tricks.sliding_window_view(noise.blurred, (h, w))[py, px]
+    there -= noise.blurred[y0:y1, x0:x1]
+    squared = np.einsum("kij,kij->k", there, there, dtype=np.float64)
+    return float(np.sqrt(squared.min() / (w * h))) / contrast
+
+
 def best_near(noise: PageNoise, template: np.ndarray, box: Box, places: np.ndarray, margin: int) -> tuple[int, int] | None:
     """Where the residual best matches ``template`` (as :func:`best_place` asks, at full
     resolution, flat windows left out) among the places within ``margin`` px of the ``places``
