@@ -47,8 +47,8 @@ from forensics.detectors.page_maps import (
     clip_all,
     runs,
     shared_page_maps,
-    spread,
     shared_unread_words,
+    spread,
     unread_words,
     word_ink,
 )

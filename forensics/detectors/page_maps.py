@@ -78,11 +78,11 @@ def spread(values: np.ndarray) -> float:
     pixel detectors take the std of a few hundred small boxes a page, where those layers cost
     more than the arithmetic. Checked against ``std`` in tests/detectors/test_page_maps.py."""
     n = values.size
-    mean = np.add.reduce(values, None, None, None, True)
+    mean = np.add.reduce(values, axis=None, keepdims=True)
     np.true_divide(mean, n, out=mean, casting="unsafe")
     dev = values - mean
     np.multiply(dev, dev, out=dev)
-    return float(np.sqrt(np.add.reduce(dev, None, None, None, False) / n))
+    return float(np.sqrt(np.add.reduce(dev, axis=None) / n))
 
 
 def percentile(values: np.ndarray, q: float) -> float:
