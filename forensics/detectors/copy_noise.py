@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from forensics.detectors.page_maps import PageMaps, block_reduce
+from forensics.detectors.page_maps import PageMaps, block_reduce, spread
 from forensics.model import Box
 from forensics.page_regions import label_extents, labelled_components
 
@@ -64,7 +64,7 @@ class PageNoise:
         key = (name, box)
         if key not in self.spreads:
             x0, y0, x1, y1 = box
-            self.spreads[key] = float(getattr(self, name)[y0:y1, x0:x1].std())
+            self.spreads[key] = spread(getattr(self, name)[y0:y1, x0:x1])
         return self.spreads[key]
 
     def half_residual(self) -> np.ndarray:
@@ -187,7 +187,7 @@ def masked_best(scores: np.ndarray, at: tuple[int, int], box: Box,
     stop = max(floor, -1.0)  # -1: all that is left is masked out
     for _ in range(FLAT_TRIES):
         _, value, _, (x, y) = cv2.minMaxLoc(scores)
-        if residual is None or value <= stop or float(residual[ay + y:ay + y + h, ax + x:ax + x + w].std()) >= FLAT_STD:
+        if residual is None or value <= stop or spread(residual[ay + y:ay + y + h, ax + x:ax + x + w]) >= FLAT_STD:
             break
         scores[y, x] = -1
     return value, (ax + x, ay + y)
@@ -329,6 +329,29 @@ def close_places(noise: PageNoise, box: Box, contrast: float, difference: float)
     at, _, _ = _summed_within((py * width + px)[keep], np.zeros(int(keep.sum())), cy * width + cx, means, limit,
                            noise.cells.reshape(-1))
     return at
+
+
+#: most pixels :func:`least_difference` compares at once (places times the box's area); past it
+#: the places are not screened
+SCREEN_PIXELS = 2_000_000
+
+
+def least_difference(noise: PageNoise, box: Box, places: np.ndarray, contrast: float) -> float:
+    """The least blurred difference (RMS over ``contrast``, as copy_move's ``compare`` measures it
+    at one alignment) between ``box`` and a box of its size at any of the top-left ``places``
+    (flat indices in ``noise.cells``), summed in float64; 0 when there are too many to screen.
+    A search whose answer only matters when it is close ends here when even this is far: a close
+    answer is aligned at one of these places (:func:`close_places` keeps every place the cell
+    bounds leave), and this is its difference up to float32 rounding (BOUND_SLACK covers it)."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    if places.size * w * h > SCREEN_PIXELS:
+        return 0.0
+    py, px = np.divmod(places, noise.cells.shape[1])
+    there = np.lib.stride_tricks.sliding_window_view(noise.blurred, (h, w))[py, px]
+    there -= noise.blurred[y0:y1, x0:x1]
+    squared = np.einsum("kij,kij->k", there, there, dtype=np.float64)
+    return float(np.sqrt(squared.min() / (w * h))) / contrast
 
 
 def best_near(noise: PageNoise, template: np.ndarray, box: Box, places: np.ndarray, margin: int) -> tuple[int, int] | None:

@@ -48,6 +48,7 @@ from forensics.detectors.page_maps import (
     runs,
     shared_page_maps,
     shared_unread_words,
+    spread,
     unread_words,
     word_ink,
 )
@@ -122,6 +123,11 @@ class Composite:
     copies: tuple[tuple[Box, float, Box, Word], ...]
 
 
+#: least windows a strip is filled with at once rather than one by one (below it the copy of
+#: each window costs less than building the views)
+STRIP_AT_ONCE = 8
+
+
 def word_pieces(maps: PageMaps, word: Word, index: int) -> list[Piece]:
     """The character pieces of ``word``: column runs of its ink, each trimmed to its ink rows
     (None of them when the word is too small or faint)."""
@@ -157,7 +163,7 @@ def nearest(blurred: np.ndarray, piece: Piece, others: list[Piece],
     tx0, ty0, tx1, ty1 = piece.box
     w, h = tx1 - tx0, ty1 - ty0
     template = blurred[ty0:ty1, tx0:tx1]
-    contrast = float(template.std())
+    contrast = spread(template)
     if contrast < MIN_PIECE_CONTRAST or not others:
         return None
     if windows is None:
@@ -170,8 +176,16 @@ def nearest(blurred: np.ndarray, piece: Piece, others: list[Piece],
     starts = np.concatenate(([0], np.cumsum(fitting[:, 2] - fitting[:, 0] + w)))
     # padding far from any grey level: an alignment touching it differs hugely
     strip = np.full((height, int(starts[-1])), -1e4, dtype=np.float32)
-    for (x0, y0, x1, y1), x in zip(fitting.tolist(), starts[:-1].tolist(), strict=True):
-        strip[:y1 - y0, x:x + x1 - x0] = blurred[y0:y1, x0:x1]
+    sizes = fitting[:, 2:] - fitting[:, :2]
+    if len(fitting) >= STRIP_AT_ONCE and (sizes == sizes[0]).all():
+        # many windows of one size (nearly always): all copied at once, each window's columns
+        # followed by the template's width of padding, as the loop below lays them
+        ww, wh = sizes[0].tolist()
+        views = np.lib.stride_tricks.sliding_window_view(blurred, (wh, ww))[fitting[:, 1], fitting[:, 0]]
+        strip.reshape(height, len(fitting), ww + w)[:, :, :ww] = views.transpose(1, 0, 2)
+    else:
+        for (x0, y0, x1, y1), x in zip(fitting.tolist(), starts[:-1].tolist(), strict=True):
+            strip[:y1 - y0, x:x + x1 - x0] = blurred[y0:y1, x0:x1]
     scores = cv2.matchTemplate(strip, template, cv2.TM_SQDIFF)
     columns = scores.min(axis=0)
     per_window = np.minimum.reduceat(columns, starts[:-1])

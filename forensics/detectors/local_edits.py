@@ -394,7 +394,9 @@ def word_glyphs(maps: PageMaps, word: Word, index: int) -> list[Glyph]:
         rows = np.flatnonzero(ink[:, a:b].any(axis=1))
         if not ch.isalnum() or rows.size == 0 or rows[-1] - rows[0] + 1 < MIN_GLYPH_HEIGHT:
             continue
-        crop = np.clip(dark[rows[0]:rows[-1] + 1, a:b] / contrast, 0, 1).astype(np.float32)
+        # np.clip(..., 0, 1) in place (the same maxima and minima, no NaN here: contrast > 0)
+        crop = dark[rows[0]:rows[-1] + 1, a:b] / contrast
+        np.minimum(np.maximum(crop, 0, out=crop), 1, out=crop)
         shape = cv2.resize(crop, GLYPH_SIZE[::-1], interpolation=cv2.INTER_AREA)
         out.append(Glyph(index, ch, int(rows[-1] - rows[0] + 1), shape))
     return out

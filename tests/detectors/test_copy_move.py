@@ -443,3 +443,21 @@ def test_the_line_of_each_searched_word_is_the_first_line_holding_it():
     lines = copy_move._lines_by_word(reading)
     assert all(lines[w] == copy_move._line_of(reading, w) for w in words)
     assert lines[a] == "12.50 TOTAL" and lines[cash] == "CASH 7.00"
+
+
+def test_least_difference_is_the_least_blurred_difference_at_the_places(monkeypatch):
+    # what copy_move's compare measures at one alignment (RMS of the blurred difference over the
+    # box's contrast), at each of the places, the least of them; not screened past SCREEN_PIXELS
+    rng = np.random.default_rng(11)
+    page = Image.fromarray(rng.integers(60, 250, size=(90, 160)).astype(np.uint8))
+    noise = copy_move.page_noise(page)
+    box = (12, 9, 42, 23)
+    w, h = box[2] - box[0], box[3] - box[1]
+    tops = [(70, 5), (3, 60), (120, 70), (100, 40)]
+    places = np.array([y * noise.cells.shape[1] + x for x, y in tops], dtype=np.int64)
+    contrast = noise.spread("blurred", box)
+    own = noise.blurred[box[1]:box[3], box[0]:box[2]].astype(np.float64)
+    each = [float(np.sqrt(np.mean((own - noise.blurred[y:y + h, x:x + w]) ** 2))) / contrast for x, y in tops]
+    assert copy_noise.least_difference(noise, box, places, contrast) == pytest.approx(min(each), rel=1e-9)
+    monkeypatch.setattr(copy_noise, "SCREEN_PIXELS", len(tops) * w * h - 1)
+    assert copy_noise.least_difference(noise, box, places, contrast) == 0.0

@@ -47,3 +47,30 @@ def test_the_shared_maps_give_copy_move_the_maps_it_makes_alone():
         assert np.array_equal(getattr(alone, name), getattr(shared, name)), name
     assert maps.gaussian(1.0) is maps.gaussian(1.0)
     assert np.array_equal(maps.gaussian(2.0), cv2.GaussianBlur(page.astype(np.float32), (0, 0), 2.0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spread_and_percentile_are_numpys_to_the_bit(dtype):
+    rng = np.random.default_rng(7)
+    for n in range(300):
+        h, w = int(rng.integers(1, 40)), int(rng.integers(1, 90))
+        page = rng.normal(120, 40, (h + 6, w + 6))
+        if n % 3 == 0:
+            page = page.round()  # grey levels: ties at the order statistics
+        box = page.astype(dtype)[2:2 + h, 3:3 + w]  # a strided slice, as a word's box is
+        assert page_maps.spread(box) == float(box.std())
+        for q in (2, 50, 90, 98):
+            assert page_maps.percentile(box, q) == float(np.percentile(box, q))
+
+
+def test_runs_are_the_true_stretches_of_a_mask():
+    rng = np.random.default_rng(5)
+    for n in range(60):
+        mask = rng.random(n) < rng.random()
+        found = page_maps.runs(mask)
+        again = np.zeros(n, dtype=bool)
+        for start, end in found:
+            assert start < end and not again[start:end].any()
+            again[start:end] = True
+        assert np.array_equal(again, mask)
+        assert all(b < c for (_, b), (c, _) in zip(found, found[1:], strict=False))  # apart, in order
