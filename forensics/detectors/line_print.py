@@ -255,22 +255,30 @@ def page_findings(reading: PageReading, measured: list[LineEdge]) -> list[Findin
             groups.setdefault((m.direction, m.key), []).append(m)
     out = []
     for m, others, where in odd_copies(groups.values(), COPIES):
-        w = m.print.word
-        mates = ", ".join(f"{q.word.text!r} at {tuple(q.word.box)}" for q in m.mates)
-        out.append(Finding(
-            code="line_print", severity="medium", score=0.6,
-            message=(f"The amount '{w.text}' on page {reading.page} and its copies ({where}) all have "
-                     f"{m.direction} edges than the words printed on their own lines: its edges are "
-                     f"{m.ratio:.2f} times as wide as those of {mates}. A till prints a line in one go "
-                     "and a scanner blurs it alike; an amount written into the line afterwards, in "
-                     "a font or from cut-out glyphs, keeps its own edges, and a forger rewrites "
-                     "every copy of a total the same way."),
-            page=reading.page, box=w.box,
-            evidence={"text": w.text, "edge_ratio": round(m.ratio, 3), "direction": m.direction,
-                      "edge_width": round(m.print.edge, 2),
-                      "line_words": [{"text": q.word.text, "box": list(q.word.box)} for q in m.mates],
-                      "copies": [{"text": o.text, "box": list(o.box)} for o in others]}))
+        out.append(_finding(
+            reading, m,
+            f"The amount '{m.print.word.text}' on page {reading.page} and its copies ({where}) all have "
+            f"{m.direction} edges than the words printed on their own lines: its edges are "
+            f"{m.ratio:.2f} times as wide as those of {_mates(m)}. A till prints a line in one go "
+            "and a scanner blurs it alike; an amount written into the line afterwards, in "
+            "a font or from cut-out glyphs, keeps its own edges, and a forger rewrites "
+            "every copy of a total the same way.",
+            copies=[{"text": o.text, "box": list(o.box)} for o in others]))
     return out
+
+
+def _mates(m: LineEdge) -> str:
+    return ", ".join(f"{q.word.text!r} at {tuple(q.word.box)}" for q in m.mates)
+
+
+def _finding(reading: PageReading, m: LineEdge, message: str, **evidence: object) -> Finding:
+    """A ``line_print`` finding on the word of ``m``, with its line's words as evidence."""
+    w = m.print.word
+    return Finding(
+        code="line_print", severity="medium", score=0.6, message=message, page=reading.page, box=w.box,
+        evidence={"text": w.text, "edge_ratio": round(m.ratio, 3), "direction": m.direction,
+                  "edge_width": round(m.print.edge, 2), **evidence,
+                  "line_words": [{"text": q.word.text, "box": list(q.word.box)} for q in m.mates]})
 
 
 @dataclass(frozen=True)
@@ -306,21 +314,17 @@ def lone_findings(reading: PageReading, lone: list[LoneAmount], flagged: set[Box
     """Each amount (not already flagged with its copies) both sharper and more solid than its line."""
     out = []
     for a in lone:
-        m, w = a.edge, a.edge.print.word
-        if a.score < 1 or w.box in flagged:
+        m = a.edge
+        if a.score < 1 or m.print.word.box in flagged:
             continue
-        mates = ", ".join(f"{q.word.text!r} at {tuple(q.word.box)}" for q in m.mates)
-        out.append(Finding(
-            code="line_print", severity="medium", score=0.6,
-            message=(f"The amount '{w.text}' on page {reading.page} is printed sharper and more solid than "
-                     f"the words of its own line ({mates}): its edges are {m.ratio:.2f} times as wide and "
-                     f"its ink fills its strokes {a.fill_ratio:.2f} times as solidly, at the same height. "
-                     "A till prints a line in one go and a scanner blurs it alike; an amount typed into "
-                     "the image in an editor has its font's sharp edges and one solid ink."),
-            page=reading.page, box=w.box,
-            evidence={"text": w.text, "edge_ratio": round(m.ratio, 3), "direction": m.direction,
-                      "fill_ratio": round(a.fill_ratio, 3), "edge_width": round(m.print.edge, 2),
-                      "line_words": [{"text": q.word.text, "box": list(q.word.box)} for q in m.mates]}))
+        out.append(_finding(
+            reading, m,
+            f"The amount '{m.print.word.text}' on page {reading.page} is printed sharper and more solid "
+            f"than the words of its own line ({_mates(m)}): its edges are {m.ratio:.2f} times as wide and "
+            f"its ink fills its strokes {a.fill_ratio:.2f} times as solidly, at the same height. "
+            "A till prints a line in one go and a scanner blurs it alike; an amount typed into "
+            "the image in an editor has its font's sharp edges and one solid ink.",
+            fill_ratio=round(a.fill_ratio, 3)))
     return out
 
 

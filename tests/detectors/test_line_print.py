@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image, ImageFilter
 
 from forensics.detectors import line_print
@@ -138,20 +139,24 @@ def test_a_value_is_measured_against_its_own_line_only():
     assert 0.8 < total.ratio < 1.25
 
 
-def test_show_explains_the_finding_with_its_box():
+@pytest.mark.parametrize(("page", "old", "new", "words"), [
+    ("printed", "41.61", "14.61", ("own lines", "edges")),  # every copy of the total
+    ("scanned", "25.00", "52.00", ("sharper and more solid", "own line")),  # one amount
+])
+def test_show_explains_the_finding_with_its_box(page, old, new, words):
     from rich.console import Console
 
     from forensics.report import render_record
 
-    img, words = _page()
-    forged, forged_words = _retype(img, words, "41.61", "14.61")
+    img, page_words = _page() if page == "printed" else _scanned()
+    forged, forged_words = _retype(img, page_words, old, new)
     f = line_print.detector.run(_analysis(forged, forged_words), None).findings[0]
     rec = {"evidence_id": "E1", "seller_id": "S1", "status": "done", "verdict": "review", "risk": 40,
            "findings": [f.to_json()], "checks": {"line_print": "done"}, "fields": {}}
     out = io.StringIO()
     render_record(Console(file=out, width=240), rec)
     text = out.getvalue()
-    assert "own lines" in text and "edges" in text, text
+    assert all(w in text for w in words), text
     assert str(tuple(f.box)) in text, text
 
 
@@ -194,18 +199,3 @@ def test_a_page_without_copies_is_still_judged():
     assert result.status == "done" and not result.findings
 
 
-def test_show_explains_a_single_amount_with_its_box():
-    from rich.console import Console
-
-    from forensics.report import render_record
-
-    img, words = _scanned()
-    forged, forged_words = _retype(img, words, "25.00", "52.00")
-    f = line_print.detector.run(_analysis(forged, forged_words), None).findings[0]
-    rec = {"evidence_id": "E1", "seller_id": "S1", "status": "done", "verdict": "review", "risk": 40,
-           "findings": [f.to_json()], "checks": {"line_print": "done"}, "fields": {}}
-    out = io.StringIO()
-    render_record(Console(file=out, width=240), rec)
-    text = out.getvalue()
-    assert "sharper and more solid" in text and "own line" in text, text
-    assert str(tuple(f.box)) in text, text
