@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
@@ -139,17 +140,44 @@ def test_a_value_is_measured_against_its_own_line_only():
     assert 0.8 < total.ratio < 1.25
 
 
-@pytest.mark.parametrize(("page", "old", "new", "words"), [
-    ("printed", "41.61", "14.61", ("own lines", "edges")),  # every copy of the total
-    ("scanned", "25.00", "52.00", ("sharper and more solid", "own line")),  # one amount
+def test_a_single_amount_on_another_pitch_than_its_line_is_flagged():
+    # a sharp scan: the typed amount is sharper and more solid than its line, but not enough for
+    # the lone rule; typed in a narrower font, its digits also sit off the line's monospace pitch
+    img, words = _scanned(5, blur=0.5)
+    forged, forged_words = _retype(img, words, "25.00", "52.00", wide=0.75)
+    found = line_print.detector.run(_analysis(forged, forged_words), None).findings
+    box = next(w.box for w in forged_words if w.text == "52.00")
+    assert [f.box for f in found] == [box], found
+    f = found[0]
+    assert f.code == "line_print" and f.severity == "medium"
+    assert f.evidence["edge_ratio"] > line_print.LONE_EDGE  # the lone rule alone would not flag it
+    assert abs(np.log(f.evidence["pitch_ratio"])) >= line_print.PITCH_LN
+    assert {w["text"] for w in f.evidence["pitch_words"]} <= {"MILO", "1KG"}, f.evidence
+    assert "another character pitch" in f.message and "'52.00'" in f.message
+
+
+def test_an_amount_on_its_line_pitch_is_not_flagged():
+    # the same edit in a font of the till's width keeps the line's pitch: not flagged; nor is
+    # the honest sharp scan
+    img, words = _scanned(5, blur=0.5)
+    forged, forged_words = _retype(img, words, "25.00", "52.00", wide=1.0)
+    assert not line_print.detector.run(_analysis(forged, forged_words), None).findings
+    result = line_print.detector.run(_analysis(jpeg_roundtrip(img, 80), words), None)
+    assert result.status == "done" and not result.findings, result.findings
+
+
+@pytest.mark.parametrize(("page", "old", "new", "wide", "words"), [
+    ("printed", "41.61", "14.61", 1.0, ("own lines", "edges")),  # every copy of the total
+    ("scanned", "25.00", "52.00", 1.0, ("sharper and more solid", "own line")),  # one amount
+    ("sharp", "25.00", "52.00", 0.75, ("another character pitch", "own line", "MILO")),  # one, off pitch
 ])
-def test_show_explains_the_finding_with_its_box(page, old, new, words):
+def test_show_explains_the_finding_with_its_box(page, old, new, wide, words):
     from rich.console import Console
 
     from forensics.report import render_record
 
-    img, page_words = _page() if page == "printed" else _scanned()
-    forged, forged_words = _retype(img, page_words, old, new)
+    img, page_words = {"printed": _page, "scanned": _scanned, "sharp": lambda: _scanned(5, blur=0.5)}[page]()
+    forged, forged_words = _retype(img, page_words, old, new, wide=wide)
     f = line_print.detector.run(_analysis(forged, forged_words), None).findings[0]
     rec = {"evidence_id": "E1", "seller_id": "S1", "status": "done", "verdict": "review", "risk": 40,
            "findings": [f.to_json()], "checks": {"line_print": "done"}, "fields": {}}
