@@ -97,6 +97,7 @@ from forensics.detectors.amount_print import (
     amount_print,
     character_cells,
 )
+from forensics.detectors.copy_move import TOTAL_LINE
 from forensics.detectors.crisp_print import WordPrint, odd_copies, word_print
 from forensics.detectors.page_maps import PageMaps, shared_page_maps, word_ink
 from forensics.model import Box, CheckResult, Finding, PageReading, Word
@@ -132,6 +133,10 @@ LONE_HEIGHT = 0.3
 PITCH_LN = 0.1
 PITCH_EDGE = 0.6
 PITCH_FILL = 1.1
+#: a word OCR did not read as an amount is judged as one when it ends a total line (the label's
+#: line: TOTAL, AMOUNT, DUE, ...) and holds this many digits: a repainted total OCR garbles
+#: ("P5239", "5.3869") is still the till's amount to its line
+GARBLED_DIGITS = 2
 #: an amount as a word ends: digits, a point (or comma), two decimals
 AMOUNT = re.compile(r"\d[.,]\d\d\W*$")
 #: most pieces OCR splits one amount into ("RM92", ".", "82")
@@ -198,6 +203,21 @@ class _PageLines:
         """The indexes of the value words."""
         return [i for i, w in enumerate(self.words) if _is_value(w.text)]
 
+    def amounts(self) -> list[int]:
+        """The indexes of the amount words, and of the words ending a total line that OCR did
+        not read as an amount but that hold GARBLED_DIGITS digits (a repainted total OCR garbled)."""
+        out = []
+        for i, w in enumerate(self.words):
+            text = w.text.strip()
+            if AMOUNT.search(text):
+                if _is_value(text):
+                    out.append(i)
+            elif sum(ch.isdigit() for ch in text) >= GARBLED_DIGITS:
+                line = [v for j, v in enumerate(self.words) if j != i and _same_line(w.box, v.box)]
+                if line and all(v.box[0] < w.box[0] for v in line) and any(TOTAL_LINE.search(v.text) for v in line):
+                    out.append(i)
+        return out
+
     def edge(self, i: int) -> LineEdge | None:
         """Word ``i`` against the other words of its line (None without a measurable line)."""
         w = self.words[i]
@@ -207,6 +227,12 @@ class _PageLines:
                       and (q := self._print(j)) is not None)
         edge = float(np.median([q.edge for q in mates])) if mates else 0.0
         return LineEdge(p, mates, p.edge / edge) if edge >= MIN_EDGE else None
+
+
+def _named(w: Word) -> str:
+    """An amount as a message names it: its text, or what OCR read where it could not."""
+    text = w.text.strip()
+    return f"'{text}'" if AMOUNT.search(text) else f"OCR read as '{text}' (the last word of a total line)"
 
 
 def joined_amounts(words: list[Word]) -> list[Word]:
@@ -375,8 +401,8 @@ def lone_amounts(lines: _PageLines) -> list[LoneAmount]:
     sharper and more solid its print is, and (only where both reach the lower bars of the pitch
     rule) its character pitch against theirs."""
     out = []
-    for i in lines.values():
-        if not AMOUNT.search(lines.words[i].text.strip()) or (m := lines.edge(i)) is None:
+    for i in lines.amounts():
+        if (m := lines.edge(i)) is None:
             continue
         height = float(np.median([q.height for q in m.mates]))
         fill = float(np.median([q.fill for q in m.mates]))
@@ -401,7 +427,7 @@ def lone_findings(reading: PageReading, lone: list[LoneAmount], flagged: set[Box
             continue
         out.append(_finding(
             reading, m,
-            f"The amount '{m.print.word.text}' on page {reading.page} is printed sharper and more solid "
+            f"The amount {_named(m.print.word)} on page {reading.page} is printed sharper and more solid "
             f"than the words of its own line ({_mates(m)}): its edges are {m.ratio:.2f} times as wide and "
             f"its ink fills its strokes {a.fill_ratio:.2f} times as solidly, at the same height. "
             "A till prints a line in one go and a scanner blurs it alike; an amount typed into "
@@ -415,7 +441,7 @@ def _pitch_finding(reading: PageReading, a: LoneAmount) -> Finding:
     pitched = ", ".join(f"{w.text!r} at {tuple(w.box)}" for w in words)
     return _finding(
         reading, m,
-        f"The amount '{m.print.word.text}' on page {reading.page} is printed on another character pitch "
+        f"The amount {_named(m.print.word)} on page {reading.page} is printed on another character pitch "
         f"than the words of its own line ({pitched}): its digits sit {ratio:.2f} times as far apart as their "
         f"characters, and it is sharper ({m.ratio:.2f} times the edge width) and more solid "
         f"({a.fill_ratio:.2f} times the fill) than {_mates(m)}. A till prints a line in one font, at one "

@@ -86,6 +86,30 @@ def test_a_single_amount_typed_sharper_and_more_solid_than_its_line_is_flagged()
         assert "sharper and more solid" in f.message and "'52.00'" in f.message
 
 
+
+def _misread(words: list[Word], old: str, new: str) -> list[Word]:
+    return [Word(new, w.box, 0.4, w.block, w.line) if w.text == old else w for w in words]
+
+
+def test_a_retyped_total_ocr_garbled_is_still_judged_at_the_end_of_its_total_line():
+    # OCR reads the forger's "93.52" as "93.5Z": no amount, yet it ends the SUBTOTAL line
+    img, words = _scanned()
+    forged, forged_words = _retype(img, words, "39.25", "93.52")
+    found = line_print.detector.run(_analysis(forged, _misread(forged_words, "93.52", "93.5Z")), None).findings
+    assert [f.evidence["text"] for f in found] == ["93.5Z"], found
+    assert "OCR read as '93.5Z'" in found[0].message and "sharper and more solid" in found[0].message
+
+
+def test_an_honest_total_ocr_garbled_is_not_flagged():
+    for seed in (5, 7):
+        img, words = _scanned(seed)
+        honest = _misread(words, "39.25", "39.2S")
+        assert not line_print.detector.run(_analysis(jpeg_roundtrip(img, 80), honest), None).findings
+    # a garbled word that does not end a total line is not an amount to judge
+    img, words = _scanned()
+    forged, forged_words = _retype(img, words, "4.20", "2.40")
+    assert not line_print.detector.run(_analysis(forged, _misread(forged_words, "2.40", "2.4O")), None).findings
+
 def test_honest_print_of_a_softer_scan_is_not_flagged_alone():
     for seed in (5, 7):
         img, words = _scanned(seed)
