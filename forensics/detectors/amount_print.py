@@ -56,6 +56,7 @@ import numpy as np
 from forensics.detectors import Analysis, StoreView, judge_scanned_pages, remember
 from forensics.detectors.page_maps import (
     PageMaps,
+    WordInk,
     page_maps,
     runs,
     shared_page_maps,
@@ -146,19 +147,32 @@ def character_cells(ink: np.ndarray, n: int) -> list[tuple[int, int]] | None:
     return out
 
 
+def word_cells(maps: PageMaps, word: Word) -> tuple[WordInk, list[tuple[int, int]], int] | None:
+    """A word's ink (:func:`page_maps.word_ink` at this module's bars), cut into one column run
+    per character of its text (:func:`character_cells`), and its ink height in px; None when
+    it is too small or faint, or its ink does not fall apart so."""
+    text = word.text.strip()
+    measured = word_ink(maps, word.box, min_width=len(text), min_height=MIN_HEIGHT,
+                        min_contrast=MIN_CONTRAST, ink_share=INK_SHARE)
+    cells = None if measured is None else character_cells(measured.ink, len(text))
+    if measured is None or cells is None:
+        return None
+    rows = np.flatnonzero(measured.ink.any(axis=1))
+    return measured, cells, int(rows[-1] - rows[0] + 1)
+
+
 def amount_print(maps: PageMaps, word: Word) -> AmountPrint | None:
     """Measure one amount word; None when it is no amount, too small or faint, or its ink does
     not fall apart into one piece per character."""
     text = word.text.strip()
     m = AMOUNT.search(text)
-    measured = None if m is None else word_ink(maps, word.box, min_width=len(text), min_height=MIN_HEIGHT,
-                                               min_contrast=MIN_CONTRAST, ink_share=INK_SHARE)
-    if measured is None:
+    cut = None if m is None else word_cells(maps, word)
+    if m is None or cut is None:
         return None
+    measured, cells, height = cut
     (x0, y0, x1, y1), ink = measured.box, measured.ink
-    cells = character_cells(ink, len(text))
     point = m.end(1)
-    if cells is None or not text[point - 1].isdigit():
+    if not text[point - 1].isdigit():
         return None
     centres = [x0 + (a + b) / 2 for a, b in cells]
     pitches = tuple(centres[i + 1] - centres[i] for i in range(m.start(1), len(text) - 1)
@@ -168,8 +182,6 @@ def amount_print(maps: PageMaps, word: Word) -> AmountPrint | None:
     widths = [b - a for (a, b), ch in zip(cells, text, strict=True) if ch.isdigit()]
     if max(widths) > MAX_DIGIT_WIDTH * np.median(widths) or max(widths) > MAX_CELL_SHARE * np.median(pitches):
         return None  # two glyphs cut as one, or a cut wider than the pitch: not one per character
-    rows = np.flatnonzero(ink.any(axis=1))
-    height = int(rows[-1] - rows[0] + 1)
     return AmountPrint(word, amount_value(m), pitches,
                        centres[point + 1] - centres[point - 1], height,
                        stroke_width(ink) / height, float(np.median(maps.gray[y0:y1, x0:x1][ink])))
