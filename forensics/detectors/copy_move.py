@@ -317,9 +317,7 @@ def page_matches(reading: PageReading, image, unread: list[Word] | None = None, 
         # what compare checks before aligning, and the bound of every pair it would align whose
         # window cannot reach the copy's box (an alignment overlapping it gives None)
         geometries = _geometries(noise, targets[i], chosen, windows, span_w, span_h)
-        tx0, ty0, tx1, ty1 = targets[i]
-        boundable = [j for j in geometries if not (windows[j][0] < tx1 and tx0 < windows[j][2]
-                                                   and windows[j][1] < ty1 and ty0 < windows[j][3])]
+        boundable = [j for j in geometries if not boxes_overlap(windows[j], targets[i])]
         # past these caps only "far" matters: the pair's own skip, and its reverse's (over
         # the two contrasts), each against a bound; a margin keeps a capped bound past both
         c_copy = contrast(i)
