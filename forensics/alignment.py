@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from forensics.fingerprints import darker_than, ink_mask
+from forensics.grey_levels import grey_counts, order_stats
 from forensics.model import Box
 from forensics.page_features import (  # noqa: F401 (prepare, PreparedPage: alignment's API)
     ORB_FEATURES,
@@ -230,14 +231,14 @@ def _levels(arr: np.ndarray, ink: np.ndarray, valid: np.ndarray) -> tuple[float,
     brightened re-upload), the median does not.
 
     Both are order statistics of grey levels, read from the levels' counts
-    (:func:`_order_stats`): numpy's median and (linear) percentile of the same pixels as
+    (:func:`forensics.grey_levels.order_stats`): numpy's median and (linear) percentile of the same pixels as
     float32, to the bit, without sorting them.
     """
     sample = valid[::3, ::3] & ~ink[::3, ::3]  # a regular subsample: the same levels, 9x cheaper
     if sample.any():
-        counts = _counts(arr[::3, ::3], sample)
+        counts = grey_counts(arr[::3, ::3], sample)
         n = int(sample.sum())
-        low, high = _order_stats(counts, ((n - 1) // 2, n // 2))
+        low, high = order_stats(counts, ((n - 1) // 2, n // 2))
         paper = float((np.float32(low) + np.float32(high)) / np.float32(2))
     else:
         paper = 255.0
@@ -245,22 +246,16 @@ def _levels(arr: np.ndarray, ink: np.ndarray, valid: np.ndarray) -> tuple[float,
     n = int(np.count_nonzero(inked))
     if n < 20:
         return paper - 128.0, paper
-    counts = _counts(arr, inked)
+    counts = grey_counts(arr, inked)
     # numpy's linear percentile: the value at (n - 1) * q, interpolated towards the next one;
     # exactly that value when there is nothing to interpolate (the usual case: thousands of
     # ink pixels over 256 levels)
     k = (n - 1) * INK_LEVEL_PERCENTILE // 100
     exact = (n - 1) * INK_LEVEL_PERCENTILE % 100 == 0
-    low, high = _order_stats(counts, (k, min(k + 1, n - 1)))
+    low, high = order_stats(counts, (k, min(k + 1, n - 1)))
     if exact or low == high:
         return float(low), paper
     return float(np.percentile(arr[inked].astype(np.float32), INK_LEVEL_PERCENTILE)), paper
-
-
-def _counts(arr: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """How many pixels of a uint8 raster under a boolean mask have each grey level."""
-    return cv2.calcHist([np.ascontiguousarray(arr)], [0], np.ascontiguousarray(mask).view(np.uint8), [256],
-                        [0, 256]).ravel().astype(np.int64)
 
 
 def _median_level(arr: np.ndarray, mask: np.ndarray) -> np.uint8:
@@ -269,15 +264,8 @@ def _median_level(arr: np.ndarray, mask: np.ndarray) -> np.uint8:
     n = int(np.count_nonzero(mask))
     if n == 0:
         return np.uint8(np.median(arr[mask]))  # as numpy answers an empty median
-    low, high = _order_stats(_counts(arr, mask), ((n - 1) // 2, n // 2))
+    low, high = order_stats(grey_counts(arr, mask), ((n - 1) // 2, n // 2))
     return np.uint8((low + high) // 2)
-
-
-def _order_stats(counts: np.ndarray, ranks: tuple[int, ...]) -> tuple[int, ...]:
-    """The values at the given 0-based ranks of the sorted values whose counts per value are
-    ``counts``."""
-    upto = np.cumsum(counts)
-    return tuple(int(np.searchsorted(upto, r, side="right")) for r in ranks)
 
 
 def _matched(a: np.ndarray, b: np.ndarray, ink_a: np.ndarray, ink_b: np.ndarray,

@@ -163,17 +163,6 @@ def test_paper_level_is_numpys_90th_percentile():
     assert _paper_level(grey) == float(np.percentile(grey, 90)) == pytest.approx(10.0)
 
 
-@pytest.mark.parametrize("exact_up_to", [1 << 24, 10])
-def test_the_grey_histogram_counts_as_bincount(monkeypatch, exact_up_to):
-    import forensics.ocr as ocr
-
-    monkeypatch.setattr(ocr, "EXACT_HISTOGRAM", exact_up_to)  # 10: the bincount path
-    rng = np.random.default_rng(3)
-    grey = rng.integers(0, 256, size=(301, 203)).astype(np.uint8)[1:-2, 3:]
-    hist = ocr._histogram(grey)
-    assert hist.dtype == np.int64 and np.array_equal(hist, np.bincount(grey.reshape(-1), minlength=256))
-
-
 def test_ink_runs_join_word_spaces_narrower_than_a_line():
     from forensics.ocr import _ink_runs
 

@@ -39,6 +39,7 @@ import time
 import numpy as np
 
 from forensics.errors import MissingDependency, TooExpensive
+from forensics.grey_levels import grey_counts, order_stats
 from forensics.model import Document, PageReading, Reading, Word
 from forensics.ocr.engines import OcrEngine, PytesseractEngine, TesserocrEngine
 from forensics.ocr.preprocess import boxes_to_original, prepare_page
@@ -250,23 +251,8 @@ def _paper_level(grey: np.ndarray) -> float:
     of the 256 levels when the two ranks it interpolates hold one level (nearly always, and
     then the interpolation is that level), instead of a partition of every pixel."""
     rank = 0.9 * (grey.size - 1)
-    below = np.cumsum(_histogram(grey))
-    lo, hi = np.searchsorted(below, [int(rank) + 1, min(int(rank) + 2, grey.size)], side="left")
+    lo, hi = order_stats(grey_counts(grey), (int(rank), min(int(rank) + 1, grey.size - 1)))
     return float(lo) if lo == hi else float(np.percentile(grey, 90))
-
-
-#: most pixels OpenCV's float32 histogram counts exactly (2**24)
-EXACT_HISTOGRAM = 1 << 24
-
-
-def _histogram(grey: np.ndarray) -> np.ndarray:
-    """How many pixels hold each of the 256 grey levels (int64): OpenCV's histogram (half the
-    CPU of ``np.bincount`` on a page) while its float32 counts are exact, else bincount."""
-    if grey.size < EXACT_HISTOGRAM:
-        import cv2
-
-        return cv2.calcHist([grey], [0], None, [256], [0, 256]).reshape(-1).astype(np.int64)
-    return np.bincount(grey.reshape(-1), minlength=256)
 
 
 def _reread(image, box: tuple[int, int, int, int], engine: OcrEngine) -> list[Word]:  # noqa: ANN001
